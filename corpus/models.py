@@ -1,0 +1,214 @@
+"""The corpus: where broadcast audio comes in and is cut into clips.
+
+Project -> Source (a series or programme episode) -> Recording (one ingested file) ->
+SegmentationRun (a VAD job, a row with status and progress) -> Clip (one utterance, its own WAV).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Project(models.Model):
+    """A dataset under construction (e.g. "TuniSER: Tunisian Derja from TV series")."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    dialect = models.CharField(max_length=100, default="Tunisian Arabic (Derja)")
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="corpus_projects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.Model):
+    """Provenance: the series or programme (and episode) a recording comes from."""
+
+    class Kind(models.TextChoices):
+        SERIES = "series", "TV series"
+        PROGRAMME = "programme", "TV/radio programme"
+        OTHER = "other", "Other"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="sources")
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SERIES)
+    episode = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=200, blank=True)
+    air_date = models.DateField(null=True, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    licence_note = models.TextField(blank=True, help_text="Rights and licence under which the audio may be used.")
+    dialect = models.CharField(max_length=100, blank=True, help_text="Blank means the project's dialect.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "episode"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "title", "episode"], name="source_unique_episode"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} — {self.episode}" if self.episode else self.title
+
+
+class Recording(models.Model):
+    class Status(models.TextChoices):
+        DECODED = "decoded", "Decoded, awaiting segmentation"
+        SEGMENTING = "segmenting", "Segmenting"
+        SEGMENTED = "segmented", "Segmented"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="recordings")
+    original = models.FileField(upload_to="recordings/original/%Y/%m/", max_length=500)
+    original_name = models.CharField(max_length=500)
+    size_bytes = models.BigIntegerField()
+    # Identity of the uploaded bytes: the same file twice is recognised, not stored twice.
+    sha256 = models.CharField(max_length=64, unique=True)
+    container = models.CharField(max_length=100, blank=True, help_text="Format as ffmpeg names it.")
+    codec = models.CharField(max_length=100, blank=True)
+    original_sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    original_channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    has_video = models.BooleanField(default=False)
+    # The normalised audio every later stage reads: 16 kHz mono 16-bit PCM WAV.
+    normalised = models.FileField(upload_to="recordings/normalised/%Y/%m/", max_length=500, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DECODED, db_index=True)
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.original_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("corpus:recording-detail", args=[self.pk])
+
+    @property
+    def project(self) -> Project:
+        return self.source.project
+
+
+class SegmentationRun(models.Model):
+    """One voice-activity-detection job over one recording. The row is the job's state."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Detector(models.TextChoices):
+        WEBRTC = "webrtc", "WebRTC VAD"
+        SILERO = "silero", "Silero VAD"
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="segmentation_runs")
+    detector = models.CharField(max_length=20, choices=Detector.choices, default=Detector.WEBRTC)
+    aggressiveness = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(3)])
+    frame_ms = models.PositiveSmallIntegerField(default=30, choices=[(10, "10 ms"), (20, "20 ms"), (30, "30 ms")])
+    hangover_ms = models.PositiveIntegerField(default=300, help_text="Ring buffer (smoothing) length.")
+    padding_ms = models.PositiveIntegerField(default=0, help_text="Padding added around each refined region.")
+    merge_gap_ms = models.PositiveIntegerField(default=250, help_text="Pauses shorter than this are merged.")
+    min_clip_s = models.FloatField(default=0.4, validators=[MinValueValidator(0.1)])
+    max_clip_s = models.FloatField(default=15.0, validators=[MaxValueValidator(60.0)])
+    silero_threshold = models.FloatField(default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    refine = models.BooleanField(default=True, help_text="Refine boundaries to voiced frames and energy onsets.")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    n_regions = models.PositiveIntegerField(null=True, blank=True)
+    n_clips_created = models.PositiveIntegerField(null=True, blank=True)
+    n_clips_replaced = models.PositiveIntegerField(null=True, blank=True)
+    n_clips_kept = models.PositiveIntegerField(null=True, blank=True)
+    speech_s = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed with every progress update: a RUNNING row whose heartbeat is stale belongs to a
+    # worker that died, and a redelivered message may claim it again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Segmentation #{self.pk} of recording #{self.recording_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    def vad_params(self):
+        from corpus.vad import VadParams
+
+        return VadParams(
+            detector=self.detector,
+            aggressiveness=self.aggressiveness,
+            frame_ms=self.frame_ms,
+            hangover_ms=self.hangover_ms,
+            padding_ms=self.padding_ms,
+            merge_gap_ms=self.merge_gap_ms,
+            min_clip_s=self.min_clip_s,
+            max_clip_s=self.max_clip_s,
+            silero_threshold=self.silero_threshold,
+            refine=self.refine,
+        )
+
+
+class Clip(models.Model):
+    """One utterance cut from a recording, with its own 16 kHz mono WAV.
+
+    Every clip starts awaiting validation. A clip that anybody has validated or labelled is
+    never deleted or moved by re-segmentation (see corpus.policies).
+    """
+
+    class Status(models.TextChoices):
+        AWAITING_VALIDATION = "awaiting_validation", "Awaiting validation"
+        ACCEPTED = "accepted", "Accepted (in the labelling pool)"
+        REJECTED = "rejected", "Rejected"
+        LABELLED = "labelled", "Labelled"
+        EXCLUDED = "excluded", "Excluded"
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="clips")
+    segmentation_run = models.ForeignKey(
+        SegmentationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="clips"
+    )
+    start_s = models.FloatField()
+    end_s = models.FloatField()
+    duration_s = models.FloatField()
+    audio = models.FileField(upload_to="clips/", max_length=500)
+    level_dbfs = models.FloatField(help_text="RMS level in dBFS.")
+    speech_ratio = models.FloatField(help_text="Share of voiced frames.")
+    clipping_ratio = models.FloatField(help_text="Share of samples at full scale.")
+    snr_db = models.FloatField(help_text="Estimated signal-to-noise ratio.")
+    status = models.CharField(
+        max_length=30, choices=Status.choices, default=Status.AWAITING_VALIDATION, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recording_id", "start_s"]
+        indexes = [
+            # The recording page and re-segmentation list a recording's clips in time order.
+            models.Index(fields=["recording", "start_s"], name="clip_recording_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_s__gt=models.F("start_s")), name="clip_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Clip #{self.pk} ({self.start_s:.2f}–{self.end_s:.2f} s of recording #{self.recording_id})"

@@ -1,0 +1,26 @@
+"""Roles are Django groups, created by migration 0002 (and by `ensure_roles` on demand).
+
+annotator: labels clips; validator: accepts/rejects clips; curator: ingests audio, checks
+agreement, builds releases; ml_staff: trains models and manages pre-labelling.
+"""
+
+ANNOTATOR = "annotator"
+VALIDATOR = "validator"
+CURATOR = "curator"
+ML_STAFF = "ml_staff"
+ALL_ROLES = (ANNOTATOR, VALIDATOR, CURATOR, ML_STAFF)
+
+# Who may bring audio in and (re)segment it.
+INGEST_ROLES = (CURATOR, ML_STAFF)
+
+
+def user_has_role(user, *roles: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    names = getattr(user, "_role_names", None)
+    if names is None:
+        names = set(user.groups.values_list("name", flat=True))
+        user._role_names = names  # cached for the request
+    return bool(names.intersection(roles))

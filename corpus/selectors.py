@@ -1,0 +1,71 @@
+"""Reads of the corpus that span relations, and per-user visibility."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db.models import Count, Max, Q, QuerySet, Sum
+
+from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+
+
+def projects_for_user(user) -> QuerySet[Project]:
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(members=user)
+
+
+def recordings_for_user(user) -> QuerySet[Recording]:
+    qs = Recording.objects.select_related("source", "source__project", "uploaded_by").annotate(
+        n_clips=Count("clips", distinct=True)
+    )
+    if user.is_superuser:
+        return qs
+    return qs.filter(source__project__members=user)
+
+
+def sources_for_user(user) -> QuerySet[Source]:
+    qs = Source.objects.select_related("project").annotate(n_recordings=Count("recordings"))
+    return qs if user.is_superuser else qs.filter(project__members=user)
+
+
+def recording_clips(recording: Recording) -> QuerySet[Clip]:
+    return recording.clips.order_by("start_s")
+
+
+def recording_latest_run(recording: Recording) -> SegmentationRun | None:
+    return recording.segmentation_runs.order_by("-created_at", "-id").first()
+
+
+def clip_summary(clips: QuerySet[Clip], *, bins: int = 15, max_s: float = 15.0) -> dict:
+    """Count, total speech, mean/median length and a duration histogram of `clips`."""
+    durations = np.array(list(clips.values_list("duration_s", flat=True)), dtype=float)
+    edges = np.linspace(0.0, max(max_s, float(durations.max()) if durations.size else 0.0), bins + 1)
+    counts, _ = np.histogram(durations, bins=edges)
+    return {
+        "count": int(durations.size),
+        "total_s": round(float(durations.sum()), 2),
+        "mean_s": round(float(durations.mean()), 2) if durations.size else None,
+        "median_s": round(float(np.median(durations)), 2) if durations.size else None,
+        "min_s": round(float(durations.min()), 2) if durations.size else None,
+        "max_s": round(float(durations.max()), 2) if durations.size else None,
+        "histogram": {"edges": [round(float(e), 2) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def corpus_overview(*, user) -> dict:
+    recordings = recordings_for_user(user)
+    clips = Clip.objects.filter(recording__in=recordings.values("id"))
+    agg = recordings.aggregate(total_s=Sum("duration_s"), last=Max("created_at"))
+    by_status = dict(clips.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {
+        "recordings": recordings.count(),
+        "failed": recordings.filter(status=Recording.Status.FAILED).count(),
+        "hours": round((agg["total_s"] or 0.0) / 3600, 2),
+        "clips": sum(by_status.values()),
+        "clips_by_status": by_status,
+        "awaiting_validation": by_status.get(Clip.Status.AWAITING_VALIDATION, 0),
+        "running_jobs": SegmentationRun.objects.filter(
+            Q(status=SegmentationRun.Status.QUEUED) | Q(status=SegmentationRun.Status.RUNNING),
+            recording__in=recordings.values("id"),
+        ).count(),
+    }

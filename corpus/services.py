@@ -1,0 +1,433 @@
+"""Writes of the corpus: ingestion and segmentation.
+
+Every way in (upload page, admin, REST API, `manage.py ingest`) calls `recording_ingest`; every
+segmentation (after ingestion, or on demand with other parameters) is a SegmentationRun row
+executed by `segmentation_run_execute` in a Celery task on the `audio` queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+import traceback as tb
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from corpus import audio, policies, vad
+from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+
+logger = logging.getLogger(__name__)
+
+# A RUNNING segmentation whose heartbeat is older than this belongs to a dead worker.
+STALE_RUN_AFTER = timedelta(minutes=5)
+
+
+class IngestRejected(Exception):
+    """Input refused before anything was stored (missing, empty, too large, wrong type)."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    recording: Recording
+    duplicate: bool  # the same bytes were ingested before: `recording` is that earlier one
+
+    @property
+    def failed(self) -> bool:
+        return self.recording.status == Recording.Status.FAILED
+
+
+def _config(key: str):
+    return settings.TUNISER[key]
+
+
+def project_get_default() -> Project:
+    project, _ = Project.objects.get_or_create(slug="tuniser", defaults={"name": "TuniSER"})
+    return project
+
+
+def source_get_or_create(*, project: Project, title: str, episode: str = "", created_by=None, **fields) -> Source:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"source": "A source title (the series or programme) is required."})
+    source, _ = Source.objects.get_or_create(
+        project=project,
+        title=title,
+        episode=(episode or "").strip(),
+        defaults={"created_by": created_by, **fields},
+    )
+    return source
+
+
+def upload_check(*, name: str, size: int) -> None:
+    ext = Path(name).suffix.lower().lstrip(".")
+    allowed = _config("ALLOWED_EXTENSIONS")
+    if ext not in allowed:
+        raise IngestRejected(
+            f"'{name}': unsupported file type '.{ext}'. Accepted: {', '.join(allowed)}.", code="unsupported_type"
+        )
+    if size == 0:
+        raise IngestRejected(f"'{name}' is empty (0 bytes).", code="empty")
+    limit = _config("MAX_UPLOAD_BYTES")
+    if size > limit:
+        raise IngestRejected(
+            f"'{name}' is {size / 2**20:.1f} MiB, over the limit of {limit / 2**20:.0f} MiB "
+            "(TUNISER_MAX_UPLOAD_MB).",
+            code="too_large",
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recording_ingest(
+    *,
+    source: Source,
+    path: Path | None = None,
+    upload=None,
+    original_name: str | None = None,
+    uploaded_by=None,
+    segment: bool | None = None,
+) -> IngestResult:
+    """Bring one file in: check it, recognise duplicates, decode it to 16 kHz mono, store it.
+
+    1. Refuse, storing nothing, a missing, empty, over-size or wrongly-typed file (IngestRejected).
+    2. Hash the bytes; the same file seen before is returned as a duplicate, not stored again.
+    3. Decode (outside any transaction: slow) to a temporary 16 kHz mono 16-bit WAV.
+    4. Store the original and, if decoding worked, the WAV; write the Recording row. A file that
+       does not decode is kept with status failed and its error, and is never segmented.
+    5. Queue a SegmentationRun after commit (unless segment=False).
+    Give either `path` (a local file) or `upload` (a Django UploadedFile).
+    """
+    if (path is None) == (upload is None):
+        raise TypeError("recording_ingest takes exactly one of path= or upload=")
+    with tempfile.TemporaryDirectory(prefix="tuniser-ingest-") as tmp:
+        tmpdir = Path(tmp)
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise IngestRejected(f"'{path}' does not exist or is not a file.", code="not_found")
+            name = original_name or path.name
+            upload_check(name=name, size=path.stat().st_size)
+            local = path
+        else:
+            name = original_name or upload.name
+            upload_check(name=name, size=upload.size)
+            if hasattr(upload, "temporary_file_path"):
+                local = Path(upload.temporary_file_path())
+            else:
+                local = tmpdir / f"upload{Path(name).suffix.lower()}"
+                with open(local, "wb") as fh:
+                    for chunk in upload.chunks():
+                        fh.write(chunk)
+        sha = _sha256(local)
+        existing = Recording.objects.filter(sha256=sha).select_related("source").first()
+        if existing:
+            return IngestResult(recording=existing, duplicate=True)
+
+        wav = tmpdir / "normalised.wav"
+        probe, error, duration = None, "", None
+        try:
+            probe, duration = audio.decode_to_wav(local, wav, timeout_s=_config("DECODE_TIMEOUT_S"))
+        except audio.AudioError as exc:
+            error = str(exc)
+        return _recording_store(
+            source=source,
+            local=local,
+            name=name,
+            sha=sha,
+            wav=None if error else wav,
+            probe=probe,
+            duration=duration,
+            error=error,
+            uploaded_by=uploaded_by,
+            segment=_config("AUTO_SEGMENT") if segment is None else segment,
+        )
+
+
+def _recording_store(*, source, local, name, sha, wav, probe, duration, error, uploaded_by, segment) -> IngestResult:
+    stem = slugify(Path(name).stem)[:60] or "recording"
+    stored: list[str] = []
+    try:
+        with open(local, "rb") as fh:
+            stored.append(default_storage.save(f"recordings/original/{sha[:2]}/{stem}{Path(name).suffix.lower()}", File(fh)))
+        if wav is not None:
+            with open(wav, "rb") as fh:
+                stored.append(default_storage.save(f"recordings/normalised/{sha[:2]}/{stem}.wav", File(fh)))
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                source=source,
+                original=stored[0],
+                normalised=stored[1] if wav is not None else "",
+                original_name=name,
+                size_bytes=Path(local).stat().st_size,
+                sha256=sha,
+                container=probe.container if probe else "",
+                codec=(probe.audio_codec or "") if probe else "",
+                original_sample_rate=probe.sample_rate if probe else None,
+                original_channels=probe.channels if probe else None,
+                has_video=probe.has_video if probe else False,
+                duration_s=duration,
+                status=Recording.Status.FAILED if error else Recording.Status.DECODED,
+                error=error,
+                uploaded_by=uploaded_by,
+            )
+            if not error and segment:
+                segmentation_run_create(recording=recording, created_by=uploaded_by)
+    except IntegrityError:
+        # The same bytes were ingested concurrently by someone else between our check and insert.
+        for key in stored:
+            default_storage.delete(key)
+        existing = Recording.objects.filter(sha256=sha).first()
+        if existing is None:
+            raise
+        return IngestResult(recording=existing, duplicate=True)
+    except BaseException:
+        for key in stored:
+            default_storage.delete(key)
+        raise
+    return IngestResult(recording=recording, duplicate=False)
+
+
+# --- Segmentation -------------------------------------------------------------------------------
+
+PARAM_FIELDS = (
+    "detector", "aggressiveness", "frame_ms", "hangover_ms", "padding_ms", "merge_gap_ms",
+    "min_clip_s", "max_clip_s", "silero_threshold", "refine",
+)  # fmt: skip
+
+
+def segmentation_defaults() -> dict:
+    return {
+        "detector": _config("VAD_DETECTOR"),
+        "aggressiveness": _config("VAD_AGGRESSIVENESS"),
+        "frame_ms": _config("VAD_FRAME_MS"),
+        "min_clip_s": _config("MIN_CLIP_S"),
+        "max_clip_s": _config("MAX_CLIP_S"),
+    }
+
+
+def segmentation_run_create(*, recording: Recording, created_by=None, enqueue: bool = True, **params) -> SegmentationRun:
+    """Create a segmentation of `recording` with `params` over the configured defaults, and queue
+    it on the `audio` queue after commit (enqueue=False: the caller executes it in-process)."""
+    unknown = set(params) - set(PARAM_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown segmentation parameter(s): {', '.join(sorted(unknown))}.")
+    if recording.status == Recording.Status.FAILED and not recording.normalised:
+        raise ValidationError(f"Recording #{recording.pk} failed to decode ({recording.error}); it cannot be segmented.")
+    run = SegmentationRun(recording=recording, created_by=created_by, **{**segmentation_defaults(), **params})
+    try:
+        run.vad_params().validate()
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    run.full_clean(exclude=["recording", "created_by"])
+    with transaction.atomic():
+        # Lock the recording so two requests cannot queue two runs side by side.
+        Recording.objects.select_for_update().filter(pk=recording.pk).first()
+        busy = recording.segmentation_runs.filter(
+            status__in=[SegmentationRun.Status.QUEUED, SegmentationRun.Status.RUNNING]
+        ).first()
+        if busy:
+            raise ValidationError(
+                f"Segmentation #{busy.pk} of this recording is already {busy.status}; wait for it to finish."
+            )
+        run.save()
+        if enqueue:
+            from corpus.tasks import segment_recording
+
+            transaction.on_commit(lambda: segment_recording.delay(run.pk))
+    return run
+
+
+def _claim(run_id: int) -> bool:
+    now = timezone.now()
+    claimable = Q(status=SegmentationRun.Status.QUEUED) | Q(
+        status=SegmentationRun.Status.RUNNING, heartbeat_at__lt=now - STALE_RUN_AFTER
+    )
+    return bool(
+        SegmentationRun.objects.filter(claimable, pk=run_id).update(
+            status=SegmentationRun.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0.0
+        )
+    )
+
+
+class _Progress:
+    """Throttled progress writes: at most every 0.5 s, never inside a transaction."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.last = 0.0
+
+    def __call__(self, fraction: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= 0.5:
+            self.last = now
+            SegmentationRun.objects.filter(pk=self.run_id).update(
+                progress=round(min(max(fraction, 0.0), 1.0), 4), heartbeat_at=timezone.now()
+            )
+
+
+def _overlaps(start: float, end: float, spans: list[tuple[float, float]]) -> bool:
+    return any(start < e and s < end for s, e in spans)
+
+
+def _protected_spans(recording: Recording) -> tuple[list[tuple[float, float]], set[int]]:
+    """Clips of `recording` that re-segmentation must leave alone, and their time spans."""
+    clips = Clip.objects.filter(recording=recording)
+    protected = set(clips.exclude(status=Clip.Status.AWAITING_VALIDATION).values_list("id", flat=True))
+    protected |= policies.clip_ids_with_work(clips)
+    spans = list(clips.filter(id__in=protected).values_list("start_s", "end_s"))
+    return spans, protected
+
+
+def segmentation_run_execute(*, run_id: int) -> bool:
+    """Run one queued segmentation. Returns False if the run was not ours to take.
+
+    1. Claim the row (QUEUED -> RUNNING, or a stale RUNNING one): a redelivered message does
+       nothing twice.
+    2. Read the normalised WAV and detect speech regions (progress 0 -> 60 %).
+    3. Write each region's WAV through the storage API, skipping regions that overlap a clip
+       somebody has validated or labelled (60 -> 95 %). Slow work stays outside transactions.
+    4. In one transaction: delete the replaceable clips (awaiting validation, nobody's work),
+       insert the new ones, record the counts.
+    On any error the run is marked failed with its traceback, the files it wrote are deleted,
+    and the recording's existing clips are untouched.
+    """
+    if not _claim(run_id):
+        logger.info("segmentation run %s is not queued (already taken or finished); skipping", run_id)
+        return False
+    run = SegmentationRun.objects.select_related("recording").get(pk=run_id)
+    recording = run.recording
+    Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTING)
+    progress = _Progress(run_id)
+    written: list[str] = []
+    try:
+        params = run.vad_params()
+        with default_storage.open(recording.normalised.name, "rb") as fh:
+            samples = audio.read_pcm16(fh)
+        analysis = vad.analyse(samples, audio.SAMPLE_RATE, params)
+        regions = vad.detect_regions(
+            samples, audio.SAMPLE_RATE, params, progress=lambda f: progress(0.6 * f), analysis=analysis
+        )
+        spans, _ = _protected_spans(recording)
+        segment = audio.pcm16_segment(samples)
+        new_clips: list[Clip] = []
+        for i, region in enumerate(regions):
+            if _overlaps(region.start, region.end, spans):
+                continue
+            quality = vad.clip_quality(samples, audio.SAMPLE_RATE, region.start, region.end, params, analysis=analysis)
+            key = f"clips/{recording.pk}/run{run.pk}/{i:05d}_{int(region.start * 1000):08d}.wav"
+            default_storage.delete(key)  # left by a dead attempt of this same run
+            key = default_storage.save(key, ContentFile(audio.clip_wav_bytes(segment, region.start, region.end)))
+            written.append(key)
+            new_clips.append(
+                Clip(
+                    recording=recording,
+                    segmentation_run=run,
+                    start_s=round(region.start, 4),
+                    end_s=round(region.end, 4),
+                    duration_s=round(region.end - region.start, 4),
+                    audio=key,
+                    level_dbfs=float(quality["level_dbfs"]),
+                    speech_ratio=float(quality["speech_ratio"]),
+                    clipping_ratio=float(quality["clipping_ratio"]),
+                    snr_db=float(quality["snr_db"]),
+                )
+            )
+            progress(0.6 + 0.35 * (i + 1) / max(len(regions), 1))
+        old_files = _segmentation_commit(run=run, recording=recording, new_clips=new_clips, n_regions=len(regions))
+    except Exception as exc:
+        for key in written:
+            default_storage.delete(key)
+        segmentation_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+        logger.exception("segmentation run %s failed", run_id)
+        return True
+    for key in old_files:
+        default_storage.delete(key)
+    return True
+
+
+def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
+    with transaction.atomic():
+        Recording.objects.select_for_update().filter(pk=recording.pk).first()
+        # Re-read inside the transaction: a validator may have voted while the files were written.
+        spans, protected = _protected_spans(recording)
+        replaceable = Clip.objects.filter(recording=recording).exclude(id__in=protected)
+        old_files = list(replaceable.values_list("audio", flat=True))
+        n_replaced = replaceable.count()
+        replaceable.delete()
+        late = [c for c in new_clips if _overlaps(c.start_s, c.end_s, spans)]
+        keep = [c for c in new_clips if c not in late]
+        Clip.objects.bulk_create(keep, batch_size=500)
+        SegmentationRun.objects.filter(pk=run.pk).update(
+            status=SegmentationRun.Status.SUCCEEDED,
+            progress=1.0,
+            finished_at=timezone.now(),
+            n_regions=n_regions,
+            n_clips_created=len(keep),
+            n_clips_replaced=n_replaced,
+            n_clips_kept=len(protected),
+            speech_s=round(float(np.sum([c.duration_s for c in keep])) if keep else 0.0, 3),
+            error="",
+            traceback="",
+        )
+        Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTED, error="")
+    for clip in late:
+        default_storage.delete(clip.audio.name)
+    return old_files
+
+
+def segmentation_run_fail(*, run_id: int, error: str, traceback: str = "") -> None:
+    """Record a final failure. The recording keeps its clips if an earlier run made some."""
+    with transaction.atomic():
+        run = SegmentationRun.objects.select_for_update().select_related("recording").get(pk=run_id)
+        run.status = SegmentationRun.Status.FAILED
+        run.error = error[:2000]
+        run.traceback = traceback
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "traceback", "finished_at"])
+        has_clips = run.recording.clips.exists()
+        Recording.objects.filter(pk=run.recording_id).update(
+            status=Recording.Status.SEGMENTED if has_clips else Recording.Status.FAILED,
+            error="" if has_clips else f"Segmentation failed: {error[:500]}",
+        )
+
+
+def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Expand files and folders (recursively) into the files to ingest; report missing paths."""
+    files: list[Path] = []
+    missing: list[str] = []
+    allowed = set(_config("ALLOWED_EXTENSIONS"))
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in allowed))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(str(raw))
+    return files, missing
+

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from corpus import apis, views
+
+app_name = "corpus"
+
+urlpatterns = [
+    path("recordings/", views.recording_list, name="recording-list"),
+    path("recordings/upload/", views.recording_upload, name="recording-upload"),
+    path("recordings/<int:pk>/", views.recording_detail, name="recording-detail"),
+]
+
+api_urlpatterns = [
+    path("recordings/", apis.RecordingListCreateApi.as_view(), name="recordings"),
+    path("recordings/<int:pk>/", apis.RecordingDetailApi.as_view(), name="recording"),
+    path("recordings/<int:pk>/clips/", apis.RecordingClipsApi.as_view(), name="recording-clips"),
+    path("recordings/<int:pk>/summary/", apis.RecordingSummaryApi.as_view(), name="recording-summary"),
+    path("recordings/<int:pk>/peaks/", apis.RecordingPeaksApi.as_view(), name="recording-peaks"),
+    path("recordings/<int:pk>/segment/", apis.RecordingSegmentApi.as_view(), name="recording-segment"),
+    path("segmentation-runs/<int:pk>/", apis.SegmentationRunDetailApi.as_view(), name="segmentation-run"),
+    path("sources/", apis.SourceListApi.as_view(), name="sources"),
+]

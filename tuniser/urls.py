@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from corpus.urls import api_urlpatterns as corpus_api
+
+from . import views
+
+admin.site.site_header = "TuniSER Studio administration"
+admin.site.site_title = "TuniSER Studio"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include((corpus_api, "corpus-api"))),
+    path("", include("corpus.urls")),
+]
+
+if settings.STORAGE_BACKEND == "filesystem":
+    # Media (clip and recording audio) is served by Django only to logged-in users: the login
+    # middleware guards this view. A deployment may put a proxy with auth_request in front.
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
