@@ -76,7 +76,10 @@ def probe(path: Path) -> ProbeResult:
     )
     err = proc.stderr
     if "Invalid data found when processing input" in err or "Input #0" not in err:
-        raise AudioError("Not a readable audio or video file: ffmpeg found no known format in it.")
+        raise AudioError(
+            "Not a readable audio or video file: ffmpeg recognises no format in it "
+            "(not audio, or corrupt or truncated)."
+        )
     container = (_INPUT.search(err).group(1) if _INPUT.search(err) else "").strip()
     duration = None
     if m := _DURATION.search(err):
@@ -115,8 +118,7 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
         raise AudioError(f"Decoding took longer than {timeout_s:.0f} s and was stopped.") from exc
     if proc.returncode != 0:
         dst.unlink(missing_ok=True)
-        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
-        raise AudioError(f"The audio is corrupt or truncated and could not be decoded ({detail}).")
+        raise AudioError(f"The audio is corrupt or truncated and could not be decoded ({_ffmpeg_reason(proc)}).")
     frames = sf.info(str(dst)).frames
     decoded = frames / SAMPLE_RATE
     if frames == 0:
@@ -129,6 +131,17 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
             f"but only {decoded:.1f} s could be decoded."
         )
     return info, decoded
+
+
+def _ffmpeg_reason(proc: subprocess.CompletedProcess) -> str:
+    """ffmpeg's last error line without its internal addresses, e.g. 'Invalid data found ...'."""
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return f"ffmpeg exit code {proc.returncode}"
+    line = re.sub(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", lines[-1]).strip()
+    if match := re.search(r"return code -?\d+ \((.+)\)", line):
+        return match.group(1)
+    return line
 
 
 def read_pcm16(fileobj) -> np.ndarray:
