@@ -328,17 +328,16 @@ def segmentation_run_execute(*, run_id: int) -> bool:
         params = run.vad_params()
         with default_storage.open(recording.normalised.name, "rb") as fh:
             samples = audio.read_pcm16(fh)
+        # Frame the recording once; detection and every clip's quality figures share it.
         analysis = vad.analyse(samples, audio.SAMPLE_RATE, params)
-        regions = vad.detect_regions(
-            samples, audio.SAMPLE_RATE, params, progress=lambda f: progress(0.6 * f), analysis=analysis
-        )
+        regions = analysis.detect_regions(params, progress=lambda f: progress(0.6 * f))
         spans, _ = _protected_spans(recording)
         segment = audio.pcm16_segment(samples)
         new_clips: list[Clip] = []
         for i, region in enumerate(regions):
             if _overlaps(region.start, region.end, spans):
                 continue
-            quality = vad.clip_quality(samples, audio.SAMPLE_RATE, region.start, region.end, params, analysis=analysis)
+            quality = analysis.clip_quality(region.start, region.end, params)
             key = f"clips/{recording.pk}/run{run.pk}/{i:05d}_{int(region.start * 1000):08d}.wav"
             default_storage.delete(key)  # left by a dead attempt of this same run
             key = default_storage.save(key, ContentFile(audio.clip_wav_bytes(segment, region.start, region.end)))
