@@ -1,0 +1,109 @@
+"""The platform as it is started: `runstack` (what `make run` runs), settings, docker-compose."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(TUNISER_VAR_DIR=str(tmp_path / "var"), CELERY_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+    manage = [sys.executable, str(REPO / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env, cwd=REPO)
+    boot = subprocess.run([*manage, "ensure_demo_admin"], env=env, cwd=REPO, capture_output=True, text=True)
+    assert "Created demo admin: admin / tuniser-demo" in boot.stdout
+    log = open(tmp_path / "stack.log", "wb")
+    stack = subprocess.Popen([*manage, "runstack", "--addr", f"127.0.0.1:{port}"], env=env, cwd=REPO,
+                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert stack.poll() is None, (tmp_path / "stack.log").read_text()
+                assert time.monotonic() < deadline, (tmp_path / "stack.log").read_text()
+                time.sleep(0.5)
+        # The login page is public; every other page redirects to it.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/recordings/", timeout=5) as r:
+            assert "/accounts/login/" in r.url
+        deadline = time.monotonic() + 60
+        while b"ready." not in (tmp_path / "stack.log").read_bytes():
+            assert time.monotonic() < deadline, "the Celery worker did not start"
+            time.sleep(0.5)
+        children = _children(stack.pid)
+        assert len(children) >= 3  # the embedded Redis, the worker, the web server
+
+        stack.send_signal(signal.SIGINT)
+        assert stack.wait(timeout=60) == 0
+        time.sleep(0.5)
+        assert [pid for pid in children if _alive(pid)] == []
+        assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+        log.close()
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""}
+    proc = subprocess.run([sys.executable, str(REPO / "manage.py"), "check"], env=env, cwd=REPO,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode != 0 and "DJANGO_SECRET_KEY must be set" in proc.stderr
+
+
+def test_docker_compose_describes_a_complete_deployment():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker-audio", "worker-gpu", "migrate"} <= set(services)
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        deps = service.get("depends_on", {})
+        assert set(deps) <= set(services), f"{name} depends on an unknown service"
+        for volume in service.get("volumes", []):
+            assert volume.split(":")[0] in compose["volumes"], volume
+    for name in ("postgres", "redis", "web", "worker-audio", "worker-gpu"):
+        assert "healthcheck" in services[name], name
+    assert "gunicorn" in services["web"]["command"]
+    assert services["worker-gpu"]["command"][services["worker-gpu"]["command"].index("-Q") + 1] == "gpu"
+    assert "audio" in services["worker-audio"]["command"][services["worker-audio"]["command"].index("-Q") + 1]
+    devices = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    env = services["web"]["environment"]
+    assert env["DJANGO_DEBUG"] == "0" and env["DATABASE_URL"].startswith("postgres://")
+    assert env["REDIS_URL"].startswith("redis://redis:")
