@@ -1,1 +1,205 @@
-# Filled in by the annotation issue.
+"""Validation and labelling: people turn clips into labelled data.
+
+Validation: every new clip is heard by validators who accept it or reject it with reasons from
+the corpus guideline (RejectionReason, data). Accepted clips enter the labelling pool.
+Labelling: each accepted clip is labelled, blind, by exactly K different annotators
+(AnnotationConfig.labels_per_clip). Work is handed out as Assignments (one live per user and
+kind, expiring after a few minutes); PoolEntry keeps the per-clip counters the queue needs.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from corpus.models import Clip, Project
+
+
+class AnnotationConfig(models.Model):
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="annotation_config")
+    labels_per_clip = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(15)], help_text="K annotators per clip."
+    )
+    validation_votes_needed = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="A clip is decided when one side has at least this many votes and more than the other.",
+    )
+    assignment_minutes = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text="A clip handed out and not answered within this time returns to the pool.",
+    )  # fmt: skip
+    queue_policy = models.CharField(
+        max_length=50, default="breadth_first", help_text="How the labelling queue is ordered (see annotation.policies)."
+    )
+    guideline = models.TextField(blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline.")
+
+    def __str__(self) -> str:
+        return f"Annotation settings of {self.project}"
+
+
+class RejectionReason(models.Model):
+    """Why a validator rejects a clip: data, editable in the admin (the corpus guideline)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    text = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class LabelOption(models.Model):
+    """One value of the label schema: an emotion or a gender (data, not code)."""
+
+    class Kind(models.TextChoices):
+        EMOTION = "emotion", "Emotion"
+        GENDER = "gender", "Speaker gender"
+
+    class Tier(models.TextChoices):
+        PRIMARY = "primary", "Primary"
+        SECONDARY = "secondary", "Secondary"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    code = models.SlugField(max_length=30)
+    name = models.CharField(max_length=60)
+    tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    shortcut = models.CharField(max_length=1, blank=True, help_text="Keyboard key on the annotator page.")
+    order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "order"]
+        constraints = [models.UniqueConstraint(fields=["kind", "code"], name="label_option_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class Assignment(models.Model):
+    """A clip handed to one person for one task. At most one live assignment per user and kind."""
+
+    class Kind(models.TextChoices):
+        VALIDATION = "validation", "Validation"
+        LABELLING = "labelling", "Labelling"
+
+    class State(models.TextChoices):
+        LIVE = "live", "Live"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # An unanswered assignment is not work: re-segmentation may delete its clip (CASCADE);
+    # votes and annotations PROTECT their clips instead.
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.LIVE)
+    served_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # "Asking again returns the same clip": the database itself refuses a second live one.
+            models.UniqueConstraint(fields=["user", "kind"], condition=Q(state="live"), name="one_live_assignment_per_user"),
+        ]
+        indexes = [
+            # Expiry sweep in assignment_next: live assignments past their deadline.
+            models.Index(fields=["state", "expires_at"], name="assignment_state_expiry"),
+            # "Never the same clip twice": has this user been handed this clip before?
+            models.Index(fields=["user", "kind", "clip"], name="assignment_user_clip"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of clip #{self.clip_id} to {self.user} ({self.state})"
+
+
+class PoolEntry(models.Model):
+    """Per-clip queue counters, updated in the same transaction as the rows they count.
+
+    kind=validation: n_done counts active votes; kind=labelling: n_done counts annotations.
+    `open` is False once n_done + n_live reaches what the clip needs, so the next-clip query
+    scans only clips that can still be handed out.
+    """
+
+    kind = models.CharField(max_length=12, choices=Assignment.Kind.choices)
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="pool_entries")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    n_done = models.PositiveSmallIntegerField(default=0)
+    n_live = models.PositiveSmallIntegerField(default=0)
+    open = models.BooleanField(default=True)
+    # Set by a registered queue policy (e.g. the pre-labeller's rarity or uncertainty); lower first.
+    priority = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "clip"], name="pool_entry_unique_clip")]
+        indexes = [
+            # assignment_next: open entries of a project, breadth-first (most done first), then priority.
+            models.Index(fields=["project", "kind", "open", "-n_done", "priority", "clip"], name="pool_next"),
+        ]
+
+
+class ValidationVote(models.Model):
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="validation_votes")
+    validator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="validation_votes")
+    accept = models.BooleanField()
+    reasons = models.ManyToManyField(RejectionReason, blank=True)
+    # Votes of an earlier round stop counting when an annotator flags the clip back to validation.
+    active = models.BooleanField(default=True)
+    assignment = models.OneToOneField(Assignment, null=True, blank=True, on_delete=models.SET_NULL)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clip", "validator"], condition=Q(active=True), name="one_active_vote_per_validator"),
+        ]
+
+
+class ClipDecision(models.Model):
+    """The outcome of validation for a clip: by the votes, or by a curator who overturned them."""
+
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="decisions")
+    accepted = models.BooleanField()
+    by_curator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class Annotation(models.Model):
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "emotion"})
+    gender = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "gender"})
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    comment = models.TextField(blank=True)
+    assignment = models.OneToOneField(Assignment, null=True, blank=True, on_delete=models.SET_NULL)
+    # What the pre-labeller suggested on screen, if anything (kept to measure anchoring).
+    shown_prediction = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clip", "annotator"], name="one_annotation_per_annotator")]
+        indexes = [models.Index(fields=["annotator", "created_at"], name="annotation_by_annotator")]
+
+
+class Flag(models.Model):
+    """An annotator sends a clip back to validation (e.g. two speakers after all)."""
+
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="flags")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.ForeignKey(RejectionReason, null=True, blank=True, on_delete=models.PROTECT)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

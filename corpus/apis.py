@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.core.files.storage import default_storage
-from django.http import Http404
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from corpus import audio, roles, selectors, services
+from corpus import audio, policies, roles, selectors, services
 from corpus.models import Clip, Project, Recording, SegmentationRun, Source
 
 
@@ -309,3 +309,18 @@ class SourceListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.sources_for_user(self.request.user)
+
+
+class ClipAudioApi(APIView):
+    @extend_schema(operation_id="clips_audio", responses={(200, "audio/wav"): OpenApiResponse(description="The clip's WAV")})
+    def get(self, request, pk: int):
+        """A clip's audio, for curators of its project and for whoever holds it right now."""
+        curating = roles.user_has_role(request.user, *roles.INGEST_ROLES)
+        clip = selectors.clips_for_user(request.user).filter(pk=pk).first() if curating else None
+        if clip is None and policies.clip_access_granted(request.user, pk):
+            clip = Clip.objects.filter(pk=pk).first()
+        if clip is None:
+            raise Http404("No such clip, or it is not yours to hear.")
+        response = FileResponse(default_storage.open(clip.audio.name, "rb"), content_type="audio/wav")
+        response["Cache-Control"] = "private, max-age=600"
+        return response

@@ -23,3 +23,34 @@ def clip_ids_with_work(clips: QuerySet) -> set[int]:
     for check in _clip_work_checks:
         ids.update(check(clips).values_list("id", flat=True))
     return ids
+
+
+ClipsCreatedHook = Callable[[list[int]], None]
+_clips_created_hooks: list[ClipsCreatedHook] = []
+
+
+def register_clips_created_hook(hook: ClipsCreatedHook) -> None:
+    """`hook(clip_ids)` runs inside the transaction that creates new clips (e.g. to queue them
+    for validation), so a clip never exists without what the upper layers attach to it."""
+    if hook not in _clips_created_hooks:
+        _clips_created_hooks.append(hook)
+
+
+def clips_created(clip_ids: list[int]) -> None:
+    for hook in _clips_created_hooks:
+        hook(clip_ids)
+
+
+ClipAccessCheck = Callable[[object, int], bool]
+_clip_access_checks: list[ClipAccessCheck] = []
+
+
+def register_clip_access_check(check: ClipAccessCheck) -> None:
+    """`check(user, clip_id)` says whether a user without a curating role may hear the clip
+    (e.g. the annotator who holds it right now)."""
+    if check not in _clip_access_checks:
+        _clip_access_checks.append(check)
+
+
+def clip_access_granted(user, clip_id: int) -> bool:
+    return any(check(user, clip_id) for check in _clip_access_checks)

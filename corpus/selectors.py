@@ -23,6 +23,12 @@ def recordings_for_user(user) -> QuerySet[Recording]:
     return qs.filter(source__project__members=user)
 
 
+def clips_for_user(user) -> QuerySet[Clip]:
+    """Clips of the user's projects (curating roles; annotators reach clips through assignments)."""
+    qs = Clip.objects.select_related("recording")
+    return qs if user.is_superuser else qs.filter(recording__source__project__members=user)
+
+
 def sources_for_user(user) -> QuerySet[Source]:
     qs = Source.objects.select_related("project").annotate(n_recordings=Count("recordings")).order_by(
         "title", "episode"

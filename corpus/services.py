@@ -381,6 +381,7 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
         late = [c for c in new_clips if _overlaps(c.start_s, c.end_s, spans)]
         keep = [c for c in new_clips if c not in late]
         Clip.objects.bulk_create(keep, batch_size=500)
+        policies.clips_created(list(Clip.objects.filter(segmentation_run=run).values_list("pk", flat=True)))
         SegmentationRun.objects.filter(pk=run.pk).update(
             status=SegmentationRun.Status.SUCCEEDED,
             progress=1.0,

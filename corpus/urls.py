@@ -18,5 +18,6 @@ api_urlpatterns = [
     path("recordings/<int:pk>/peaks/", apis.RecordingPeaksApi.as_view(), name="recording-peaks"),
     path("recordings/<int:pk>/segment/", apis.RecordingSegmentApi.as_view(), name="recording-segment"),
     path("segmentation-runs/<int:pk>/", apis.SegmentationRunDetailApi.as_view(), name="segmentation-run"),
+    path("clips/<int:pk>/audio/", apis.ClipAudioApi.as_view(), name="clip-audio"),
     path("sources/", apis.SourceListApi.as_view(), name="sources"),
 ]

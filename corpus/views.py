@@ -1,7 +1,9 @@
 """Pages of the corpus. Thin: they read through selectors; writes go through the REST API."""
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.views.static import serve
 
 from corpus import roles, selectors
 from corpus.models import Recording, SegmentationRun
@@ -49,3 +51,11 @@ def recording_detail(request, pk: int):
             "detectors": SegmentationRun.Detector.choices,
         },
     )
+
+
+def media(request, path: str):
+    """Audio under MEDIA_ROOT, for curating roles only. Annotators and validators hear the clip
+    they hold through /api/clips/<id>/audio/, so nobody browses other clips or their labels."""
+    if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
+        raise Http404("Not found.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

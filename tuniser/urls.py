@@ -2,9 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from annotation.urls import api_urlpatterns as annotation_api
+from corpus import views as corpus_views
 from corpus.urls import api_urlpatterns as corpus_api
 
 from . import views
@@ -21,10 +22,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include((corpus_api, "corpus-api"))),
+    path("api/", include((annotation_api, "annotation-api"))),
     path("", include("corpus.urls")),
+    path("", include("annotation.urls")),
 ]
 
 if settings.STORAGE_BACKEND == "filesystem":
-    # Media (clip and recording audio) is served by Django only to logged-in users: the login
-    # middleware guards this view. A deployment may put a proxy with auth_request in front.
-    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+    # Media (clip and recording audio) is served by Django to curating roles only (see
+    # corpus.views.media). A deployment may put a proxy with auth_request in front.
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", corpus_views.media, name="media")]

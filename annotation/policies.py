@@ -1,0 +1,53 @@
+"""Pluggable ordering of the labelling and validation queues, and hooks for upper layers.
+
+A policy takes the queryset of open PoolEntry rows and returns it ordered. The default is
+breadth-first: clips that already have labels come first, so clips reach K quickly. Upper apps
+(inference: "rarest predicted class first", "most uncertain first") register their own with
+`register_policy` and write `PoolEntry.priority`; the annotation app never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+
+Policy = Callable[..., QuerySet]
+_policies: dict[str, Policy] = {}
+_labelled_hooks: list[Callable[..., None]] = []
+
+
+def register_policy(name: str, policy: Policy) -> None:
+    _policies[name] = policy
+
+
+def available_policies() -> list[str]:
+    return sorted(_policies)
+
+
+def order(entries: QuerySet, *, project, kind: str, config) -> QuerySet:
+    policy = _policies.get(config.queue_policy, breadth_first) if kind == "labelling" else breadth_first
+    return policy(entries, project=project, kind=kind)
+
+
+def breadth_first(entries: QuerySet, **_) -> QuerySet:
+    return entries.order_by("-n_done", "priority", "clip_id")
+
+
+def fifo(entries: QuerySet, **_) -> QuerySet:
+    return entries.order_by("clip_id")
+
+
+register_policy("breadth_first", breadth_first)
+register_policy("fifo", fifo)
+
+
+def register_labelled_hook(hook: Callable[..., None]) -> None:
+    """`hook(clip_id=...)` runs inside the transaction that gives a clip its K-th label."""
+    if hook not in _labelled_hooks:
+        _labelled_hooks.append(hook)
+
+
+def clip_labelled(*, clip_id: int) -> None:
+    for hook in _labelled_hooks:
+        hook(clip_id=clip_id)

@@ -1,0 +1,399 @@
+"""Writes of validation and labelling.
+
+Concurrency: every hand-out and every answer runs in one transaction that locks the clip's
+PoolEntry row. On PostgreSQL the hand-out takes the first open entry with
+`SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent annotators never wait on (or get) the same
+row; on SQLite transactions are IMMEDIATE (settings), which serialises writers. The partial
+unique constraint "one live assignment per user and kind" backs the rule up in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation import policies
+from annotation.models import (
+    AnnotationConfig,
+    Annotation,
+    Assignment,
+    ClipDecision,
+    Flag,
+    LabelOption,
+    PoolEntry,
+    RejectionReason,
+    ValidationVote,
+)
+from corpus import roles
+from corpus.models import Clip, Project
+
+VALIDATION = Assignment.Kind.VALIDATION
+LABELLING = Assignment.Kind.LABELLING
+# A vote may arrive this much earlier than the clip's duration after it was served (network and
+# player start-up jitter); anything sooner means the clip was not heard to its end.
+LISTEN_TOLERANCE_S = 0.3
+
+
+class AnnotationError(Exception):
+    """A refused answer. `status` is the HTTP status the API gives it."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+def config_for(project: Project) -> AnnotationConfig:
+    config, _ = AnnotationConfig.objects.get_or_create(project=project)
+    return config
+
+
+def _require(user, *role_names: str) -> None:
+    if not roles.user_has_role(user, *role_names):
+        raise PermissionDenied(f"This needs the role {' or '.join(role_names)}.")
+
+
+# --- the pool --------------------------------------------------------------------------------
+
+
+def pool_add_clips(*, clip_ids, kind: str = VALIDATION) -> int:
+    """Put clips into a pool (new clips: the validation pool). Idempotent."""
+    clips = Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
+    entries = [PoolEntry(kind=kind, clip_id=pk, project_id=project_id) for pk, project_id in clips]
+    return len(PoolEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000))
+
+
+def pool_sync(*, project: Project) -> int:
+    """Safety net: give every awaiting or accepted clip of `project` its pool entry."""
+    base = Clip.objects.filter(recording__source__project=project)
+    added = pool_add_clips(
+        clip_ids=base.filter(status=Clip.Status.AWAITING_VALIDATION)
+        .exclude(pool_entries__kind=VALIDATION)
+        .values_list("pk", flat=True),
+        kind=VALIDATION,
+    )
+    added += pool_add_clips(
+        clip_ids=base.filter(status=Clip.Status.ACCEPTED).exclude(pool_entries__kind=LABELLING).values_list("pk", flat=True),
+        kind=LABELLING,
+    )
+    return added
+
+
+def _expire_stale(kind: str) -> None:
+    now = timezone.now()
+    stale = Assignment.objects.filter(state=Assignment.State.LIVE, kind=kind, expires_at__lt=now)
+    if connection.features.has_select_for_update_skip_locked:
+        stale = stale.select_for_update(skip_locked=True)
+    for assignment in stale[:500]:
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.EXPIRED, finished_at=now)
+        entry = PoolEntry.objects.select_for_update().filter(kind=kind, clip_id=assignment.clip_id).first()
+        if entry:
+            entry.n_live = max(entry.n_live - 1, 0)
+            _refresh_open(entry)
+            entry.save(update_fields=["n_live", "open"])
+
+
+def _validation_tally(clip_id: int) -> tuple[int, int]:
+    votes = ValidationVote.objects.filter(clip_id=clip_id, active=True)
+    accepts = votes.filter(accept=True).count()
+    return accepts, votes.count() - accepts
+
+
+def _refresh_open(entry: PoolEntry) -> None:
+    """Recompute `open` from the counters (and, for validation, the tally)."""
+    config = config_for(entry.project)
+    if entry.kind == LABELLING:
+        entry.open = entry.n_done + entry.n_live < config.labels_per_clip
+        return
+    status = Clip.objects.filter(pk=entry.clip_id).values_list("status", flat=True).first()
+    if status != Clip.Status.AWAITING_VALIDATION:
+        entry.open = False
+        return
+    accepts, rejects = _validation_tally(entry.clip_id)
+    entry.open = entry.n_live < max(1, config.validation_votes_needed - max(accepts, rejects))
+
+
+@dataclass(frozen=True)
+class Handout:
+    assignment: Assignment
+    resumed: bool  # the user already held this clip (second tab, page reload)
+
+
+def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
+    """Hand `user` the next clip to validate or label, or None when the pool is empty for them.
+
+    1. Expire live assignments past their deadline (their clips return to the pool).
+    2. A user who holds a live assignment of this kind gets the same clip again.
+    3. Otherwise take the first open entry the queue policy ranks highest that the user has never
+       been handed (blind, never twice), locking it (SKIP LOCKED on PostgreSQL).
+    4. Record the assignment and count it on the entry, in the same transaction.
+    """
+    _require(user, roles.VALIDATOR if kind == VALIDATION else roles.ANNOTATOR, roles.CURATOR)
+    config = config_for(project)
+    try:
+        with transaction.atomic():
+            _expire_stale(kind)
+            live = Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE).select_related("clip").first()
+            if live:
+                return Handout(assignment=live, resumed=True)
+            seen = Assignment.objects.filter(user=user, kind=kind).values("clip_id")
+            candidates = PoolEntry.objects.filter(project=project, kind=kind, open=True).exclude(clip_id__in=seen)
+            if kind == LABELLING:
+                candidates = candidates.exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+            else:
+                candidates = candidates.exclude(
+                    clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
+                )
+            candidates = policies.order(candidates, project=project, kind=kind, config=config)
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            entry = candidates.first()
+            if entry is None:
+                return None
+            now = timezone.now()
+            assignment = Assignment.objects.create(
+                kind=kind,
+                clip_id=entry.clip_id,
+                user=user,
+                served_at=now,
+                expires_at=now + timedelta(minutes=config.assignment_minutes),
+            )
+            entry.n_live += 1
+            _refresh_open(entry)
+            entry.save(update_fields=["n_live", "open"])
+    except IntegrityError:
+        # A second tab of the same user won the race for the one live assignment: hand out that one.
+        live = Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE).select_related("clip").first()
+        if live is None:
+            raise
+        return Handout(assignment=live, resumed=True)
+    assignment.clip = Clip.objects.get(pk=assignment.clip_id)
+    return Handout(assignment=assignment, resumed=False)
+
+
+def _held_assignment(*, user, clip_id: int, kind: str) -> Assignment | None:
+    return (
+        Assignment.objects.select_for_update()
+        .filter(user=user, clip_id=clip_id, kind=kind)
+        .exclude(state__in=[Assignment.State.DONE, Assignment.State.SKIPPED])
+        .order_by("-served_at")
+        .first()
+    )
+
+
+def _lock_entry(clip_id: int, kind: str) -> PoolEntry:
+    entry = PoolEntry.objects.select_for_update().select_related("project").filter(clip_id=clip_id, kind=kind).first()
+    if entry is None:
+        raise AnnotationError(f"Clip #{clip_id} is not in the {kind} pool.", status=409, code="not_in_pool")
+    return entry
+
+
+def _finish(assignment: Assignment, entry: PoolEntry, state: str) -> None:
+    was_live = assignment.state == Assignment.State.LIVE
+    Assignment.objects.filter(pk=assignment.pk).update(state=state, finished_at=timezone.now())
+    assignment.state = state
+    if was_live:
+        entry.n_live = max(entry.n_live - 1, 0)
+
+
+def assignment_skip(*, user, clip_id: int, kind: str) -> None:
+    with transaction.atomic():
+        entry = _lock_entry(clip_id, kind)
+        assignment = _held_assignment(user=user, clip_id=clip_id, kind=kind)
+        if assignment is None:
+            raise AnnotationError("You do not hold this clip.", status=409, code="not_held")
+        _finish(assignment, entry, Assignment.State.SKIPPED)
+        _refresh_open(entry)
+        entry.save(update_fields=["n_live", "open"])
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def validation_vote(
+    *, user, clip_id: int, accept: bool, reasons: list[str] | None = None, time_spent_ms: int = 0
+) -> ValidationVote:
+    """Record one validator's vote, then decide the clip if the votes now say so.
+
+    Refused: a clip the validator does not hold; a vote sooner than the clip's duration after it
+    was served (it was not heard to the end); a rejection without a known reason; a second vote.
+    """
+    _require(user, roles.VALIDATOR, roles.CURATOR)
+    reasons = reasons or []
+    with transaction.atomic():
+        entry = _lock_entry(clip_id, VALIDATION)
+        assignment = _held_assignment(user=user, clip_id=clip_id, kind=VALIDATION)
+        if ValidationVote.objects.filter(clip_id=clip_id, validator=user, active=True).exists():
+            raise AnnotationError("You have already voted on this clip.", status=409, code="duplicate")
+        if assignment is None:
+            raise AnnotationError("You do not hold this clip: ask for the next clip first.", status=409, code="not_held")
+        clip = Clip.objects.get(pk=clip_id)
+        if clip.status != Clip.Status.AWAITING_VALIDATION:
+            raise AnnotationError("This clip has already been decided.", status=409, code="decided")
+        heard = (timezone.now() - assignment.served_at).total_seconds()
+        if heard < clip.duration_s - LISTEN_TOLERANCE_S:
+            raise AnnotationError(
+                f"Listen to the whole clip before voting: it lasts {clip.duration_s:.1f} s and was served "
+                f"{heard:.1f} s ago.",
+                code="too_soon",
+            )
+        reason_rows = list(RejectionReason.objects.filter(code__in=reasons, active=True))
+        if len(reason_rows) != len(set(reasons)):
+            unknown = sorted(set(reasons) - {r.code for r in reason_rows})
+            raise AnnotationError(f"Unknown rejection reason(s): {', '.join(unknown)}.", code="unknown_reason")
+        if not accept and not reason_rows:
+            raise AnnotationError("A rejection needs at least one reason.", code="reason_required")
+        vote = ValidationVote.objects.create(
+            clip_id=clip_id, validator=user, accept=accept, assignment=assignment, time_spent_ms=max(time_spent_ms, 0)
+        )
+        vote.reasons.set(reason_rows)
+        _finish(assignment, entry, Assignment.State.DONE)
+        entry.n_done += 1
+        accepts, rejects = _validation_tally(clip_id)
+        needed = config_for(entry.project).validation_votes_needed
+        if accepts >= needed and accepts > rejects:
+            _decide(clip, accepted=True)
+        elif rejects >= needed and rejects > accepts:
+            _decide(clip, accepted=False)
+        _refresh_open(entry)
+        entry.save(update_fields=["n_done", "n_live", "open"])
+    return vote
+
+
+def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None:
+    Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.ACCEPTED if accepted else Clip.Status.REJECTED)
+    clip.status = Clip.Status.ACCEPTED if accepted else Clip.Status.REJECTED
+    ClipDecision.objects.create(clip=clip, accepted=accepted, by_curator=curator, note=note)
+    PoolEntry.objects.filter(clip=clip, kind=VALIDATION).update(open=False)
+    if accepted:
+        pool_add_clips(clip_ids=[clip.pk], kind=LABELLING)
+        labelling = PoolEntry.objects.select_for_update().select_related("project").get(clip=clip, kind=LABELLING)
+        _refresh_open(labelling)
+        labelling.save(update_fields=["open"])
+    else:
+        PoolEntry.objects.filter(clip=clip, kind=LABELLING).update(open=False)
+
+
+def clip_decision_overturn(*, curator, clip_id: int, accept: bool, note: str = "") -> ClipDecision:
+    """A curator accepts a rejected clip or rejects an accepted one (labels already given stay)."""
+    _require(curator, roles.CURATOR)
+    with transaction.atomic():
+        clip = Clip.objects.select_for_update().select_related("recording__source").get(pk=clip_id)
+        if not clip.recording.source.project.members.filter(pk=curator.pk).exists() and not curator.is_superuser:
+            raise PermissionDenied("This clip is not in one of your projects.")
+        if clip.status == Clip.Status.LABELLED:
+            raise AnnotationError("This clip is fully labelled; exclude it from releases instead.", status=409)
+        _decide(clip, accepted=accept, curator=curator, note=note)
+    return clip.decisions.first()
+
+
+# --- labelling -----------------------------------------------------------------------------
+
+
+def annotation_submit(
+    *,
+    user,
+    clip_id: int,
+    emotion: str,
+    gender: str,
+    time_spent_ms: int = 0,
+    comment: str = "",
+    shown_prediction: dict | None = None,
+) -> Annotation:
+    """Store one annotator's label of a clip.
+
+    Refused: an unknown emotion or gender, a clip the annotator was never handed, a second label
+    of the same clip. A label submitted after its assignment expired is kept while the clip still
+    has room (fewer than K labels and live assignments): a label is never lost for lateness alone.
+    """
+    _require(user, roles.ANNOTATOR, roles.CURATOR)
+    options = {
+        (o.kind, o.code): o
+        for o in LabelOption.objects.filter(active=True, code__in=[emotion or "", gender or ""])
+    }
+    emotion_opt = options.get((LabelOption.Kind.EMOTION, emotion))
+    gender_opt = options.get((LabelOption.Kind.GENDER, gender))
+    if not gender:
+        raise AnnotationError("The speaker's gender is missing.", code="gender_required")
+    if emotion_opt is None:
+        raise AnnotationError(f"Unknown emotion '{emotion}'.", code="unknown_emotion")
+    if gender_opt is None:
+        raise AnnotationError(f"Unknown gender '{gender}'.", code="unknown_gender")
+    with transaction.atomic():
+        entry = _lock_entry(clip_id, LABELLING)
+        if Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
+            raise AnnotationError("You have already labelled this clip.", status=409, code="duplicate")
+        assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
+        if assignment is None:
+            raise AnnotationError("You do not hold this clip: ask for the next clip first.", status=409, code="not_held")
+        k = config_for(entry.project).labels_per_clip
+        if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
+            raise AnnotationError(
+                "Your assignment expired and the clip has since been given to others; your label was not needed.",
+                status=409,
+                code="expired",
+            )
+        annotation = Annotation.objects.create(
+            clip_id=clip_id,
+            annotator=user,
+            emotion=emotion_opt,
+            gender=gender_opt,
+            time_spent_ms=max(int(time_spent_ms or 0), 0),
+            comment=comment or "",
+            assignment=assignment,
+            shown_prediction=shown_prediction,
+        )
+        _finish(assignment, entry, Assignment.State.DONE)
+        entry.n_done += 1  # the row is locked: plain arithmetic is safe
+        _refresh_open(entry)
+        entry.save(update_fields=["n_done", "n_live", "open"])
+        if entry.n_done >= k:
+            Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
+            policies.clip_labelled(clip_id=clip_id)
+    return annotation
+
+
+def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
+    """An annotator sends the clip back to validation. Labels already given are kept."""
+    _require(user, roles.ANNOTATOR, roles.CURATOR)
+    reason_row = None
+    if reason:
+        reason_row = RejectionReason.objects.filter(code=reason, active=True).first()
+        if reason_row is None:
+            raise AnnotationError(f"Unknown reason '{reason}'.", code="unknown_reason")
+    elif not comment:
+        raise AnnotationError("Say why the clip goes back to validation (a reason or a comment).", code="reason_required")
+    with transaction.atomic():
+        entry = _lock_entry(clip_id, LABELLING)
+        assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
+        if assignment is None:
+            raise AnnotationError("You do not hold this clip.", status=409, code="not_held")
+        flag = Flag.objects.create(clip_id=clip_id, user=user, reason=reason_row, comment=comment)
+        _finish(assignment, entry, Assignment.State.SKIPPED)
+        entry.open = False
+        entry.save(update_fields=["n_live", "open"])
+        ValidationVote.objects.filter(clip_id=clip_id, active=True).update(active=False)
+        Clip.objects.filter(pk=clip_id).update(status=Clip.Status.AWAITING_VALIDATION)
+        PoolEntry.objects.filter(clip_id=clip_id, kind=VALIDATION).update(n_done=0, open=True)
+        pool_add_clips(clip_ids=[clip_id], kind=VALIDATION)
+        # Validators who heard it before may hear it again in the new round.
+        Assignment.objects.filter(clip_id=clip_id, kind=VALIDATION).exclude(state=Assignment.State.LIVE).delete()
+    return flag
+
+
+def work_check(clips):
+    """Clips carrying somebody's work: the corpus never deletes or moves these."""
+    return clips.filter(
+        Q(validation_votes__isnull=False) | Q(annotations__isnull=False) | Q(flags__isnull=False) | Q(decisions__isnull=False)
+    ).distinct()
+
+
+def holds_clip(user, clip_id: int) -> bool:
+    """Whoever holds a live assignment of a clip may hear it (and nobody else without a role)."""
+    return Assignment.objects.filter(user=user, clip_id=clip_id, state=Assignment.State.LIVE).exists()

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from annotation import apis, views
+
+app_name = "annotation"
+
+urlpatterns = [
+    path("validate/", views.validate_page, name="validate"),
+    path("annotate/", views.annotate_page, name="annotate"),
+    path("curation/progress/", views.progress_page, name="progress"),
+    path("curation/rejected/", views.rejected_page, name="rejected"),
+]
+
+api_urlpatterns = [
+    path("annotation/schema/", apis.SchemaApi.as_view(), name="schema"),
+    path("annotation/next/", apis.LabellingNextApi.as_view(), name="next"),
+    path("annotation/annotations/", apis.AnnotationSubmitApi.as_view(), name="submit"),
+    path("annotation/skip/", apis.LabellingSkipApi.as_view(), name="skip"),
+    path("annotation/flag/", apis.FlagApi.as_view(), name="flag"),
+    path("annotation/me/", apis.MyCountsApi.as_view(), name="me"),
+    path("annotation/progress/", apis.ProgressApi.as_view(), name="progress"),
+    path("validation/next/", apis.ValidationNextApi.as_view(), name="validation-next"),
+    path("validation/votes/", apis.ValidationVoteApi.as_view(), name="validation-vote"),
+    path("validation/skip/", apis.ValidationSkipApi.as_view(), name="validation-skip"),
+    path("validation/rejected/", apis.RejectedApi.as_view(), name="validation-rejected"),
+    path("validation/decisions/", apis.DecisionApi.as_view(), name="validation-decision"),
+]
