@@ -22,6 +22,10 @@ def _require_ingest_role(user) -> None:
 
 
 def _get_recording_for_user(user, pk: int) -> Recording:
+    # Recordings are browsed by curating roles only: annotators and validators hear the clip in
+    # hand and nothing else (blind labelling).
+    if not roles.user_has_role(user, *roles.INGEST_ROLES):
+        raise Http404("No such recording.")
     try:
         return selectors.recordings_for_user(user).get(pk=pk)
     except Recording.DoesNotExist as exc:
@@ -140,6 +144,8 @@ class RecordingListCreateApi(APIView):
         responses=RecordingSerializer(many=True),
     )
     def get(self, request):
+        if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
+            raise PermissionDenied("Only curators and ML staff browse recordings.")
         qs = selectors.recordings_for_user(request.user)
         if status_filter := request.query_params.get("status"):
             qs = qs.filter(status=status_filter)

@@ -163,3 +163,30 @@ def test_sources_are_listed_per_project(curator, outsider, project):
     services.source_get_or_create(project=project, title="Nsibti Laaziza", episode="S01E01")
     assert [s["title"] for s in client_for(curator).get("/api/sources/").json()["results"]] == ["Nsibti Laaziza"]
     assert client_for(outsider).get("/api/sources/").json()["results"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_media_answers_range_requests_so_long_recordings_can_be_seeked(curator, annotator, speech_bytes, client):
+    rec = Recording.objects.get(pk=upload(client_for(curator), "a.wav", speech_bytes).json()["id"])
+    url = rec.normalised.url
+    client.force_login(curator)
+    whole = b"".join(client.get(url).streaming_content)
+    assert len(whole) > 100_000
+
+    part = client.get(url, HTTP_RANGE="bytes=1000-1999")
+    assert part.status_code == 206 and part.content == whole[1000:2000]
+    assert part["Content-Range"] == f"bytes 1000-1999/{len(whole)}" and part["Accept-Ranges"] == "bytes"
+    tail = client.get(url, HTTP_RANGE="bytes=-500")
+    assert tail.status_code == 206 and tail.content == whole[-500:]
+    assert client.get(url, HTTP_RANGE=f"bytes={len(whole) + 10}-").status_code == 416
+    assert client.get("/media/../conftest.py").status_code == 404
+
+    # Annotators and validators browse no recordings: pages, API and raw media are closed to them.
+    client.force_login(annotator)
+    assert client.get(url).status_code == 404
+    assert client.get("/recordings/").status_code == 403
+    assert client.get(f"/recordings/{rec.pk}/").status_code == 403
+    api = client_for(annotator)
+    assert api.get("/api/recordings/").status_code == 403
+    for path in ("", "clips/", "summary/", "peaks/"):
+        assert api.get(f"/api/recordings/{rec.pk}/{path}").status_code == 404

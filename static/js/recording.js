@@ -1,0 +1,417 @@
+/* Recording page: waveform from pre-computed peaks (wavesurfer.js), clips as regions and rows,
+   duration histogram (inline SVG), segmentation progress and "Segment again". */
+(function () {
+  "use strict";
+  const { el, api, fmtTime, fmtDuration, setProgress } = window.Studio;
+
+  const POLL_MS = 1000;
+  const page = document.getElementById("recording-page");
+  if (!page) return;
+  const cfg = page.dataset;
+  const runUrl = (id) => cfg.runUrl.replace(/\/0\/$/, `/${id}/`);
+  const failed = cfg.status === "failed";
+
+  const REGION_COLORS = {
+    awaiting_validation: "rgba(255, 200, 87, 0.22)",
+    accepted: "rgba(98, 214, 140, 0.28)",
+    labelled: "rgba(98, 214, 140, 0.38)",
+    rejected: "rgba(255, 110, 100, 0.28)",
+    excluded: "rgba(200, 200, 200, 0.18)",
+  };
+  const ACTIVE_COLOR = "rgba(255, 200, 87, 0.55)";
+
+  let ws = null; // WaveSurfer instance
+  let wsReady = false; // regions added before "ready" would be clamped to a zero-length recording
+  let regions = null; // its regions plugin
+  let clips = [];
+  let clipsById = new Map();
+  let playingClip = null;
+  const clipAudio = document.getElementById("clip-audio");
+
+  // --- waveform -----------------------------------------------------------------------------
+  async function loadWaveform() {
+    const holder = document.getElementById("waveform");
+    const loading = document.getElementById("waveform-loading");
+    if (!cfg.audioUrl) {
+      loading.textContent = "This recording has no decoded audio.";
+      return;
+    }
+    if (!window.WaveSurfer) {
+      loading.textContent = "The waveform library did not load.";
+      return;
+    }
+    const { ok, status, data } = await api(cfg.peaksUrl);
+    if (!ok) {
+      loading.textContent = `The waveform could not be loaded (${(data && data.detail) || status}).`;
+      return;
+    }
+    loading.remove();
+    regions = WaveSurfer.Regions.create();
+    const plugins = [regions];
+    if (WaveSurfer.Timeline) {
+      plugins.push(WaveSurfer.Timeline.create({ height: 16, style: { color: "#9fb6bb", fontSize: "10px" } }));
+    }
+    // The media element streams the recording; only its metadata is fetched up front. The peaks
+    // come from the server, so the browser never downloads and decodes the whole file to draw it.
+    const media = document.createElement("audio");
+    media.preload = "metadata";
+    ws = WaveSurfer.create({
+      container: holder,
+      height: 120,
+      waveColor: "#4fb3a9",
+      progressColor: "#a8e6df",
+      cursorColor: "#ffc857",
+      cursorWidth: 2,
+      normalize: true,
+      media,
+      url: cfg.audioUrl,
+      peaks: [data.peaks],
+      duration: data.duration,
+      plugins,
+    });
+    window.Studio.player = ws; // for the console
+    const playBtn = document.getElementById("play-pause");
+    const zoom = document.getElementById("zoom");
+    const time = document.getElementById("time");
+    const total = data.duration;
+    const showTime = (t) => { time.textContent = `${fmtTime(t)} / ${fmtTime(total)}`; };
+    showTime(0);
+
+    ws.on("ready", () => {
+      wsReady = true;
+      renderRegions();
+      playBtn.disabled = false;
+      zoom.disabled = false;
+      holder.dataset.ready = "true";
+    });
+    ws.on("timeupdate", (t) => { if (!playingClip) showTime(t); });
+    ws.on("play", () => {
+      stopClip();
+      playBtn.textContent = "❚❚ Pause";
+      playBtn.setAttribute("aria-pressed", "true");
+    });
+    ws.on("pause", () => {
+      playBtn.textContent = "▶ Play";
+      playBtn.setAttribute("aria-pressed", "false");
+    });
+    ws.on("error", (err) => console.warn("waveform:", err));
+    playBtn.addEventListener("click", () => ws.playPause());
+    zoom.addEventListener("input", () => {
+      try { ws.zoom(Number(zoom.value)); } catch (e) { /* not ready yet */ }
+    });
+    regions.on("region-clicked", (region, e) => {
+      e.stopPropagation(); // no seek of the long recording: the clip's own file is played
+      const clip = clipsById.get(region.id);
+      if (clip) playClip(clip);
+    });
+    clipAudio.addEventListener("timeupdate", () => {
+      if (playingClip) showTime(playingClip.start_s + clipAudio.currentTime);
+    });
+  }
+
+  function renderRegions() {
+    if (!regions || !wsReady) return;
+    regions.clearRegions();
+    for (const clip of clips) {
+      regions.addRegion({
+        id: String(clip.id),
+        start: clip.start_s,
+        end: clip.end_s,
+        color: REGION_COLORS[clip.status] || REGION_COLORS.awaiting_validation,
+        drag: false,
+        resize: false,
+      });
+    }
+    document.getElementById("waveform").dataset.regions = String(clips.length);
+  }
+
+  function regionOf(clip) {
+    return regions ? regions.getRegions().find((r) => r.id === String(clip.id)) : null;
+  }
+
+  // --- clip playback: one shared <audio>, each clip's own WAV --------------------------------
+  function playClip(clip) {
+    if (ws && ws.isPlaying()) ws.pause();
+    if (playingClip && playingClip.id === clip.id && !clipAudio.paused) {
+      stopClip();
+      return;
+    }
+    stopClip();
+    playingClip = clip;
+    clipAudio.src = clip.audio_url;
+    clipAudio.play().catch((err) => console.warn("clip playback:", err));
+    markPlaying(clip, true);
+  }
+
+  function stopClip() {
+    if (!playingClip) return;
+    clipAudio.pause();
+    markPlaying(playingClip, false);
+    playingClip = null;
+  }
+
+  function markPlaying(clip, on) {
+    const row = document.querySelector(`#clips tr[data-clip="${clip.id}"]`);
+    if (row) {
+      row.classList.toggle("is-playing", on);
+      const btn = row.querySelector("button");
+      btn.textContent = on ? "❚❚" : "▶";
+      btn.setAttribute("aria-label", `${on ? "Stop" : "Play"} clip ${clip.id}`);
+      if (on) row.scrollIntoView({ block: "nearest" });
+    }
+    const region = regionOf(clip);
+    if (region) region.setOptions({ color: on ? ACTIVE_COLOR : REGION_COLORS[clip.status] || REGION_COLORS.awaiting_validation });
+  }
+
+  clipAudio && clipAudio.addEventListener("ended", stopClip);
+
+  document.addEventListener("keydown", (e) => {
+    if (e.code !== "Space" && e.key !== " ") return;
+    if (e.target.closest("input, textarea, select, button, a, [contenteditable]")) return;
+    e.preventDefault();
+    if (playingClip) {
+      if (clipAudio.paused) clipAudio.play(); else clipAudio.pause();
+    } else if (ws) {
+      ws.playPause();
+    }
+  });
+
+  // --- clip table ---------------------------------------------------------------------------
+  const num = (v, digits, unit) => (v == null ? "–" : `${Number(v).toFixed(digits)}${unit}`);
+
+  function renderClips() {
+    const tbody = document.querySelector("#clips tbody");
+    const count = document.getElementById("clip-count");
+    count.textContent = clips.length ? `${clips.length} clip${clips.length === 1 ? "" : "s"}` : "";
+    if (!clips.length) {
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "empty", text: "No clips yet." })));
+      return;
+    }
+    const frag = document.createDocumentFragment();
+    for (const clip of clips) {
+      frag.append(
+        el("tr", { "data-clip": clip.id },
+          el("td", {}, el("button", { type: "button", class: "btn btn-secondary btn-icon", "aria-label": `Play clip ${clip.id}`, onclick: () => playClip(clip) }, "▶")),
+          el("td", { class: "nowrap mono small" }, `${fmtTime(clip.start_s)} – ${fmtTime(clip.end_s)}`),
+          el("td", { class: "num" }, num(clip.duration_s, 2, " s")),
+          el("td", { class: "num" }, num(clip.level_dbfs, 1, " dBFS")),
+          el("td", { class: "num" }, num(clip.snr_db, 1, " dB")),
+          el("td", { class: "num" }, clip.speech_ratio == null ? "–" : `${Math.round(clip.speech_ratio * 100)} %`),
+          el("td", {}, el("span", { class: `badge badge-${clip.status}`, text: clip.status.replace(/_/g, " ") })),
+        )
+      );
+    }
+    tbody.replaceChildren(frag);
+  }
+
+  async function loadClips() {
+    const { ok, data } = await api(cfg.clipsUrl);
+    if (!ok) return;
+    stopClip();
+    clips = data;
+    clipsById = new Map(clips.map((c) => [String(c.id), c]));
+    renderClips();
+    renderRegions();
+  }
+
+  // --- summary and histogram ----------------------------------------------------------------
+  async function loadSummary() {
+    const { ok, data } = await api(cfg.summaryUrl);
+    if (!ok) return;
+    const fig = (key, text) => { const node = document.querySelector(`[data-fig="${key}"]`); if (node) node.textContent = text; };
+    fig("count", String(data.count));
+    fig("total_s", fmtDuration(data.total_s));
+    for (const key of ["mean_s", "median_s", "min_s", "max_s"]) fig(key, data[key] == null ? "–" : `${data[key].toFixed(2)} s`);
+    drawHistogram(document.getElementById("histogram"), data.histogram);
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs = {}, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function niceMax(n) {
+    if (n <= 5) return Math.max(n, 1);
+    const pow = 10 ** Math.floor(Math.log10(n));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= n) return m * pow;
+    return n;
+  }
+
+  function drawHistogram(holder, hist) {
+    holder.replaceChildren();
+    if (!hist || !hist.counts || !hist.counts.length || !hist.counts.some((c) => c > 0)) {
+      holder.append(el("p", { class: "empty", text: "No clips to chart yet." }));
+      return;
+    }
+    const W = 520, H = 230, m = { top: 12, right: 12, bottom: 42, left: 42 };
+    const iw = W - m.left - m.right, ih = H - m.top - m.bottom;
+    const { edges, counts } = hist;
+    const lo = edges[0], hi = edges[edges.length - 1];
+    const x = (v) => m.left + ((v - lo) / (hi - lo || 1)) * iw;
+    const yMax = niceMax(Math.max(...counts));
+    const y = (v) => m.top + ih - (v / yMax) * ih;
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "hist-title" });
+    chart.append(svg("title", { id: "hist-title" }, `Clip durations: ${counts.reduce((a, b) => a + b, 0)} clips in ${counts.length} bins from ${lo} to ${hi} s`));
+
+    const ticks = yMax <= 5 ? yMax : 4;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (yMax / ticks) * i;
+      chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: y(v), y2: y(v), class: "grid-line" }));
+      chart.append(svg("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    }
+    counts.forEach((c, i) => {
+      const x0 = x(edges[i]) + 1, x1 = x(edges[i + 1]) - 1;
+      const rect = svg("rect", { x: x0, y: y(c), width: Math.max(x1 - x0, 1), height: Math.max(m.top + ih - y(c), 0), class: "bar" });
+      rect.append(svg("title", {}, `${edges[i]}–${edges[i + 1]} s: ${c} clip${c === 1 ? "" : "s"}`));
+      chart.append(rect);
+    });
+    chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: m.top + ih, y2: m.top + ih, class: "axis" }));
+    chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ih, class: "axis" }));
+    // Label every edge that leaves room: about every 3rd of 15 bins.
+    const step = Math.max(1, Math.ceil(edges.length / 8));
+    edges.forEach((e, i) => {
+      if (i % step !== 0 && i !== edges.length - 1) return;
+      chart.append(svg("line", { x1: x(e), x2: x(e), y1: m.top + ih, y2: m.top + ih + 4, class: "axis" }));
+      chart.append(svg("text", { x: x(e), y: m.top + ih + 16, "text-anchor": "middle" }, Number(e).toFixed(e % 1 ? 1 : 0)));
+    });
+    chart.append(svg("text", { x: m.left + iw / 2, y: H - 6, "text-anchor": "middle" }, "Clip duration (s)"));
+    chart.append(svg("text", { x: 12, y: m.top + ih / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${m.top + ih / 2})` }, "Clips"));
+    holder.append(chart);
+  }
+
+  // --- segmentation runs: progress and "Segment again" --------------------------------------
+  const runCard = document.getElementById("run-progress");
+  let pollTimer = null;
+
+  function updateRunRow(run) {
+    const tbody = document.querySelector("#runs tbody");
+    if (!tbody) return;
+    let row = tbody.querySelector(`tr[data-run="${run.id}"]`);
+    if (!row) {
+      tbody.querySelector("td.empty")?.parentElement.remove();
+      row = el("tr", { "data-run": run.id });
+      tbody.prepend(row);
+    }
+    const label = run.status.charAt(0).toUpperCase() + run.status.slice(1);
+    row.replaceChildren(
+      el("td", {}, String(run.id)),
+      el("td", {}, el("span", { class: `badge badge-${run.status}`, text: label }), run.error ? el("div", { class: "small error-text", text: run.error }) : null),
+      el("td", {}, run.detector === "silero" ? "Silero VAD" : "WebRTC VAD"),
+      el("td", { class: "small muted hide-sm" }, `aggr. ${run.aggressiveness} · ${run.frame_ms} ms frames · ${run.min_clip_s}–${run.max_clip_s} s · gap ${run.merge_gap_ms} ms${run.refine ? " · refined" : ""}`),
+      el("td", { class: "num" }, run.n_clips_created == null ? "–" : String(run.n_clips_created)),
+      el("td", { class: "num hide-sm" }, run.n_clips_kept == null ? "–" : String(run.n_clips_kept)),
+      el("td", { class: "small muted nowrap hide-sm" }, run.started_at ? new Date(run.started_at).toLocaleString() : "–"),
+    );
+  }
+
+  function showRun(run) {
+    if (!runCard) return true;
+    const bar = runCard.querySelector(".progress");
+    const badge = document.getElementById("run-badge");
+    const label = document.getElementById("run-label");
+    const finished = run.status === "succeeded" || run.status === "failed";
+    runCard.classList.remove("hidden");
+    runCard.querySelector("h2").textContent = finished ? `Segmentation #${run.id} finished` : `Segmentation #${run.id} in progress`;
+    badge.className = `badge badge-${run.status}`;
+    badge.textContent = run.status;
+    setProgress(bar, finished ? 1 : run.progress, { done: run.status === "succeeded", failed: run.status === "failed" });
+    if (run.status === "succeeded") {
+      label.textContent = `${run.n_clips_created ?? 0} clips created, ${run.n_clips_replaced ?? 0} replaced, ${run.n_clips_kept ?? 0} kept.`;
+    } else if (run.status === "failed") {
+      label.textContent = run.error || "The segmentation failed.";
+      label.classList.add("error-text");
+    } else {
+      label.classList.remove("error-text");
+      label.textContent = `${Math.round((run.progress || 0) * 100)} %`;
+    }
+    updateRunRow(run);
+    return finished;
+  }
+
+  async function refreshRecordingStatus(run) {
+    const badge = document.getElementById("recording-status");
+    if (!badge) return;
+    if (run.status === "succeeded") {
+      badge.className = "badge badge-segmented";
+      badge.textContent = "Segmented";
+    } else if (run.status === "failed") {
+      badge.className = "badge badge-failed";
+      badge.textContent = "Segmentation failed";
+    }
+  }
+
+  function pollRun(id) {
+    clearInterval(pollTimer);
+    const tick = async () => {
+      const { ok, data } = await api(runUrl(id)).catch(() => ({ ok: false }));
+      if (!ok) return;
+      if (showRun(data)) {
+        clearInterval(pollTimer);
+        pollTimer = null;
+        setSegmentBusy(false);
+        refreshRecordingStatus(data);
+        if (failed) { window.location.reload(); return; } // the page has no waveform or clip table yet
+        await Promise.all([loadClips(), loadSummary()]);
+      }
+    };
+    pollTimer = setInterval(tick, POLL_MS);
+    tick();
+  }
+
+  const segForm = document.getElementById("segment-form");
+  const segMsg = document.getElementById("segment-message");
+  function setSegmentBusy(busy) {
+    const btn = document.getElementById("segment-submit");
+    if (btn) btn.disabled = busy;
+  }
+
+  function updateDetectorFields() {
+    const detector = segForm.detector.value;
+    for (const node of segForm.querySelectorAll("[data-detector]")) {
+      node.classList.toggle("hidden", node.dataset.detector !== detector);
+    }
+  }
+
+  if (segForm) {
+    segForm.detector.addEventListener("change", updateDetectorFields);
+    updateDetectorFields();
+    segForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = { detector: segForm.detector.value };
+      for (const field of segForm.querySelectorAll("[data-type]")) {
+        if (field.closest(".hidden")) continue; // the other detector's settings
+        const t = field.dataset.type;
+        if (t === "bool") body[field.name] = field.checked;
+        else if (field.value !== "") body[field.name] = t === "int" ? parseInt(field.value, 10) : parseFloat(field.value);
+      }
+      setSegmentBusy(true);
+      segMsg.className = "small muted";
+      segMsg.textContent = "Queuing…";
+      const { status, data } = await api(cfg.segmentUrl, { method: "POST", body }).catch(() => ({ status: 0, data: null }));
+      if (status === 202) {
+        segMsg.className = "small";
+        segMsg.textContent = `Segmentation #${data.id} queued.`;
+        showRun(data);
+        pollRun(data.id);
+      } else {
+        setSegmentBusy(false);
+        segMsg.className = "small error-text";
+        segMsg.textContent = (data && data.detail) || `The server answered ${status || "nothing"}.`;
+      }
+    });
+  }
+
+  // --- start --------------------------------------------------------------------------------
+  if (!failed) {
+    loadWaveform();
+    loadClips();
+    loadSummary();
+    if (cfg.latestRun && (cfg.latestRunStatus === "queued" || cfg.latestRunStatus === "running")) {
+      setSegmentBusy(true);
+      pollRun(cfg.latestRun);
+    }
+  }
+})();

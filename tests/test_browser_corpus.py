@@ -1,0 +1,191 @@
+"""The corpus pages in a real browser: upload, recording page, permissions, phone width."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from corpus.models import Clip, Recording
+from tests.conftest import login
+
+pytestmark = pytest.mark.browser
+
+# Long enough for the server to decode and (eagerly) segment inside the upload request.
+UPLOAD_TIMEOUT_MS = 120_000
+RAVDESS = ["03-01-01-01-01-01-01", "03-01-03-01-02-01-02", "03-01-05-02-01-02-03", "03-01-04-01-02-01-04"]
+
+
+def speech_wav(data_dir: Path, out: Path, names=RAVDESS) -> Path:
+    """Real speech: RAVDESS utterances joined by 1 s of silence (and 1 s at each end), 16-bit WAV."""
+    parts, rate = [], None
+    for name in names:
+        samples, sr = sf.read(data_dir / "ravdess" / f"{name}.flac", dtype="float32", always_2d=False)
+        if samples.ndim > 1:
+            samples = samples.mean(axis=1)
+        assert rate in (None, sr), "the RAVDESS files share one sample rate"
+        rate = sr
+        parts += [np.zeros(sr, dtype=np.float32), samples]
+    parts.append(np.zeros(rate, dtype=np.float32))
+    sf.write(out, np.concatenate(parts), rate, subtype="PCM_16")
+    return out
+
+
+def screenshot(page, name: str) -> None:
+    """Full-page screenshots for a human to look at, only when BROWSER_SCREENSHOTS names a folder."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
+    page, live_server, curator, data_dir, tmp_path
+):
+    good = speech_wav(data_dir, tmp_path / "nouba-s01e01.wav")
+    bad = tmp_path / "not-audio.mp3"
+    bad.write_text("not audio")
+
+    login(page, live_server, "curator")
+    response = page.goto(f"{live_server.url}/recordings/upload/")
+    assert response.status == 200
+    page.fill("#source_title", "Nouba")
+    page.fill("#episode", "S01E01")
+    page.fill("#channel", "Nessma")
+    page.fill("#air_date", "2024-03-11")
+    page.set_input_files("#files", [str(good), str(bad)])
+
+    good_row = page.locator('.upload-item[data-file="nouba-s01e01.wav"]')
+    bad_row = page.locator('.upload-item[data-file="not-audio.mp3"]')
+    good_link = good_row.locator("a.u-link")
+    good_link.wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    bad_row.locator(".u-error").wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    assert "Ingested" in good_row.inner_text()
+    assert bad_row.locator(".u-error").inner_text().strip(), "the error row names what went wrong"
+    assert "is-error" in bad_row.get_attribute("class")
+    # Eager segmentation finished inside the request: the run bar shows the clips created.
+    good_row.get_by_text("clips created").wait_for()
+    screenshot(page, "upload")
+
+    # The database agrees with the page.
+    rec = Recording.objects.get(original_name="nouba-s01e01.wav")
+    assert rec.status == Recording.Status.SEGMENTED, rec.error
+    assert (
+        rec.source.title == "Nouba"
+        and rec.source.episode == "S01E01"
+        and str(rec.source.air_date) == "2024-03-11"
+    )
+    n_clips = Clip.objects.filter(recording=rec).count()
+    assert n_clips >= 1
+    failed = Recording.objects.get(original_name="not-audio.mp3")
+    assert failed.status == Recording.Status.FAILED and failed.error
+
+    # The recording page: waveform from the peaks, one region and one row per clip, histogram.
+    good_link.click()
+    page.wait_for_url(f"**/recordings/{rec.pk}/")
+    page.locator("#waveform canvas").first.wait_for()
+    page.wait_for_function(
+        "n => Number(document.querySelector('#waveform').dataset.regions) === n", arg=n_clips
+    )
+    assert page.locator('#waveform [part~="region"]').count() == n_clips
+    assert page.locator("#clips tbody tr[data-clip]").count() == n_clips
+    assert page.locator("#histogram svg rect.bar").count() >= 1
+    assert page.locator('[data-fig="count"]').inner_text() == str(n_clips)
+
+    # Each clip plays its own file through the shared <audio>, and that file is served.
+    first = page.locator("#clips tbody tr[data-clip]").first
+    first.locator("button").click()
+    assert "is-playing" in first.get_attribute("class")
+    clip = Clip.objects.filter(recording=rec).order_by("start_s").first()
+    src = page.eval_on_selector("#clip-audio", "a => a.src")
+    assert src.endswith(clip.audio.url)
+    assert page.request.get(src).status == 200, f"clip audio is not served: {src}"
+    screenshot(page, "recording")
+
+    # It plays to its end (the file is real audio), and the row is released.
+    page.wait_for_selector("#clips tr.is-playing", state="detached", timeout=10_000)
+
+    # Zoom widens the waveform past its box (it scrolls); Space plays and pauses the recording.
+    page.locator("#zoom").fill("200")
+    page.wait_for_function(
+        """() => { const holder = document.querySelector('#waveform');
+                   const wrapper = holder.firstElementChild.shadowRoot.querySelector('.wrapper');
+                   return wrapper.scrollWidth > holder.clientWidth * 2 }"""
+    )
+    page.locator("h1").click()  # focus out of the form fields: Space belongs to the player there
+    page.keyboard.press("Space")
+    page.wait_for_selector('#play-pause[aria-pressed="true"]')
+    page.keyboard.press("Space")
+    page.wait_for_selector('#play-pause[aria-pressed="false"]')
+
+    # Segment again with other settings: 202, the run is polled to its end, the clips reload.
+    page.fill("#min_clip_s", "0.5")
+    page.click("#segment-submit")
+    page.locator("#run-badge.badge-succeeded").wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    assert "clips created" in page.inner_text("#run-label")
+    assert page.locator("#runs tbody tr[data-run]").count() == 2
+    page.wait_for_function("() => !document.querySelector('#segment-submit').disabled")
+    rec.refresh_from_db()
+    assert rec.segmentation_runs.count() == 2 and rec.segmentation_runs.first().min_clip_s == 0.5
+    page.wait_for_function(
+        "n => document.querySelectorAll('#clips tbody tr[data-clip]').length === n", arg=rec.clips.count()
+    )
+
+    # The failed file has its own page: the error, and no waveform.
+    page.goto(f"{live_server.url}{failed.get_absolute_url()}")
+    assert failed.error.splitlines()[0][:40] in page.inner_text("#recording-error")
+    assert page.locator("#waveform").count() == 0
+
+    # The list filters by status; the overview counts both files.
+    page.goto(f"{live_server.url}/recordings/?status=failed")
+    assert page.locator("#recordings tbody tr[data-recording]").count() == 1
+    assert "not-audio.mp3" in page.inner_text("#recordings")
+    page.goto(f"{live_server.url}/recordings/")
+    screenshot(page, "recording-list")
+    page.goto(f"{live_server.url}/")
+    assert page.inner_text('[data-stat="recordings"]') == "2"
+    assert page.inner_text('[data-stat="failed"]') == "1"
+    screenshot(page, "home")
+    assert not page.js_errors, page.js_errors
+
+
+def test_annotator_gets_the_403_page_on_upload(page, live_server, annotator):
+    login(page, live_server, "annotator")
+    response = page.goto(f"{live_server.url}/recordings/upload/")
+    assert response.status == 403
+    assert "Not allowed" in page.inner_text("h1")
+    assert "curators" in page.inner_text("main")
+    assert page.locator("#upload-form").count() == 0
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(page, live_server):
+    page.goto(f"{live_server.url}/recordings/")
+    assert page.url.startswith(f"{live_server.url}/accounts/login/")
+    assert "next=/recordings/" in page.url
+    assert page.locator("input[name=password]").is_visible()
+
+
+def test_recording_page_fits_a_phone(phone_page, live_server, curator, project, data_dir, tmp_path):
+    from corpus import services
+
+    source = services.source_get_or_create(
+        project=project, title="Choufli Hal", episode="S02E14", created_by=curator
+    )
+    wav = speech_wav(
+        data_dir, tmp_path / ("a-rather-long-file-name-from-the-archive-" * 3 + ".wav"), RAVDESS[:2]
+    )
+    rec = services.recording_ingest(source=source, path=wav, uploaded_by=curator).recording
+
+    login(phone_page, live_server, "curator")
+    phone_page.goto(f"{live_server.url}/recordings/{rec.pk}/")
+    phone_page.locator("#waveform canvas").first.wait_for()
+    phone_page.locator("#clips tbody tr[data-clip]").first.wait_for()
+    phone_page.locator("#histogram svg").wait_for()
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at phone width ({width} px)"
+    assert phone_page.locator("#play-pause").is_visible()
+    screenshot(phone_page, "recording-phone")
+    assert not phone_page.js_errors, phone_page.js_errors
