@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
@@ -24,13 +24,17 @@ def _today_start():
 
 def user_counts(*, user) -> dict:
     today = _today_start()
-    labelled = Annotation.objects.filter(annotator=user)
-    validated = ValidationVote.objects.filter(validator=user)
+    labelled = Annotation.objects.filter(annotator=user).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+    )
+    validated = ValidationVote.objects.filter(validator=user).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+    )
     return {
-        "labelled_today": labelled.filter(created_at__gte=today).count(),
-        "labelled_total": labelled.count(),
-        "validated_today": validated.filter(created_at__gte=today).count(),
-        "validated_total": validated.count(),
+        "labelled_today": labelled["today"],
+        "labelled_total": labelled["total"],
+        "validated_today": validated["today"],
+        "validated_total": validated["total"],
     }
 
 

@@ -105,9 +105,9 @@ def _validation_tally(clip_id: int) -> tuple[int, int]:
     return accepts, votes.count() - accepts
 
 
-def _refresh_open(entry: PoolEntry) -> None:
+def _refresh_open(entry: PoolEntry, config: AnnotationConfig | None = None) -> None:
     """Recompute `open` from the counters (and, for validation, the tally)."""
-    config = config_for(entry.project)
+    config = config or config_for(entry.project)
     if entry.kind == LABELLING:
         entry.open = entry.n_done + entry.n_live < config.labels_per_clip
         return
@@ -150,7 +150,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
                 candidates = candidates.exclude(
                     clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
                 )
-            candidates = policies.order(candidates, project=project, kind=kind, config=config)
+            candidates = policies.order(candidates, project=project, kind=kind, config=config).select_related("clip")
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True, of=("self",))
             entry = candidates.first()
@@ -165,7 +165,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
                 expires_at=now + timedelta(minutes=config.assignment_minutes),
             )
             entry.n_live += 1
-            _refresh_open(entry)
+            _refresh_open(entry, config)
             entry.save(update_fields=["n_live", "open"])
     except IntegrityError:
         # A second tab of the same user won the race for the one live assignment: hand out that one.
@@ -173,7 +173,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
         if live is None:
             raise
         return Handout(assignment=live, resumed=True)
-    assignment.clip = Clip.objects.get(pk=assignment.clip_id)
+    assignment.clip = entry.clip
     return Handout(assignment=assignment, resumed=False)
 
 
@@ -332,7 +332,8 @@ def annotation_submit(
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
             raise AnnotationError("You do not hold this clip: ask for the next clip first.", status=409, code="not_held")
-        k = config_for(entry.project).labels_per_clip
+        config = config_for(entry.project)
+        k = config.labels_per_clip
         if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
             raise AnnotationError(
                 "Your assignment expired and the clip has since been given to others; your label was not needed.",
@@ -351,7 +352,7 @@ def annotation_submit(
         )
         _finish(assignment, entry, Assignment.State.DONE)
         entry.n_done += 1  # the row is locked: plain arithmetic is safe
-        _refresh_open(entry)
+        _refresh_open(entry, config)
         entry.save(update_fields=["n_done", "n_live", "open"])
         if entry.n_done >= k:
             Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
