@@ -39,4 +39,8 @@ def ensure_guideline() -> None:
 
     from annotation.models import LabelOption, RejectionReason
 
+    from django.apps import apps
+
     import_module("annotation.migrations.0002_guideline_data").seed(RejectionReason, LabelOption)
+    # The default label mappings of importable corpora (migration 0004) need the labels first.
+    import_module("annotation.migrations.0004_default_label_mappings").forwards(apps, None)

@@ -35,6 +35,12 @@ class AnnotationConfig(models.Model):
         max_length=50, default="breadth_first", help_text="How the labelling queue is ordered (see annotation.policies)."
     )
     guideline = models.TextField(blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline.")
+    consensus_method = models.CharField(
+        max_length=20, default="majority", choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene (EM)")]
+    )
+    consensus_min_votes = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1)], help_text="Votes the winning emotion needs (2 of 3 by default)."
+    )
 
     def __str__(self) -> str:
         return f"Annotation settings of {self.project}"
@@ -203,3 +209,163 @@ class Flag(models.Model):
     reason = models.ForeignKey(RejectionReason, null=True, blank=True, on_delete=models.PROTECT)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- consensus, gold labels, adjudication ------------------------------------------------------
+
+
+class ClipConsensus(models.Model):
+    """What a clip's labels agree on. Recomputed when its K-th label arrives; raw labels stay."""
+
+    class Status(models.TextChoices):
+        AGREED = "agreed", "Agreed (majority)"
+        NEEDS_ADJUDICATION = "needs_adjudication", "No majority: awaiting a curator"
+        ADJUDICATED = "adjudicated", "Decided by a curator"
+        DISCARDED = "discarded", "Discarded by a curator"
+        GOLD = "gold", "Gold label from an imported corpus"
+
+    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="consensus")
+    method = models.CharField(max_length=20, default="majority")
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    emotion = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    n_votes = models.PositiveSmallIntegerField(default=0)
+    n_agree = models.PositiveSmallIntegerField(default=0, help_text="Votes for the winning emotion.")
+    # Soft labels: share of votes (majority) or posterior (Dawid-Skene) per emotion code.
+    distribution = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "n_agree"], name="consensus_status_agree")]
+
+    @property
+    def agreement(self) -> str:
+        """'3/3', '2/3' ... or 'none'; 'gold' for imported labels."""
+        if self.status == self.Status.GOLD:
+            return "gold"
+        return f"{self.n_agree}/{self.n_votes}" if self.n_agree >= 2 else "none"
+
+
+class GoldLabel(models.Model):
+    """A label that came with an imported corpus (RAVDESS, EmoDB...): counts as gold, not as votes."""
+
+    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="gold_label")
+    corpus = models.CharField(max_length=30)
+    original_label = models.CharField(max_length=60)
+    emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
+    gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+
+class LabelMapping(models.Model):
+    """How an imported corpus's labels map onto the project schema (editable; never guessed)."""
+
+    corpus = models.CharField(max_length=30)
+    original_label = models.CharField(max_length=60)
+    emotion = models.ForeignKey(
+        LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Blank together with 'excluded' means clips with this label are not imported.",
+    )  # fmt: skip
+    excluded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["corpus", "original_label"], name="label_mapping_unique")]
+        ordering = ["corpus", "original_label"]
+
+    def __str__(self) -> str:
+        target = "excluded" if self.excluded else (self.emotion.code if self.emotion else "?")
+        return f"{self.corpus}: {self.original_label} -> {target}"
+
+
+class Adjudication(models.Model):
+    class Decision(models.TextChoices):
+        LABEL = "label", "Labelled by the curator"
+        SEND_BACK = "send_back", "Sent back to validation"
+        DISCARD = "discard", "Discarded"
+
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="adjudications")
+    curator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=12, choices=Decision.choices)
+    emotion = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- releases --------------------------------------------------------------------------------
+
+
+class Release(models.Model):
+    """An immutable, versioned dataset: its parameters, its manifest and its checksum."""
+
+    class Status(models.TextChoices):
+        BUILT = "built", "Built"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="releases")
+    name = models.SlugField(max_length=80)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILT)
+    params = models.JSONField(help_text="Everything that built it: label set, agreement, balancing, split, seed.")
+    manifest = models.FileField(upload_to="releases/", max_length=500)
+    checksum = models.CharField(max_length=64, help_text="sha256 of the manifest bytes.")
+    counts = models.JSONField(default=dict, help_text="split x label x gender counts")
+    platform_version = models.CharField(max_length=20)
+    n_items = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name", "version"], name="release_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ReleaseItem(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train", "Train"
+        VALIDATION = "validation", "Validation"
+        TEST = "test", "Test"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="release_items")
+    split = models.CharField(max_length=10, choices=Split.choices)
+    label = models.CharField(max_length=30)
+    gender = models.CharField(max_length=30, blank=True)
+    group = models.CharField(max_length=200, blank=True)
+    # 0: the clip itself; n > 0: the n-th augmented copy (oversampling, training split only).
+    copy_index = models.PositiveSmallIntegerField(default=0)
+    file_name = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "clip", "copy_index"], name="release_item_unique"),
+        ]
+        indexes = [models.Index(fields=["release", "split", "label"], name="release_item_split")]
+
+
+class ReleaseExport(models.Model):
+    """Writing a release's archive: a job row (status, progress, error) run by Celery."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    archive = models.FileField(upload_to="exports/", max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

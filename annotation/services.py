@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation import policies
+from annotation import consensus, policies
 from annotation.models import (
     AnnotationConfig,
     Annotation,
@@ -356,6 +356,7 @@ def annotation_submit(
         entry.save(update_fields=["n_done", "n_live", "open"])
         if entry.n_done >= k:
             Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
+            consensus.consensus_compute(clip_id=clip_id)
             policies.clip_labelled(clip_id=clip_id)
     return annotation
 
@@ -377,15 +378,24 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
             raise AnnotationError("You do not hold this clip.", status=409, code="not_held")
         flag = Flag.objects.create(clip_id=clip_id, user=user, reason=reason_row, comment=comment)
         _finish(assignment, entry, Assignment.State.SKIPPED)
-        entry.open = False
-        entry.save(update_fields=["n_live", "open"])
-        ValidationVote.objects.filter(clip_id=clip_id, active=True).update(active=False)
-        Clip.objects.filter(pk=clip_id).update(status=Clip.Status.AWAITING_VALIDATION)
-        PoolEntry.objects.filter(clip_id=clip_id, kind=VALIDATION).update(n_done=0, open=True)
-        pool_add_clips(clip_ids=[clip_id], kind=VALIDATION)
-        # Validators who heard it before may hear it again in the new round.
-        Assignment.objects.filter(clip_id=clip_id, kind=VALIDATION).exclude(state=Assignment.State.LIVE).delete()
+        entry.save(update_fields=["n_live"])
+        clip_return_to_validation(clip_id=clip_id)
     return flag
+
+
+def clip_return_to_validation(*, clip_id: int) -> None:
+    """Start a new validation round for a clip (flagged, or sent back by a curator).
+
+    Earlier votes stop counting, the clip leaves the labelling pool, and the labels it already
+    has are kept. Runs inside the caller's transaction.
+    """
+    ValidationVote.objects.filter(clip_id=clip_id, active=True).update(active=False)
+    Clip.objects.filter(pk=clip_id).update(status=Clip.Status.AWAITING_VALIDATION)
+    PoolEntry.objects.filter(clip_id=clip_id, kind=LABELLING).update(open=False)
+    PoolEntry.objects.filter(clip_id=clip_id, kind=VALIDATION).update(n_done=0, open=True)
+    pool_add_clips(clip_ids=[clip_id], kind=VALIDATION)
+    # Validators who heard it before may hear it again in the new round.
+    Assignment.objects.filter(clip_id=clip_id, kind=VALIDATION).exclude(state=Assignment.State.LIVE).delete()
 
 
 def work_check(clips):

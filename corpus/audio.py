@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import warnings
+import wave
 
 import numpy as np
 import soundfile as sf
@@ -102,6 +103,9 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
     user, for a file with no audio track, an undecodable or corrupt file, or a truncated one
     (a header that promises more audio than the file holds).
     """
+    fast = _decode_native(src, dst)
+    if fast is not None:
+        return fast
     info = probe(src)
     if info.audio_codec is None:
         what = "This video has no audio track" if info.has_video else "This file has no audio stream"
@@ -131,6 +135,33 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
             f"but only {decoded:.1f} s could be decoded."
         )
     return info, decoded
+
+
+def _decode_native(src: Path, dst: Path) -> tuple[ProbeResult, float] | None:
+    """Fast path for files that are already 16 kHz mono WAV/FLAC (imported corpora): a copy
+    through libsndfile, no ffmpeg process. Anything else, or any read error, goes to ffmpeg."""
+    try:
+        info = sf.info(str(src))
+        if info.samplerate != SAMPLE_RATE or info.channels != 1 or info.format not in ("WAV", "FLAC") or not info.frames:
+            return None
+        data, _ = sf.read(str(src), dtype="int16")
+    except (RuntimeError, sf.LibsndfileError, ValueError):
+        return None
+    if len(data) != info.frames or (info.format == "WAV" and _wav_header_frames(src) != info.frames):
+        return None  # truncated: let ffmpeg name the problem
+    sf.write(str(dst), data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    codec = "flac" if info.format == "FLAC" else f"pcm_{info.subtype.lower()}"
+    probe = ProbeResult(info.format.lower(), info.duration, codec, SAMPLE_RATE, 1, False)
+    return probe, len(data) / SAMPLE_RATE
+
+
+def _wav_header_frames(path: Path) -> int | None:
+    """Frames the WAV header announces (libsndfile counts what is actually there)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes()
+    except (wave.Error, EOFError):
+        return None
 
 
 def _ffmpeg_reason(proc: subprocess.CompletedProcess) -> str:

@@ -35,6 +35,7 @@ class Source(models.Model):
     class Kind(models.TextChoices):
         SERIES = "series", "TV series"
         PROGRAMME = "programme", "TV/radio programme"
+        CORPUS = "corpus", "Imported labelled corpus"
         OTHER = "other", "Other"
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="sources")
@@ -195,6 +196,8 @@ class Clip(models.Model):
     speech_ratio = models.FloatField(help_text="Share of voiced frames.")
     clipping_ratio = models.FloatField(help_text="Share of samples at full scale.")
     snr_db = models.FloatField(help_text="Estimated signal-to-noise ratio.")
+    # Who speaks, when known (imported corpora name their actors); releases may group by it.
+    speaker = models.CharField(max_length=100, blank=True, db_index=True)
     status = models.CharField(
         max_length=30, choices=Status.choices, default=Status.AWAITING_VALIDATION, db_index=True
     )

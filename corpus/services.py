@@ -431,3 +431,38 @@ def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
             missing.append(str(raw))
     return files, missing
 
+
+
+def clip_create_whole(*, recording: Recording, speaker: str = "", status: str = Clip.Status.AWAITING_VALIDATION) -> Clip:
+    """One clip spanning a whole recording (an imported corpus utterance is already one clip).
+
+    The clip gets its own WAV and the same quality figures as a segmented clip. Runs inside the
+    caller's transaction; writes its file first and removes it if the row cannot be written.
+    """
+    with default_storage.open(recording.normalised.name, "rb") as fh:
+        samples = audio.read_pcm16(fh)
+    end = len(samples) / audio.SAMPLE_RATE
+    params = vad.VadParams()
+    quality = vad.analyse(samples, audio.SAMPLE_RATE, params).clip_quality(0.0, end, params)
+    key = default_storage.save(f"clips/{recording.pk}/whole.wav", ContentFile(audio.clip_wav_bytes(audio.pcm16_segment(samples), 0.0, end)))
+    try:
+        clip = Clip.objects.create(
+            recording=recording,
+            start_s=0.0,
+            end_s=round(end, 4),
+            duration_s=round(end, 4),
+            audio=key,
+            level_dbfs=float(quality["level_dbfs"]),
+            speech_ratio=float(quality["speech_ratio"]),
+            clipping_ratio=float(quality["clipping_ratio"]),
+            snr_db=float(quality["snr_db"]),
+            speaker=speaker,
+            status=status,
+        )
+        Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTED)
+    except BaseException:
+        default_storage.delete(key)
+        raise
+    if status == Clip.Status.AWAITING_VALIDATION:
+        policies.clips_created([clip.pk])
+    return clip

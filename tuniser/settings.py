@@ -183,7 +183,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "corpus.tasks.*": {"queue": "audio"},
-    "annotation.tasks.*": {"queue": "default"},
+    "annotation.tasks.*": {"queue": "audio"},
     "training.tasks.*": {"queue": "gpu"},
     "inference.tasks.*": {"queue": "gpu"},
 }

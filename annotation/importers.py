@@ -1,0 +1,184 @@
+"""Import labelled public corpora (RAVDESS, EmoDB, TESS, CREMA-D, SAVEE, a label-per-folder tree)
+as clips with provenance and gold labels, so releases can merge corpora and languages.
+
+Each format names its files its own way; a parser turns a path into (speaker, gender, original
+label) or says why it cannot. Original labels map onto the project schema through LabelMapping
+rows (editable in the admin). Unknown file names and unmapped labels are reported, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from annotation.models import ClipConsensus, GoldLabel, LabelMapping, LabelOption
+from corpus import services as corpus_services
+from corpus.models import Clip, Project
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg"}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    speaker: str
+    gender: str  # "male", "female" or "" when the corpus does not say
+    label: str  # the corpus's own label
+
+
+class UnknownName(ValueError):
+    pass
+
+
+RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
+                    "06": "fearful", "07": "disgust", "08": "surprised"}  # fmt: skip
+
+
+def parse_ravdess(path: Path) -> Parsed:
+    m = re.fullmatch(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)", path.stem)
+    if not m or m.group(3) not in RAVDESS_EMOTIONS:
+        raise UnknownName("not a RAVDESS name (MM-VC-EE-II-SS-RR-AA)")
+    if m.group(2) != "01":
+        raise UnknownName("RAVDESS song (vocal channel 02), not speech")
+    actor = int(m.group(7))
+    return Parsed(f"ravdess-{actor:02d}", "male" if actor % 2 else "female", RAVDESS_EMOTIONS[m.group(3)])
+
+
+EMODB_EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+EMODB_MALE = {"03", "10", "11", "12", "15"}
+EMODB_FEMALE = {"08", "09", "13", "14", "16"}
+
+
+def parse_emodb(path: Path) -> Parsed:
+    m = re.fullmatch(r"(\d\d)([a-z]\d\d)([A-Z])([a-z])", path.stem)
+    if not m or m.group(3) not in EMODB_EMOTIONS or m.group(1) not in EMODB_MALE | EMODB_FEMALE:
+        raise UnknownName("not an EmoDB name (SSTTTEV)")
+    speaker = m.group(1)
+    return Parsed(f"emodb-{speaker}", "male" if speaker in EMODB_MALE else "female", EMODB_EMOTIONS[m.group(3)])
+
+
+def parse_tess(path: Path) -> Parsed:
+    m = re.fullmatch(r"(OAF|YAF)_\w+?_(angry|disgust|fear|happy|neutral|ps|sad)", path.stem, flags=re.IGNORECASE)
+    if not m:
+        raise UnknownName("not a TESS name (OAF|YAF_word_emotion)")
+    return Parsed(f"tess-{m.group(1).upper()}", "female", m.group(2).lower())
+
+
+def parse_cremad(path: Path) -> Parsed:
+    m = re.fullmatch(r"(\d{4})_([A-Z]{3})_(ANG|DIS|FEA|HAP|NEU|SAD)_(LO|MD|HI|XX|X)", path.stem)
+    if not m:
+        raise UnknownName("not a CREMA-D name (1001_DFA_ANG_XX)")
+    # Gender lives in CREMA-D's VideoDemographics.csv, not in the name: left unknown.
+    return Parsed(f"cremad-{m.group(1)}", "", m.group(3))
+
+
+def parse_savee(path: Path) -> Parsed:
+    m = re.fullmatch(r"(DC|JE|JK|KL)_(a|d|f|h|n|sa|su)(\d\d)", path.stem)
+    if not m:
+        raise UnknownName("not a SAVEE name (DC_a01)")
+    return Parsed(f"savee-{m.group(1)}", "male", m.group(2))
+
+
+def parse_folder(path: Path) -> Parsed:
+    """<root>/<label>/<file>: the folder names the label; speakers are unknown."""
+    return Parsed("", "", path.parent.name.lower())
+
+
+PARSERS: dict[str, Callable[[Path], Parsed]] = {
+    "ravdess": parse_ravdess,
+    "emodb": parse_emodb,
+    "tess": parse_tess,
+    "crema-d": parse_cremad,
+    "savee": parse_savee,
+    "folder": parse_folder,
+}
+TITLES = {"ravdess": "RAVDESS", "emodb": "EmoDB", "tess": "TESS", "crema-d": "CREMA-D", "savee": "SAVEE", "folder": "Imported folder"}
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    excluded: Counter = field(default_factory=Counter)  # original label -> files skipped by mapping
+    unknown_names: list[str] = field(default_factory=list)
+    unmapped: Counter = field(default_factory=Counter)  # original label -> files
+    failed: list[str] = field(default_factory=list)
+    by_label: Counter = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unknown_names or self.unmapped or self.failed)
+
+
+def corpus_import(
+    *, project: Project, fmt: str, root: Path, source_title: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> ImportReport:
+    """Import every audio file under `root` in format `fmt` as gold-labelled clips.
+
+    1. Parse each name; an unknown name is reported and skipped.
+    2. Map its label (LabelMapping of the format); excluded labels are counted and skipped, a
+       label with no mapping is reported and skipped — never guessed.
+    3. Ingest the file (same service as every other way in; duplicates recognised), make one
+       clip of it with the speaker, and record its gold label and consensus, in one transaction
+       per file, so an interrupted import leaves only whole files behind.
+    """
+    if fmt not in PARSERS:
+        raise ValueError(f"Unknown format '{fmt}'. Choose from: {', '.join(PARSERS)}.")
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"'{root}' is not a folder.")
+    parse = PARSERS[fmt]
+    mapping = {m.original_label: m for m in LabelMapping.objects.filter(corpus=fmt).select_related("emotion")}
+    genders = {o.code: o for o in LabelOption.objects.filter(kind="gender")}
+    if fmt == "folder":
+        codes = {o.code: o for o in LabelOption.objects.filter(kind="emotion", active=True)}
+    source = corpus_services.source_get_or_create(
+        project=project, title=source_title or TITLES[fmt], kind="corpus", licence_note=f"Imported {TITLES[fmt]} corpus"
+    )
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    report = ImportReport()
+    for n, path in enumerate(files, start=1):
+        if progress:
+            progress(n, len(files))
+        try:
+            parsed = parse(path)
+        except UnknownName as exc:
+            report.unknown_names.append(f"{path.relative_to(root)}: {exc}")
+            continue
+        rule = mapping.get(parsed.label)
+        if rule is None and fmt == "folder" and parsed.label in codes:
+            emotion = codes[parsed.label]
+        elif rule is None:
+            report.unmapped[parsed.label] += 1
+            continue
+        elif rule.excluded or rule.emotion is None:
+            report.excluded[parsed.label] += 1
+            continue
+        else:
+            emotion = rule.emotion
+        try:
+            with transaction.atomic():
+                result = corpus_services.recording_ingest(source=source, path=path, segment=False)
+                if result.duplicate:
+                    report.duplicates += 1
+                    continue
+                if result.failed:
+                    report.failed.append(f"{path.relative_to(root)}: {result.recording.error}")
+                    continue
+                clip = corpus_services.clip_create_whole(recording=result.recording, speaker=parsed.speaker, status=Clip.Status.LABELLED)
+                gender = genders.get(parsed.gender)
+                GoldLabel.objects.create(clip=clip, corpus=fmt, original_label=parsed.label, emotion=emotion, gender=gender)
+                ClipConsensus.objects.create(
+                    clip=clip, method="gold", status=ClipConsensus.Status.GOLD, emotion=emotion, gender=gender,
+                    distribution={emotion.code: 1.0},
+                )  # fmt: skip
+        except corpus_services.IngestRejected as exc:
+            report.failed.append(f"{path.relative_to(root)}: {exc.message}")
+            continue
+        report.imported += 1
+        report.by_label[emotion.code] += 1
+    return report

@@ -1,0 +1,1 @@
+"""Building a dataset release: balancing, leakage-free stratified splits, augmentation of train copies."""

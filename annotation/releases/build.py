@@ -1,0 +1,200 @@
+"""Building a release: choose clips by consensus, balance, split without leakage, write the manifest.
+
+A release is immutable and versioned. Its manifest (JSON lines, one per item, sorted) depends only
+on the database content and the parameters: the same inputs and seed give a byte-identical
+manifest, whose sha256 is the release's checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Max, Q
+
+import tuniser
+from annotation.models import Annotation, ClipConsensus, LabelOption, Release, ReleaseItem
+from annotation.releases.balance import STRATEGIES, balance, plan_oversampling
+from annotation.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
+from corpus.models import Clip, Project
+
+GROUP_KEYS = ("speaker", "recording", "episode", "series")
+PRIMARY = ["happy", "sad", "angry", "neutral"]
+
+
+@dataclass
+class ReleaseParams:
+    name: str
+    label_set: list[str] = field(default_factory=lambda: list(PRIMARY))
+    min_agreement: int = 2  # votes for the consensus emotion: 2 (>= 2/3) or 3 (3/3)
+    include_adjudicated: bool = True
+    include_gold: bool = True
+    balancing: str = "undersample"
+    cap: int | None = None
+    split: str = "70/15/15"
+    group_by: str = "speaker"
+    seed: int = 0
+    sources: list[int] = field(default_factory=list)
+
+    def validate(self) -> tuple[float, float, float]:
+        errors = {}
+        known = set(LabelOption.objects.filter(kind="emotion", active=True).values_list("code", flat=True))
+        if not self.label_set:
+            errors["label_set"] = "Choose at least two labels."
+        elif unknown := sorted(set(self.label_set) - known):
+            errors["label_set"] = f"Unknown label(s): {', '.join(unknown)}."
+        elif len(set(self.label_set)) < 2:
+            errors["label_set"] = "A release needs at least two labels."
+        if self.min_agreement < 1:
+            errors["min_agreement"] = "The minimum agreement is a number of votes (2 for >= 2/3, 3 for 3/3)."
+        if self.balancing not in STRATEGIES:
+            errors["balancing"] = f"Unknown balancing '{self.balancing}'. Choose from: {', '.join(STRATEGIES)}."
+        elif self.balancing == "cap" and (not self.cap or self.cap < 1):
+            errors["cap"] = "The 'cap' balancing needs a cap of at least 1 clip per class."
+        if self.group_by not in GROUP_KEYS:
+            errors["group_by"] = f"Group by one of: {', '.join(GROUP_KEYS)}."
+        ratios = None
+        try:
+            ratios = parse_ratios(self.split)
+        except ValueError as exc:
+            errors["split"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+        self.label_set = sorted(set(self.label_set), key=self.label_set.index)
+        return ratios
+
+
+def _group_key(clip: Clip, group_by: str) -> str:
+    source = clip.recording.source
+    if group_by == "speaker" and clip.speaker:
+        return f"speaker:{clip.speaker}"
+    if group_by == "series":
+        return f"series:{source.title}"
+    if group_by == "episode":
+        return f"episode:{source.title}|{source.episode}"
+    # Speaker unknown (TV clips): the recording is the safest leak-free unit.
+    return f"recording:{clip.recording_id}"
+
+
+def release_candidates(*, project: Project, params: ReleaseParams):
+    """Clips that may enter the release, with their consensus (select_related done)."""
+    ok = Q(status=ClipConsensus.Status.AGREED, n_agree__gte=params.min_agreement)
+    if params.include_adjudicated:
+        ok |= Q(status=ClipConsensus.Status.ADJUDICATED)
+    if params.include_gold:
+        ok |= Q(status=ClipConsensus.Status.GOLD)
+    qs = (
+        ClipConsensus.objects.filter(ok, clip__recording__source__project=project, emotion__code__in=params.label_set)
+        .exclude(clip__status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
+        .select_related("clip__recording__source", "emotion", "gender")
+        .order_by("clip_id")
+    )
+    if params.sources:
+        qs = qs.filter(clip__recording__source_id__in=params.sources)
+    return qs
+
+
+def release_build(*, project: Project, params: ReleaseParams, created_by=None) -> Release:
+    """Build and store a new version of release `params.name`.
+
+    1. Validate the parameters (clear message per field).
+    2. Take the candidates (consensus at the chosen agreement; adjudicated and gold if chosen).
+    3. Split by group without leakage, stratified by label, and balance (both seeded; for
+       undersampling, each split is balanced after the split).
+    4. For oversampling, plan augmented copies of training items only.
+    5. Write the sorted JSON-lines manifest, its sha256, and the items, in one transaction.
+    """
+    ratios = params.validate()
+    consensus = list(release_candidates(project=project, params=params))
+    if not consensus:
+        raise ValidationError("No clip matches these parameters: nothing to release.")
+    by_clip = {c.clip_id: c for c in consensus}
+    items = [
+        Item(id=c.clip_id, label=c.emotion.code, group=_group_key(c.clip, params.group_by),
+             gender=c.gender.code if c.gender else "", duration=c.clip.duration_s)
+        for c in consensus
+    ]  # fmt: skip
+    labels_present = {i.label for i in items}
+    if missing := [code for code in params.label_set if code not in labels_present]:
+        raise ValidationError({"label_set": f"No clip carries label(s): {', '.join(missing)}."})
+    if params.balancing == "undersample":
+        # Whole speakers (or episodes) go to one split, so balancing first and splitting after
+        # would leave each split a few clips off balance: split first, then undersample each
+        # split to its smallest class. Every split, and so the release, is exactly balanced.
+        splits = grouped_stratified_split(items, ratios=ratios, seed=params.seed)
+        splits = {
+            name: sorted(balance(part, strategy="undersample", seed=params.seed), key=lambda i: i.id) if part else []
+            for name, part in splits.items()
+        }
+    else:
+        chosen = balance(items, strategy=params.balancing, seed=params.seed, cap=params.cap)
+        splits = grouped_stratified_split(chosen, ratios=ratios, seed=params.seed)
+    copies = plan_oversampling(splits["train"], seed=params.seed) if params.balancing == "oversample" else []
+    votes = _votes(project, by_clip)
+    rows = []
+    for split_name in ("train", "validation", "test"):
+        for item in splits[split_name]:
+            rows.append((split_name, item, 0))
+    rows += [("train", item, copy_index) for item, copy_index in copies]
+    rows.sort(key=lambda r: (r[0], r[1].label, r[1].id, r[2]))
+    lines, release_items = [], []
+    for split_name, item, copy_index in rows:
+        c = by_clip[item.id]
+        suffix = f"_aug{copy_index}" if copy_index else ""
+        file_name = f"audio/{split_name}/{item.label}/{item.id}{suffix}.wav"
+        lines.append(json.dumps({
+            "file_name": file_name,
+            "clip_id": item.id,
+            "split": split_name,
+            "label": item.label,
+            "gender": item.gender,
+            "group": item.group,
+            "source": str(c.clip.recording.source),
+            "speaker": c.clip.speaker,
+            "duration": round(c.clip.duration_s, 4),
+            "agreement": c.agreement,
+            "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),
+            "augmented_copy": copy_index,
+        }, sort_keys=True, ensure_ascii=False))  # fmt: skip
+        release_items.append(
+            ReleaseItem(clip_id=item.id, split=split_name, label=item.label, gender=item.gender,
+                        group=item.group, copy_index=copy_index, file_name=file_name)
+        )  # fmt: skip
+    manifest = ("\n".join(lines) + "\n").encode()
+    checksum = hashlib.sha256(manifest).hexdigest()
+    report = split_report(splits)
+    if copies:
+        report["augmented_copies"] = dict(sorted(Counter(item.label for item, _ in copies).items()))
+    with transaction.atomic():
+        version = (Release.objects.select_for_update().filter(project=project, name=params.name).aggregate(v=Max("version"))["v"] or 0) + 1
+        key = default_storage.save(f"releases/{project.slug}/{params.name}/v{version}/manifest.jsonl", ContentFile(manifest))
+        try:
+            release = Release.objects.create(
+                project=project, name=params.name, version=version, params=asdict(params), manifest=key,
+                checksum=checksum, counts=report, platform_version=tuniser.__version__, n_items=len(release_items),
+                created_by=created_by,
+            )  # fmt: skip
+            for ri in release_items:
+                ri.release = release
+            ReleaseItem.objects.bulk_create(release_items, batch_size=2000)
+        except BaseException:
+            default_storage.delete(key)
+            raise
+    return release
+
+
+def _votes(project: Project, wanted) -> dict[int, dict[str, int]]:
+    """Raw votes per clip ({emotion: count}), for soft labels. Read per project, not with a
+    100,000-id IN list (SQLite caps the number of query parameters)."""
+    out: dict[int, Counter] = {}
+    rows = Annotation.objects.filter(clip__recording__source__project=project).values_list("clip_id", "emotion__code")
+    for clip_id, code in rows.iterator(chunk_size=20000):
+        if clip_id in wanted:
+            out.setdefault(clip_id, Counter())[code] += 1
+    return {k: dict(sorted(v.items())) for k, v in out.items()}

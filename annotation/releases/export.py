@@ -1,0 +1,182 @@
+"""Exporting a release: one archive a training script (or `datasets`) can read as it is.
+
+    audio/<split>/<label>/<clip>.wav     the clips (augmented copies: <clip>_aug<n>.wav, train only)
+    audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
+                                         relative to it): file_name, label, gender, split, source,
+                                         duration, agreement, votes
+    metadata.csv                         the same rows for all splits (file_name from the root)
+    manifest.jsonl                       the release manifest (its sha256 is the release checksum)
+    README.md                            the data card
+
+The export is a job row (ReleaseExport) executed by a Celery task on the `audio` queue.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import tempfile
+import time
+import traceback as tb
+import zipfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation.guideline import DEFAULT_GUIDELINE
+from annotation.models import AnnotationConfig, Release, ReleaseExport
+from annotation.releases.augment import augmented_copy, copy_seed
+from corpus.models import Clip, Source
+
+logger = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=5)
+
+
+def release_export_create(*, release: Release, created_by=None, enqueue: bool = True) -> ReleaseExport:
+    """Queue an export of `release` (or return the one already queued or running)."""
+    with transaction.atomic():
+        busy = release.exports.filter(status__in=[ReleaseExport.Status.QUEUED, ReleaseExport.Status.RUNNING]).first()
+        if busy:
+            return busy
+        export = ReleaseExport.objects.create(release=release, created_by=created_by)
+        if enqueue:
+            from annotation.tasks import export_release
+
+            transaction.on_commit(lambda: export_release.delay(export.pk))
+    return export
+
+
+def _claim(export_id: int) -> bool:
+    now = timezone.now()
+    claimable = Q(status=ReleaseExport.Status.QUEUED) | Q(status=ReleaseExport.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    return bool(
+        ReleaseExport.objects.filter(claimable, pk=export_id).update(
+            status=ReleaseExport.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0.0
+        )
+    )
+
+
+def release_export_execute(*, export_id: int) -> bool:
+    """Write the archive of a release (claimed row; progress throttled; failure recorded).
+
+    1. Claim the row (a redelivered message does nothing twice).
+    2. Stream every clip into a ZIP (stored, not compressed: WAV does not compress well) in
+       manifest order; augmented copies are made here, deterministically from the release seed.
+    3. Add metadata.csv, manifest.jsonl and README.md; store the archive; mark the row done.
+    """
+    if not _claim(export_id):
+        return False
+    export = ReleaseExport.objects.select_related("release__project").get(pk=export_id)
+    release = export.release
+    try:
+        with default_storage.open(release.manifest.name, "rb") as fh:
+            manifest_bytes = fh.read()
+        items = [json.loads(line) for line in manifest_bytes.decode().splitlines() if line]
+        audio_names = dict(Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct())
+        seed = int(release.params.get("seed", 0))
+        with tempfile.TemporaryDirectory(prefix="tuniser-export-") as tmp:
+            path = Path(tmp) / f"{release.name}-v{release.version}.zip"
+            last = 0.0
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for n, item in enumerate(items, start=1):
+                    with default_storage.open(audio_names[item["clip_id"]], "rb") as fh:
+                        data = fh.read()
+                    if item["augmented_copy"]:
+                        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+                        out = io.BytesIO()
+                        sf.write(out, augmented_copy(samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"]), rate, subtype="PCM_16", format="WAV")
+                        data = out.getvalue()
+                    zf.writestr(item["file_name"], data)
+                    if time.monotonic() - last > 0.5:
+                        last = time.monotonic()
+                        ReleaseExport.objects.filter(pk=export_id).update(progress=0.95 * n / len(items), heartbeat_at=timezone.now())
+                zf.writestr("metadata.csv", _metadata_csv(items))
+                # `audiofolder` reads the metadata that sits beside each split's files.
+                for split in sorted({i["split"] for i in items}):
+                    prefix = f"audio/{split}/"
+                    rows = [{**i, "file_name": i["file_name"].removeprefix(prefix)} for i in items if i["split"] == split]
+                    zf.writestr(f"{prefix}metadata.csv", _metadata_csv(rows))
+                zf.writestr("manifest.jsonl", manifest_bytes)
+                zf.writestr("README.md", data_card(release, items))
+            with open(path, "rb") as fh:
+                key = default_storage.save(f"exports/{release.project.slug}/{path.name}", File(fh))
+            size = path.stat().st_size
+        ReleaseExport.objects.filter(pk=export_id).update(
+            status=ReleaseExport.Status.SUCCEEDED, progress=1.0, archive=key, size_bytes=size, finished_at=timezone.now()
+        )
+    except Exception as exc:
+        logger.exception("release export %s failed", export_id)
+        ReleaseExport.objects.filter(pk=export_id).update(
+            status=ReleaseExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
+            traceback=tb.format_exc(), finished_at=timezone.now(),
+        )  # fmt: skip
+    return True
+
+
+METADATA_COLUMNS = ["file_name", "label", "gender", "split", "source", "duration", "agreement", "votes", "clip_id", "speaker", "augmented_copy"]
+
+
+def _metadata_csv(items: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METADATA_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow({**item, "votes": json.dumps(item["votes"], sort_keys=True)})
+    return buf.getvalue()
+
+
+def data_card(release: Release, items: list[dict]) -> str:
+    """The README of an export: what is in it, how it was built, how far to trust its labels."""
+    params = release.params
+    splits = ["train", "validation", "test"]
+    labels = sorted({i["label"] for i in items})
+    genders = sorted({i["gender"] or "unknown" for i in items})
+    table = Counter((i["split"], i["label"], i["gender"] or "unknown") for i in items)
+    lines = [
+        f"# {release.name} v{release.version}",
+        "",
+        f"Speech-emotion dataset released by TuniSER Studio {release.platform_version} from project "
+        f"*{release.project.name}* ({release.project.dialect}).",
+        "",
+        f"- Items: {len(items)} (augmented training copies: {sum(1 for i in items if i['augmented_copy'])})",
+        f"- Manifest sha256: `{release.checksum}`",
+        f"- Built: {release.created_at:%Y-%m-%d %H:%M} UTC",
+        f"- Parameters: `{json.dumps(params, sort_keys=True)}`",
+        "",
+        "## Clips per split, label and gender",
+        "",
+        "| split | " + " | ".join(f"{label} ({g})" for label in labels for g in genders) + " | total |",
+        "|---|" + "---|" * (len(labels) * len(genders) + 1),
+    ]
+    for split in splits:
+        row = [table[(split, label, g)] for label in labels for g in genders]
+        lines.append(f"| {split} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    durations = np.array([i["duration"] for i in items if not i["augmented_copy"]])
+    counts, edges = np.histogram(durations, bins=np.arange(0, max(16, int(durations.max()) + 2), 1.0))
+    lines += ["", "## Clip durations", "", "| seconds | clips |", "|---|---|"]
+    lines += [f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {'█' * max(1, round(40 * c / counts.max())) if c else ''} {c} |"
+              for k, c in enumerate(counts) if c]  # fmt: skip
+    lines += [f"", f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s."]
+    agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
+    lines += ["", "## Label agreement", "",
+              "Each clip's label is the consensus of its annotators (or a gold label from an imported corpus, or a "
+              "curator's adjudication). Agreement of the released clips:", ""]  # fmt: skip
+    lines += [f"- {k}: {v} clips" for k, v in sorted(agreement.items())]
+    lines += ["", "`votes` in metadata.csv holds the raw votes per emotion (soft labels).", ""]
+    config = AnnotationConfig.objects.filter(project=release.project).first()
+    lines += ["## Annotation guideline", "", (config.guideline if config and config.guideline else DEFAULT_GUIDELINE), ""]
+    sources = Source.objects.filter(recordings__clips__release_items__release=release).distinct().order_by("title", "episode")
+    lines += ["## Sources and licences", ""]
+    lines += [f"- {s}: {s.licence_note or 'no licence note recorded'}" for s in sources]
+    lines.append("")
+    return "\n".join(lines)

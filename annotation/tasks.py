@@ -1,0 +1,10 @@
+"""Celery adapters of the annotation app: ids in, one service call, state on the rows."""
+
+from celery import shared_task
+
+from annotation.releases import export
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_release(export_id: int) -> None:
+    export.release_export_execute(export_id=export_id)
