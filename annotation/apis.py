@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,8 +10,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import selectors, services
-from annotation.models import Assignment, LabelOption, RejectionReason
+from annotation import consensus, selectors, services
+from annotation.models import Assignment, LabelOption, RejectionReason, Release, ReleaseExport
+from annotation.releases.build import ReleaseParams, release_build
+from annotation.releases.export import release_export_create
 from corpus import roles
 from corpus import selectors as corpus_selectors
 from corpus.models import Project
@@ -302,3 +305,192 @@ class DecisionApi(APIView):
         except services.AnnotationError as exc:
             return _error(exc)
         return Response({"id": decision.pk, "clip": v["clip"], "accepted": decision.accepted}, status=status.HTTP_201_CREATED)
+
+
+# --- agreement, consensus, adjudication (curators) ----------------------------------------------
+
+
+class AgreementApi(APIView):
+    @extend_schema(
+        operation_id="agreement_figures",
+        parameters=[
+            PROJECT_PARAM,
+            OpenApiParameter("source", int, many=True, description="Source id(s)"),
+            OpenApiParameter("date_from", str, description="Labels given on or after (YYYY-MM-DD)"),
+            OpenApiParameter("date_to", str, description="Labels given on or before (YYYY-MM-DD)"),
+        ],
+        responses=inline_serializer("AgreementFigures", {"fleiss_kappa": serializers.FloatField(allow_null=True), "krippendorff_alpha": serializers.FloatField(allow_null=True), "corpus_table": serializers.DictField()}),
+    )
+    def get(self, request):
+        """Fleiss' kappa (overall, per emotion), Krippendorff's alpha, Cohen's kappa per pair,
+        agreement with consensus, 3/3 and 2/3 shares, confusion, the corpus table, durations."""
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        params = AgreementQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        v = params.validated_data
+        sources = [int(s) for s in request.query_params.getlist("source") if s.isdigit()]
+        return Response(selectors.agreement_figures(project=project, source_ids=sources, date_from=v.get("date_from"), date_to=v.get("date_to")))
+
+
+class AgreementQuerySerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+class RecomputeSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["majority", "dawid_skene"], required=False)
+
+
+class ConsensusRecomputeApi(APIView):
+    @extend_schema(operation_id="consensus_recompute", parameters=[PROJECT_PARAM], request=RecomputeSerializer, responses=inline_serializer("RecomputeResult", {"method": serializers.CharField(), "clips": serializers.IntegerField()}))
+    def post(self, request):
+        """Recompute every clip's consensus (majority, or Dawid-Skene over annotators' confusions)."""
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        data = RecomputeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = consensus.consensus_recompute(project=project, method=data.validated_data.get("method"))
+        except consensus.ConsensusError as exc:
+            return Response({"detail": exc.message}, status=exc.status)
+        return Response(result)
+
+
+class DawidSkeneApi(APIView):
+    @extend_schema(operation_id="annotator_confusions", parameters=[PROJECT_PARAM], responses=inline_serializer("AnnotatorConfusions", {"categories": serializers.ListField(), "annotators": serializers.ListField()}))
+    def get(self, request):
+        """Each annotator's confusion matrix as Dawid-Skene estimates it (true -> given)."""
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        return Response(selectors.annotator_confusions(project=project))
+
+
+class AdjudicationQueueApi(APIView):
+    @extend_schema(operation_id="adjudication_queue", parameters=[PROJECT_PARAM], responses=inline_serializer("AdjudicationQueue", {"results": serializers.ListField()}))
+    def get(self, request):
+        """Clips with no majority that you did not label, with their labels."""
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        return Response({"results": selectors.adjudication_items(project=project, curator=request.user)})
+
+
+class AdjudicateSerializer(serializers.Serializer):
+    clip = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=["label", "send_back", "discard"])
+    emotion = serializers.CharField(required=False, allow_blank=True, default="")
+    gender = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AdjudicateApi(APIView):
+    @extend_schema(operation_id="adjudicate", request=AdjudicateSerializer, responses={201: OpenApiResponse(description="Decision recorded")})
+    def post(self, request):
+        _require_curator(request.user)
+        data = AdjudicateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if not corpus_selectors.clips_for_user(request.user).filter(pk=v["clip"]).exists():
+            return Response({"detail": "No such clip in your projects."}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            adj = consensus.adjudicate(curator=request.user, clip_id=v["clip"], decision=v["decision"],
+                                       emotion=v["emotion"] or None, gender=v["gender"] or None, note=v["note"])  # fmt: skip
+        except consensus.ConsensusError as exc:
+            return Response({"detail": exc.message}, status=exc.status)
+        return Response({"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED)
+
+
+# --- releases ----------------------------------------------------------------------------------
+
+
+class ReleaseParamsSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=80)
+    label_set = serializers.ListField(child=serializers.SlugField(), required=False)
+    min_agreement = serializers.IntegerField(required=False, min_value=1, max_value=15)
+    include_adjudicated = serializers.BooleanField(required=False)
+    include_gold = serializers.BooleanField(required=False)
+    balancing = serializers.CharField(required=False)
+    cap = serializers.IntegerField(required=False, allow_null=True)
+    split = serializers.CharField(required=False)
+    group_by = serializers.CharField(required=False)
+    seed = serializers.IntegerField(required=False, min_value=0)
+    sources = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    manifest_url = serializers.FileField(source="manifest", read_only=True, use_url=True)
+    exports = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = ["id", "name", "version", "status", "params", "checksum", "counts", "n_items",
+                  "platform_version", "created_at", "manifest_url", "exports"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_exports(self, obj) -> list[dict]:
+        return [ReleaseExportSerializer(e).data for e in obj.exports.all()[:5]]
+
+
+class ReleaseExportSerializer(serializers.ModelSerializer):
+    archive_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReleaseExport
+        fields = ["id", "release", "status", "progress", "size_bytes", "error", "archive_url", "created_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_archive_url(self, obj) -> str | None:
+        return obj.archive.url if obj.archive else None
+
+
+def _get_release_for_user(user, pk: int) -> Release:
+    release = Release.objects.filter(pk=pk, project__in=corpus_selectors.projects_for_user(user)).first()
+    if release is None:
+        raise Http404("No such release.")
+    return release
+
+
+class ReleaseListCreateApi(APIView):
+    @extend_schema(operation_id="releases_list", parameters=[PROJECT_PARAM], responses=ReleaseSerializer(many=True))
+    def get(self, request):
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        return Response(ReleaseSerializer(Release.objects.filter(project=project).prefetch_related("exports")[:100], many=True).data)
+
+    @extend_schema(operation_id="releases_build", parameters=[PROJECT_PARAM], request=ReleaseParamsSerializer,
+                   responses={201: ReleaseSerializer, 400: OpenApiResponse(description="A message per invalid parameter")})  # fmt: skip
+    def post(self, request):
+        """Build a new version of a release: consensus filter, balancing, leak-free grouped split."""
+        _require_curator(request.user)
+        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        data = ReleaseParamsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = release_build(project=project, params=ReleaseParams(**data.validated_data), created_by=request.user)
+        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseDetailApi(APIView):
+    @extend_schema(operation_id="releases_retrieve", responses=ReleaseSerializer)
+    def get(self, request, pk: int):
+        _require_curator(request.user)
+        return Response(ReleaseSerializer(_get_release_for_user(request.user, pk)).data)
+
+
+class ReleaseExportCreateApi(APIView):
+    @extend_schema(operation_id="releases_export", request=None, responses={202: ReleaseExportSerializer})
+    def post(self, request, pk: int):
+        """Queue the archive of a release (Celery, `audio` queue); poll the export for progress."""
+        _require_curator(request.user)
+        export = release_export_create(release=_get_release_for_user(request.user, pk), created_by=request.user)
+        export.refresh_from_db()
+        return Response(ReleaseExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ReleaseExportDetailApi(APIView):
+    @extend_schema(operation_id="release_exports_retrieve", responses=ReleaseExportSerializer)
+    def get(self, request, pk: int):
+        _require_curator(request.user)
+        export = ReleaseExport.objects.filter(pk=pk, release__project__in=corpus_selectors.projects_for_user(request.user)).first()
+        if export is None:
+            raise Http404("No such export.")
+        return Response(ReleaseExportSerializer(export).data)

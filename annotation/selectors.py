@@ -117,3 +117,104 @@ def rejected_clips(*, project: Project, limit: int = 200) -> list[dict]:
         for clip in clips
     ]
 
+
+
+def agreement_figures(*, project: Project, source_ids=None, date_from=None, date_to=None) -> dict:
+    """The agreement dashboard: statistics of the raw labels, the corpus table, durations.
+
+    Filters: sources, and the dates the labels were given (inclusive).
+    """
+    from django.contrib.auth import get_user_model
+
+    from annotation import agreement
+    from annotation.consensus import project_votes
+    from annotation.models import ClipConsensus, LabelOption
+
+    clips = Clip.objects.filter(recording__source__project=project)
+    if source_ids:
+        clips = clips.filter(recording__source_id__in=source_ids)
+    labelled = Annotation.objects.filter(clip__in=clips)
+    if date_from:
+        labelled = labelled.filter(created_at__date__gte=date_from)
+    if date_to:
+        labelled = labelled.filter(created_at__date__lte=date_to)
+    if date_from or date_to:
+        clips = clips.filter(pk__in=labelled.values("clip_id"))
+    votes, clip_ids, user_ids, codes = project_votes(project, clips=clips)
+    figures = agreement.summary(votes)
+    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
+    raters = [names.get(uid, str(uid)) for uid in user_ids]
+    figures["categories"] = codes
+    figures["raters"] = raters
+    for row in figures["cohen_kappa_pairs"]:
+        row["rater_a"], row["rater_b"] = raters[row["rater_a"]], raters[row["rater_b"]]
+    for row in figures["rater_agreement_with_consensus"]:
+        row["rater"] = raters[row["rater"]]
+
+    usable = ClipConsensus.objects.filter(
+        clip__in=clips,
+        status__in=[ClipConsensus.Status.AGREED, ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.GOLD],
+    )
+    emotions = list(LabelOption.objects.filter(kind="emotion", active=True).order_by("order").values_list("code", flat=True))
+    genders = list(LabelOption.objects.filter(kind="gender", active=True).order_by("order").values_list("code", flat=True))
+    cells = {
+        (e, g or "unknown"): n
+        for e, g, n in usable.values_list("emotion__code", "gender__code").annotate(n=Count("id")).values_list(
+            "emotion__code", "gender__code", "n"
+        )
+    }
+    gender_cols = genders + (["unknown"] if any(g == "unknown" for _, g in cells) else [])
+    rows = [{"emotion": e, **{g: cells.get((e, g), 0) for g in gender_cols}} for e in emotions]
+    for row in rows:
+        row["total"] = sum(row[g] for g in gender_cols)
+    totals = {g: sum(r[g] for r in rows) for g in gender_cols}
+    totals["total"] = sum(totals.values())
+    durations = np.array(list(usable.values_list("clip__duration_s", flat=True)), dtype=float)
+    counts, edges = np.histogram(durations, bins=np.arange(0, 16, 1.0)) if durations.size else ([], [])
+    figures["corpus_table"] = {"genders": gender_cols, "rows": rows, "totals": totals}
+    figures["durations"] = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
+                            "total_h": round(float(durations.sum()) / 3600, 3)}  # fmt: skip
+    figures["consensus_status"] = dict(
+        ClipConsensus.objects.filter(clip__in=clips).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return figures
+
+
+def annotator_confusions(*, project: Project) -> dict:
+    """Dawid-Skene's estimate of each annotator's confusion matrix (rows: true, columns: given)."""
+    from django.contrib.auth import get_user_model
+
+    from annotation import agreement
+    from annotation.consensus import project_votes
+
+    votes, _clips, user_ids, codes = project_votes(project)
+    if votes.n_items == 0:
+        return {"categories": codes, "annotators": []}
+    result = agreement.dawid_skene(votes)
+    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
+    accuracy = result.rater_accuracy()
+    return {
+        "categories": codes,
+        "class_priors": [round(float(p), 4) for p in result.priors],
+        "annotators": [
+            {"user": names.get(uid, str(uid)), "accuracy": round(float(accuracy[r]), 4),
+             "confusion": np.round(result.confusions[r], 4).tolist()}
+            for r, uid in enumerate(user_ids)
+        ],  # fmt: skip
+    }
+
+
+def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[dict]:
+    from annotation.consensus import adjudication_queue
+
+    queue = list(adjudication_queue(project=project, curator=curator)[:limit])
+    labels: dict[int, list] = {}
+    for clip_id, user, emotion, gender in Annotation.objects.filter(clip_id__in=[c.clip_id for c in queue]).values_list(
+        "clip_id", "annotator__username", "emotion__code", "gender__code"
+    ):
+        labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
+    return [
+        {"clip": c.clip_id, "duration_s": c.clip.duration_s, "audio_url": c.clip.audio.url,
+         "labels": labels.get(c.clip_id, []), "distribution": c.distribution}
+        for c in queue
+    ]  # fmt: skip

@@ -9,6 +9,9 @@ urlpatterns = [
     path("annotate/", views.annotate_page, name="annotate"),
     path("curation/progress/", views.progress_page, name="progress"),
     path("curation/rejected/", views.rejected_page, name="rejected"),
+    path("curation/dashboard/", views.dashboard_page, name="dashboard"),
+    path("curation/adjudication/", views.adjudication_page, name="adjudication"),
+    path("curation/releases/", views.releases_page, name="releases"),
 ]
 
 api_urlpatterns = [
@@ -24,4 +27,13 @@ api_urlpatterns = [
     path("validation/skip/", apis.ValidationSkipApi.as_view(), name="validation-skip"),
     path("validation/rejected/", apis.RejectedApi.as_view(), name="validation-rejected"),
     path("validation/decisions/", apis.DecisionApi.as_view(), name="validation-decision"),
+    path("agreement/", apis.AgreementApi.as_view(), name="agreement"),
+    path("agreement/annotators/", apis.DawidSkeneApi.as_view(), name="annotator-confusions"),
+    path("consensus/recompute/", apis.ConsensusRecomputeApi.as_view(), name="consensus-recompute"),
+    path("adjudication/", apis.AdjudicationQueueApi.as_view(), name="adjudication-queue"),
+    path("adjudication/decisions/", apis.AdjudicateApi.as_view(), name="adjudicate"),
+    path("releases/", apis.ReleaseListCreateApi.as_view(), name="releases"),
+    path("releases/<int:pk>/", apis.ReleaseDetailApi.as_view(), name="release"),
+    path("releases/<int:pk>/exports/", apis.ReleaseExportCreateApi.as_view(), name="release-export"),
+    path("release-exports/<int:pk>/", apis.ReleaseExportDetailApi.as_view(), name="release-export-detail"),
 ]

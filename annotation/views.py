@@ -4,6 +4,7 @@ so no page reloads between clips."""
 from django.shortcuts import render
 
 from corpus import roles
+from corpus import selectors as corpus_selectors
 
 
 def _forbidden(request, message):
@@ -32,3 +33,21 @@ def rejected_page(request):
     if not roles.user_has_role(request.user, roles.CURATOR):
         return _forbidden(request, "Only curators review rejected clips.")
     return render(request, "annotation/rejected.html")
+
+
+def dashboard_page(request):
+    if not roles.user_has_role(request.user, roles.CURATOR):
+        return _forbidden(request, "Only curators see the agreement dashboard.")
+    return render(request, "annotation/dashboard.html", {"sources": corpus_selectors.sources_for_user(request.user)})
+
+
+def adjudication_page(request):
+    if not roles.user_has_role(request.user, roles.CURATOR):
+        return _forbidden(request, "Only curators adjudicate.")
+    return render(request, "annotation/adjudication.html")
+
+
+def releases_page(request):
+    if not roles.user_has_role(request.user, roles.CURATOR):
+        return _forbidden(request, "Only curators build releases.")
+    return render(request, "annotation/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)})

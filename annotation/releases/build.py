@@ -123,19 +123,29 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     labels_present = {i.label for i in items}
     if missing := [code for code in params.label_set if code not in labels_present]:
         raise ValidationError({"label_set": f"No clip carries label(s): {', '.join(missing)}."})
+    try:
+        splits = _balanced_splits(items, params, ratios)
+    except ValueError as exc:  # too few groups to split, and the like: the curator must know why
+        raise ValidationError({"split": str(exc)}) from exc
+    copies = plan_oversampling(splits["train"], seed=params.seed) if params.balancing == "oversample" else []
+    return _release_store(project=project, params=params, splits=splits, copies=copies, by_clip=by_clip, created_by=created_by)
+
+
+def _balanced_splits(items: list[Item], params: ReleaseParams, ratios) -> dict[str, list[Item]]:
     if params.balancing == "undersample":
         # Whole speakers (or episodes) go to one split, so balancing first and splitting after
         # would leave each split a few clips off balance: split first, then undersample each
         # split to its smallest class. Every split, and so the release, is exactly balanced.
         splits = grouped_stratified_split(items, ratios=ratios, seed=params.seed)
-        splits = {
+        return {
             name: sorted(balance(part, strategy="undersample", seed=params.seed), key=lambda i: i.id) if part else []
             for name, part in splits.items()
         }
-    else:
-        chosen = balance(items, strategy=params.balancing, seed=params.seed, cap=params.cap)
-        splits = grouped_stratified_split(chosen, ratios=ratios, seed=params.seed)
-    copies = plan_oversampling(splits["train"], seed=params.seed) if params.balancing == "oversample" else []
+    chosen = balance(items, strategy=params.balancing, seed=params.seed, cap=params.cap)
+    return grouped_stratified_split(chosen, ratios=ratios, seed=params.seed)
+
+
+def _release_store(*, project, params, splits, copies, by_clip, created_by) -> Release:
     votes = _votes(project, by_clip)
     rows = []
     for split_name in ("train", "validation", "test"):
