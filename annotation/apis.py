@@ -170,7 +170,10 @@ class ValidationVoteApi(APIView):
         except services.AnnotationError as exc:
             return _error(exc)
         vote.clip.refresh_from_db(fields=["status"])
-        return Response({"id": vote.pk, "clip": vote.clip_id, "clip_status": vote.clip.status}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": vote.pk, "clip": vote.clip_id, "clip_status": vote.clip.status, "counts": selectors.user_counts(user=request.user)},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ClipRefSerializer(serializers.Serializer):

@@ -10,10 +10,12 @@ from collections import Counter
 
 import numpy as np
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from annotation import agreement
+from annotation.bulk import fast_insert, fast_update
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -104,49 +106,56 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
     else:
         winners, _ = agreement.majority(votes, min_votes=config.consensus_min_votes)
         distribution = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    kept = set(
-        ClipConsensus.objects.filter(
-            clip_id__in=clip_ids,
-            status__in=[ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD],
-        ).values_list("clip_id", flat=True)
-    )
-    genders = _gender_majorities(clip_ids)
-    existing = {c.clip_id: c for c in ClipConsensus.objects.filter(clip_id__in=clip_ids)}
-    to_create, to_update = [], []
+    protected = (ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD)
+    existing = {}
+    for clip_id, status in ClipConsensus.objects.filter(clip__recording__source__project=project).values_list("clip_id", "status").iterator(chunk_size=20000):
+        existing[clip_id] = status
+    genders = _gender_majorities(project)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    fields = ["method", "status", "emotion", "gender", "n_votes", "n_agree", "distribution", "updated_at"]
+    inserts, updates = [], []
+    n_votes, n_agree = counts.sum(axis=1), counts.max(axis=1)
     for i, clip_id in enumerate(clip_ids):
-        if clip_id in kept:
+        if existing.get(clip_id) in protected:
             continue
         w = int(winners[i])
-        fields = {
-            "method": method,
-            "status": ClipConsensus.Status.AGREED if w >= 0 else ClipConsensus.Status.NEEDS_ADJUDICATION,
-            "emotion_id": opts[codes[w]] if w >= 0 else None,
-            "gender_id": genders.get(clip_id),
-            "n_votes": int(counts[i].sum()),
-            "n_agree": int(counts[i].max()),
-            "distribution": {codes[j]: round(float(distribution[i, j]), 4) for j in np.flatnonzero(distribution[i] > 0)},
-        }
-        row = existing.get(clip_id)
-        if row is None:
-            to_create.append(ClipConsensus(clip_id=clip_id, **fields))
+        dist = {codes[j]: round(float(distribution[i, j]), 4) for j in np.flatnonzero(distribution[i] > 0)}
+        values = (
+            method,
+            ClipConsensus.Status.AGREED if w >= 0 else ClipConsensus.Status.NEEDS_ADJUDICATION,
+            opts[codes[w]] if w >= 0 else None,
+            genders.get(clip_id),
+            int(n_votes[i]),
+            int(n_agree[i]),
+            connection.ops.adapt_json_value(dist, None),
+            now,
+        )
+        if clip_id in existing:
+            updates.append((*values, clip_id))
         else:
-            for k, v in fields.items():
-                setattr(row, k, v)
-            to_update.append(row)
+            inserts.append((clip_id, *values))
     with transaction.atomic():
-        ClipConsensus.objects.bulk_create(to_create, batch_size=2000)
-        ClipConsensus.objects.bulk_update(to_update, list(fields), batch_size=2000) if to_update else None
+        fast_insert(ClipConsensus, ["clip", *fields], inserts)
+        fast_update(ClipConsensus, "clip", fields, updates)
     return {"method": method, "clips": len(clip_ids), "needs_adjudication": int((winners < 0).sum())}
 
 
-def _gender_majorities(clip_ids: list[int]) -> dict[int, int | None]:
-    per_clip: dict[int, Counter] = {}
-    for clip_id, gender_id in Annotation.objects.filter(clip_id__in=clip_ids).values_list("clip_id", "gender_id").iterator(chunk_size=20000):
-        per_clip.setdefault(clip_id, Counter())[gender_id] += 1
+def _gender_majorities(project: Project) -> dict[int, int | None]:
+    """Per clip, the gender more than half of its annotators gave (None on a tie)."""
+    rows = np.array(
+        list(Annotation.objects.filter(clip__recording__source__project=project).values_list("clip_id", "gender_id")),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    if not len(rows):
+        return {}
+    pairs, counts = np.unique(rows, axis=0, return_counts=True)
+    clips, first = np.unique(pairs[:, 0], return_index=True)
+    totals = np.add.reduceat(counts, first)
+    best = np.maximum.reduceat(counts, first)
+    winner_pos = first + np.array([np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)])])
     out = {}
-    for clip_id, counter in per_clip.items():
-        winner, _ = _winner(counter, sum(counter.values()) // 2 + 1)
-        out[clip_id] = winner
+    for k, clip_id in enumerate(clips):
+        out[int(clip_id)] = int(pairs[winner_pos[k], 1]) if best[k] * 2 > totals[k] else None
     return out
 
 

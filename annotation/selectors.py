@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
-from annotation.models import Annotation, Assignment, PoolEntry, ValidationVote
+from annotation.models import Annotation, Assignment, Flag, PoolEntry, ValidationVote
 from corpus.models import Clip, Project
 
 
@@ -49,22 +50,27 @@ def _per_user(project: Project, kind: str, done_model, user_field: str) -> list[
         f"{user_field}__id", "time_spent_ms"
     ):
         times.setdefault(uid, []).append(ms)
-    skips = dict(
-        Assignment.objects.filter(kind=kind, state=Assignment.State.SKIPPED, clip__recording__source__project=project)
-        .values("user_id")
-        .annotate(n=Count("id"))
-        .values_list("user_id", "n")
+    skipped_qs = Assignment.objects.filter(kind=kind, state=Assignment.State.SKIPPED, clip__recording__source__project=project)
+    # A flag also closes the assignment as skipped; flags are reported apart, not as skips.
+    flagged = dict(
+        Flag.objects.filter(clip__recording__source__project=project).values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
     )
+    skips = dict(skipped_qs.values("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
+    names = {row[f"{user_field}__id"]: row[f"{user_field}__username"] for row in done}
+    names.update(dict(skipped_qs.values_list("user_id", "user__username").distinct()))
+    done_n = {row[f"{user_field}__id"]: row["n"] for row in done}
     rows = []
-    for row in done:
-        uid = row[f"{user_field}__id"]
-        n, skipped = row["n"], skips.get(uid, 0)
+    for uid, username in names.items():
+        n = done_n.get(uid, 0)
+        n_flags = flagged.get(uid, 0) if kind == Assignment.Kind.LABELLING else 0
+        skipped = max(skips.get(uid, 0) - n_flags, 0)
         ms = np.array(times.get(uid, [0]), dtype=float)
         rows.append(
             {
-                "user": row[f"{user_field}__username"],
+                "user": username,
                 "done": n,
                 "skipped": skipped,
+                "flagged": n_flags,
                 "skip_rate": round(skipped / (n + skipped), 3) if n + skipped else 0.0,
                 "median_s_per_clip": round(float(np.median(ms)) / 1000, 2),
                 "mean_s_per_clip": round(float(ms.mean()) / 1000, 2),
@@ -107,7 +113,7 @@ def rejected_clips(*, project: Project, limit: int = 200) -> list[dict]:
             "recording": clip.recording_id,
             "start_s": clip.start_s,
             "duration_s": clip.duration_s,
-            "audio_url": clip.audio.url,
+            "audio_url": reverse("corpus-api:clip-audio", args=[clip.pk]),
             "votes": [
                 {"validator": v.validator.username, "accept": v.accept, "reasons": [r.text for r in v.reasons.all()]}
                 for v in clip.validation_votes.all()
@@ -214,7 +220,7 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[d
     ):
         labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
     return [
-        {"clip": c.clip_id, "duration_s": c.clip.duration_s, "audio_url": c.clip.audio.url,
+        {"clip": c.clip_id, "duration_s": c.clip.duration_s, "audio_url": reverse("corpus-api:clip-audio", args=[c.clip_id]),
          "labels": labels.get(c.clip_id, []), "distribution": c.distribution}
         for c in queue
     ]  # fmt: skip

@@ -1,7 +1,21 @@
 from django.conf import settings
 
 import tuniser
+from corpus import roles
 
 
 def platform(request):
-    return {"PLATFORM_VERSION": tuniser.__version__, "DEBUG": settings.DEBUG}
+    user = getattr(request, "user", None)
+    has = (lambda *names: roles.user_has_role(user, *names)) if user is not None else (lambda *names: False)
+    return {
+        "PLATFORM_VERSION": tuniser.__version__,
+        "DEBUG": settings.DEBUG,
+        # What the navigation offers; every view checks the role again on its own.
+        "ROLES": {
+            "ingest": has(*roles.INGEST_ROLES),
+            "validator": has(roles.VALIDATOR, roles.CURATOR),
+            "annotator": has(roles.ANNOTATOR, roles.CURATOR),
+            "curator": has(roles.CURATOR),
+            "ml_staff": has(roles.ML_STAFF),
+        },
+    }

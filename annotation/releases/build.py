@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 import tuniser
+from annotation.bulk import fast_insert
 from annotation.models import Annotation, ClipConsensus, LabelOption, Release, ReleaseItem
 from annotation.releases.balance import STRATEGIES, balance, plan_oversampling
 from annotation.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
@@ -70,20 +71,54 @@ class ReleaseParams:
         return ratios
 
 
-def _group_key(clip: Clip, group_by: str) -> str:
-    source = clip.recording.source
-    if group_by == "speaker" and clip.speaker:
-        return f"speaker:{clip.speaker}"
+@dataclass(frozen=True)
+class Candidate:
+    clip_id: int
+    label: str
+    gender: str
+    status: str
+    n_votes: int
+    n_agree: int
+    distribution: dict
+    speaker: str
+    duration: float
+    recording_id: int
+    title: str
+    episode: str
+
+    @property
+    def agreement(self) -> str:
+        if self.status == ClipConsensus.Status.GOLD:
+            return "gold"
+        if self.status == ClipConsensus.Status.ADJUDICATED:
+            return "adjudicated"
+        return f"{self.n_agree}/{self.n_votes}" if self.n_agree >= 2 else "none"
+
+    @property
+    def source(self) -> str:
+        return f"{self.title} — {self.episode}" if self.episode else self.title
+
+
+CANDIDATE_FIELDS = (
+    "clip_id", "emotion__code", "gender__code", "status", "n_votes", "n_agree", "distribution", "clip__speaker",
+    "clip__duration_s", "clip__recording_id", "clip__recording__source__title", "clip__recording__source__episode",
+)  # fmt: skip
+
+
+def _group_key(c: Candidate, group_by: str) -> str:
+    if group_by == "speaker" and c.speaker:
+        return f"speaker:{c.speaker}"
     if group_by == "series":
-        return f"series:{source.title}"
+        return f"series:{c.title}"
     if group_by == "episode":
-        return f"episode:{source.title}|{source.episode}"
+        return f"episode:{c.title}|{c.episode}"
     # Speaker unknown (TV clips): the recording is the safest leak-free unit.
-    return f"recording:{clip.recording_id}"
+    return f"recording:{c.recording_id}"
 
 
-def release_candidates(*, project: Project, params: ReleaseParams):
-    """Clips that may enter the release, with their consensus (select_related done)."""
+def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candidate]:
+    """Clips that may enter the release, with their consensus and provenance (plain rows: a
+    release reads up to 100,000 of them)."""
     ok = Q(status=ClipConsensus.Status.AGREED, n_agree__gte=params.min_agreement)
     if params.include_adjudicated:
         ok |= Q(status=ClipConsensus.Status.ADJUDICATED)
@@ -92,12 +127,11 @@ def release_candidates(*, project: Project, params: ReleaseParams):
     qs = (
         ClipConsensus.objects.filter(ok, clip__recording__source__project=project, emotion__code__in=params.label_set)
         .exclude(clip__status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
-        .select_related("clip__recording__source", "emotion", "gender")
         .order_by("clip_id")
     )
     if params.sources:
         qs = qs.filter(clip__recording__source_id__in=params.sources)
-    return qs
+    return [Candidate(*row[:2], row[2] or "", *row[3:]) for row in qs.values_list(*CANDIDATE_FIELDS).iterator(chunk_size=20000)]
 
 
 def release_build(*, project: Project, params: ReleaseParams, created_by=None) -> Release:
@@ -111,15 +145,14 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     5. Write the sorted JSON-lines manifest, its sha256, and the items, in one transaction.
     """
     ratios = params.validate()
-    consensus = list(release_candidates(project=project, params=params))
-    if not consensus:
+    candidates = release_candidates(project=project, params=params)
+    if not candidates:
         raise ValidationError("No clip matches these parameters: nothing to release.")
-    by_clip = {c.clip_id: c for c in consensus}
+    by_clip = {c.clip_id: c for c in candidates}
     items = [
-        Item(id=c.clip_id, label=c.emotion.code, group=_group_key(c.clip, params.group_by),
-             gender=c.gender.code if c.gender else "", duration=c.clip.duration_s)
-        for c in consensus
-    ]  # fmt: skip
+        Item(id=c.clip_id, label=c.label, group=_group_key(c, params.group_by), gender=c.gender, duration=c.duration)
+        for c in candidates
+    ]
     labels_present = {i.label for i in items}
     if missing := [code for code in params.label_set if code not in labels_present]:
         raise ValidationError({"label_set": f"No clip carries label(s): {', '.join(missing)}."})
@@ -165,17 +198,14 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
             "label": item.label,
             "gender": item.gender,
             "group": item.group,
-            "source": str(c.clip.recording.source),
-            "speaker": c.clip.speaker,
-            "duration": round(c.clip.duration_s, 4),
+            "source": c.source,
+            "speaker": c.speaker,
+            "duration": round(c.duration, 4),
             "agreement": c.agreement,
             "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),
             "augmented_copy": copy_index,
         }, sort_keys=True, ensure_ascii=False))  # fmt: skip
-        release_items.append(
-            ReleaseItem(clip_id=item.id, split=split_name, label=item.label, gender=item.gender,
-                        group=item.group, copy_index=copy_index, file_name=file_name)
-        )  # fmt: skip
+        release_items.append((item.id, split_name, item.label, item.gender, item.group, copy_index, file_name))
     manifest = ("\n".join(lines) + "\n").encode()
     checksum = hashlib.sha256(manifest).hexdigest()
     report = split_report(splits)
@@ -190,9 +220,11 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
                 checksum=checksum, counts=report, platform_version=tuniser.__version__, n_items=len(release_items),
                 created_by=created_by,
             )  # fmt: skip
-            for ri in release_items:
-                ri.release = release
-            ReleaseItem.objects.bulk_create(release_items, batch_size=2000)
+            fast_insert(
+                ReleaseItem,
+                ["release", "clip", "split", "label", "gender", "group", "copy_index", "file_name"],
+                ((release.pk, *row) for row in release_items),
+            )
         except BaseException:
             default_storage.delete(key)
             raise

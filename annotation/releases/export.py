@@ -3,8 +3,7 @@
     audio/<split>/<label>/<clip>.wav     the clips (augmented copies: <clip>_aug<n>.wav, train only)
     audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
                                          relative to it): file_name, label, gender, split, source,
-                                         duration, agreement, votes
-    metadata.csv                         the same rows for all splits (file_name from the root)
+                                         duration, agreement, votes (raw votes: soft labels), ...
     manifest.jsonl                       the release manifest (its sha256 is the release checksum)
     README.md                            the data card
 
@@ -84,33 +83,24 @@ def release_export_execute(*, export_id: int) -> bool:
         items = [json.loads(line) for line in manifest_bytes.decode().splitlines() if line]
         audio_names = dict(Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct())
         seed = int(release.params.get("seed", 0))
+        key = f"exports/{release.project.slug}/{release.name}-v{release.version}.zip"
+        local = _local_path(key)
+        if local is not None:
+            key, local = local
         with tempfile.TemporaryDirectory(prefix="tuniser-export-") as tmp:
-            path = Path(tmp) / f"{release.name}-v{release.version}.zip"
-            last = 0.0
-            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for n, item in enumerate(items, start=1):
-                    with default_storage.open(audio_names[item["clip_id"]], "rb") as fh:
-                        data = fh.read()
-                    if item["augmented_copy"]:
-                        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-                        out = io.BytesIO()
-                        sf.write(out, augmented_copy(samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"]), rate, subtype="PCM_16", format="WAV")
-                        data = out.getvalue()
-                    zf.writestr(item["file_name"], data)
-                    if time.monotonic() - last > 0.5:
-                        last = time.monotonic()
-                        ReleaseExport.objects.filter(pk=export_id).update(progress=0.95 * n / len(items), heartbeat_at=timezone.now())
-                zf.writestr("metadata.csv", _metadata_csv(items))
-                # `audiofolder` reads the metadata that sits beside each split's files.
-                for split in sorted({i["split"] for i in items}):
-                    prefix = f"audio/{split}/"
-                    rows = [{**i, "file_name": i["file_name"].removeprefix(prefix)} for i in items if i["split"] == split]
-                    zf.writestr(f"{prefix}metadata.csv", _metadata_csv(rows))
-                zf.writestr("manifest.jsonl", manifest_bytes)
-                zf.writestr("README.md", data_card(release, items))
-            with open(path, "rb") as fh:
-                key = default_storage.save(f"exports/{release.project.slug}/{path.name}", File(fh))
-            size = path.stat().st_size
+            # On a filesystem storage the archive is written in place (no second copy of GBs);
+            # on an object store it is written to a temporary file and uploaded.
+            path = local or Path(tmp) / Path(key).name
+            try:
+                _write_archive(path, release, items, manifest_bytes, audio_names, seed, export_id)
+                if local is None:
+                    with open(path, "rb") as fh:
+                        key = default_storage.save(key, File(fh))
+                size = path.stat().st_size
+            except BaseException:
+                if local is not None:
+                    local.unlink(missing_ok=True)
+                raise
         ReleaseExport.objects.filter(pk=export_id).update(
             status=ReleaseExport.Status.SUCCEEDED, progress=1.0, archive=key, size_bytes=size, finished_at=timezone.now()
         )
@@ -123,15 +113,68 @@ def release_export_execute(*, export_id: int) -> bool:
     return True
 
 
+def _local_path(key: str) -> tuple[str, Path] | None:
+    """A free name near `key` and its file on a filesystem storage; None on object stores."""
+    try:
+        name = default_storage.get_available_name(key)
+        path = Path(default_storage.path(name))
+    except NotImplementedError:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return name, path
+
+
+def _reader():
+    """Read a stored file's bytes: straight from disk on a filesystem storage (resolving the
+    root once: the per-call path checks cost more than reading a one-second clip)."""
+    try:
+        root = Path(default_storage.path(""))
+    except NotImplementedError:
+
+        def read(name: str) -> bytes:
+            with default_storage.open(name, "rb") as fh:
+                return fh.read()
+
+        return read
+    return lambda name: (root / name).read_bytes()
+
+
+def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed, export_id) -> None:
+    last = 0.0
+    read = _reader()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for n, item in enumerate(items, start=1):
+            data = read(audio_names[item["clip_id"]])
+            if item["augmented_copy"]:
+                samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+                out = io.BytesIO()
+                copy = augmented_copy(samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"])
+                sf.write(out, copy, rate, subtype="PCM_16", format="WAV")
+                data = out.getvalue()
+            zf.writestr(item["file_name"], data)
+            if time.monotonic() - last > 0.5:
+                last = time.monotonic()
+                ReleaseExport.objects.filter(pk=export_id).update(progress=0.95 * n / len(items), heartbeat_at=timezone.now())
+        # `audiofolder` reads the metadata that sits beside each split's files.
+        for split in sorted({i["split"] for i in items}):
+            zf.writestr(f"audio/{split}/metadata.csv", _metadata_csv([i for i in items if i["split"] == split], f"audio/{split}/"))
+        zf.writestr("manifest.jsonl", manifest_bytes)
+        zf.writestr("README.md", data_card(release, items))
+
+
 METADATA_COLUMNS = ["file_name", "label", "gender", "split", "source", "duration", "agreement", "votes", "clip_id", "speaker", "augmented_copy"]
 
 
-def _metadata_csv(items: list[dict]) -> str:
+def _metadata_csv(items: list[dict], prefix: str) -> str:
+    """One split's metadata.csv, file names relative to the split folder (audiofolder layout)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METADATA_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for item in items:
-        writer.writerow({**item, "votes": json.dumps(item["votes"], sort_keys=True)})
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(METADATA_COLUMNS)
+    writer.writerows(
+        [i["file_name"].removeprefix(prefix), i["label"], i["gender"], i["split"], i["source"], i["duration"],
+         i["agreement"], json.dumps(i["votes"], sort_keys=True), i["clip_id"], i["speaker"], i["augmented_copy"]]
+        for i in items
+    )  # fmt: skip
     return buf.getvalue()
 
 

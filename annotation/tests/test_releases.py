@@ -130,7 +130,8 @@ def test_balanced_release_grouped_by_speaker_is_leak_free_and_reproducible(impor
     with default_storage.open(export.archive.name) as fh:
         zipfile.ZipFile(io.BytesIO(fh.read())).extractall(tmp_path / "export")
     root = tmp_path / "export"
-    assert {"metadata.csv", "manifest.jsonl", "README.md"} <= {p.name for p in root.iterdir()}
+    assert {"manifest.jsonl", "README.md"} <= {p.name for p in root.iterdir()}
+    assert (root / "audio" / "train" / "metadata.csv").read_text().startswith("file_name,label,gender,split")
     card = (root / "README.md").read_text()
     assert release.checksum in card and "| train |" in card and "Sources and licences" in card
 

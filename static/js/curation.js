@@ -1,0 +1,179 @@
+/* Curator pages: labelling progress (tables, pool figures, a bar chart) and rejected clips. */
+(function () {
+  "use strict";
+
+  const { api, el, fmtDuration, fmtTime } = window.Studio;
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function showMessage(text, kind = "error") {
+    const box = document.getElementById("message");
+    if (!box) return;
+    box.textContent = text;
+    box.className = text ? `alert alert-${kind}` : "alert hidden";
+  }
+
+  function svg(tag, attrs = {}, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  // --- progress ----------------------------------------------------------------------------
+  /* Horizontal bars, one per person: name on the left, count at the end of the bar. */
+  function barChart(rows, { label = "user", value = "done", width = 640 } = {}) {
+    const rowH = 26;
+    const left = 130;
+    const right = 44;
+    const top = 6;
+    const height = top * 2 + rows.length * rowH;
+    const max = Math.max(1, ...rows.map((r) => r[value]));
+    const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Clips done per person" });
+    chart.append(svg("line", { class: "axis", x1: left, x2: left, y1: top, y2: height - top }));
+    rows.forEach((r, i) => {
+      const y = top + i * rowH;
+      const w = ((width - left - right) * r[value]) / max;
+      const name = String(r[label]);
+      chart.append(svg("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end" }, name.length > 18 ? name.slice(0, 17) + "…" : name));
+      const bar = svg("rect", { class: "bar", x: left, y: y + 4, width: Math.max(w, 1), height: rowH - 8, rx: 3, "data-user": name });
+      bar.append(svg("title", {}, `${name}: ${r[value]}`));
+      chart.append(bar);
+      chart.append(svg("text", { x: left + w + 6, y: y + rowH / 2 + 4 }, String(r[value])));
+    });
+    return chart;
+  }
+
+  function peopleRows(tbody, rows, what) {
+    if (!rows.length) {
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty", text: `No ${what} yet.` })));
+      return;
+    }
+    tbody.replaceChildren(
+      ...rows.map((r) =>
+        el("tr", { "data-user": r.user },
+          el("td", { class: "name", text: r.user }),
+          el("td", { class: "num", text: r.done }),
+          el("td", { class: "num", text: r.skipped }),
+          el("td", { class: "num", text: `${Math.round(r.skip_rate * 100)} %` }),
+          el("td", { class: "num", text: r.median_s_per_clip.toFixed(1) }),
+          el("td", { class: "num", text: r.mean_s_per_clip.toFixed(1) }))
+      )
+    );
+  }
+
+  async function loadProgress(root) {
+    const { ok, status, data } = await api(root.dataset.progressUrl);
+    if (!ok) {
+      showMessage((data && data.detail) || `The progress could not be loaded (${status}).`);
+      return;
+    }
+    showMessage("");
+    const figures = { ...data.pool.clips_by_status, ...data.pool };
+    for (const node of root.querySelectorAll("[data-pool]")) {
+      node.textContent = String(figures[node.dataset.pool] || 0);
+    }
+    peopleRows(root.querySelector("#annotators tbody"), data.annotators, "labels");
+    peopleRows(root.querySelector("#validators tbody"), data.validators, "votes");
+    const chart = root.querySelector("#chart");
+    const width = Math.max(300, chart.clientWidth || 640);
+    chart.replaceChildren(data.annotators.length ? barChart(data.annotators, { width }) : el("p", { class: "empty", text: "No labels yet." }));
+    root.dataset.loaded = "true";
+  }
+
+  const progressRoot = document.getElementById("progress-page");
+  if (progressRoot) {
+    document.getElementById("refresh").addEventListener("click", () => loadProgress(progressRoot));
+    loadProgress(progressRoot);
+  }
+
+  // --- rejected clips ----------------------------------------------------------------------
+  function initRejected(root) {
+    const audio = document.getElementById("clip-audio");
+    const tbody = root.querySelector("#rejected tbody");
+    const count = document.getElementById("rejected-count");
+    let playing = null; // the <tr> whose clip plays
+
+    function stop() {
+      if (!playing) return;
+      playing.classList.remove("is-playing");
+      const b = playing.querySelector("[data-play]");
+      b.textContent = "▶";
+      b.setAttribute("aria-label", "Play the clip");
+      playing = null;
+    }
+    audio.addEventListener("ended", stop);
+
+    function toggle(row, url) {
+      const same = playing === row;
+      audio.pause();
+      stop();
+      if (same) return;
+      playing = row;
+      row.classList.add("is-playing");
+      const b = row.querySelector("[data-play]");
+      b.textContent = "❚❚";
+      b.setAttribute("aria-label", "Stop");
+      audio.src = url;
+      audio.play().catch(() => stop());
+    }
+
+    function showCount() {
+      const n = tbody.querySelectorAll("tr[data-clip]").length;
+      count.textContent = `${n} rejected`;
+      if (!n) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty", text: "No rejected clips." })));
+    }
+
+    async function accept(row, clip) {
+      const button = row.querySelector("[data-accept]");
+      const note = row.querySelector("input.note");
+      button.disabled = true;
+      const { ok, status, data } = await api(root.dataset.decisionUrl, { method: "POST", body: { clip: clip.clip, accept: true, note: note.value.trim() } });
+      if (!ok) {
+        button.disabled = false;
+        showMessage((data && data.detail) || `Clip #${clip.clip} could not be accepted (${status}).`);
+        return;
+      }
+      if (playing === row) audio.pause();
+      row.remove();
+      showMessage(`Clip #${clip.clip} accepted: it is in the labelling pool now.`, "success");
+      showCount();
+    }
+
+    function row(clip) {
+      const tr = el("tr", { "data-clip": clip.clip });
+      const votes = clip.votes.length
+        ? el("ul", { class: "votes" }, ...clip.votes.map((v) =>
+            el("li", {}, el("span", { class: "who", text: v.validator }), ": ",
+              v.accept ? el("span", { class: "badge badge-accepted", text: "accept" }) : v.reasons.join("; ") || "reject")))
+        : el("span", { class: "muted small", text: "decided by a curator" });
+      const recUrl = root.dataset.recordingUrl.replace(/0\/$/, `${clip.recording}/`);
+      tr.append(
+        el("td", {}, el("div", { class: "row-actions" },
+          el("button", { type: "button", class: "btn btn-icon btn-secondary", "data-play": "", "aria-label": "Play the clip", text: "▶", onclick: () => toggle(tr, clip.audio_url) }),
+          el("span", { class: "mono", text: `#${clip.clip}` }))),
+        el("td", {}, el("a", { href: recUrl, text: `Recording #${clip.recording}` })),
+        el("td", { class: "num mono", text: fmtTime(clip.start_s) }),
+        el("td", { class: "num", text: fmtDuration(clip.duration_s) }),
+        el("td", {}, votes),
+        el("td", {}, el("div", { class: "row-actions overturn" },
+          el("input", { type: "text", class: "note", placeholder: "Note (optional)", "aria-label": `Note on clip ${clip.clip}`, maxlength: 2000 }),
+          el("button", { type: "button", class: "btn btn-sm", "data-accept": "", text: "Accept anyway", onclick: () => accept(tr, clip) })))
+      );
+      return tr;
+    }
+
+    (async function load() {
+      const { ok, status, data } = await api(root.dataset.rejectedUrl);
+      if (!ok) {
+        showMessage((data && data.detail) || `The rejected clips could not be loaded (${status}).`);
+        return;
+      }
+      tbody.replaceChildren(...data.results.map(row));
+      showCount();
+      root.dataset.loaded = "true";
+    })();
+  }
+
+  const rejectedRoot = document.getElementById("rejected-page");
+  if (rejectedRoot) initRejected(rejectedRoot);
+})();
