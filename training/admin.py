@@ -1,1 +1,99 @@
-# Filled in by the training issue.
+"""Training from the admin: add a run (it is queued on the `gpu` queue), cancel, retry, and watch
+its live chart on the change page."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from training import services
+from training.ml import families
+from training.models import ModelVersion, TrainingRun
+
+
+class TrainingRunForm(forms.ModelForm):
+    class Meta:
+        model = TrainingRun
+        fields = ["name", "release", "family", "hparams", "device", "precision", "backbone"]
+        help_texts = {"hparams": "JSON overrides, e.g. {\"epochs\": 20, \"learning_rate\": 3e-5}. Defaults per family: "
+                      + "; ".join(f"{f}: {json.dumps(families.default_hparams(f))}" for f in ("classical", "mfcc_lstm"))}  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.instance.pk:
+            return cleaned
+        try:
+            families.validate(cleaned["family"], cleaned.get("hparams") or {}, device=cleaned["device"], precision=cleaned["precision"])
+        except ValueError as exc:
+            raise ValidationError({"hparams": str(exc)}) from exc
+        if cleaned["family"] == "transformer" and not cleaned.get("backbone"):
+            raise ValidationError({"backbone": "The transformer family needs a local backbone directory."})
+        return cleaned
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    form = TrainingRunForm
+    change_form_template = "admin/training/trainingrun/change_form.html"
+    list_display = ["id", "__str__", "family", "release", "status", "progress_bar", "test_ua", "created_at"]
+    list_filter = ["status", "family", "project"]
+    actions = ["cancel", "retry"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in TrainingRun._meta.fields] if obj else []
+
+    @admin.display(description="progress")
+    def progress_bar(self, run):
+        pct = int(run.progress * 100)
+        return format_html('<progress max="100" value="{}"></progress> {}% (epoch {})', pct, pct, run.epoch)
+
+    @admin.display(description="test UA")
+    def test_ua(self, run):
+        return f"{run.test_metrics['ua']:.3f}" if run.test_metrics and run.test_metrics.get("ua") is not None else "—"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        d = form.cleaned_data
+        try:
+            run = services.run_create(release=d["release"], family=d["family"], hparams=d.get("hparams") or {},
+                                      device=d["device"], precision=d["precision"], backbone=d.get("backbone", ""),
+                                      name=d.get("name", ""), created_by=request.user)  # fmt: skip
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return
+        obj.pk = run.pk
+        messages.success(request, f"Run #{run.pk} queued on the gpu queue.")
+
+    @admin.action(description="Cancel (stops at the next step, keeps the best checkpoint)")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            try:
+                services.run_cancel(run=run)
+            except ValidationError as exc:
+                messages.warning(request, " ".join(exc.messages))
+
+    @admin.action(description="Retry (resumes from the last checkpoint)")
+    def retry(self, request, queryset):
+        for run in queryset:
+            try:
+                services.run_retry(run=run)
+            except ValidationError as exc:
+                messages.warning(request, " ".join(exc.messages))
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["name", "family", "release", "test_ua", "created_at"]
+    list_filter = ["family", "project"]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="test UA")
+    def test_ua(self, mv):
+        ua = (mv.metrics.get("test") or {}).get("ua")
+        return f"{ua:.3f}" if ua is not None else "—"

@@ -1,1 +1,110 @@
-# Filled in by the training issue.
+"""Training runs (jobs as rows, live history) and the model versions they produce."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from annotation.models import Release
+from corpus.models import Project
+
+
+class Family(models.TextChoices):
+    TRANSFORMER = "transformer", "Pretrained speech transformer + TuniSER head"
+    MFCC_LSTM = "mfcc_lstm", "MFCC + LSTM"
+    LOGMEL_CNN = "logmel_cnn", "Log-mel CNN (VGGish-like)"
+    CLASSICAL = "classical", "Hand-crafted features + scikit-learn"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Device(models.TextChoices):
+        AUTO = "auto", "Auto (GPU if present)"
+        CUDA = "cuda", "CUDA GPU"
+        CPU = "cpu", "CPU"
+
+    class Precision(models.TextChoices):
+        BF16 = "bf16", "bfloat16"
+        FP16 = "fp16", "float16"
+        FP32 = "fp32", "float32"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="training_runs")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="training_runs")
+    name = models.CharField(max_length=120, blank=True)
+    family = models.CharField(max_length=20, choices=Family.choices)
+    hparams = models.JSONField(default=dict, blank=True, help_text="Overrides of the family's defaults.")
+    device = models.CharField(max_length=8, choices=Device.choices, default=Device.AUTO)
+    precision = models.CharField(max_length=8, choices=Precision.choices, default=Precision.FP32)
+    backbone = models.CharField(
+        max_length=500, blank=True,
+        help_text="Transformer family: a local directory with a saved wav2vec 2.0 / HuBERT / WavLM model.",
+    )  # fmt: skip
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0)
+    epoch = models.PositiveIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    history = models.JSONField(default=list, blank=True, help_text="Per epoch: train/val loss, val UA/WA/macro-F1.")
+    resumed_from_epoch = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    resolved_hparams = models.JSONField(default=dict, blank=True)
+    test_metrics = models.JSONField(null=True, blank=True)
+    used_device = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Run #{self.pk} ({self.family} on {self.release})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("training:run-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ModelVersion(models.Model):
+    """A trained model: weights + config + label map + preprocessing + metrics, on disk under
+    TUNISER_MODELS_DIR (a directory per version), and the release and platform that made it."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="model_versions")
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="model_versions")
+    family = models.CharField(max_length=20, choices=Family.choices)
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, help_text="Directory of the artifact (relative to TUNISER_MODELS_DIR).")
+    labels = models.JSONField()
+    config = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    platform_version = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def artifact_dir(self):
+        from pathlib import Path
+
+        return Path(settings.TUNISER_MODELS_DIR) / self.path

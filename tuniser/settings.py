@@ -235,6 +235,12 @@ TUNISER = {
     "MIN_CLIP_S": env_float("TUNISER_MIN_CLIP_S", 0.4),
     "MAX_CLIP_S": env_float("TUNISER_MAX_CLIP_S", 15.0),
     "AUTO_SEGMENT": env_bool("TUNISER_AUTO_SEGMENT", True),
+    # Training: per-run work directories (checkpoints), exported models, decoded-release caches.
+    # Directories, not the storage API: torch and transformers read and write them as folders.
+    # On a deployment, a volume shared by the web server and the GPU worker.
+    "RUNS_DIR": env("TUNISER_RUNS_DIR", str(VAR_DIR / "runs")),
+    "MODELS_DIR": env("TUNISER_MODELS_DIR", str(VAR_DIR / "models")),
+    "CACHE_DIR": env("TUNISER_CACHE_DIR", str(VAR_DIR / "cache")),
 }
 
 LOGGING = {

@@ -1,0 +1,138 @@
+"""REST API of training runs and model versions (ML staff)."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Release
+from corpus import roles
+from corpus import selectors as corpus_selectors
+from training import selectors, services
+from training.ml import families
+from training.models import Family, ModelVersion, TrainingRun
+
+
+def _require_ml(user) -> None:
+    if not roles.user_has_role(user, roles.ML_STAFF):
+        raise PermissionDenied("Only ML staff train models.")
+
+
+def _get_run_for_user(user, pk: int) -> TrainingRun:
+    run = selectors.runs_for_user(user).filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such training run.")
+    return run
+
+
+class RunSerializer(serializers.ModelSerializer):
+    release_name = serializers.CharField(source="release.__str__", read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "url", "name", "release", "release_name", "family", "hparams", "resolved_hparams", "device", "precision",
+            "backbone", "status", "cancel_requested", "progress", "epoch", "step", "total_steps", "history",
+            "resumed_from_epoch", "attempts", "test_metrics", "used_device", "error", "created_at", "started_at",
+            "finished_at", "model_version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_model_version(self, obj) -> int | None:
+        mv = ModelVersion.objects.filter(run=obj).values_list("pk", flat=True).first()
+        return mv
+
+
+class RunCreateSerializer(serializers.Serializer):
+    release = serializers.IntegerField(help_text="Release id")
+    family = serializers.ChoiceField(choices=Family.choices)
+    hparams = serializers.DictField(required=False, default=dict, help_text="Overrides of the family defaults")
+    device = serializers.ChoiceField(choices=TrainingRun.Device.choices, default="auto")
+    precision = serializers.ChoiceField(choices=TrainingRun.Precision.choices, default="fp32")
+    backbone = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+
+
+class RunListCreateApi(APIView):
+    @extend_schema(operation_id="training_runs_list", responses=RunSerializer(many=True))
+    def get(self, request):
+        _require_ml(request.user)
+        return Response(RunSerializer(selectors.runs_for_user(request.user)[:200], many=True).data)
+
+    @extend_schema(operation_id="training_runs_create", request=RunCreateSerializer,
+                   responses={201: RunSerializer, 400: OpenApiResponse(description="Invalid combination, with a message")})  # fmt: skip
+    def post(self, request):
+        """Queue a training run on the `gpu` queue."""
+        _require_ml(request.user)
+        data = RunCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        release = Release.objects.filter(pk=v.pop("release"), project__in=corpus_selectors.projects_for_user(request.user)).first()
+        if release is None:
+            raise serializers.ValidationError({"release": "No such release in your projects."})
+        run = services.run_create(release=release, created_by=request.user, **v)
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(operation_id="training_runs_retrieve", responses=RunSerializer)
+    def get(self, request, pk: int):
+        _require_ml(request.user)
+        return Response(RunSerializer(_get_run_for_user(request.user, pk)).data)
+
+
+class RunCancelApi(APIView):
+    @extend_schema(operation_id="training_runs_cancel", request=None, responses=RunSerializer)
+    def post(self, request, pk: int):
+        """Cancel: a queued run at once, a running one at its next step (its best checkpoint stays)."""
+        _require_ml(request.user)
+        return Response(RunSerializer(services.run_cancel(run=_get_run_for_user(request.user, pk))).data)
+
+
+class RunRetryApi(APIView):
+    @extend_schema(operation_id="training_runs_retry", request=None, responses=RunSerializer)
+    def post(self, request, pk: int):
+        """Retry a failed, cancelled or dead run: it resumes from its last checkpoint."""
+        _require_ml(request.user)
+        return Response(RunSerializer(services.run_retry(run=_get_run_for_user(request.user, pk))).data)
+
+
+class FamiliesApi(APIView):
+    @extend_schema(operation_id="training_families", responses=inline_serializer("Families", {"families": serializers.ListField()}))
+    def get(self, request):
+        """The model families and their default hyper-parameters."""
+        _require_ml(request.user)
+        return Response({"families": [
+            {"name": value, "label": label, "defaults": families.default_hparams(value)} for value, label in Family.choices
+        ]})  # fmt: skip
+
+
+class CompareApi(APIView):
+    @extend_schema(operation_id="training_runs_compare", parameters=[OpenApiParameter("runs", str, description="Comma-separated run ids")],
+                   responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}))  # fmt: skip
+    def get(self, request):
+        _require_ml(request.user)
+        ids = [int(x) for x in request.query_params.get("runs", "").split(",") if x.strip().isdigit()]
+        runs = selectors.runs_for_user(request.user).filter(pk__in=ids) if ids else selectors.runs_for_user(request.user)[:20]
+        return Response({"runs": selectors.runs_compared(runs)})
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "family", "release", "run", "labels", "metrics", "platform_version", "path", "created_at"]
+        read_only_fields = fields
+
+
+class ModelVersionListApi(APIView):
+    @extend_schema(operation_id="model_versions_list", responses=ModelVersionSerializer(many=True))
+    def get(self, request):
+        _require_ml(request.user)
+        return Response(ModelVersionSerializer(selectors.model_versions_for_user(request.user)[:200], many=True).data)
+
+
+

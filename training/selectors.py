@@ -1,0 +1,29 @@
+"""Reads of training: runs and model versions per user, comparisons."""
+
+from django.db.models import QuerySet
+
+from corpus import selectors as corpus_selectors
+from training.models import ModelVersion, TrainingRun
+
+
+def runs_for_user(user) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related("release", "project")
+
+
+def model_versions_for_user(user) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related("release", "run")
+
+
+def runs_compared(runs) -> list[dict]:
+    """Side-by-side rows: family, release, hyper-parameters, best validation and test metrics."""
+    rows = []
+    for run in runs:
+        test = run.test_metrics or {}
+        best = max(run.history, key=lambda h: h.get("val_ua") or 0) if run.history else {}
+        rows.append({
+            "id": run.pk, "name": str(run), "family": run.family, "release": str(run.release), "status": run.status,
+            "epochs": len(run.history), "device": run.used_device or run.device, "precision": run.precision,
+            "best_val_ua": best.get("val_ua"), "test_ua": test.get("ua"), "test_wa": test.get("wa"),
+            "test_macro_f1": test.get("macro_f1"), "hparams": run.resolved_hparams or run.hparams,
+        })  # fmt: skip
+    return rows

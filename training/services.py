@@ -1,0 +1,269 @@
+"""Training runs: create, cancel, retry, execute (a Celery task on the `gpu` queue).
+
+The ML itself lives in `training.ml` (no Django). This module turns a release into decoded
+datasets (cached per release), claims the run row, relays progress and cancellation between the
+row and the engine, and records the ModelVersion a finished run produces.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import time
+import traceback as tb
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import tuniser
+from annotation.models import Release
+from annotation.releases.augment import augmented_copy, copy_seed
+from training.ml import engine, families
+from training.models import Family, ModelVersion, TrainingRun
+
+logger = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=10)
+
+
+def _dirs() -> tuple[Path, Path, Path]:
+    t = settings.TUNISER
+    return Path(t["RUNS_DIR"]), Path(t["MODELS_DIR"]), Path(t["CACHE_DIR"])
+
+
+def run_workdir(run: TrainingRun) -> Path:
+    return _dirs()[0] / f"run-{run.pk}"
+
+
+def run_create(
+    *, release: Release, family: str, hparams: dict | None = None, device: str = "auto", precision: str = "fp32",
+    backbone: str = "", name: str = "", created_by=None, enqueue: bool = True,
+) -> TrainingRun:  # fmt: skip
+    """Validate and queue a training run. Invalid combinations are refused with a message."""
+    hparams = dict(hparams or {})
+    if family not in Family.values:
+        raise ValidationError({"family": f"Unknown family '{family}'."})
+    if device not in TrainingRun.Device.values:
+        raise ValidationError({"device": f"Device must be one of {', '.join(TrainingRun.Device.values)}."})
+    if precision not in TrainingRun.Precision.values:
+        raise ValidationError({"precision": f"Precision must be one of {', '.join(TrainingRun.Precision.values)}."})
+    try:
+        resolved = families.validate(family, hparams, device=device, precision=precision)
+    except ValueError as exc:
+        raise ValidationError({"hparams": str(exc)}) from exc
+    if family == "transformer":
+        if not backbone:
+            raise ValidationError({"backbone": "The transformer family needs a backbone: a local model directory."})
+        if not (Path(backbone) / "config.json").is_file():
+            raise ValidationError({"backbone": f"'{backbone}' is not a saved model directory (no config.json)."})
+    # device "cuda" is checked by the GPU worker that runs the job (the web server has no GPU).
+    labels = release.params.get("label_set") or []
+    if len(labels) < 2:
+        raise ValidationError({"release": "The release needs at least two labels to train on."})
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            project=release.project, release=release, family=family, hparams=hparams, resolved_hparams=resolved,
+            device=device, precision=precision, backbone=backbone, name=name, created_by=created_by,
+        )  # fmt: skip
+        if enqueue:
+            _enqueue(run)
+    return run
+
+
+def _enqueue(run: TrainingRun) -> None:
+    from training.tasks import train_run
+
+    transaction.on_commit(lambda: train_run.delay(run.pk))
+
+
+def run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops at its next step (keeping its best
+    checkpoint)."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == TrainingRun.Status.QUEUED:
+            run.status = TrainingRun.Status.CANCELLED
+            run.finished_at = timezone.now()
+        elif run.status == TrainingRun.Status.RUNNING:
+            run.cancel_requested = True
+        else:
+            raise ValidationError(f"Run #{run.pk} is {run.status}: there is nothing to cancel.")
+        run.save(update_fields=["status", "finished_at", "cancel_requested"])
+    return run
+
+
+def run_retry(*, run: TrainingRun) -> TrainingRun:
+    """Queue a failed, cancelled or dead run again: it resumes from its last checkpoint."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        dead = run.status == TrainingRun.Status.RUNNING and (
+            run.heartbeat_at is None or run.heartbeat_at < timezone.now() - STALE_AFTER
+        )
+        if run.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED) and not dead:
+            raise ValidationError(f"Run #{run.pk} is {run.status}; only failed, cancelled or dead runs are retried.")
+        run.status = TrainingRun.Status.QUEUED
+        run.cancel_requested = False
+        run.error = ""
+        run.traceback = ""
+        run.finished_at = None
+        run.save(update_fields=["status", "cancel_requested", "error", "traceback", "finished_at"])
+        _enqueue(run)
+    return run
+
+
+def run_mark_dead(*, run: TrainingRun) -> None:
+    """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests)."""
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(heartbeat_at=timezone.now() - 2 * STALE_AFTER)
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+def release_datasets(release: Release) -> tuple[engine.Dataset, engine.Dataset, engine.Dataset, list[str]]:
+    """The release's clips decoded once to float32 arrays, cached per release (and checksum).
+
+    Augmented training copies (oversampling) are made with the same seed as the export.
+    """
+    labels = list(release.params["label_set"])
+    cache = _dirs()[2] / "releases" / f"release-{release.pk}-{release.checksum[:16]}.npz"
+    if not cache.exists():
+        _build_cache(release, labels, cache)
+    data = np.load(cache)
+    audio, offsets = data["audio"], data["offsets"]
+    out = []
+    for split in ("train", "validation", "test"):
+        idx = np.flatnonzero(data["splits"] == split)
+        samples = [audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32768.0 for i in idx]
+        out.append(engine.Dataset(samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]]))
+    return out[0], out[1], out[2], labels
+
+
+def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
+    items = list(release.items.select_related("clip").order_by("split", "label", "clip_id", "copy_index"))
+    seed = int(release.params.get("seed", 0))
+    chunks, offsets, ids, splits, ys = [], [0], [], [], []
+    for item in items:
+        with default_storage.open(item.clip.audio.name, "rb") as fh:
+            samples, rate = sf.read(io.BytesIO(fh.read()), dtype="float32")
+        if item.copy_index:
+            samples = augmented_copy(samples, rate, seed=copy_seed(seed, item.clip_id), copy_index=item.copy_index)
+        pcm = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
+        chunks.append(pcm)
+        offsets.append(offsets[-1] + len(pcm))
+        ids.append(item.clip_id)
+        splits.append(item.split)
+        ys.append(labels.index(item.label))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, audio=np.concatenate(chunks) if chunks else np.zeros(0, np.int16), offsets=np.array(offsets),
+             ids=np.array(ids), splits=np.array(splits), labels=np.array(ys))  # fmt: skip
+    tmp.replace(cache)
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+
+def _claim(run_id: int) -> bool:
+    now = timezone.now()
+    claimable = Q(status=TrainingRun.Status.QUEUED) | Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    return bool(
+        TrainingRun.objects.filter(claimable, pk=run_id).update(
+            status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+class _Relay:
+    """Progress from the engine to the row (throttled), cancellation from the row to the engine."""
+
+    def __init__(self, run_id: int, every_s: float = 1.0):
+        self.run_id = run_id
+        self.every_s = every_s
+        self.last = 0.0
+        self.cancel = False
+
+    def __call__(self, p: engine.Progress) -> bool:
+        now = time.monotonic()
+        if p.epoch_done or now - self.last >= self.every_s:
+            self.last = now
+            fields = {
+                "epoch": p.epoch, "step": p.step, "total_steps": p.total_steps, "heartbeat_at": timezone.now(),
+                "progress": round(p.step / p.total_steps, 4) if p.total_steps else 0.0,
+            }  # fmt: skip
+            if p.epoch_done:
+                fields["history"] = p.history
+            TrainingRun.objects.filter(pk=self.run_id).update(**fields)
+            self.cancel = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
+        return self.cancel
+
+
+def run_execute(*, run_id: int) -> bool:
+    """Train one claimed run to the end (or to its cancellation), and record the model.
+
+    1. Claim the row (queued, or running with a stale heartbeat: its worker died).
+    2. Decode the release once (cached), then train with the engine: it checkpoints every epoch
+       and resumes from the last checkpoint of this run's work directory.
+    3. Success: move the exported model under TUNISER_MODELS_DIR and create its ModelVersion, with
+       the metrics, in one transaction. Cancellation keeps the best checkpoint. GPU memory
+       exhaustion and every other failure are recorded on the row with their reason.
+    """
+    if not _claim(run_id):
+        logger.info("training run %s is not queued (taken or finished); skipping", run_id)
+        return False
+    run = TrainingRun.objects.select_related("release__project").get(pk=run_id)
+    relay = _Relay(run_id)
+    try:
+        train, val, test, labels = release_datasets(run.release)
+        result = engine.train(
+            family=run.family, hparams=run.hparams, train=train, val=val, test=test, labels=labels,
+            workdir=run_workdir(run), device=run.device, precision=run.precision, on_progress=relay,
+            backbone_dir=Path(run.backbone) if run.backbone else None, resume=True,
+        )  # fmt: skip
+    except engine.GpuOutOfMemory as exc:
+        _fail(run_id, exc.message, tb.format_exc())
+        return True
+    except Exception as exc:
+        logger.exception("training run %s failed", run_id)
+        _fail(run_id, f"{type(exc).__name__}: {exc}", tb.format_exc())
+        return True
+    common = {
+        "history": result.history, "resumed_from_epoch": result.resumed_from_epoch, "resolved_hparams": result.hparams,
+        "used_device": result.device, "finished_at": timezone.now(), "heartbeat_at": timezone.now(),
+    }  # fmt: skip
+    if result.cancelled:
+        TrainingRun.objects.filter(pk=run_id).update(status=TrainingRun.Status.CANCELLED, **common)
+        return True
+    _, models_dir, _ = _dirs()
+    rel = f"{run.project.slug}/run-{run.pk}-{run.family}"
+    target = models_dir / rel
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(result.artifact_dir, target)
+    from training.ml.predict import read_config
+
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run_id).update(
+            status=TrainingRun.Status.SUCCEEDED, progress=1.0, test_metrics=result.test_metrics, **common
+        )
+        ModelVersion.objects.create(
+            project=run.project, run=run, release=run.release, family=run.family,
+            name=f"{run.family}-{run.release.name}-v{run.release.version}-run{run.pk}", path=rel, labels=labels,
+            config=read_config(target), metrics={"test": result.test_metrics, "validation": result.val_metrics,
+                                                 "best_epoch": result.best_epoch, "n_params": result.n_params},
+            platform_version=tuniser.__version__,
+        )  # fmt: skip
+    return True
+
+
+def _fail(run_id: int, error: str, traceback: str) -> None:
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=TrainingRun.Status.FAILED, error=error[:2000], traceback=traceback, finished_at=timezone.now()
+    )
