@@ -34,6 +34,13 @@ def data_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    work = tmp_path_factory.mktemp("work")
+    settings.TUNISER = {
+        **settings.TUNISER,
+        "RUNS_DIR": str(work / "runs"),
+        "MODELS_DIR": str(work / "models"),
+        "CACHE_DIR": str(work / "cache"),
+    }
     return settings.MEDIA_ROOT
 
 
@@ -64,20 +71,29 @@ def _database_url() -> str:
     return f"postgres://{auth}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def _reset_producers() -> None:
+    """Celery keeps its producer pool (and the broker it was made for) across broker changes;
+    app.close() drops it only when the connection pool exists. Drop both."""
+    celery_app.close()
+    celery_app._pool = None
+    if "amqp" in celery_app.__dict__:
+        celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
-def celery_worker_process(transactional_db, broker_url, settings, tmp_path):
-    """A real `celery worker` process on the real broker, sharing the test database and media."""
+def worker_factory(transactional_db, broker_url, settings, tmp_path):
+    """Start real `celery worker` processes on the real broker, sharing the test database, media
+    and training directories. Each call starts one more; all are stopped at teardown."""
     from redis import Redis
 
     celery_app.conf.task_always_eager = False
+    _reset_producers()
     celery_app.conf.broker_url = broker_url
-    # A leftover message from an earlier test must not reach this worker.
-    redis_kwargs = (
-        {"unix_socket_path": broker_url.removeprefix("redis+socket://")}
-        if broker_url.startswith("redis+socket://")
-        else {}
-    )
-    client = Redis(**redis_kwargs) if redis_kwargs else Redis.from_url(broker_url)
+    # A leftover message from an earlier test must not reach these workers.
+    if broker_url.startswith("redis+socket://"):
+        client = Redis(unix_socket_path=broker_url.removeprefix("redis+socket://"))
+    else:
+        client = Redis.from_url(broker_url)
     for queue in ("default", "audio", "gpu"):
         client.delete(queue)
     env = {
@@ -85,34 +101,51 @@ def celery_worker_process(transactional_db, broker_url, settings, tmp_path):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": broker_url,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TUNISER_RUNS_DIR": settings.TUNISER["RUNS_DIR"],
+        "TUNISER_MODELS_DIR": settings.TUNISER["MODELS_DIR"],
+        "TUNISER_CACHE_DIR": settings.TUNISER["CACHE_DIR"],
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tuniser", "worker", "-Q", "default,audio,gpu",
-             "--pool", "solo", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"The Celery worker exited at start:\n{log.read_text()}")
-        if b"ready." in log.read_bytes():
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"The Celery worker did not become ready:\n{log.read_text()}")
-    proc.log_path = log
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    procs: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        log = tmp_path / f"worker{len(procs)}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "tuniser", "worker", "-Q", "default,audio,gpu",
+                 "--pool", "solo", "--loglevel", "INFO", "--hostname", f"test{len(procs)}-{os.getpid()}@%h"],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        proc.log_path = log
+        procs.append(proc)
+        deadline = time.monotonic() + 60
+        while b"ready." not in log.read_bytes():
+            if proc.poll() is not None:
+                pytest.fail(f"The Celery worker exited at start:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"The Celery worker did not become ready:\n{log.read_text()}")
+            time.sleep(0.2)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _reset_producers()
     celery_app.conf.broker_url = django_settings.CELERY_BROKER_URL
+
+
+@pytest.fixture
+def celery_worker_process(worker_factory):
+    """One real Celery worker process (see worker_factory)."""
+    return worker_factory()
 
 
 def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):

@@ -107,4 +107,4 @@ class ModelVersion(models.Model):
     def artifact_dir(self):
         from pathlib import Path
 
-        return Path(settings.TUNISER_MODELS_DIR) / self.path
+        return Path(settings.TUNISER["MODELS_DIR"]) / self.path

@@ -1,0 +1,58 @@
+"""`python manage.py train --release NAME --family F [--version N] [--epochs N] [--lr X] [...] [--sync]`"""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.models import Release
+from training import services
+from training.models import Family, TrainingRun
+
+
+class Command(BaseCommand):
+    help = "Train a model on a release (queued on the gpu queue, or here with --sync)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--release", required=True, help="Release name (latest version unless --version).")
+        parser.add_argument("--release-version", type=int, default=None)
+        parser.add_argument("--family", required=True, choices=Family.values)
+        parser.add_argument("--device", default="auto", choices=TrainingRun.Device.values)
+        parser.add_argument("--precision", default="fp32", choices=TrainingRun.Precision.values)
+        parser.add_argument("--backbone", default="", help="Transformer family: local model directory.")
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--lr", type=float)
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--weight-decay", type=float)
+        parser.add_argument("--patience", type=int)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--hparams", default="{}", help="More overrides as JSON.")
+        parser.add_argument("--sync", action="store_true", help="Train in this process (no worker needed).")
+
+    def handle(self, *args, **o):
+        releases = Release.objects.filter(name=o["release"])
+        release = releases.filter(version=o["release_version"]).first() if o["release_version"] else releases.order_by("-version").first()
+        if release is None:
+            raise CommandError(f"No release '{o['release']}'" + (f" v{o['version']}" if o["release_version"] else "") + ".")
+        try:
+            hparams = json.loads(o["hparams"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--hparams is not valid JSON: {exc}") from exc
+        for key, name in (("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"),
+                          ("weight_decay", "weight_decay"), ("patience", "patience"), ("seed", "seed")):  # fmt: skip
+            if o.get(key) is not None:
+                hparams[name] = o[key]
+        try:
+            run = services.run_create(release=release, family=o["family"], hparams=hparams, device=o["device"],
+                                      precision=o["precision"], backbone=o["backbone"], enqueue=not o["sync"])  # fmt: skip
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        if not o["sync"]:
+            self.stdout.write(f"run #{run.pk} queued on the gpu queue")
+            return
+        services.run_execute(run_id=run.pk)
+        run.refresh_from_db()
+        if run.status != "succeeded":
+            raise CommandError(f"run #{run.pk} {run.status}: {run.error}")
+        m = run.test_metrics
+        self.stdout.write(f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}")

@@ -1,0 +1,557 @@
+"""The four model families, selectable by name: hyper-parameters, validation, model building,
+featurisation, export and loading.
+
+| name          | input                         | model                                              |
+|---------------|-------------------------------|----------------------------------------------------|
+| `transformer` | waveform                      | wav2vec 2.0 / HuBERT / WavLM + TuniSER head        |
+| `mfcc_lstm`   | 40 MFCC per 10 ms             | (bi)LSTM + TuniSER head (TuniSER's LSTM baseline)  |
+| `logmel_cnn`  | 0.96 s patches of 64 log-mels | VGGish-like CNN from scratch, clip = mean of patches |
+| `classical`   | 94 (or 188) hand-crafted stats| scikit-learn SVM / kNN / logistic regression / MLP |
+
+`get_family(name).validate(hparams, device=..., precision=...)` returns the full hyper-parameter
+dict (defaults overlaid with `hparams`) or raises ValueError naming the offending value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .hparams import Param, apply_schema, check_device_and_precision, probability
+
+FORMAT = "tuniser-studio-model"
+FORMAT_VERSION = 1
+
+# Shared by every family: how clips are preprocessed (see `audio.preprocess`) and seeded.
+_PREPROCESSING = {
+    "trim_db": Param(30.0, float, "silence trim threshold in dB below the clip's peak; null = no trim",
+                     low=0.0, low_open=True, nullable=True),
+    "max_clip_s": Param(None, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
+                        low=0.0, low_open=True, nullable=True),
+    "seed": Param(0, int, "random seed (weights, shuffling, augmentation)", low=0),
+}  # fmt: skip
+
+# Shared by the three torch families.
+_TORCH = {
+    "epochs": Param(30, int, "maximum number of epochs", low=1),
+    "batch_size": Param(32, int, "clips per batch", low=1),
+    "lr": Param(1e-3, float, "peak learning rate of AdamW", low=0.0, low_open=True),
+    "weight_decay": Param(0.01, float, "AdamW weight decay", low=0.0),
+    "warmup_ratio": Param(0.05, float, "fraction of the steps with a linear warm-up, then linear decay",
+                          low=0.0, high=1.0, high_open=True),
+    "grad_clip": Param(1.0, float, "gradient norm clipping; null = none", low=0.0, low_open=True, nullable=True),
+    "patience": Param(8, int, "early stopping: epochs without a better validation UA; null = never stop early",
+                      low=1, nullable=True),
+    "balanced_loss": Param(True, bool, "weight the cross-entropy by inverse class frequency (favours UA)"),
+    "num_workers": Param(None, int, "DataLoader worker processes (featurisation, augmentation, collation); "
+                         "null = automatic: none on the CPU, up to 8 on a GPU", low=0, nullable=True),
+    "progress_every": Param(20, int, "call on_progress every this many steps (and at each epoch end)", low=1),
+    "aug_noise": probability(0.2, "probability of Gaussian noise at 10-40 dB SNR"),
+    "aug_pitch_shift": probability(0.0, "probability of a pitch shift of up to 2 semitones (CPU-costly)"),
+    "aug_time_shift": probability(0.2, "probability of a time shift of up to 15 % of the clip"),
+    "aug_gain": probability(0.2, "probability of a gain change of up to 6 dB"),
+    "spec_time_mask": probability(0.5, "probability of a SpecAugment time mask"),
+    "spec_freq_mask": probability(0.5, "probability of a SpecAugment frequency mask"),
+    "spec_time_width": Param(20, int, "largest time mask, in frames", low=1),
+    "spec_freq_width": Param(8, int, "largest frequency mask, in bins", low=1),
+    "head_hidden": Param(128, int, "hidden units of the TuniSER head", low=1),
+    "dropout": probability(0.3, "dropout of the head (and between LSTM layers)"),
+}  # fmt: skip
+
+
+def _with(base: dict[str, Param], **overrides: Any) -> dict[str, Param]:
+    """`base` with some defaults changed (same types and bounds)."""
+    out = dict(base)
+    for name, default in overrides.items():
+        p = out[name]
+        out[name] = Param(
+            default, p.kind, p.help, p.choices, p.low, p.high, p.low_open, p.high_open, p.nullable
+        )
+    return out
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _base_config(family: str, hp: dict, labels: list[str], preprocessing: dict, **extra) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "family": family,
+        "labels": list(labels),
+        "id2label": {str(i): label for i, label in enumerate(labels)},
+        "label2id": {label: i for i, label in enumerate(labels)},
+        "hparams": hp,
+        "preprocessing": preprocessing,
+        **extra,
+    }
+
+
+class Family:
+    name: str = ""
+    uses_torch: bool = True
+    schema: dict[str, Param] = {}
+
+    def default_hparams(self) -> dict:
+        return {name: p.default for name, p in self.schema.items()}
+
+    def describe_hparams(self) -> dict[str, str]:
+        return {name: p.help for name, p in self.schema.items()}
+
+    def validate(self, hparams: dict | None = None, *, device: str = "auto", precision: str = "fp32") -> dict:
+        check_device_and_precision(device, precision)
+        hp = apply_schema(self.name, self.schema, hparams)
+        self.check_combination(hp, device=device, precision=precision)
+        return hp
+
+    def check_combination(self, hp: dict, *, device: str, precision: str) -> None:
+        pass
+
+    def preprocessing(self, hp: dict) -> dict:
+        return {"sample_rate": SAMPLE_RATE, "trim_db": hp["trim_db"], "max_s": hp["max_clip_s"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Torch families
+
+
+class TorchFamily(Family):
+    """Interface the engine drives; see `engine._train_torch`."""
+
+    def build_model(
+        self, hp: dict, labels: list[str], *, train_waves: list[np.ndarray], backbone_dir: Path | None
+    ):
+        """(model, preprocessing): a fresh model (pretrained encoder where there is one) and the
+        settings inference needs to featurise clips as training did."""
+        raise NotImplementedError
+
+    def featurizer(self, hp: dict, preprocessing: dict, *, train: bool):
+        raise NotImplementedError
+
+    def collate(self, hp: dict, preprocessing: dict, *, train: bool, model=None):
+        """The batch collation function (picklable, for DataLoader workers)."""
+        raise NotImplementedError
+
+    def logits(self, model, batch: dict):
+        return model(**batch)
+
+    def param_groups(self, model, hp: dict) -> list[dict]:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": hp["lr"]}]
+
+    def set_train_mode(self, model, hp: dict) -> None:
+        model.train()
+
+    def model_args(self, hp: dict, n_classes: int) -> dict:
+        raise NotImplementedError
+
+    def make_net(self, model_args: dict):
+        raise NotImplementedError
+
+    def export(self, model, hp: dict, labels: list[str], preprocessing: dict, out_dir: Path) -> None:
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(out_dir / "model.safetensors"))
+        config = _base_config(
+            self.name, hp, labels, preprocessing,
+            model_args=self.model_args(hp, len(labels)), weights="model.safetensors",
+        )  # fmt: skip
+        _write_json(out_dir / "config.json", config)
+
+    def load(self, artifact_dir: Path, config: dict):
+        """(model, preprocessing) from an exported directory, on the CPU, in eval mode."""
+        from safetensors.torch import load_file
+
+        model = self.make_net(config["model_args"])
+        model.load_state_dict(load_file(str(artifact_dir / config["weights"])))
+        return model.eval(), config["preprocessing"]
+
+
+class TransformerFamily(TorchFamily):
+    name = "transformer"
+    schema = {
+        **_PREPROCESSING,
+        **_with(
+            _TORCH, epochs=10, batch_size=8, lr=3e-5, warmup_ratio=0.1, patience=3, head_hidden=256,
+            dropout=0.1, spec_time_mask=0.05, spec_freq_mask=0.0,
+        ),
+        "max_clip_s": Param(8.0, float, "longer clips are centre-cropped to this many seconds (bounds GPU memory); "
+                            "null = whole clip", low=0.0, low_open=True, nullable=True),
+        "head_lr": Param(1e-3, float, "learning rate of the head and the layer weights", low=0.0, low_open=True),
+        "freeze_feature_encoder": Param(True, bool, "keep the convolutional feature encoder frozen"),
+        "freeze_backbone": Param(False, bool, "freeze the whole encoder: linear probing of the head only"),
+        "pooling": Param("mean", str, "'mean' of the last layer, or 'weighted': a learned softmax-weighted "
+                         "sum of all hidden layers, then the mean over time", choices=("mean", "weighted")),
+        "gradient_checkpointing": Param(False, bool, "recompute activations in the backward pass (less memory)"),
+    }  # fmt: skip
+    # In this family spec_time_mask / spec_freq_mask are the encoder's own SpecAugment on its latent
+    # frames (`mask_time_prob` / `mask_feature_prob` of the wav2vec2 / HuBERT / WavLM config:
+    # the probability of each frame starting a masked span); the width params do not apply.
+
+    def check_combination(self, hp: dict, *, device: str, precision: str) -> None:
+        if hp["freeze_backbone"] and not hp["freeze_feature_encoder"]:
+            raise ValueError(
+                "freeze_feature_encoder=false contradicts freeze_backbone=true: a frozen backbone includes "
+                "its feature encoder"
+            )
+        if hp["freeze_backbone"] and hp["gradient_checkpointing"]:
+            raise ValueError(
+                "gradient_checkpointing has no use with freeze_backbone=true (no encoder gradients)"
+            )
+
+    def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        from transformers import AutoModel, Wav2Vec2FeatureExtractor
+
+        from .modeling_tuniser import TuniserConfig, TuniserForAudioClassification
+
+        if backbone_dir is None:
+            raise ValueError(
+                "the transformer family needs backbone_dir: a local wav2vec2 / HuBERT / WavLM directory"
+            )
+        backbone_dir = Path(backbone_dir)
+        if not (backbone_dir / "config.json").is_file():
+            raise ValueError(
+                f"backbone_dir {backbone_dir} has no config.json (expected a save_pretrained directory)"
+            )
+        encoder = AutoModel.from_pretrained(backbone_dir, local_files_only=True)
+        do_normalize = True
+        if (backbone_dir / "preprocessor_config.json").is_file():
+            do_normalize = Wav2Vec2FeatureExtractor.from_pretrained(
+                backbone_dir, local_files_only=True
+            ).do_normalize
+        encoder_config = encoder.config.to_dict()
+        encoder_config["mask_time_prob"] = hp["spec_time_mask"]
+        encoder_config["mask_feature_prob"] = hp["spec_freq_mask"]
+        if hp["pooling"] == "weighted" and "layerdrop" in encoder_config:
+            # LayerDrop skips layers at random in training, and a skipped layer leaves no hidden state:
+            # the weighted sum needs every layer, every step.
+            encoder_config["layerdrop"] = 0.0
+        preprocessing = {**self.preprocessing(hp), "do_normalize": bool(do_normalize)}
+        config = TuniserConfig(
+            encoder_config=encoder_config, pooling=hp["pooling"], head_hidden_size=hp["head_hidden"],
+            head_dropout=hp["dropout"], id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)}, family=self.name, hparams=hp,
+            preprocessing=preprocessing,
+        )  # fmt: skip
+        model = TuniserForAudioClassification(config)
+        result = model.backbone.load_state_dict(encoder.state_dict(), strict=False)
+        # Only the masked-frame embedding may differ: it exists iff a mask probability is > 0.
+        bad = [k for k in [*result.missing_keys, *result.unexpected_keys] if k != "masked_spec_embed"]
+        if bad:
+            raise ValueError(f"the encoder weights in {backbone_dir} do not fit its config: {bad[:5]}")
+        if hp["freeze_feature_encoder"]:
+            model.freeze_feature_encoder()
+        if hp["freeze_backbone"]:
+            model.freeze_backbone()
+        if hp["gradient_checkpointing"]:
+            model.gradient_checkpointing_enable()
+        return model, preprocessing
+
+    def featurizer(self, hp, preprocessing, *, train):
+        from .data import WaveFeatures
+
+        return WaveFeatures()
+
+    def collate(self, hp, preprocessing, *, train, model=None):
+        from .data import WaveCollate
+
+        min_samples = SAMPLE_RATE // 10  # longer than any encoder's receptive field (400 for wav2vec2)
+        encoder_config = model.config.encoder_config if model is not None else None
+        if train and encoder_config is not None and hp["spec_time_mask"] > 0:
+            stride = int(np.prod(encoder_config.get("conv_stride", (320,))))
+            min_samples = max(min_samples, 2 * encoder_config.get("mask_time_length", 10) * stride)
+        return WaveCollate(preprocessing["do_normalize"], min_samples)
+
+    def logits(self, model, batch):
+        return model(**batch).logits
+
+    def param_groups(self, model, hp):
+        head = [p for n, p in model.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
+        encoder = [p for p in model.backbone.parameters() if p.requires_grad]
+        groups = [{"params": head, "lr": hp["head_lr"]}]
+        if encoder:
+            groups.append({"params": encoder, "lr": hp["lr"]})
+        return groups
+
+    def set_train_mode(self, model, hp):
+        model.train()
+        if hp["freeze_backbone"]:
+            model.backbone.eval()  # linear probing: no dropout / masking inside the frozen encoder
+
+    def export(self, model, hp, labels, preprocessing, out_dir):
+        """A directory `transformers.pipeline("audio-classification", model=dir, trust_remote_code=True)`
+        loads: config.json (TuniserConfig, auto_map), modeling_tuniser.py + audio.py + nets.py,
+        model.safetensors, preprocessor_config.json (TuniserFeatureExtractor: trims as training did)."""
+        from .modeling_tuniser import TuniserConfig, TuniserFeatureExtractor, TuniserForAudioClassification
+
+        TuniserConfig.register_for_auto_class()
+        TuniserForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
+        TuniserFeatureExtractor.register_for_auto_class()
+        model.config.hparams = hp
+        model.config.preprocessing = preprocessing
+        was_training = model.training
+        model.to("cpu").eval().save_pretrained(out_dir)
+        model.train(was_training)
+        TuniserFeatureExtractor(
+            trim_db=preprocessing["trim_db"], max_s=preprocessing["max_s"],
+            do_normalize=preprocessing["do_normalize"],
+        ).save_pretrained(out_dir)  # fmt: skip
+
+    def load(self, artifact_dir, config):
+        from .modeling_tuniser import TuniserForAudioClassification
+
+        model = TuniserForAudioClassification.from_pretrained(artifact_dir, local_files_only=True)
+        return model.eval(), dict(model.config.preprocessing)
+
+
+class MfccLstmFamily(TorchFamily):
+    name = "mfcc_lstm"
+    schema = {
+        **_PREPROCESSING,
+        **_TORCH,
+        "max_clip_s": Param(10.0, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
+                            low=0.0, low_open=True, nullable=True),
+        "n_mfcc": Param(40, int, "MFCC coefficients per 10 ms frame", low=1, high=64),
+        "hidden": Param(128, int, "LSTM units per direction", low=1),
+        "num_layers": Param(2, int, "stacked LSTM layers", low=1),
+        "bidirectional": Param(True, bool, "bidirectional LSTM"),
+    }  # fmt: skip
+
+    def model_args(self, hp, n_classes):
+        return {
+            "n_mfcc": hp["n_mfcc"], "hidden": hp["hidden"], "num_layers": hp["num_layers"],
+            "bidirectional": hp["bidirectional"], "dropout": hp["dropout"], "head_hidden": hp["head_hidden"],
+            "n_classes": n_classes,
+        }  # fmt: skip
+
+    def make_net(self, model_args):
+        from .nets import MfccLstm
+
+        return MfccLstm(**model_args)
+
+    def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        import torch
+
+        from .data import MfccFeatures
+
+        model = self.make_net(self.model_args(hp, len(labels)))
+        featurize = MfccFeatures(hp, train=False)
+        frames = np.concatenate([featurize(w, None) for w in _stats_sample(train_waves, hp["seed"])])
+        model.mean.copy_(torch.from_numpy(frames.mean(axis=0)))
+        model.std.copy_(torch.from_numpy(frames.std(axis=0) + 1e-5))
+        return model, self.preprocessing(hp)
+
+    def preprocessing(self, hp):
+        return {**super().preprocessing(hp), "features": "mfcc_frames", "n_mfcc": hp["n_mfcc"]}
+
+    def featurizer(self, hp, preprocessing, *, train):
+        from .data import MfccFeatures
+
+        return MfccFeatures(hp, train=train)
+
+    def collate(self, hp, preprocessing, *, train, model=None):
+        from .data import FramesCollate
+
+        return FramesCollate()
+
+
+class LogmelCnnFamily(TorchFamily):
+    name = "logmel_cnn"
+    schema = {
+        **_PREPROCESSING,
+        **_TORCH,
+        "max_clip_s": Param(10.0, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
+                            low=0.0, low_open=True, nullable=True),
+        "width": Param(32, int, "channels of the first conv block (then x2, x4, x8)", low=1),
+    }  # fmt: skip
+
+    def model_args(self, hp, n_classes):
+        return {
+            "width": hp["width"],
+            "dropout": hp["dropout"],
+            "head_hidden": hp["head_hidden"],
+            "n_classes": n_classes,
+        }
+
+    def make_net(self, model_args):
+        from .nets import VggishCnn
+
+        return VggishCnn(**model_args)
+
+    def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        from .data import PatchFeatures
+
+        model = self.make_net(self.model_args(hp, len(labels)))
+        featurize = PatchFeatures(hp, train=False)
+        patches = np.concatenate([featurize(w, None) for w in _stats_sample(train_waves, hp["seed"])])
+        model.mean.fill_(float(patches.mean()))
+        model.std.fill_(float(patches.std()) + 1e-5)
+        return model, self.preprocessing(hp)
+
+    def preprocessing(self, hp):
+        return {**super().preprocessing(hp), "features": "logmel_patches", "n_mels": 64, "patch_frames": 96,
+                "hop_frames": 48}  # fmt: skip
+
+    def featurizer(self, hp, preprocessing, *, train):
+        from .data import PatchFeatures
+
+        return PatchFeatures(hp, train=train)
+
+    def collate(self, hp, preprocessing, *, train, model=None):
+        from .data import PatchCollate
+
+        return PatchCollate()
+
+
+def _stats_sample(waves: list[np.ndarray], seed: int, n: int = 1000) -> list[np.ndarray]:
+    """Up to `n` training clips, to estimate feature statistics for standardisation."""
+    if len(waves) <= n:
+        return waves
+    idx = np.random.default_rng(seed).choice(len(waves), size=n, replace=False)
+    return [waves[i] for i in sorted(idx)]
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn family
+
+CLASSIFIERS = ("svm", "knn", "logreg", "mlp")
+
+
+class ClassicalFamily(Family):
+    name = "classical"
+    uses_torch = False
+    schema = {
+        **_PREPROCESSING,
+        "classifier": Param("svm", str, "scikit-learn classifier", choices=CLASSIFIERS),
+        "with_std": Param(True, bool, "188 features (94 means + 94 standard deviations) instead of 94 means"),
+        "C": Param(1.0, float, "inverse regularisation strength (svm, logreg)", low=0.0, low_open=True),
+        "gamma": Param("scale", str, "RBF kernel coefficient of the svm", choices=("scale", "auto")),
+        "n_neighbors": Param(5, int, "neighbours of knn", low=1),
+        "mlp_hidden": Param(256, int, "hidden units of the mlp", low=1),
+        "mlp_alpha": Param(1e-3, float, "L2 penalty of the mlp", low=0.0),
+        "max_iter": Param(500, int, "iterations of logreg / mlp", low=1),
+        "balanced": Param(True, bool, "weight training clips by inverse class frequency (favours UA); "
+                          "svm (incl. its probability calibration), logreg and mlp; knn ignores it"),
+        "n_jobs": Param(1, int, "processes for feature extraction", low=1),
+    }  # fmt: skip
+
+    def check_combination(self, hp, *, device, precision):
+        if device.startswith("cuda"):
+            raise ValueError(
+                f"the classical family trains with scikit-learn on the CPU: device {device!r} is not "
+                "available to it; use 'cpu' or 'auto'"
+            )
+        if precision != "fp32":
+            raise ValueError(
+                f"the classical family has no mixed precision: use precision 'fp32', not {precision!r}"
+            )
+
+    def preprocessing(self, hp):
+        return {**super().preprocessing(hp), "features": "handcrafted", "with_std": hp["with_std"]}
+
+    def build_pipeline(self, hp: dict):
+        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+
+        if hp["classifier"] == "svm":
+            from sklearn.calibration import CalibratedClassifierCV
+
+            # Probabilities by Platt scaling on cross-validated decision values (what
+            # SVC(probability=True), deprecated in scikit-learn 1.9, did internally).
+            svc = SVC(C=hp["C"], kernel="rbf", gamma=hp["gamma"])
+            clf = CalibratedClassifierCV(svc, method="sigmoid", cv=_calibration_folds(hp), ensemble=False)
+        elif hp["classifier"] == "knn":
+            clf = KNeighborsClassifier(n_neighbors=hp["n_neighbors"], weights="distance")
+        elif hp["classifier"] == "logreg":
+            from sklearn.linear_model import LogisticRegression
+
+            clf = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"])
+        else:
+            clf = MLPClassifier(hidden_layer_sizes=(hp["mlp_hidden"],), alpha=hp["mlp_alpha"], max_iter=hp["max_iter"],
+                                random_state=hp["seed"])  # fmt: skip
+        return Pipeline([("scaler", StandardScaler()), ("clf", clf)])
+
+    def fit(self, pipeline, X: np.ndarray, y: np.ndarray, hp: dict):
+        """Fit; with `balanced`, as sample weights so that the SVM's Platt calibration is balanced
+        too (class_weight alone would leave the calibrated probabilities skewed to the majority)."""
+        if hp["balanced"] and hp["classifier"] != "knn":
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            return pipeline.fit(X, y, clf__sample_weight=compute_sample_weight("balanced", y))
+        return pipeline.fit(X, y)
+
+    def features(self, waves: list[np.ndarray], preprocessing: dict, n_jobs: int = 1) -> np.ndarray:
+        from .features import handcrafted
+
+        if not waves:
+            return np.zeros((0, 188 if preprocessing["with_std"] else 94), dtype=np.float32)
+        if n_jobs > 1 and len(waves) > 50:
+            from joblib import Parallel, delayed
+
+            rows = Parallel(n_jobs=n_jobs)(
+                delayed(handcrafted)(w, SAMPLE_RATE, with_std=preprocessing["with_std"]) for w in waves
+            )
+        else:
+            rows = [handcrafted(w, SAMPLE_RATE, with_std=preprocessing["with_std"]) for w in waves]
+        return np.stack(rows)
+
+    def export(self, pipeline, hp, labels, preprocessing, out_dir):
+        import joblib
+        import sklearn
+
+        joblib.dump(pipeline, out_dir / "model.joblib")
+        config = _base_config(
+            self.name, hp, labels, preprocessing, weights="model.joblib",
+            sklearn_version=sklearn.__version__,
+            note="model.joblib is a pickled scikit-learn Pipeline: load it only with the same scikit-learn "
+            "version, and only from a trusted source (unpickling runs code).",
+        )  # fmt: skip
+        _write_json(out_dir / "config.json", config)
+
+    def load(self, artifact_dir, config):
+        import joblib
+        import sklearn
+
+        if config.get("sklearn_version") != sklearn.__version__:
+            raise ValueError(
+                f"{artifact_dir} was saved with scikit-learn {config.get('sklearn_version')}; "
+                f"this is {sklearn.__version__}: retrain or export again"
+            )
+        return joblib.load(artifact_dir / config["weights"]), config["preprocessing"]
+
+
+def _calibration_folds(hp: dict):
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(n_splits=3, shuffle=True, random_state=hp["seed"])
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f for f in (TransformerFamily(), MfccLstmFamily(), LogmelCnnFamily(), ClassicalFamily())
+}
+FAMILY_NAMES = tuple(FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model family {name!r}; choose one of {', '.join(FAMILY_NAMES)}") from None
+
+
+def default_hparams(family: str) -> dict:
+    return get_family(family).default_hparams()
+
+
+def validate(
+    family: str, hparams: dict | None = None, *, device: str = "auto", precision: str = "fp32"
+) -> dict:
+    return get_family(family).validate(hparams, device=device, precision=precision)

@@ -1,0 +1,106 @@
+"""Feature extraction for the three families that do not learn from the raw waveform.
+
+All functions take a preprocessed float32 mono clip (see `audio.preprocess`) and its sample rate.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+# Hand-crafted vector of the speech-and-text study (paper 002): chroma 12 + mel 60 + MFCC 20 +
+# zero-crossing rate + spectral centroid = 94 per-clip means. 64 ms frames, 16 ms hop at 16 kHz.
+HC_N_FFT = 1024
+HC_HOP = 256
+HC_N_CHROMA = 12
+HC_N_MELS = 60
+HC_N_MFCC = 20
+HC_NAMES = (
+    [f"chroma_{i}" for i in range(HC_N_CHROMA)]
+    + [f"mel_{i}" for i in range(HC_N_MELS)]
+    + [f"mfcc_{i}" for i in range(HC_N_MFCC)]
+    + ["zcr", "spectral_centroid"]
+)
+assert len(HC_NAMES) == 94
+
+# Frame-level features: 25 ms windows, 10 ms hop (the usual speech framing, and VGGish's).
+WIN = 400
+HOP = 160
+N_FFT = 512
+# VGGish front end: 64 mel bands over 125-7500 Hz, log with a 0.01 offset, 0.96 s patches.
+VGGISH_FMIN = 125.0
+VGGISH_FMAX = 7500.0
+VGGISH_LOG_OFFSET = 0.01
+
+
+def _pad_to(samples: np.ndarray, n: int) -> np.ndarray:
+    if samples.size >= n:
+        return samples
+    return np.pad(samples, (0, n - samples.size))
+
+
+def handcrafted(samples: np.ndarray, sr: int, *, with_std: bool = True) -> np.ndarray:
+    """Per-clip statistics of 94 frame features: 94 means, then (with_std) 94 standard deviations.
+
+    The mel part is in dB (log power) rather than raw power: raw-power means are dominated by a few
+    loud frames and span orders of magnitude, which the classical classifiers' scaling does not fix.
+    """
+    x = _pad_to(np.asarray(samples, dtype=np.float32), HC_N_FFT)
+    power = np.abs(librosa.stft(x, n_fft=HC_N_FFT, hop_length=HC_HOP)) ** 2
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_chroma=HC_N_CHROMA, tuning=0.0)
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr, n_mels=HC_N_MELS))
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=HC_N_MFCC)
+    zcr = librosa.feature.zero_crossing_rate(x, frame_length=HC_N_FFT, hop_length=HC_HOP)
+    centroid = librosa.feature.spectral_centroid(S=np.sqrt(power), sr=sr) / (sr / 2)  # 0..1
+    n = min(m.shape[1] for m in (chroma, mel_db, mfcc, zcr, centroid))
+    frames = np.concatenate([m[:, :n] for m in (chroma, mel_db, mfcc, zcr, centroid)], axis=0)
+    stats = [frames.mean(axis=1)]
+    if with_std:
+        stats.append(frames.std(axis=1))
+    return np.concatenate(stats).astype(np.float32)
+
+
+def mfcc_frames(samples: np.ndarray, sr: int, n_mfcc: int = 40) -> np.ndarray:
+    """MFCC frames, shape (T, n_mfcc): 25 ms windows, 10 ms hop, from 64 mel bands."""
+    x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
+    mfcc = librosa.feature.mfcc(
+        y=x, sr=sr, n_mfcc=n_mfcc, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=64, center=False
+    )
+    return np.ascontiguousarray(mfcc.T, dtype=np.float32)
+
+
+def logmel(samples: np.ndarray, sr: int, n_mels: int = 64) -> np.ndarray:
+    """VGGish-style stabilised log-mel frames, shape (T, n_mels)."""
+    x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
+    mel = librosa.feature.melspectrogram(
+        y=x, sr=sr, n_fft=N_FFT, win_length=WIN, hop_length=HOP, window="hann", center=False,
+        power=1.0, n_mels=n_mels, fmin=VGGISH_FMIN, fmax=VGGISH_FMAX,
+    )  # fmt: skip
+    return np.ascontiguousarray(np.log(mel + VGGISH_LOG_OFFSET).T, dtype=np.float32)
+
+
+def logmel_patches(
+    samples: np.ndarray, sr: int, n_mels: int = 64, patch_frames: int = 96, hop_frames: int = 48
+) -> np.ndarray:
+    """VGGish-like 0.96 s patches of 64-band log-mel, shape (P, 1, patch_frames, n_mels)."""
+    return frames_to_patches(logmel(samples, sr, n_mels), patch_frames=patch_frames, hop_frames=hop_frames)
+
+
+def frames_to_patches(frames: np.ndarray, patch_frames: int = 96, hop_frames: int = 48) -> np.ndarray:
+    """Cut (T, n_mels) log-mel frames into (P, 1, patch_frames, n_mels) patches.
+
+    Patches start every `hop_frames` (0.48 s: the TuniSER paper's 50 % overlap). The last one is
+    filled with silence (the log of the offset) to full length, and is only made if it brings at
+    least half a hop of new frames (shorter tails, under 0.24 s, carry too little to classify and
+    would dilute the clip's average). A clip shorter than one patch gives one padded patch.
+    """
+    n_frames, n_mels = frames.shape
+    extra = n_frames - patch_frames - hop_frames // 2
+    n_patches = 1 + max(0, int(np.ceil(extra / hop_frames)))
+    total = (n_patches - 1) * hop_frames + patch_frames
+    silence = np.float32(np.log(VGGISH_LOG_OFFSET))
+    padded = np.full((total, n_mels), silence, dtype=np.float32)
+    kept = min(n_frames, total)
+    padded[:kept] = frames[:kept]
+    patches = np.lib.stride_tricks.sliding_window_view(padded, (patch_frames, n_mels))[::hop_frames, 0]
+    return np.ascontiguousarray(patches[:, None, :, :], dtype=np.float32)

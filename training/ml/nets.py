@@ -1,0 +1,98 @@
+"""The torch networks of the platform's model families, and the TuniSER classifier head.
+
+Imports only torch: `modeling_tuniser.py` imports `TuniserHead` from here, and transformers copies
+this file with it into exported transformer models.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TuniserHead(nn.Module):
+    """Table 2 of the TuniSER paper: dropout -> linear -> tanh -> dropout -> linear."""
+
+    def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(in_features, hidden)
+        self.out_proj = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.tanh(self.dense(self.dropout(x)))
+        return self.out_proj(self.dropout(x))
+
+
+class MfccLstm(nn.Module):
+    """The TuniSER paper's LSTM baseline: standardised MFCC frames -> (bi)LSTM -> mean over the
+    valid frames -> TuniSER head. `mean`/`std` are the training set's per-coefficient statistics,
+    kept as buffers so that they travel with the weights."""
+
+    def __init__(
+        self, *, n_mfcc: int, hidden: int, num_layers: int, bidirectional: bool, dropout: float,
+        head_hidden: int, n_classes: int,
+    ):  # fmt: skip
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_mfcc))
+        self.register_buffer("std", torch.ones(n_mfcc))
+        self.lstm = nn.LSTM(
+            n_mfcc, hidden, num_layers=num_layers, batch_first=True, bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )  # fmt: skip
+        self.head = TuniserHead(hidden * (2 if bidirectional else 1), head_hidden, n_classes, dropout)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = (features - self.mean) / self.std
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).to(out.dtype)
+        pooled = (out * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return self.head(pooled)
+
+
+def _vgg_block(c_in: int, c_out: int, n_convs: int) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for i in range(n_convs):
+        layers += [
+            nn.Conv2d(c_in if i == 0 else c_out, c_out, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+        ]
+    layers.append(nn.MaxPool2d(2))
+    return layers
+
+
+class VggishCnn(nn.Module):
+    """A VGGish-like CNN trained from scratch on (1, 96, 64) log-mel patches.
+
+    VGGish's four conv blocks (1, 1, 2, 2 convolutions, each block halving time and frequency) at
+    `width` x (1, 2, 4, 8) channels, with batch norm; global average pooling and the TuniSER head
+    replace VGGish's two 4096-unit layers, which would dwarf SER-sized datasets. Patch logits
+    are averaged per clip ("average logits clip accuracy" in the TuniSER paper), in training and
+    in inference alike.
+    """
+
+    def __init__(self, *, width: int, dropout: float, head_hidden: int, n_classes: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("std", torch.ones(()))
+        w = width
+        self.features = nn.Sequential(
+            *_vgg_block(1, w, 1),
+            *_vgg_block(w, 2 * w, 1),
+            *_vgg_block(2 * w, 4 * w, 2),
+            *_vgg_block(4 * w, 8 * w, 2),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = TuniserHead(8 * w, head_hidden, n_classes, dropout)
+
+    def forward(self, patches: torch.Tensor, clip_index: torch.Tensor, n_clips: torch.Tensor) -> torch.Tensor:
+        x = (patches - self.mean) / self.std
+        patch_logits = self.head(self.pool(self.features(x)).flatten(1))
+        n = int(n_clips)
+        sums = torch.zeros(n, patch_logits.shape[1], device=x.device, dtype=patch_logits.dtype)
+        sums.index_add_(0, clip_index, patch_logits)
+        counts = torch.bincount(clip_index, minlength=n).clamp(min=1).to(patch_logits.dtype)
+        return sums / counts[:, None]

@@ -1,0 +1,110 @@
+"""Inference on an exported model directory, for every family.
+
+    predictor = load_predictor(artifact_dir, device="cpu")
+    proba = predictor.predict_proba([clip1, clip2])  # (n, len(predictor.labels)), rows sum to 1
+
+Clips are float32 mono arrays (at 16 kHz unless `sr` says otherwise); they go through the same
+`audio.preprocess` (trim, crop) and featurisation as in training, in length-sorted batches.
+Load once per worker process and reuse (loading a transformer costs seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .data import preprocess_all
+from .families import TorchFamily, get_family
+
+# bf16 autocast on CUDA pays off only when there is enough work per call.
+BF16_MIN_CLIPS = 32
+
+
+class Predictor:
+    def __init__(self, artifact_dir: Path, config: dict, family, model, preprocessing: dict, device: str):
+        self.artifact_dir = artifact_dir
+        self.config = config
+        self.family = family.name
+        self._family = family
+        self.model = model
+        self.preprocessing = preprocessing
+        self.device = device
+        self.labels: list[str] = list(config["labels"])
+        if isinstance(family, TorchFamily):
+            hp = config["hparams"]
+            self._featurize = family.featurizer(hp, preprocessing, train=False)
+            self._collate = family.collate(hp, preprocessing, train=False, model=model)
+            self.batch_size = max(1, int(hp.get("batch_size", 16)))
+
+    def predict_proba(
+        self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE, batch_size: int | None = None
+    ) -> np.ndarray:
+        """Class probabilities, shape (len(clips), len(labels)), in `labels` order."""
+        if len(clips) == 0:
+            return np.zeros((0, len(self.labels)))
+        waves = preprocess_all(
+            clips, sr=sr, trim_db=self.preprocessing["trim_db"], max_s=self.preprocessing["max_s"]
+        )
+        if not isinstance(self._family, TorchFamily):
+            from .engine import _sk_proba
+
+            features = self._family.features(waves, self.preprocessing)
+            return _sk_proba(self.model, features, len(self.labels))
+        return self._torch_proba(waves, batch_size or self.batch_size)
+
+    def predict(self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE) -> list[str]:
+        return [self.labels[i] for i in self.predict_proba(clips, sr=sr).argmax(axis=1)]
+
+    def _torch_proba(self, waves: list[np.ndarray], batch_size: int) -> np.ndarray:
+        import torch
+
+        on_cuda = self.device.startswith("cuda")
+        amp = (
+            torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            if on_cuda and len(waves) >= BF16_MIN_CLIPS
+            else contextlib.nullcontext()
+        )
+        order = np.argsort([len(w) for w in waves], kind="stable")  # similar lengths: less padding
+        out = np.zeros((len(waves), len(self.labels)))
+        with torch.no_grad(), amp:
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = self._collate([(self._featurize(waves[i], None), 0) for i in idx])
+                batch.pop("labels")
+                batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                logits = self._family.logits(self.model, batch).float()
+                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+        return out
+
+
+def read_config(artifact_dir: Path | str) -> dict:
+    """The exported config.json, with `family` and `labels` filled in for every family."""
+    artifact_dir = Path(artifact_dir)
+    config = json.loads((artifact_dir / "config.json").read_text())
+    if "labels" not in config:  # a transformers config: labels come from id2label
+        id2label = {int(k): v for k, v in config["id2label"].items()}
+        config["labels"] = [id2label[i] for i in range(len(id2label))]
+    if "family" not in config:
+        raise ValueError(f"{artifact_dir}/config.json does not say which model family it is")
+    return config
+
+
+def load_predictor(artifact_dir: Path | str, device: str = "cpu") -> Predictor:
+    """The exported model in `artifact_dir`, ready to predict. `device`: 'cpu', 'cuda[:N]' or 'auto'
+    for the torch families; the classical family always predicts on the CPU."""
+    artifact_dir = Path(artifact_dir)
+    config = read_config(artifact_dir)
+    family = get_family(config["family"])
+    model, preprocessing = family.load(artifact_dir, config)
+    if isinstance(family, TorchFamily):
+        from .engine import resolve_device
+
+        device = resolve_device(device)
+        model.to(device)
+    else:
+        device = "cpu"  # scikit-learn: always the CPU, whatever the worker's device
+    return Predictor(artifact_dir, config, family, model, preprocessing, device)
