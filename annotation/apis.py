@@ -10,7 +10,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import consensus, selectors, services
+from annotation import consensus, policies, selectors, services
 from annotation.models import Assignment, LabelOption, RejectionReason, Release, ReleaseExport
 from annotation.releases.build import ReleaseParams, release_build
 from annotation.releases.export import release_export_create
@@ -57,7 +57,7 @@ class HandoutSerializer(serializers.Serializer):
     counts = serializers.DictField()
 
 
-def _handout_response(handout, user, kind: str) -> Response:
+def _handout_response(handout, user, kind: str, project=None) -> Response:
     counts = selectors.user_counts(user=user)
     if handout is None:
         what = "validate" if kind == Assignment.Kind.VALIDATION else "label"
@@ -79,6 +79,8 @@ def _handout_response(handout, user, kind: str) -> Response:
             "resumed": handout.resumed,
             "detail": "You already hold this clip." if handout.resumed else "",
             "counts": counts,
+            # e.g. the pre-labeller's suggestion, when the project shows it to annotators
+            **policies.handout_extras(clip_id=a.clip_id, project=project, kind=kind),
         }
     )
 
@@ -125,7 +127,7 @@ class NextApi(APIView):
     def get(self, request):
         project = _get_project_for_user(request.user, request.query_params.get("project"))
         handout = services.assignment_next(user=request.user, project=project, kind=self.kind)
-        return _handout_response(handout, request.user, self.kind)
+        return _handout_response(handout, request.user, self.kind, project)
 
 
 class ValidationNextApi(NextApi):

@@ -37,14 +37,20 @@ def fast_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, batch
     return n
 
 
-def fast_update(model, key: str, fields: Sequence[str], rows: Iterable[Sequence], *, batch: int = 5000) -> int:
-    """UPDATE ... SET fields WHERE key = ?; each row is (*values in `fields` order, key value)."""
+def fast_update(
+    model, key: str, fields: Sequence[str], rows: Iterable[Sequence], *, where: dict | None = None, batch: int = 5000
+) -> int:
+    """UPDATE ... SET fields WHERE key = ? [AND field = value ...]; each row is
+    (*values in `fields` order, key value); `where` adds fixed equality conditions."""
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(model._meta.get_field(f).column)} = %s" for f in fields)
-    sql = f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE {qn(model._meta.get_field(key).column)} = %s"
+    extra = list((where or {}).items())
+    cond = " AND ".join(f"{qn(model._meta.get_field(f).column)} = %s" for f in [key, *(k for k, _ in extra)])
+    sql = f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE {cond}"
+    fixed = tuple(v for _, v in extra)
     n = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, batch):
-            cursor.executemany(sql, chunk)
+            cursor.executemany(sql, [(*row, *fixed) for row in chunk])
             n += len(chunk)
     return n

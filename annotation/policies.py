@@ -51,3 +51,20 @@ def register_labelled_hook(hook: Callable[..., None]) -> None:
 def clip_labelled(*, clip_id: int) -> None:
     for hook in _labelled_hooks:
         hook(clip_id=clip_id)
+
+
+_handout_extras: list[Callable[..., dict]] = []
+
+
+def register_handout_extra(extra: Callable[..., dict]) -> None:
+    """`extra(clip_id=..., project=..., kind=...)` returns fields added to a hand-out (e.g. the
+    pre-labeller's suggestion when a project shows it)."""
+    if extra not in _handout_extras:
+        _handout_extras.append(extra)
+
+
+def handout_extras(*, clip_id: int, project, kind: str) -> dict:
+    out: dict = {}
+    for extra in _handout_extras:
+        out.update(extra(clip_id=clip_id, project=project, kind=kind))
+    return out

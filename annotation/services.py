@@ -408,3 +408,13 @@ def work_check(clips):
 def holds_clip(user, clip_id: int) -> bool:
     """Whoever holds a live assignment of a clip may hear it (and nobody else without a role)."""
     return Assignment.objects.filter(user=user, clip_id=clip_id, state=Assignment.State.LIVE).exists()
+
+
+
+def pool_set_priorities(*, priorities: dict[int, float]) -> int:
+    """Set the labelling-queue priority of clips (lower first); written by queue policies."""
+    from annotation.bulk import fast_update
+
+    rows = [(float(p), cid) for cid, p in sorted(priorities.items())]
+    with transaction.atomic():
+        return fast_update(PoolEntry, "clip", ["priority"], rows, where={"kind": LABELLING})

@@ -3,4 +3,18 @@ from django.apps import AppConfig
 
 class InferenceConfig(AppConfig):
     name = "inference"
+    verbose_name = "Inference: pre-labels, inference API, live page"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Lower layers never import us: we register the queue policies and the hook that
+        # pre-labels newly segmented clips.
+        from annotation import policies as annotation_policies
+        from corpus import policies as corpus_policies
+
+        from . import services
+
+        corpus_policies.register_clips_created_hook(services.on_clips_created)
+        annotation_policies.register_policy("rarest_predicted_first", annotation_policies.breadth_first)
+        annotation_policies.register_policy("most_uncertain_first", annotation_policies.breadth_first)
+        annotation_policies.register_handout_extra(services.handout_suggestion)

@@ -241,6 +241,9 @@ TUNISER = {
     "RUNS_DIR": env("TUNISER_RUNS_DIR", str(VAR_DIR / "runs")),
     "MODELS_DIR": env("TUNISER_MODELS_DIR", str(VAR_DIR / "models")),
     "CACHE_DIR": env("TUNISER_CACHE_DIR", str(VAR_DIR / "cache")),
+    # Inference API: longest upload it answers, and the RMS level under which audio is silence.
+    "INFERENCE_MAX_S": env_float("TUNISER_INFERENCE_MAX_S", 600.0),
+    "SILENCE_DBFS": env_float("TUNISER_SILENCE_DBFS", -50.0),
 }
 
 LOGGING = {

@@ -5,8 +5,11 @@ into `engine.Dataset`s, calls `engine.train(...)`, stores what it returns, and s
 directory with `predict.load_predictor(...)`. Modules, in the order the data flows:
 
 - `audio`: decoding and the preprocessing (silence trim, crop) shared by training and inference.
+- `dataset`: `Dataset`, one split as the engine receives it.
 - `features`: hand-crafted vectors, MFCC frames, VGGish-like log-mel patches.
-- `families`: the four model families, their hyper-parameters and their validation.
+- `families`: the four model families, their hyper-parameters and their validation
+  (`hparams`: the schema machinery).
+- `data`, `nets`: torch datasets, bucketing, augmentation, collation; the LSTM / CNN / head.
 - `engine`: the training loop (checkpoints, resume, cancel, early stopping) and `export`.
 - `metrics`: WA / UA / macro-F1 / per-class scores / confusion matrix.
 - `predict`: loading an exported model directory for inference.

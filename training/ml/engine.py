@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import Dataset, preprocess_all
+from .dataset import Dataset, preprocess_all
 from .families import TorchFamily, get_family
 from .hparams import check_device_and_precision
 from .metrics import evaluate

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .data import preprocess_all
+from .dataset import preprocess_all
 from .families import TorchFamily, get_family
 
 # bf16 autocast on CUDA pays off only when there is enough work per call.

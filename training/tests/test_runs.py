@@ -11,30 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from annotation.guideline import ensure_guideline
-from annotation.releases.build import ReleaseParams, release_build
 from conftest import wait_for
 from training import services
 from training.ml.predict import load_predictor
 from training.models import ModelVersion, TrainingRun
-
-# Angry vs neutral (calm counts as neutral), 12 actors; speakers held out by the release split.
-ACTORS = range(1, 13)
-
-
-@pytest.fixture
-def release(tmp_path, data_dir, project):
-    ensure_guideline()
-    folder = tmp_path / "ravdess"
-    folder.mkdir()
-    for f in sorted((data_dir / "ravdess").glob("03-01-0[125]-*.flac")):
-        if int(f.stem[-2:]) in ACTORS:
-            (folder / f.name).symlink_to(f)
-    call_command("import_corpus", str(folder), "--format", "ravdess", "--no-progress")
-    return release_build(
-        project=project,
-        params=ReleaseParams(name="angry-neutral", label_set=["angry", "neutral"], group_by="speaker", split="70/15/15", seed=1),
-    )
+from training.tests.fixtures import release  # noqa: F401 - fixture
 
 
 @pytest.mark.django_db(transaction=True)

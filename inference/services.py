@@ -1,0 +1,317 @@
+"""Pre-labelling with the active model, queue priorities, and inference on uploaded audio.
+
+Models are loaded lazily, once per worker process (never at import time), and kept in a small
+per-process cache keyed by ModelVersion id.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import tempfile
+import threading
+import time
+import traceback as tb
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation import services as annotation_services
+from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
+from corpus import audio, services as corpus_services, vad
+from corpus.models import Clip, Project
+from inference.models import Prediction, PrelabelJob, Prelabeller
+from training.models import ModelVersion
+
+logger = logging.getLogger(__name__)
+BATCH = 256
+STALE_AFTER = timedelta(minutes=10)
+
+_predictors: dict[int, object] = {}
+_predictors_lock = threading.Lock()
+
+
+def predictor_for(model_version: ModelVersion):
+    """The model of `model_version`, loaded on first use in this process (GPU when present)."""
+    with _predictors_lock:
+        predictor = _predictors.get(model_version.pk)
+        if predictor is None:
+            from training.ml.predict import load_predictor
+
+            device = "auto" if model_version.family != "classical" else "cpu"
+            predictor = load_predictor(model_version.artifact_dir, device=device)
+            _predictors.clear()  # keep one model per process: a worker serves one project's active model
+            _predictors[model_version.pk] = predictor
+        return predictor
+
+
+def entropy_bits(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log2(p)).sum(axis=-1)
+
+
+# --- pre-labelling ------------------------------------------------------------------------------
+
+
+def prelabeller_activate(*, project: Project, model_version: ModelVersion, user=None, show_to_annotators: bool = False) -> Prelabeller:
+    if model_version.project_id != project.pk:
+        raise ValidationError("This model version belongs to another project.")
+    with transaction.atomic():
+        pre, _ = Prelabeller.objects.update_or_create(
+            project=project, defaults={"model_version": model_version, "activated_by": user, "show_to_annotators": show_to_annotators}
+        )
+    return pre
+
+
+def _load_clip(name: str) -> np.ndarray:
+    with default_storage.open(name, "rb") as fh:
+        samples, _ = sf.read(io.BytesIO(fh.read()), dtype="float32")
+    return samples
+
+
+def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
+    """Predict the clips `model_version` has not predicted yet; store the rows; re-rank the queue.
+
+    Audio is read and the model run outside any transaction; the rows are written in one.
+    """
+    done = set(Prediction.objects.filter(model_version=model_version, clip_id__in=clip_ids).values_list("clip_id", flat=True))
+    todo = list(Clip.objects.filter(pk__in=[c for c in clip_ids if c not in done]).values_list("pk", "audio"))
+    if not todo:
+        return 0
+    predictor = predictor_for(model_version)
+    labels = list(predictor.labels)
+    written = 0
+    for start in range(0, len(todo), BATCH):
+        chunk = todo[start : start + BATCH]
+        proba = predictor.predict_proba([_load_clip(name) for _, name in chunk])
+        ent = entropy_bits(proba)
+        rows = [
+            Prediction(
+                clip_id=clip_id, model_version=model_version, top_label=labels[int(p.argmax())],
+                top_probability=float(p.max()), entropy=float(e),
+                probabilities={label: round(float(v), 5) for label, v in zip(labels, p, strict=True)},
+            )
+            for (clip_id, _), p, e in zip(chunk, proba, ent, strict=True)
+        ]  # fmt: skip
+        with transaction.atomic():
+            Prediction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        written += len(rows)
+    project = model_version.project
+    queue_reprioritise(project=project)
+    return written
+
+
+def on_clips_created(clip_ids: list[int]) -> None:
+    """Corpus hook (inside the segmentation transaction): pre-label new clips after commit."""
+    if not clip_ids:
+        return
+    project_id = Clip.objects.filter(pk=clip_ids[0]).values_list("recording__source__project_id", flat=True).first()
+    pre = Prelabeller.objects.filter(project_id=project_id).first()
+    if pre is None:
+        return
+    from inference.tasks import prelabel_new_clips
+
+    ids, mv = list(clip_ids), pre.model_version_id
+    transaction.on_commit(lambda: prelabel_new_clips.delay(mv, ids))
+
+
+def prelabel_job_create(*, project: Project, model_version: ModelVersion | None = None, user=None, enqueue: bool = True) -> PrelabelJob:
+    if model_version is None:
+        pre = Prelabeller.objects.filter(project=project).select_related("model_version").first()
+        if pre is None:
+            raise ValidationError("This project has no active pre-labeller: promote a model version first.")
+        model_version = pre.model_version
+    with transaction.atomic():
+        job = PrelabelJob.objects.create(project=project, model_version=model_version, created_by=user)
+        if enqueue:
+            from inference.tasks import run_prelabel_job
+
+            transaction.on_commit(lambda: run_prelabel_job.delay(job.pk))
+    return job
+
+
+def prelabel_job_execute(*, job_id: int) -> bool:
+    """Pre-label every clip of the project not yet predicted by the job's model, in batches."""
+    now = timezone.now()
+    claimable = Q(status=PrelabelJob.Status.QUEUED) | Q(status=PrelabelJob.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    if not PrelabelJob.objects.filter(claimable, pk=job_id).update(status=PrelabelJob.Status.RUNNING, started_at=now, heartbeat_at=now):
+        return False
+    job = PrelabelJob.objects.select_related("model_version__project").get(pk=job_id)
+    try:
+        predicted = Prediction.objects.filter(model_version=job.model_version).values("clip_id")
+        clip_ids = list(
+            Clip.objects.filter(recording__source__project=job.project)
+            .exclude(status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
+            .exclude(pk__in=predicted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        PrelabelJob.objects.filter(pk=job_id).update(n_total=len(clip_ids))
+        for start in range(0, len(clip_ids), BATCH):
+            prelabel_clips(model_version=job.model_version, clip_ids=clip_ids[start : start + BATCH])
+            n = min(start + BATCH, len(clip_ids))
+            PrelabelJob.objects.filter(pk=job_id).update(n_done=n, progress=n / len(clip_ids), heartbeat_at=timezone.now())
+        PrelabelJob.objects.filter(pk=job_id).update(status=PrelabelJob.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now())
+    except Exception as exc:
+        logger.exception("pre-label job %s failed", job_id)
+        PrelabelJob.objects.filter(pk=job_id).update(
+            status=PrelabelJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], traceback=tb.format_exc(),
+            finished_at=timezone.now(),
+        )  # fmt: skip
+    return True
+
+
+def queue_reprioritise(*, project: Project) -> int:
+    """Rank the labelling queue by the active model's predictions, per the project's policy.
+
+    rarest_predicted_first: clips whose predicted class is rarest among the project's labels so
+      far (consensus counts; predictions before any label) come first, surest first — so Fear,
+      Disgust, Surprise, Sad and Happy reach annotators before the overabundant Neutral.
+    most_uncertain_first: highest entropy first (active learning).
+    Other policies: no ranking (priority 0). Breadth-first completion of started clips stays first.
+    """
+    config, _ = AnnotationConfig.objects.get_or_create(project=project)
+    pre = Prelabeller.objects.filter(project=project).first()
+    policy = config.queue_policy
+    entries = PoolEntry.objects.filter(project=project, kind="labelling", open=True)
+    if pre is None or policy not in ("rarest_predicted_first", "most_uncertain_first"):
+        return annotation_services.pool_set_priorities(priorities={cid: 0.0 for cid in entries.values_list("clip_id", flat=True)})
+    preds = dict(
+        (cid, (label, p, e))
+        for cid, label, p, e in Prediction.objects.filter(model_version=pre.model_version, clip__pool_entries__in=entries)
+        .values_list("clip_id", "top_label", "top_probability", "entropy")
+    )
+    if policy == "most_uncertain_first":
+        priorities = {cid: -e for cid, (_, _, e) in preds.items()}
+    else:
+        counts = Counter(
+            ClipConsensus.objects.filter(clip__recording__source__project=project, emotion__isnull=False).values_list("emotion__code", flat=True)
+        )
+        if not counts:
+            counts = Counter(label for label, _, _ in Prediction.objects.filter(model_version=pre.model_version).values_list("top_label", "top_probability", "entropy"))
+        total = sum(counts.values()) or 1
+        priorities = {cid: counts.get(label, 0) / total - 0.01 * p for cid, (label, p, _) in preds.items()}
+    unpredicted = set(entries.values_list("clip_id", flat=True)) - set(priorities)
+    priorities.update({cid: 10.0 for cid in unpredicted})  # not predicted yet: after the ranked ones
+    return annotation_services.pool_set_priorities(priorities=priorities)
+
+
+def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:
+    """What the annotator page shows with a clip: the pre-label, only when the project wants it."""
+    if kind != "labelling":
+        return {}
+    pre = Prelabeller.objects.filter(project=project, show_to_annotators=True).first()
+    if pre is None:
+        return {}
+    pred = Prediction.objects.filter(model_version_id=pre.model_version_id, clip_id=clip_id).first()
+    if pred is None:
+        return {}
+    return {"suggestion": {"label": pred.top_label, "probabilities": pred.probabilities, "model_version": pre.model_version_id}}
+
+
+# --- inference on uploads ------------------------------------------------------------------------
+
+
+class InferenceRejected(Exception):
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def model_for_inference(*, project: Project, model_version_id: int | None = None) -> ModelVersion:
+    qs = ModelVersion.objects.filter(project=project)
+    if model_version_id:
+        mv = qs.filter(pk=model_version_id).first()
+        if mv is None:
+            raise InferenceRejected(f"No model version #{model_version_id} in this project.")
+        return mv
+    pre = Prelabeller.objects.filter(project=project).select_related("model_version").first()
+    mv = pre.model_version if pre else qs.order_by("-created_at", "-id").first()
+    if mv is None:
+        raise InferenceRejected("No trained model yet: train one first (Training runs).")
+    return mv
+
+
+def infer_upload(*, upload, project: Project, mode: str = "file", model_version_id: int | None = None) -> dict:
+    """Predict emotions on an uploaded file: segmented by the platform's VAD (mode "file") or as
+    one chunk (mode "chunk", the live page). Near-silent audio is answered as silence."""
+    started = time.perf_counter()
+    conf = settings.TUNISER
+    if mode not in ("file", "chunk"):
+        raise InferenceRejected("mode must be 'file' or 'chunk'.")
+    try:
+        corpus_services.upload_check(name=upload.name, size=upload.size)
+    except corpus_services.IngestRejected as exc:
+        raise InferenceRejected(exc.message, status=413 if exc.code == "too_large" else 400) from exc
+    mv = model_for_inference(project=project, model_version_id=model_version_id)
+    with tempfile.TemporaryDirectory(prefix="tuniser-infer-") as tmp:
+        src = Path(tmp) / f"upload{Path(upload.name).suffix.lower()}"
+        with open(src, "wb") as fh:
+            for chunk in upload.chunks():
+                fh.write(chunk)
+        try:
+            _, duration = audio.decode_to_wav(src, Path(tmp) / "a.wav", timeout_s=conf["DECODE_TIMEOUT_S"])
+        except audio.AudioError as exc:
+            raise InferenceRejected(str(exc), status=422) from exc
+        if duration > conf["INFERENCE_MAX_S"]:
+            raise InferenceRejected(
+                f"The audio lasts {duration:.0f} s; the inference API takes at most {conf['INFERENCE_MAX_S']:.0f} s "
+                "(ingest long recordings instead).",
+                status=413,
+            )
+        samples, _ = sf.read(Path(tmp) / "a.wav", dtype="float32")
+    predictor = predictor_for(mv)
+    rms_dbfs = 20 * math.log10(max(float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0, 1e-9))
+    answer = {"model_version": {"id": mv.pk, "name": mv.name, "family": mv.family}, "labels": list(predictor.labels),
+              "duration_s": round(duration, 3), "silence": False, "segments": [], "rms_dbfs": round(rms_dbfs, 1)}  # fmt: skip
+    if rms_dbfs < conf["SILENCE_DBFS"]:
+        answer["silence"] = True
+    else:
+        if mode == "chunk":
+            spans = [(0.0, duration)]
+        else:
+            regions = vad.analyse(samples, audio.SAMPLE_RATE).detect_regions(vad.VadParams())
+            spans = [(r.start, r.end) for r in regions]
+        if spans:
+            clips = [samples[int(a * audio.SAMPLE_RATE) : int(b * audio.SAMPLE_RATE)] for a, b in spans]
+            proba = predictor.predict_proba(clips)
+            for (a, b), p in zip(spans, proba, strict=True):
+                answer["segments"].append({
+                    "start": round(a, 3), "end": round(b, 3), "label": predictor.labels[int(p.argmax())],
+                    "probabilities": {label: round(float(v), 4) for label, v in zip(predictor.labels, p, strict=True)},
+                })  # fmt: skip
+        else:
+            answer["silence"] = True
+    answer["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return answer
+
+
+def prelabel_quality(*, project: Project) -> list[dict]:
+    """How often each model's top label matches the consensus, overall and per consensus class."""
+    out = []
+    usable = [ClipConsensus.Status.AGREED, ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.GOLD]
+    for mv in ModelVersion.objects.filter(project=project).order_by("-created_at"):
+        rows = Prediction.objects.filter(model_version=mv, clip__consensus__status__in=usable).values_list(
+            "top_label", "clip__consensus__emotion__code"
+        )
+        per: dict[str, list[int]] = {}
+        for predicted, truth in rows:
+            per.setdefault(truth, []).append(int(predicted == truth))
+        n = sum(len(v) for v in per.values())
+        out.append({
+            "id": mv.pk, "name": mv.name, "n_compared": n,
+            "agreement": round(sum(sum(v) for v in per.values()) / n, 4) if n else None,
+            "per_class": {k: {"n": len(v), "agreement": round(sum(v) / len(v), 4)} for k, v in sorted(per.items())},
+        })  # fmt: skip
+    return out
