@@ -43,7 +43,9 @@ class InferenceApi(APIView):
         request=InferenceRequestSerializer,
         responses={
             200: inline_serializer("InferenceAnswer", {"silence": serializers.BooleanField(), "segments": serializers.ListField(),
-                                                       "labels": serializers.ListField(), "latency_ms": serializers.FloatField()}),
+                                                       "labels": serializers.ListField(), "duration_s": serializers.FloatField(),
+                                                       "rms_dbfs": serializers.FloatField(), "latency_ms": serializers.FloatField(),
+                                                       "model_version": serializers.DictField()}),
             400: OpenApiResponse(description="Empty or unsupported file, no model"),
             413: OpenApiResponse(description="Too long or too large"),
             422: OpenApiResponse(description="Not decodable"),
@@ -56,8 +58,17 @@ class InferenceApi(APIView):
         data = InferenceRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        project = None
+        if v.get("model_version") and not v.get("project"):
+            # The model names its project (a user may belong to several).
+            project = (
+                ModelVersion.objects.filter(pk=v["model_version"], project__in=corpus_selectors.projects_for_user(request.user))
+                .select_related("project")
+                .first()
+            )
+            project = project.project if project else None
         try:
-            answer = services.infer_upload(upload=v["file"], project=_project(request.user, v.get("project")),
+            answer = services.infer_upload(upload=v["file"], project=project or _project(request.user, v.get("project")),
                                            mode=v["mode"], model_version_id=v.get("model_version"))  # fmt: skip
         except services.InferenceRejected as exc:
             return Response({"detail": exc.message}, status=exc.status)

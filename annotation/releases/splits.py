@@ -200,6 +200,8 @@ def _polish(counts: np.ndarray, target: np.ndarray, active: list[int], assignmen
                 # Append "no group" to each side, unless moving the last group out would empty it.
                 va = np.vstack([counts[in_a], zero]) if len(in_b) > 1 else counts[in_a]
                 vb = np.vstack([counts[in_b], zero]) if len(in_a) > 1 else counts[in_b]
+                if len(va) == 0 or len(vb) == 0:
+                    continue  # an empty split with a one-group partner: nothing can move
                 diff = dev[a] - dev[b]
                 rows = max(1, _BLOCK // max(1, len(vb) * n_labels))
                 for start in range(0, len(va), rows):

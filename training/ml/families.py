@@ -1,12 +1,16 @@
 """The four model families, selectable by name: hyper-parameters, validation, model building,
 featurisation, export and loading.
 
-| name          | input                         | model                                              |
-|---------------|-------------------------------|----------------------------------------------------|
-| `transformer` | waveform                      | wav2vec 2.0 / HuBERT / WavLM + TuniSER head        |
-| `mfcc_lstm`   | 40 MFCC per 10 ms             | (bi)LSTM + TuniSER head (TuniSER's LSTM baseline)  |
-| `logmel_cnn`  | 0.96 s patches of 64 log-mels | VGGish-like CNN from scratch, clip = mean of patches |
-| `classical`   | 94 (or 188) hand-crafted stats| scikit-learn SVM / kNN / logistic regression / MLP |
+| name          | input                           | model                                                 |
+|---------------|---------------------------------|-------------------------------------------------------|
+| `transformer` | waveform                        | wav2vec 2.0 / HuBERT / WavLM + TuniSER head           |
+| `mfcc_lstm`   | 40 MFCC per 10 ms               | (bi)LSTM + TuniSER head (TuniSER's LSTM baseline)     |
+| `logmel_cnn`  | 0.96 s patches of 64 log-mels   | VGGish-like CNN from scratch, clip = mean of patches  |
+| `classical`   | 188 (or 94) hand-crafted stats  | scikit-learn SVM / kNN / logistic regression / MLP    |
+
+Defaults of the classical family (SVM, C=1, 94 means + 94 standard deviations, balanced sample
+weights) were chosen by speaker-independent cross-validation on RAVDESS: 8 emotions, 3 folds of 8
+actors, UA 0.47 with the standard deviations against 0.41 with the means alone (chance 0.125).
 
 `get_family(name).validate(hparams, device=..., precision=...)` returns the full hyper-parameter
 dict (defaults overlaid with `hparams`) or raises ValueError naming the offending value.
