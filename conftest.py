@@ -20,6 +20,9 @@ from django.contrib.auth.models import Group
 from tuniser.celery import app as celery_app
 from tuniser.embedded_redis import EmbeddedRedis
 
+# Fixtures of a release of real speech and a model trained on it (training and inference tests).
+pytest_plugins = ["training.tests.fixtures"]
+
 REPO = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("TUNISER_DATA_DIR", REPO.parent / "shared" / "data"))
 

@@ -152,7 +152,7 @@ def _gender_majorities(project: Project) -> dict[int, int | None]:
     clips, first = np.unique(pairs[:, 0], return_index=True)
     totals = np.add.reduceat(counts, first)
     best = np.maximum.reduceat(counts, first)
-    winner_pos = first + np.array([np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)])])
+    winner_pos = first + np.array([np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)], strict=True)])
     out = {}
     for k, clip_id in enumerate(clips):
         out[int(clip_id)] = int(pairs[winner_pos[k], 1]) if best[k] * 2 > totals[k] else None

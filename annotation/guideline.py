@@ -37,9 +37,9 @@ def ensure_guideline() -> None:
     """Create the default reasons and labels if missing (idempotent)."""
     from importlib import import_module
 
-    from annotation.models import LabelOption, RejectionReason
-
     from django.apps import apps
+
+    from annotation.models import LabelOption, RejectionReason
 
     import_module("annotation.migrations.0002_guideline_data").seed(RejectionReason, LabelOption)
     # The default label mappings of importable corpora (migration 0004) need the labels first.

@@ -153,6 +153,9 @@ class PoolEntry(models.Model):
             models.Index(fields=["project", "kind", "open", "-n_done", "priority", "clip"], name="pool_next"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} pool: clip #{self.clip_id} ({self.n_done} done, {self.n_live} live)"
+
 
 class ValidationVote(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="validation_votes")
@@ -170,6 +173,9 @@ class ValidationVote(models.Model):
             models.UniqueConstraint(fields=["clip", "validator"], condition=Q(active=True), name="one_active_vote_per_validator"),
         ]
 
+    def __str__(self) -> str:
+        return f"{'accept' if self.accept else 'reject'} clip #{self.clip_id} by {self.validator_id}"
+
 
 class ClipDecision(models.Model):
     """The outcome of validation for a clip: by the votes, or by a curator who overturned them."""
@@ -182,6 +188,9 @@ class ClipDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id} {'accepted' if self.accepted else 'rejected'}"
 
 
 class Annotation(models.Model):
@@ -200,6 +209,9 @@ class Annotation(models.Model):
         constraints = [models.UniqueConstraint(fields=["clip", "annotator"], name="one_annotation_per_annotator")]
         indexes = [models.Index(fields=["annotator", "created_at"], name="annotation_by_annotator")]
 
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id}: {self.emotion_id}/{self.gender_id} by {self.annotator_id}"
+
 
 class Flag(models.Model):
     """An annotator sends a clip back to validation (e.g. two speakers after all)."""
@@ -212,6 +224,9 @@ class Flag(models.Model):
 
 
 # --- consensus, gold labels, adjudication ------------------------------------------------------
+
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id} flagged by {self.user_id}"
 
 
 class ClipConsensus(models.Model):
@@ -238,6 +253,9 @@ class ClipConsensus(models.Model):
     class Meta:
         indexes = [models.Index(fields=["status", "n_agree"], name="consensus_status_agree")]
 
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id}: {self.status} ({self.agreement})"
+
     @property
     def agreement(self) -> str:
         """'3/3', '2/3' ... or 'none'; 'gold' for imported labels."""
@@ -254,6 +272,9 @@ class GoldLabel(models.Model):
     original_label = models.CharField(max_length=60)
     emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
     gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id}: {self.corpus} {self.original_label}"
 
 
 class LabelMapping(models.Model):
@@ -292,6 +313,9 @@ class Adjudication(models.Model):
 
 
 # --- releases --------------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id}: {self.decision}"
 
 
 class Release(models.Model):
@@ -344,6 +368,9 @@ class ReleaseItem(models.Model):
         ]
         indexes = [models.Index(fields=["release", "split", "label"], name="release_item_split")]
 
+    def __str__(self) -> str:
+        return self.file_name
+
 
 class ReleaseExport(models.Model):
     """Writing a release's archive: a job row (status, progress, error) run by Celery."""
@@ -369,3 +396,6 @@ class ReleaseExport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} of release #{self.release_id} ({self.status})"

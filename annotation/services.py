@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from annotation import consensus, policies
 from annotation.models import (
-    AnnotationConfig,
     Annotation,
+    AnnotationConfig,
     Assignment,
     ClipDecision,
     Flag,

@@ -40,7 +40,7 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
     from annotation.guideline import ensure_guideline
     from annotation.models import Annotation, LabelOption
     from corpus import services
-    from corpus.models import Clip, Recording, Source
+    from corpus.models import Clip, Recording
 
     call_command("migrate", verbosity=0)
     ensure_guideline()

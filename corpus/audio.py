@@ -10,12 +10,11 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import warnings
+import wave
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-import warnings
-import wave
 
 import numpy as np
 import soundfile as sf

@@ -23,11 +23,11 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from corpus import audio, policies, vad
+from corpus.jobs import job_claim
 from corpus.models import Clip, Project, Recording, SegmentationRun, Source
 
 logger = logging.getLogger(__name__)
@@ -263,15 +263,7 @@ def segmentation_run_create(*, recording: Recording, created_by=None, enqueue: b
 
 
 def _claim(run_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(status=SegmentationRun.Status.QUEUED) | Q(
-        status=SegmentationRun.Status.RUNNING, heartbeat_at__lt=now - STALE_RUN_AFTER
-    )
-    return bool(
-        SegmentationRun.objects.filter(claimable, pk=run_id).update(
-            status=SegmentationRun.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0.0
-        )
-    )
+    return job_claim(SegmentationRun, run_id, stale_after=STALE_RUN_AFTER, progress=0.0)
 
 
 class _Progress:

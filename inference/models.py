@@ -39,6 +39,9 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["model_version", "clip"], name="prediction_unique_per_version"),
         ]
 
+    def __str__(self) -> str:
+        return f"clip #{self.clip_id}: {self.top_label} ({self.top_probability:.2f})"
+
 
 class PrelabelJob(models.Model):
     """Pre-labelling a project's existing clips in batches: a job row run on the `gpu` queue."""
@@ -65,3 +68,6 @@ class PrelabelJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"pre-label job #{self.pk} ({self.status})"

@@ -23,12 +23,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotation import services as annotation_services
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
-from corpus import audio, services as corpus_services, vad
+from corpus import audio, vad
+from corpus import services as corpus_services
+from corpus.jobs import job_claim
 from corpus.models import Clip, Project
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from training.models import ModelVersion
@@ -142,9 +143,7 @@ def prelabel_job_create(*, project: Project, model_version: ModelVersion | None 
 
 def prelabel_job_execute(*, job_id: int) -> bool:
     """Pre-label every clip of the project not yet predicted by the job's model, in batches."""
-    now = timezone.now()
-    claimable = Q(status=PrelabelJob.Status.QUEUED) | Q(status=PrelabelJob.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    if not PrelabelJob.objects.filter(claimable, pk=job_id).update(status=PrelabelJob.Status.RUNNING, started_at=now, heartbeat_at=now):
+    if not job_claim(PrelabelJob, job_id, stale_after=STALE_AFTER):
         return False
     job = PrelabelJob.objects.select_related("model_version__project").get(pk=job_id)
     try:

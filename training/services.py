@@ -21,12 +21,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 import tuniser
 from annotation.models import Release
 from annotation.releases.augment import augmented_copy, copy_seed
+from corpus.jobs import job_claim
 from training.ml import engine, families
 from training.models import Family, ModelVersion, TrainingRun
 
@@ -172,13 +173,7 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
 
 
 def _claim(run_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(status=TrainingRun.Status.QUEUED) | Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    return bool(
-        TrainingRun.objects.filter(claimable, pk=run_id).update(
-            status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
-        )
-    )
+    return job_claim(TrainingRun, run_id, stale_after=STALE_AFTER, attempts=F("attempts") + 1)
 
 
 class _Relay:

@@ -29,12 +29,12 @@ import soundfile as sf
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import AnnotationConfig, Release, ReleaseExport
 from annotation.releases.augment import augmented_copy, copy_seed
+from corpus.jobs import job_claim
 from corpus.models import Clip, Source
 
 logger = logging.getLogger(__name__)
@@ -56,13 +56,7 @@ def release_export_create(*, release: Release, created_by=None, enqueue: bool = 
 
 
 def _claim(export_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(status=ReleaseExport.Status.QUEUED) | Q(status=ReleaseExport.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    return bool(
-        ReleaseExport.objects.filter(claimable, pk=export_id).update(
-            status=ReleaseExport.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0.0
-        )
-    )
+    return job_claim(ReleaseExport, export_id, stale_after=STALE_AFTER, progress=0.0)
 
 
 def release_export_execute(*, export_id: int) -> bool:
@@ -209,7 +203,7 @@ def data_card(release: Release, items: list[dict]) -> str:
     lines += ["", "## Clip durations", "", "| seconds | clips |", "|---|---|"]
     lines += [f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {'█' * max(1, round(40 * c / counts.max())) if c else ''} {c} |"
               for k, c in enumerate(counts) if c]  # fmt: skip
-    lines += [f"", f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s."]
+    lines += ["", f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s."]
     agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
     lines += ["", "## Label agreement", "",
               "Each clip's label is the consensus of its annotators (or a gold label from an imported corpus, or a "

@@ -101,7 +101,7 @@ def test_adjudication_by_a_curator_who_did_not_label_the_clip(labelled, project)
     tie = clip_ids[2]
     queue = api(curator).get("/api/adjudication/").json()["results"]
     assert [q["clip"] for q in queue] == [tie]
-    assert sorted(l["emotion"] for l in queue[0]["labels"]) == ["angry", "happy", "sad"]
+    assert sorted(label["emotion"] for label in queue[0]["labels"]) == ["angry", "happy", "sad"]
 
     # An annotator who is also a curator may not judge a clip they labelled.
     annotators[0].groups.add(Group.objects.get_or_create(name="curator")[0])

@@ -6,20 +6,17 @@ import io
 import json
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import soundfile as sf
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
-from django.db import transaction
 
 from annotation.guideline import ensure_guideline
-from annotation.models import ClipConsensus, GoldLabel, Release, ReleaseExport
+from annotation.models import GoldLabel, Release, ReleaseExport
 from annotation.releases.build import ReleaseParams, release_build
 from annotation.releases.export import release_export_create
-from corpus import services as corpus_services
 from corpus.models import Clip
 
 # 12 actors x (neutral, calm, happy, sad, angry) x statement 1 x both intensities where they exist.

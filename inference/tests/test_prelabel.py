@@ -16,7 +16,6 @@ from corpus.models import Clip
 from corpus.tests import media_files as mf
 from inference import services
 from inference.models import Prediction
-from training.tests.fixtures import release, trained_model  # noqa: F401 - fixtures
 
 
 def _ingest(project, tmp_path, data_dir, *, offset: int, n: int = 5) -> list[Clip]:

@@ -15,7 +15,6 @@ from conftest import wait_for
 from training import services
 from training.ml.predict import load_predictor
 from training.models import ModelVersion, TrainingRun
-from training.tests.fixtures import release  # noqa: F401 - fixture
 
 
 @pytest.mark.django_db(transaction=True)
