@@ -75,9 +75,10 @@ def _database_url() -> str:
 
 
 def _reset_producers() -> None:
-    """Celery keeps its producer pool (and the broker it was made for) across broker changes;
-    app.close() drops it only when the connection pool exists. Drop both."""
-    celery_app.close()
+    """Celery keeps its connection and producer pools (and the broker they were made for) across
+    broker changes: drop the app's references to both. Not app.close(): it also removes the app
+    from Celery's active apps, after which a task module imported later never registers into it.
+    Not force_close_all(): kombu keeps pools per broker URL and would hand the closed one back."""
     celery_app._pool = None
     if "amqp" in celery_app.__dict__:
         celery_app.amqp._producer_pool = None

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from annotation.guideline import ensure_guideline
 from annotation.releases.build import ReleaseParams, release_build
@@ -79,7 +79,7 @@ def angry_wav(data_dir: Path, path: Path, n: int = 4) -> Path:
 
 
 def test_live_microphone_sends_chunks_and_shows_each_answer(
-    live_server, model_version, ml_user, data_dir, tmp_path
+    live_server, browser, model_version, ml_user, data_dir, tmp_path
 ):
     wav = angry_wav(data_dir, tmp_path / "mic.wav")
     args = [
@@ -89,73 +89,74 @@ def test_live_microphone_sends_chunks_and_shows_each_answer(
         f"--use-file-for-fake-audio-capture={wav}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=args)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(20_000)
-        context.grant_permissions(["microphone"], origin=live_server.url)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        answers = []  # the API's responses, read once the session is stopped
-        page.on(
-            "response",
-            lambda r: (
-                answers.append(r)
-                if r.url.endswith("/api/inference/") and r.request.method == "POST"
-                else None
-            ),
+    # The fake microphone is a launch flag: a second Chromium from the suite's Playwright (one
+    # Playwright per thread; a second sync_playwright() here would clash with the session's).
+    browser = browser.browser_type.launch(executable_path=chromium_path(), headless=True, args=args)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(20_000)
+    context.grant_permissions(["microphone"], origin=live_server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    answers = []  # the API's responses, read once the session is stopped
+    page.on(
+        "response",
+        lambda r: (
+            answers.append(r)
+            if r.url.endswith("/api/inference/") and r.request.method == "POST"
+            else None
+        ),
+    )
+    try:
+        login(page, live_server, "mlops")
+        page.goto(f"{live_server.url}/inference/live/")
+        expect(page.locator("#model-version")).to_have_value(str(model_version.pk))
+        page.click("#mic-toggle")
+        expect(page.locator("#live-page")).to_have_attribute("data-state", "recording")
+        expect(page.locator("#mic-toggle")).to_have_attribute("aria-pressed", "true")
+
+        # Three answers: 6 s of audio plus the round trips.
+        page.wait_for_function(
+            "Number(document.getElementById('n-answered').textContent) >= 3", timeout=40_000
         )
-        try:
-            login(page, live_server, "mlops")
-            page.goto(f"{live_server.url}/inference/live/")
-            expect(page.locator("#model-version")).to_have_value(str(model_version.pk))
-            page.click("#mic-toggle")
-            expect(page.locator("#live-page")).to_have_attribute("data-state", "recording")
-            expect(page.locator("#mic-toggle")).to_have_attribute("aria-pressed", "true")
+        labels = model_version.labels
+        shown = page.locator("#current-label").get_attribute("data-label")
+        assert shown in labels, (shown, labels, page.inner_text("#panel-mic"))
+        bars = page.locator("#prob-chart .prob-row")
+        expect(bars).to_have_count(len(labels))
+        assert [bars.nth(i).get_attribute("data-label") for i in range(len(labels))] == labels
+        total = sum(float(bars.nth(i).get_attribute("data-p")) for i in range(len(labels)))
+        assert abs(total - 1) < 0.01
+        expect(page.locator("#rtt-median")).to_have_text(re.compile(r"^\d+ ms$"))
+        expect(page.locator("#server-median")).to_have_text(re.compile(r"^\d+ ms$"))
+        assert page.locator("#rolling li").count() >= 3
+        # The level meter follows the input (the fake device loops speech).
+        page.wait_for_function("parseFloat(document.getElementById('level-fill').style.width) > 10")
+        page.screenshot(path=str(SHOTS / "inference-live.png"), full_page=True)
+        rtt = float(page.locator("#rtt-median").get_attribute("data-ms"))
+        server = float(page.locator("#server-median").get_attribute("data-ms"))
 
-            # Three answers: 6 s of audio plus the round trips.
-            page.wait_for_function(
-                "Number(document.getElementById('n-answered').textContent) >= 3", timeout=40_000
-            )
-            labels = model_version.labels
-            shown = page.locator("#current-label").get_attribute("data-label")
-            assert shown in labels, (shown, labels, page.inner_text("#panel-mic"))
-            bars = page.locator("#prob-chart .prob-row")
-            expect(bars).to_have_count(len(labels))
-            assert [bars.nth(i).get_attribute("data-label") for i in range(len(labels))] == labels
-            total = sum(float(bars.nth(i).get_attribute("data-p")) for i in range(len(labels)))
-            assert abs(total - 1) < 0.01
-            expect(page.locator("#rtt-median")).to_have_text(re.compile(r"^\d+ ms$"))
-            expect(page.locator("#server-median")).to_have_text(re.compile(r"^\d+ ms$"))
-            assert page.locator("#rolling li").count() >= 3
-            # The level meter follows the input (the fake device loops speech).
-            page.wait_for_function("parseFloat(document.getElementById('level-fill').style.width) > 10")
-            page.screenshot(path=str(SHOTS / "inference-live.png"), full_page=True)
-            rtt = float(page.locator("#rtt-median").get_attribute("data-ms"))
-            server = float(page.locator("#server-median").get_attribute("data-ms"))
-
-            page.click("#mic-toggle")
-            expect(page.locator("#live-page")).to_have_attribute("data-state", "stopped")
-            expect(page.locator("#mic-toggle")).to_have_attribute("aria-pressed", "false")
-            # The server really received the chunks: 2 s WAVs (the header we wrote says so), each
-            # answered as one segment over the model's labels.
-            page.wait_for_function(  # the chunks still in flight at Stop land too
-                "document.getElementById('n-answered').textContent === document.getElementById('n-sent').textContent"
-            )
-            page.wait_for_timeout(200)  # and their response events reach this side
-            ok = [r.json() for r in answers if r.status == 200]
-            assert len(ok) >= 3 and len(ok) == len(answers), [r.status for r in answers]
-            for a in ok:
-                assert abs(a["duration_s"] - 2.0) < 0.02 and a["labels"] == labels, a
-                assert not a["silence"] and len(a["segments"]) == 1 and a["segments"][0]["label"] in labels, a
-            assert int(page.inner_text("#n-sent")) == len(answers)
-            assert int(page.inner_text("#n-answered")) == len(ok)
-            assert not errors, errors
-            print(f"\nlive: {len(ok)} chunk answers; median round trip {rtt:.0f} ms, server {server:.0f} ms")
-        finally:
-            context.close()
-            browser.close()
+        page.click("#mic-toggle")
+        expect(page.locator("#live-page")).to_have_attribute("data-state", "stopped")
+        expect(page.locator("#mic-toggle")).to_have_attribute("aria-pressed", "false")
+        # The server really received the chunks: 2 s WAVs (the header we wrote says so), each
+        # answered as one segment over the model's labels.
+        page.wait_for_function(  # the chunks still in flight at Stop land too
+            "document.getElementById('n-answered').textContent === document.getElementById('n-sent').textContent"
+        )
+        page.wait_for_timeout(200)  # and their response events reach this side
+        ok = [r.json() for r in answers if r.status == 200]
+        assert len(ok) >= 3 and len(ok) == len(answers), [r.status for r in answers]
+        for a in ok:
+            assert abs(a["duration_s"] - 2.0) < 0.02 and a["labels"] == labels, a
+            assert not a["silence"] and len(a["segments"]) == 1 and a["segments"][0]["label"] in labels, a
+        assert int(page.inner_text("#n-sent")) == len(answers)
+        assert int(page.inner_text("#n-answered")) == len(ok)
+        assert not errors, errors
+        print(f"\nlive: {len(ok)} chunk answers; median round trip {rtt:.0f} ms, server {server:.0f} ms")
+    finally:
+        context.close()
+        browser.close()
 
 
 def test_file_upload_shows_segments_and_errors(live_server, page, model_version, ml_user, data_dir, tmp_path):

@@ -182,10 +182,12 @@ def _report(on_progress, **kw) -> bool:
 
 
 def _sk_proba(pipeline, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """predict_proba over all labels (a label absent from training gets probability 0)."""
+    """predict_proba over all labels (a label absent from training gets probability 0), in float64
+    with rows summing to 1 (some estimators keep the float32 of the features)."""
     proba = np.zeros((len(X), n_classes))
     if len(X):
         proba[:, pipeline.classes_] = pipeline.predict_proba(X)
+        proba /= proba.sum(axis=1, keepdims=True)
     return proba
 
 
