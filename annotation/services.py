@@ -138,6 +138,12 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     config = config_for(project)
     try:
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # A hand-out is soft state: lost in a crash, the clip just returns to the pool.
+                # Not waiting for the WAL flush on this commit removes the fsync stalls from the
+                # queue's latency; labels and votes (annotation_submit, validation_vote) stay durable.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _expire_stale(kind)
             live = Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE).select_related("clip").first()
             if live:
