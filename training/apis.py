@@ -43,8 +43,8 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_model_version(self, obj) -> int | None:
-        mv = ModelVersion.objects.filter(run=obj).values_list("pk", flat=True).first()
-        return mv
+        mv = getattr(obj, "model_version", None)  # select_related by the selector
+        return mv.pk if mv else None
 
 
 class RunCreateSerializer(serializers.Serializer):

@@ -7,7 +7,9 @@ from training.models import ModelVersion, TrainingRun
 
 
 def runs_for_user(user) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related("release", "project")
+    return TrainingRun.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related(
+        "release", "project", "model_version"
+    )
 
 
 def model_versions_for_user(user) -> QuerySet[ModelVersion]:
