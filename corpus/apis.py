@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -276,11 +277,17 @@ class RecordingPeaksApi(APIView):
             n = min(max(int(request.query_params.get("n", 4000)), 100), 20000)
         except ValueError as exc:
             raise serializers.ValidationError({"n": "n must be an integer."}) from exc
-        with default_storage.open(recording.normalised.name, "rb") as fh:
-            samples = audio.read_pcm16(fh)
-        usable = samples[: len(samples) - len(samples) % n] if len(samples) >= n else np.pad(samples, (0, n - len(samples)))
-        peaks = np.abs(usable.reshape(n, -1)).max(axis=1) / 32768.0
-        return Response({"duration": len(samples) / audio.SAMPLE_RATE, "peaks": np.round(peaks, 4).tolist()})
+        # The normalised audio of a recording never changes: its peaks are computed once.
+        key = f"peaks:{recording.normalised.name}:{n}"
+        return Response(cache.get_or_set(key, lambda: _peaks(recording.normalised.name, n), timeout=7 * 86400))
+
+
+def _peaks(name: str, n: int) -> dict:
+    with default_storage.open(name, "rb") as fh:
+        samples = audio.read_pcm16(fh)
+    usable = samples[: len(samples) - len(samples) % n] if len(samples) >= n else np.pad(samples, (0, n - len(samples)))
+    peaks = np.abs(usable.reshape(n, -1)).max(axis=1) / 32768.0
+    return {"duration": len(samples) / audio.SAMPLE_RATE, "peaks": np.round(peaks, 4).tolist()}
 
 
 class RecordingSegmentApi(APIView):
