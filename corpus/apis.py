@@ -278,7 +278,7 @@ class RecordingPeaksApi(APIView):
         except ValueError as exc:
             raise serializers.ValidationError({"n": "n must be an integer."}) from exc
         # The normalised audio of a recording never changes: its peaks are computed once.
-        key = f"peaks:{recording.normalised.name}:{n}"
+        key = f"peaks:{recording.sha256}:{n}"
         return Response(cache.get_or_set(key, lambda: _peaks(recording.normalised.name, n), timeout=7 * 86400))
 
 
