@@ -116,6 +116,12 @@ def main() -> None:
     # Bare: the model's forward on already-batched tensors on the device (same clips, same order
     # by length as the platform's bucketing, same batch size, same precision rule).
     net = predictor.model.eval()
+    # The same clips the model sees on the platform path: trimmed and cropped as at training
+    # (preprocessing outside the timed loop: the bare path measures the model alone).
+    from training.ml.dataset import preprocess_all
+
+    pre = predictor.preprocessing
+    waves = preprocess_all(waves, trim_db=pre["trim_db"], max_s=pre["max_s"])
     order = np.argsort([len(w) for w in waves], kind="stable")
     batches = []
     for s in range(0, len(order), args.batch):
