@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from corpus.jobs import JobRow
 from corpus.models import Clip, Project
 
 
@@ -372,7 +373,7 @@ class ReleaseItem(models.Model):
         return self.file_name
 
 
-class ReleaseExport(models.Model):
+class ReleaseExport(JobRow):
     """Writing a release's archive: a job row (status, progress, error) run by Celery."""
 
     class Status(models.TextChoices):
@@ -383,16 +384,9 @@ class ReleaseExport(models.Model):
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    progress = models.FloatField(default=0.0)
     archive = models.FileField(upload_to="exports/", max_length=500, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,3 +19,20 @@ def job_claim(model, pk: int, *, stale_after: timedelta, **also) -> bool:
     now = timezone.now()
     claimable = Q(status="queued") | Q(status="running", heartbeat_at__lt=now - stale_after)
     return bool(model.objects.filter(claimable, pk=pk).update(status="running", started_at=now, heartbeat_at=now, **also))
+
+
+class JobRow(models.Model):
+    """The fields every job row shares; each model adds its own `status` choices and payload."""
+
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed with every progress update: a RUNNING row whose heartbeat is stale belongs to a
+    # worker that died, and a redelivered message (or a retry) may claim it again.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True

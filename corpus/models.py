@@ -11,6 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from corpus.jobs import JobRow
+
 
 class Project(models.Model):
     """A dataset under construction (e.g. "TuniSER: Tunisian Derja from TV series")."""
@@ -101,7 +103,7 @@ class Recording(models.Model):
         return self.source.project
 
 
-class SegmentationRun(models.Model):
+class SegmentationRun(JobRow):
     """One voice-activity-detection job over one recording. The row is the job's state."""
 
     class Status(models.TextChoices):
@@ -127,21 +129,12 @@ class SegmentationRun(models.Model):
     refine = models.BooleanField(default=True, help_text="Refine boundaries to voiced frames and energy onsets.")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    progress = models.FloatField(default=0.0)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
     n_regions = models.PositiveIntegerField(null=True, blank=True)
     n_clips_created = models.PositiveIntegerField(null=True, blank=True)
     n_clips_replaced = models.PositiveIntegerField(null=True, blank=True)
     n_clips_kept = models.PositiveIntegerField(null=True, blank=True)
     speech_s = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    # Refreshed with every progress update: a RUNNING row whose heartbeat is stale belongs to a
-    # worker that died, and a redelivered message may claim it again.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from corpus.jobs import JobRow
 from corpus.models import Clip, Project
 from training.models import ModelVersion
 
@@ -43,7 +44,7 @@ class Prediction(models.Model):
         return f"clip #{self.clip_id}: {self.top_label} ({self.top_probability:.2f})"
 
 
-class PrelabelJob(models.Model):
+class PrelabelJob(JobRow):
     """Pre-labelling a project's existing clips in batches: a job row run on the `gpu` queue."""
 
     class Status(models.TextChoices):
@@ -55,16 +56,9 @@ class PrelabelJob(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prelabel_jobs")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="prelabel_jobs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    progress = models.FloatField(default=0.0)
     n_total = models.PositiveIntegerField(default=0)
     n_done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 
 from annotation.models import Release
+from corpus.jobs import JobRow
 from corpus.models import Project
 
 
@@ -17,7 +18,7 @@ class Family(models.TextChoices):
     CLASSICAL = "classical", "Hand-crafted features + scikit-learn"
 
 
-class TrainingRun(models.Model):
+class TrainingRun(JobRow):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -49,7 +50,6 @@ class TrainingRun(models.Model):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
-    progress = models.FloatField(default=0.0)
     epoch = models.PositiveIntegerField(default=0)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
@@ -59,13 +59,7 @@ class TrainingRun(models.Model):
     resolved_hparams = models.JSONField(default=dict, blank=True)
     test_metrics = models.JSONField(null=True, blank=True)
     used_device = models.CharField(max_length=20, blank=True)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
