@@ -3,13 +3,12 @@
    and "Recompute consensus". */
 (function () {
   "use strict";
-  const { api, el, fmtDuration } = window.Studio;
+  const { api, el, fmtDuration, svg, durationHistogram } = window.Studio;
 
   const root = document.getElementById("dashboard-page");
   if (!root) return;
   const cfg = root.dataset;
   const form = document.getElementById("filters");
-  const SVG = "http://www.w3.org/2000/svg";
 
   let emotionNames = {};
   let genderNames = {};
@@ -40,12 +39,6 @@
     return BANDS.find((b) => k <= b.upTo);
   }
 
-  function svg(tag, attrs = {}, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    if (text != null) node.textContent = text;
-    return node;
-  }
   const emptyNote = (text) => el("p", { class: "empty", text });
 
   function showMessage(text, kind = "error") {
@@ -306,48 +299,9 @@
     document.getElementById("corpus-hours").textContent = durations && durations.total_h ? `${fmtDuration(durations.total_h * 3600)} of speech` : "";
   }
 
-  // --- duration histogram (the recording page's approach) -------------------------------------
-  function niceMax(n) {
-    if (n <= 5) return Math.max(n, 1);
-    const pow = 10 ** Math.floor(Math.log10(n));
-    for (const f of [1, 2, 2.5, 5, 10]) if (f * pow >= n) return f * pow;
-    return n;
-  }
-
+  // --- duration histogram (shared with the recording page) ------------------------------------
   function histogram(hist) {
-    if (!hist || !hist.counts || !hist.counts.some((c) => c > 0)) return emptyNote("No clip with a usable consensus yet.");
-    const W = 520, H = 220, m = { top: 12, right: 12, bottom: 40, left: 42 };
-    const iw = W - m.left - m.right, ih = H - m.top - m.bottom;
-    const { edges, counts } = hist;
-    const lo = edges[0], hi = edges[edges.length - 1];
-    const x = (v) => m.left + ((v - lo) / (hi - lo || 1)) * iw;
-    const yMax = niceMax(Math.max(...counts));
-    const y = (v) => m.top + ih - (v / yMax) * ih;
-    const n = counts.reduce((a, b) => a + b, 0);
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Clip durations: ${n} clips from ${lo} to ${hi} s` });
-    const ticks = yMax <= 5 ? yMax : 4;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (yMax / ticks) * i;
-      chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: y(v), y2: y(v), class: "grid-line" }));
-      chart.append(svg("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
-    }
-    counts.forEach((c, i) => {
-      const x0 = x(edges[i]) + 1, x1 = x(edges[i + 1]) - 1;
-      const rect = svg("rect", { x: x0, y: y(c), width: Math.max(x1 - x0, 1), height: Math.max(m.top + ih - y(c), 0), class: "bar" });
-      rect.append(svg("title", {}, `${edges[i]}–${edges[i + 1]} s: ${plural(c, "clip")}`));
-      chart.append(rect);
-    });
-    chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: m.top + ih, y2: m.top + ih, class: "axis" }));
-    chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ih, class: "axis" }));
-    const step = Math.max(1, Math.ceil(edges.length / 8));
-    edges.forEach((e, i) => {
-      if (i % step !== 0 && i !== edges.length - 1) return;
-      chart.append(svg("line", { x1: x(e), x2: x(e), y1: m.top + ih, y2: m.top + ih + 4, class: "axis" }));
-      chart.append(svg("text", { x: x(e), y: m.top + ih + 16, "text-anchor": "middle" }, Number(e).toFixed(e % 1 ? 1 : 0)));
-    });
-    chart.append(svg("text", { x: m.left + iw / 2, y: H - 5, "text-anchor": "middle" }, "Clip duration (s)"));
-    chart.append(svg("text", { x: 12, y: m.top + ih / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${m.top + ih / 2})` }, "Clips"));
-    return chart;
+    return durationHistogram(hist) || emptyNote("No clip with a usable consensus yet.");
   }
 
   // --- consensus status: one stacked bar and its legend ---------------------------------------
