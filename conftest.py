@@ -117,10 +117,27 @@ def worker_factory(transactional_db, broker_url, settings, tmp_path):
         log = tmp_path / f"worker{len(procs)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "tuniser", "worker", "-Q", "default,audio,gpu",
-                 "--pool", "solo", "--loglevel", "INFO", "--hostname", f"test{len(procs)}-{os.getpid()}@%h"],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tuniser",
+                    "worker",
+                    "-Q",
+                    "default,audio,gpu",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"test{len(procs)}-{os.getpid()}@%h",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         proc.log_path = log
         procs.append(proc)
         deadline = time.monotonic() + 60

@@ -37,7 +37,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AnnotationConfig)
 class AnnotationConfigAdmin(admin.ModelAdmin):
-    list_display = ["project", "labels_per_clip", "validation_votes_needed", "assignment_minutes", "queue_policy", "consensus_method"]
+    list_display = [
+        "project",
+        "labels_per_clip",
+        "validation_votes_needed",
+        "assignment_minutes",
+        "queue_policy",
+        "consensus_method",
+    ]
     actions = ["recompute_consensus"]
 
     @admin.action(description="Recompute the consensus of every labelled clip")
@@ -126,7 +133,15 @@ class ReleaseExportInline(admin.TabularInline):
 class ReleaseAdmin(ReadOnlyAdmin):
     """Releases are immutable: built on the releases page, the API or `release_build`."""
 
-    list_display = ["name", "version", "project", "n_items", "short_checksum", "platform_version", "created_at"]
+    list_display = [
+        "name",
+        "version",
+        "project",
+        "n_items",
+        "short_checksum",
+        "platform_version",
+        "created_at",
+    ]
     list_filter = ["project", "name"]
     inlines = [ReleaseExportInline]
     actions = ["export"]

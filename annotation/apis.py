@@ -62,9 +62,16 @@ def _handout_response(handout, user, kind: str, project=None) -> Response:
     if handout is None:
         what = "validate" if kind == Assignment.Kind.VALIDATION else "label"
         return Response(
-            {"assignment": None, "clip": None, "served_at": None, "expires_at": None, "resumed": False,
-             "detail": f"No clips left for you to {what} right now.", "counts": counts}
-        )  # fmt: skip
+            {
+                "assignment": None,
+                "clip": None,
+                "served_at": None,
+                "expires_at": None,
+                "resumed": False,
+                "detail": f"No clips left for you to {what} right now.",
+                "counts": counts,
+            }
+        )
     a = handout.assignment
     return Response(
         {
@@ -159,7 +166,11 @@ class ValidationVoteApi(APIView):
     @extend_schema(
         operation_id="validation_vote",
         request=VoteSerializer,
-        responses={201: OpenApiResponse(description="Vote stored"), 400: OpenApiResponse(description="Too soon, unknown or missing reason"), 409: OpenApiResponse(description="Not held, already voted, already decided")},
+        responses={
+            201: OpenApiResponse(description="Vote stored"),
+            400: OpenApiResponse(description="Too soon, unknown or missing reason"),
+            409: OpenApiResponse(description="Not held, already voted, already decided"),
+        },
     )
     def post(self, request):
         data = VoteSerializer(data=request.data)
@@ -167,13 +178,22 @@ class ValidationVoteApi(APIView):
         v = data.validated_data
         try:
             vote = services.validation_vote(
-                user=request.user, clip_id=v["clip"], accept=v["accept"], reasons=v["reasons"], time_spent_ms=v["time_spent_ms"]
+                user=request.user,
+                clip_id=v["clip"],
+                accept=v["accept"],
+                reasons=v["reasons"],
+                time_spent_ms=v["time_spent_ms"],
             )
         except services.AnnotationError as exc:
             return _error(exc)
         vote.clip.refresh_from_db(fields=["status"])
         return Response(
-            {"id": vote.pk, "clip": vote.clip_id, "clip_status": vote.clip.status, "counts": selectors.user_counts(user=request.user)},
+            {
+                "id": vote.pk,
+                "clip": vote.clip_id,
+                "clip_status": vote.clip.status,
+                "counts": selectors.user_counts(user=request.user),
+            },
             status=status.HTTP_201_CREATED,
         )
 
@@ -198,7 +218,11 @@ class SkipApi(APIView):
 class ValidationSkipApi(SkipApi):
     kind = Assignment.Kind.VALIDATION
 
-    @extend_schema(operation_id="validation_skip", request=ClipRefSerializer, responses={200: OpenApiResponse(description="Skipped")})
+    @extend_schema(
+        operation_id="validation_skip",
+        request=ClipRefSerializer,
+        responses={200: OpenApiResponse(description="Skipped")},
+    )
     def post(self, request):
         return super().post(request)
 
@@ -206,7 +230,11 @@ class ValidationSkipApi(SkipApi):
 class LabellingSkipApi(SkipApi):
     kind = Assignment.Kind.LABELLING
 
-    @extend_schema(operation_id="annotation_skip", request=ClipRefSerializer, responses={200: OpenApiResponse(description="Skipped")})
+    @extend_schema(
+        operation_id="annotation_skip",
+        request=ClipRefSerializer,
+        responses={200: OpenApiResponse(description="Skipped")},
+    )
     def post(self, request):
         return super().post(request)
 
@@ -224,17 +252,27 @@ class AnnotationSubmitApi(APIView):
     @extend_schema(
         operation_id="annotation_submit",
         request=AnnotationSerializer,
-        responses={201: OpenApiResponse(description="Label stored"), 400: OpenApiResponse(description="Unknown label, gender missing"), 409: OpenApiResponse(description="Not held, already labelled, expired and full")},
+        responses={
+            201: OpenApiResponse(description="Label stored"),
+            400: OpenApiResponse(description="Unknown label, gender missing"),
+            409: OpenApiResponse(description="Not held, already labelled, expired and full"),
+        },
     )
     def post(self, request):
         data = AnnotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            annotation = services.annotation_submit(user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data)
+            annotation = services.annotation_submit(
+                user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
+            )
         except services.AnnotationError as exc:
             return _error(exc)
         return Response(
-            {"id": annotation.pk, "clip": annotation.clip_id, "counts": selectors.user_counts(user=request.user)},
+            {
+                "id": annotation.pk,
+                "clip": annotation.clip_id,
+                "counts": selectors.user_counts(user=request.user),
+            },
             status=status.HTTP_201_CREATED,
         )
 
@@ -246,21 +284,40 @@ class FlagSerializer(serializers.Serializer):
 
 
 class FlagApi(APIView):
-    @extend_schema(operation_id="annotation_flag", request=FlagSerializer, responses={201: OpenApiResponse(description="Sent back to validation")})
+    @extend_schema(
+        operation_id="annotation_flag",
+        request=FlagSerializer,
+        responses={201: OpenApiResponse(description="Sent back to validation")},
+    )
     def post(self, request):
         """Send the clip in hand back to validation, with a reason (labels already given stay)."""
         data = FlagSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            flag = services.clip_flag(user=request.user, clip_id=data.validated_data["clip"],
-                                      reason=data.validated_data["reason"] or None, comment=data.validated_data["comment"])  # fmt: skip
+            flag = services.clip_flag(
+                user=request.user,
+                clip_id=data.validated_data["clip"],
+                reason=data.validated_data["reason"] or None,
+                comment=data.validated_data["comment"],
+            )
         except services.AnnotationError as exc:
             return _error(exc)
         return Response({"id": flag.pk, "detail": "Sent back to validation."}, status=status.HTTP_201_CREATED)
 
 
 class MyCountsApi(APIView):
-    @extend_schema(operation_id="annotation_me", responses=inline_serializer("MyCounts", {"labelled_today": serializers.IntegerField(), "labelled_total": serializers.IntegerField(), "validated_today": serializers.IntegerField(), "validated_total": serializers.IntegerField()}))
+    @extend_schema(
+        operation_id="annotation_me",
+        responses=inline_serializer(
+            "MyCounts",
+            {
+                "labelled_today": serializers.IntegerField(),
+                "labelled_total": serializers.IntegerField(),
+                "validated_today": serializers.IntegerField(),
+                "validated_total": serializers.IntegerField(),
+            },
+        ),
+    )
     def get(self, request):
         """Your own counters (today and in total)."""
         return Response(selectors.user_counts(user=request.user))
@@ -272,7 +329,18 @@ def _require_curator(user) -> None:
 
 
 class ProgressApi(APIView):
-    @extend_schema(operation_id="annotation_progress", parameters=[PROJECT_PARAM], responses=inline_serializer("AnnotatorProgress", {"annotators": serializers.ListField(), "validators": serializers.ListField(), "pool": serializers.DictField()}))
+    @extend_schema(
+        operation_id="annotation_progress",
+        parameters=[PROJECT_PARAM],
+        responses=inline_serializer(
+            "AnnotatorProgress",
+            {
+                "annotators": serializers.ListField(),
+                "validators": serializers.ListField(),
+                "pool": serializers.DictField(),
+            },
+        ),
+    )
     def get(self, request):
         """Per-annotator progress of a project (curators): clips done, time per clip, skip rate."""
         _require_curator(request.user)
@@ -281,7 +349,11 @@ class ProgressApi(APIView):
 
 
 class RejectedApi(APIView):
-    @extend_schema(operation_id="validation_rejected", parameters=[PROJECT_PARAM], responses=inline_serializer("RejectedClips", {"results": serializers.ListField()}))
+    @extend_schema(
+        operation_id="validation_rejected",
+        parameters=[PROJECT_PARAM],
+        responses=inline_serializer("RejectedClips", {"results": serializers.ListField()}),
+    )
     def get(self, request):
         """Rejected clips with their reasons (curators), to review and overturn."""
         _require_curator(request.user)
@@ -296,7 +368,11 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class DecisionApi(APIView):
-    @extend_schema(operation_id="validation_overturn", request=DecisionSerializer, responses={201: OpenApiResponse(description="Decision recorded")})
+    @extend_schema(
+        operation_id="validation_overturn",
+        request=DecisionSerializer,
+        responses={201: OpenApiResponse(description="Decision recorded")},
+    )
     def post(self, request):
         """A curator overturns a validation decision."""
         _require_curator(request.user)
@@ -306,10 +382,15 @@ class DecisionApi(APIView):
         if not corpus_selectors.clips_for_user(request.user).filter(pk=v["clip"]).exists():
             return Response({"detail": "No such clip in your projects."}, status=status.HTTP_404_NOT_FOUND)
         try:
-            decision = services.clip_decision_overturn(curator=request.user, clip_id=v["clip"], accept=v["accept"], note=v["note"])
+            decision = services.clip_decision_overturn(
+                curator=request.user, clip_id=v["clip"], accept=v["accept"], note=v["note"]
+            )
         except services.AnnotationError as exc:
             return _error(exc)
-        return Response({"id": decision.pk, "clip": v["clip"], "accepted": decision.accepted}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": decision.pk, "clip": v["clip"], "accepted": decision.accepted},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 # --- agreement, consensus, adjudication (curators) ----------------------------------------------
@@ -324,7 +405,14 @@ class AgreementApi(APIView):
             OpenApiParameter("date_from", str, description="Labels given on or after (YYYY-MM-DD)"),
             OpenApiParameter("date_to", str, description="Labels given on or before (YYYY-MM-DD)"),
         ],
-        responses=inline_serializer("AgreementFigures", {"fleiss_kappa": serializers.FloatField(allow_null=True), "krippendorff_alpha": serializers.FloatField(allow_null=True), "corpus_table": serializers.DictField()}),
+        responses=inline_serializer(
+            "AgreementFigures",
+            {
+                "fleiss_kappa": serializers.FloatField(allow_null=True),
+                "krippendorff_alpha": serializers.FloatField(allow_null=True),
+                "corpus_table": serializers.DictField(),
+            },
+        ),
     )
     def get(self, request):
         """Fleiss' kappa (overall, per emotion), Krippendorff's alpha, Cohen's kappa per pair,
@@ -335,7 +423,11 @@ class AgreementApi(APIView):
         params.is_valid(raise_exception=True)
         v = params.validated_data
         sources = [int(s) for s in request.query_params.getlist("source") if s.isdigit()]
-        return Response(selectors.agreement_figures(project=project, source_ids=sources, date_from=v.get("date_from"), date_to=v.get("date_to")))
+        return Response(
+            selectors.agreement_figures(
+                project=project, source_ids=sources, date_from=v.get("date_from"), date_to=v.get("date_to")
+            )
+        )
 
 
 class AgreementQuerySerializer(serializers.Serializer):
@@ -348,7 +440,14 @@ class RecomputeSerializer(serializers.Serializer):
 
 
 class ConsensusRecomputeApi(APIView):
-    @extend_schema(operation_id="consensus_recompute", parameters=[PROJECT_PARAM], request=RecomputeSerializer, responses=inline_serializer("RecomputeResult", {"method": serializers.CharField(), "clips": serializers.IntegerField()}))
+    @extend_schema(
+        operation_id="consensus_recompute",
+        parameters=[PROJECT_PARAM],
+        request=RecomputeSerializer,
+        responses=inline_serializer(
+            "RecomputeResult", {"method": serializers.CharField(), "clips": serializers.IntegerField()}
+        ),
+    )
     def post(self, request):
         """Recompute every clip's consensus (majority, or Dawid-Skene over annotators' confusions)."""
         _require_curator(request.user)
@@ -363,7 +462,14 @@ class ConsensusRecomputeApi(APIView):
 
 
 class DawidSkeneApi(APIView):
-    @extend_schema(operation_id="annotator_confusions", parameters=[PROJECT_PARAM], responses=inline_serializer("AnnotatorConfusions", {"categories": serializers.ListField(), "annotators": serializers.ListField()}))
+    @extend_schema(
+        operation_id="annotator_confusions",
+        parameters=[PROJECT_PARAM],
+        responses=inline_serializer(
+            "AnnotatorConfusions",
+            {"categories": serializers.ListField(), "annotators": serializers.ListField()},
+        ),
+    )
     def get(self, request):
         """Each annotator's confusion matrix as Dawid-Skene estimates it (true -> given)."""
         _require_curator(request.user)
@@ -372,7 +478,11 @@ class DawidSkeneApi(APIView):
 
 
 class AdjudicationQueueApi(APIView):
-    @extend_schema(operation_id="adjudication_queue", parameters=[PROJECT_PARAM], responses=inline_serializer("AdjudicationQueue", {"results": serializers.ListField()}))
+    @extend_schema(
+        operation_id="adjudication_queue",
+        parameters=[PROJECT_PARAM],
+        responses=inline_serializer("AdjudicationQueue", {"results": serializers.ListField()}),
+    )
     def get(self, request):
         """Clips with no majority that you did not label, with their labels."""
         _require_curator(request.user)
@@ -389,7 +499,11 @@ class AdjudicateSerializer(serializers.Serializer):
 
 
 class AdjudicateApi(APIView):
-    @extend_schema(operation_id="adjudicate", request=AdjudicateSerializer, responses={201: OpenApiResponse(description="Decision recorded")})
+    @extend_schema(
+        operation_id="adjudicate",
+        request=AdjudicateSerializer,
+        responses={201: OpenApiResponse(description="Decision recorded")},
+    )
     def post(self, request):
         _require_curator(request.user)
         data = AdjudicateSerializer(data=request.data)
@@ -398,11 +512,19 @@ class AdjudicateApi(APIView):
         if not corpus_selectors.clips_for_user(request.user).filter(pk=v["clip"]).exists():
             return Response({"detail": "No such clip in your projects."}, status=status.HTTP_404_NOT_FOUND)
         try:
-            adj = consensus.adjudicate(curator=request.user, clip_id=v["clip"], decision=v["decision"],
-                                       emotion=v["emotion"] or None, gender=v["gender"] or None, note=v["note"])  # fmt: skip
+            adj = consensus.adjudicate(
+                curator=request.user,
+                clip_id=v["clip"],
+                decision=v["decision"],
+                emotion=v["emotion"] or None,
+                gender=v["gender"] or None,
+                note=v["note"],
+            )
         except consensus.ConsensusError as exc:
             return Response({"detail": exc.message}, status=exc.status)
-        return Response({"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED
+        )
 
 
 # --- releases ----------------------------------------------------------------------------------
@@ -428,8 +550,20 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Release
-        fields = ["id", "name", "version", "status", "params", "checksum", "counts", "n_items",
-                  "platform_version", "created_at", "manifest_url", "exports"]  # fmt: skip
+        fields = [
+            "id",
+            "name",
+            "version",
+            "status",
+            "params",
+            "checksum",
+            "counts",
+            "n_items",
+            "platform_version",
+            "created_at",
+            "manifest_url",
+            "exports",
+        ]
         read_only_fields = fields
 
     def get_exports(self, obj) -> list[dict]:
@@ -441,7 +575,17 @@ class ReleaseExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReleaseExport
-        fields = ["id", "release", "status", "progress", "size_bytes", "error", "archive_url", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "release",
+            "status",
+            "progress",
+            "size_bytes",
+            "error",
+            "archive_url",
+            "created_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
     def get_archive_url(self, obj) -> str | None:
@@ -456,21 +600,36 @@ def _get_release_for_user(user, pk: int) -> Release:
 
 
 class ReleaseListCreateApi(APIView):
-    @extend_schema(operation_id="releases_list", parameters=[PROJECT_PARAM], responses=ReleaseSerializer(many=True))
+    @extend_schema(
+        operation_id="releases_list", parameters=[PROJECT_PARAM], responses=ReleaseSerializer(many=True)
+    )
     def get(self, request):
         _require_curator(request.user)
         project = _get_project_for_user(request.user, request.query_params.get("project"))
-        return Response(ReleaseSerializer(Release.objects.filter(project=project).prefetch_related("exports")[:100], many=True).data)
+        return Response(
+            ReleaseSerializer(
+                Release.objects.filter(project=project).prefetch_related("exports")[:100], many=True
+            ).data
+        )
 
-    @extend_schema(operation_id="releases_build", parameters=[PROJECT_PARAM], request=ReleaseParamsSerializer,
-                   responses={201: ReleaseSerializer, 400: OpenApiResponse(description="A message per invalid parameter")})  # fmt: skip
+    @extend_schema(
+        operation_id="releases_build",
+        parameters=[PROJECT_PARAM],
+        request=ReleaseParamsSerializer,
+        responses={
+            201: ReleaseSerializer,
+            400: OpenApiResponse(description="A message per invalid parameter"),
+        },
+    )
     def post(self, request):
         """Build a new version of a release: consensus filter, balancing, leak-free grouped split."""
         _require_curator(request.user)
         project = _get_project_for_user(request.user, request.query_params.get("project"))
         data = ReleaseParamsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        release = release_build(project=project, params=ReleaseParams(**data.validated_data), created_by=request.user)
+        release = release_build(
+            project=project, params=ReleaseParams(**data.validated_data), created_by=request.user
+        )
         return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
 
 
@@ -486,7 +645,9 @@ class ReleaseExportCreateApi(APIView):
     def post(self, request, pk: int):
         """Queue the archive of a release (Celery, `audio` queue); poll the export for progress."""
         _require_curator(request.user)
-        export = release_export_create(release=_get_release_for_user(request.user, pk), created_by=request.user)
+        export = release_export_create(
+            release=_get_release_for_user(request.user, pk), created_by=request.user
+        )
         export.refresh_from_db()
         return Response(ReleaseExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
@@ -495,7 +656,9 @@ class ReleaseExportDetailApi(APIView):
     @extend_schema(operation_id="release_exports_retrieve", responses=ReleaseExportSerializer)
     def get(self, request, pk: int):
         _require_curator(request.user)
-        export = ReleaseExport.objects.filter(pk=pk, release__project__in=corpus_selectors.projects_for_user(request.user)).first()
+        export = ReleaseExport.objects.filter(
+            pk=pk, release__project__in=corpus_selectors.projects_for_user(request.user)
+        ).first()
         if export is None:
             raise Http404("No such export.")
         return Response(ReleaseExportSerializer(export).data)

@@ -13,5 +13,7 @@ class AnnotationConfig(AppConfig):
         from . import services
 
         corpus_policies.register_clip_work_check(services.work_check)
-        corpus_policies.register_clips_created_hook(lambda clip_ids: services.pool_add_clips(clip_ids=clip_ids))
+        corpus_policies.register_clips_created_hook(
+            lambda clip_ids: services.pool_add_clips(clip_ids=clip_ids)
+        )
         corpus_policies.register_clip_access_check(services.holds_clip)

@@ -38,7 +38,13 @@ def fast_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, batch
 
 
 def fast_update(
-    model, key: str, fields: Sequence[str], rows: Iterable[Sequence], *, where: dict | None = None, batch: int = 5000
+    model,
+    key: str,
+    fields: Sequence[str],
+    rows: Iterable[Sequence],
+    *,
+    where: dict | None = None,
+    batch: int = 5000,
 ) -> int:
     """UPDATE ... SET fields WHERE key = ? [AND field = value ...]; each row is
     (*values in `fields` order, key value); `where` adds fixed equality conditions."""

@@ -76,9 +76,18 @@ def project_votes(project: Project, clips: QuerySet | None = None):
     annotations = Annotation.objects.filter(clip__recording__source__project=project)
     if clips is not None:
         annotations = annotations.filter(clip__in=clips)
-    codes = list(LabelOption.objects.filter(kind="emotion", active=True).order_by("order").values_list("code", flat=True))
+    codes = list(
+        LabelOption.objects.filter(kind="emotion", active=True)
+        .order_by("order")
+        .values_list("code", flat=True)
+    )
     by_pk = dict(LabelOption.objects.filter(kind="emotion").values_list("pk", "code"))
-    triples = ((c, a, by_pk[e]) for c, a, e in annotations.values_list("clip_id", "annotator_id", "emotion_id").iterator(chunk_size=20000))
+    triples = (
+        (c, a, by_pk[e])
+        for c, a, e in annotations.values_list("clip_id", "annotator_id", "emotion_id").iterator(
+            chunk_size=20000
+        )
+    )
     votes, clip_ids, user_ids = agreement.Votes.from_triples(triples, codes)
     return votes, clip_ids, user_ids, codes
 
@@ -108,7 +117,11 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
         distribution = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     protected = (ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD)
     existing = {}
-    for clip_id, status in ClipConsensus.objects.filter(clip__recording__source__project=project).values_list("clip_id", "status").iterator(chunk_size=20000):
+    for clip_id, status in (
+        ClipConsensus.objects.filter(clip__recording__source__project=project)
+        .values_list("clip_id", "status")
+        .iterator(chunk_size=20000)
+    ):
         existing[clip_id] = status
     genders = _gender_majorities(project)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -143,7 +156,11 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
 def _gender_majorities(project: Project) -> dict[int, int | None]:
     """Per clip, the gender more than half of its annotators gave (None on a tie)."""
     rows = np.array(
-        list(Annotation.objects.filter(clip__recording__source__project=project).values_list("clip_id", "gender_id")),
+        list(
+            Annotation.objects.filter(clip__recording__source__project=project).values_list(
+                "clip_id", "gender_id"
+            )
+        ),
         dtype=np.int64,
     ).reshape(-1, 2)
     if not len(rows):
@@ -152,7 +169,9 @@ def _gender_majorities(project: Project) -> dict[int, int | None]:
     clips, first = np.unique(pairs[:, 0], return_index=True)
     totals = np.add.reduceat(counts, first)
     best = np.maximum.reduceat(counts, first)
-    winner_pos = first + np.array([np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)], strict=True)])
+    winner_pos = first + np.array(
+        [np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)], strict=True)]
+    )
     out = {}
     for k, clip_id in enumerate(clips):
         out[int(clip_id)] = int(pairs[winner_pos[k], 1]) if best[k] * 2 > totals[k] else None
@@ -172,7 +191,13 @@ def adjudication_queue(*, project: Project, curator) -> QuerySet[ClipConsensus]:
 
 
 def adjudicate(
-    *, curator, clip_id: int, decision: str, emotion: str | None = None, gender: str | None = None, note: str = ""
+    *,
+    curator,
+    clip_id: int,
+    decision: str,
+    emotion: str | None = None,
+    gender: str | None = None,
+    note: str = "",
 ) -> Adjudication:
     """A curator who did not label the clip decides its label, sends it back, or discards it."""
     if not roles.user_has_role(curator, roles.CURATOR):
@@ -190,11 +215,20 @@ def adjudicate(
             emotion_opt = LabelOption.objects.filter(kind="emotion", code=emotion, active=True).first()
             if emotion_opt is None:
                 raise ConsensusError(f"Unknown emotion '{emotion}'.")
-            gender_opt = LabelOption.objects.filter(kind="gender", code=gender, active=True).first() if gender else None
+            gender_opt = (
+                LabelOption.objects.filter(kind="gender", code=gender, active=True).first()
+                if gender
+                else None
+            )
             if gender and gender_opt is None:
                 raise ConsensusError(f"Unknown gender '{gender}'.")
         adjudication = Adjudication.objects.create(
-            clip_id=clip_id, curator=curator, decision=decision, emotion=emotion_opt, gender=gender_opt, note=note
+            clip_id=clip_id,
+            curator=curator,
+            decision=decision,
+            emotion=emotion_opt,
+            gender=gender_opt,
+            note=note,
         )
         if decision == Adjudication.Decision.LABEL:
             consensus.status = ClipConsensus.Status.ADJUDICATED

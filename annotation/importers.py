@@ -34,8 +34,16 @@ class UnknownName(ValueError):
     pass
 
 
-RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
-                    "06": "fearful", "07": "disgust", "08": "surprised"}  # fmt: skip
+RAVDESS_EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
+}
 
 
 def parse_ravdess(path: Path) -> Parsed:
@@ -48,7 +56,15 @@ def parse_ravdess(path: Path) -> Parsed:
     return Parsed(f"ravdess-{actor:02d}", "male" if actor % 2 else "female", RAVDESS_EMOTIONS[m.group(3)])
 
 
-EMODB_EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+EMODB_EMOTIONS = {
+    "W": "anger",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fear",
+    "F": "happiness",
+    "T": "sadness",
+    "N": "neutral",
+}
 EMODB_MALE = {"03", "10", "11", "12", "15"}
 EMODB_FEMALE = {"08", "09", "13", "14", "16"}
 
@@ -58,11 +74,15 @@ def parse_emodb(path: Path) -> Parsed:
     if not m or m.group(3) not in EMODB_EMOTIONS or m.group(1) not in EMODB_MALE | EMODB_FEMALE:
         raise UnknownName("not an EmoDB name (SSTTTEV)")
     speaker = m.group(1)
-    return Parsed(f"emodb-{speaker}", "male" if speaker in EMODB_MALE else "female", EMODB_EMOTIONS[m.group(3)])
+    return Parsed(
+        f"emodb-{speaker}", "male" if speaker in EMODB_MALE else "female", EMODB_EMOTIONS[m.group(3)]
+    )
 
 
 def parse_tess(path: Path) -> Parsed:
-    m = re.fullmatch(r"(OAF|YAF)_\w+?_(angry|disgust|fear|happy|neutral|ps|sad)", path.stem, flags=re.IGNORECASE)
+    m = re.fullmatch(
+        r"(OAF|YAF)_\w+?_(angry|disgust|fear|happy|neutral|ps|sad)", path.stem, flags=re.IGNORECASE
+    )
     if not m:
         raise UnknownName("not a TESS name (OAF|YAF_word_emotion)")
     return Parsed(f"tess-{m.group(1).upper()}", "female", m.group(2).lower())
@@ -96,7 +116,14 @@ PARSERS: dict[str, Callable[[Path], Parsed]] = {
     "savee": parse_savee,
     "folder": parse_folder,
 }
-TITLES = {"ravdess": "RAVDESS", "emodb": "EmoDB", "tess": "TESS", "crema-d": "CREMA-D", "savee": "SAVEE", "folder": "Imported folder"}
+TITLES = {
+    "ravdess": "RAVDESS",
+    "emodb": "EmoDB",
+    "tess": "TESS",
+    "crema-d": "CREMA-D",
+    "savee": "SAVEE",
+    "folder": "Imported folder",
+}
 
 
 @dataclass
@@ -115,7 +142,12 @@ class ImportReport:
 
 
 def corpus_import(
-    *, project: Project, fmt: str, root: Path, source_title: str | None = None, progress: Callable[[int, int], None] | None = None
+    *,
+    project: Project,
+    fmt: str,
+    root: Path,
+    source_title: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import every audio file under `root` in format `fmt` as gold-labelled clips.
 
@@ -137,7 +169,10 @@ def corpus_import(
     if fmt == "folder":
         codes = {o.code: o for o in LabelOption.objects.filter(kind="emotion", active=True)}
     source = corpus_services.source_get_or_create(
-        project=project, title=source_title or TITLES[fmt], kind="corpus", licence_note=f"Imported {TITLES[fmt]} corpus"
+        project=project,
+        title=source_title or TITLES[fmt],
+        kind="corpus",
+        licence_note=f"Imported {TITLES[fmt]} corpus",
     )
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     report = ImportReport()
@@ -169,13 +204,21 @@ def corpus_import(
                 if result.failed:
                     report.failed.append(f"{path.relative_to(root)}: {result.recording.error}")
                     continue
-                clip = corpus_services.clip_create_whole(recording=result.recording, speaker=parsed.speaker, status=Clip.Status.LABELLED)
+                clip = corpus_services.clip_create_whole(
+                    recording=result.recording, speaker=parsed.speaker, status=Clip.Status.LABELLED
+                )
                 gender = genders.get(parsed.gender)
-                GoldLabel.objects.create(clip=clip, corpus=fmt, original_label=parsed.label, emotion=emotion, gender=gender)
+                GoldLabel.objects.create(
+                    clip=clip, corpus=fmt, original_label=parsed.label, emotion=emotion, gender=gender
+                )
                 ClipConsensus.objects.create(
-                    clip=clip, method="gold", status=ClipConsensus.Status.GOLD, emotion=emotion, gender=gender,
+                    clip=clip,
+                    method="gold",
+                    status=ClipConsensus.Status.GOLD,
+                    emotion=emotion,
+                    gender=gender,
                     distribution={emotion.code: 1.0},
-                )  # fmt: skip
+                )
         except corpus_services.IngestRejected as exc:
             report.failed.append(f"{path.relative_to(root)}: {exc.message}")
             continue

@@ -21,7 +21,9 @@ from corpus.models import Clip, Project
 class AnnotationConfig(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="annotation_config")
     labels_per_clip = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(15)], help_text="K annotators per clip."
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(15)],
+        help_text="K annotators per clip.",
     )
     validation_votes_needed = models.PositiveSmallIntegerField(
         default=1,
@@ -29,18 +31,27 @@ class AnnotationConfig(models.Model):
         help_text="A clip is decided when one side has at least this many votes and more than the other.",
     )
     assignment_minutes = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(120)],
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
         help_text="A clip handed out and not answered within this time returns to the pool.",
-    )  # fmt: skip
-    queue_policy = models.CharField(
-        max_length=50, default="breadth_first", help_text="How the labelling queue is ordered (see annotation.policies)."
     )
-    guideline = models.TextField(blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline.")
+    queue_policy = models.CharField(
+        max_length=50,
+        default="breadth_first",
+        help_text="How the labelling queue is ordered (see annotation.policies).",
+    )
+    guideline = models.TextField(
+        blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline."
+    )
     consensus_method = models.CharField(
-        max_length=20, default="majority", choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene (EM)")]
+        max_length=20,
+        default="majority",
+        choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene (EM)")],
     )
     consensus_min_votes = models.PositiveSmallIntegerField(
-        default=2, validators=[MinValueValidator(1)], help_text="Votes the winning emotion needs (2 of 3 by default)."
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text="Votes the winning emotion needs (2 of 3 by default).",
     )
 
     def __str__(self) -> str:
@@ -116,7 +127,9 @@ class Assignment(models.Model):
     class Meta:
         constraints = [
             # "Asking again returns the same clip": the database itself refuses a second live one.
-            models.UniqueConstraint(fields=["user", "kind"], condition=Q(state="live"), name="one_live_assignment_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "kind"], condition=Q(state="live"), name="one_live_assignment_per_user"
+            ),
         ]
         indexes = [
             # Expiry sweep in assignment_next: live assignments past their deadline.
@@ -160,7 +173,9 @@ class PoolEntry(models.Model):
 
 class ValidationVote(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="validation_votes")
-    validator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="validation_votes")
+    validator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="validation_votes"
+    )
     accept = models.BooleanField()
     reasons = models.ManyToManyField(RejectionReason, blank=True)
     # Votes of an earlier round stop counting when an annotator flags the clip back to validation.
@@ -171,7 +186,9 @@ class ValidationVote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clip", "validator"], condition=Q(active=True), name="one_active_vote_per_validator"),
+            models.UniqueConstraint(
+                fields=["clip", "validator"], condition=Q(active=True), name="one_active_vote_per_validator"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,9 +213,15 @@ class ClipDecision(models.Model):
 
 class Annotation(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
-    emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "emotion"})
-    gender = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "gender"})
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    emotion = models.ForeignKey(
+        LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "emotion"}
+    )
+    gender = models.ForeignKey(
+        LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "gender"}
+    )
     time_spent_ms = models.PositiveIntegerField(default=0)
     comment = models.TextField(blank=True)
     assignment = models.OneToOneField(Assignment, null=True, blank=True, on_delete=models.SET_NULL)
@@ -207,7 +230,9 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["clip", "annotator"], name="one_annotation_per_annotator")]
+        constraints = [
+            models.UniqueConstraint(fields=["clip", "annotator"], name="one_annotation_per_annotator")
+        ]
         indexes = [models.Index(fields=["annotator", "created_at"], name="annotation_by_annotator")]
 
     def __str__(self) -> str:
@@ -223,8 +248,7 @@ class Flag(models.Model):
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-
-# --- consensus, gold labels, adjudication ------------------------------------------------------
+    # --- consensus, gold labels, adjudication ------------------------------------------------------
 
     def __str__(self) -> str:
         return f"clip #{self.clip_id} flagged by {self.user_id}"
@@ -243,7 +267,9 @@ class ClipConsensus(models.Model):
     clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="consensus")
     method = models.CharField(max_length=20, default="majority")
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
-    emotion = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    emotion = models.ForeignKey(
+        LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     n_votes = models.PositiveSmallIntegerField(default=0)
     n_agree = models.PositiveSmallIntegerField(default=0, help_text="Votes for the winning emotion.")
@@ -284,13 +310,19 @@ class LabelMapping(models.Model):
     corpus = models.CharField(max_length=30)
     original_label = models.CharField(max_length=60)
     emotion = models.ForeignKey(
-        LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        LabelOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Blank together with 'excluded' means clips with this label are not imported.",
-    )  # fmt: skip
+    )
     excluded = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["corpus", "original_label"], name="label_mapping_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["corpus", "original_label"], name="label_mapping_unique")
+        ]
         ordering = ["corpus", "original_label"]
 
     def __str__(self) -> str:
@@ -307,13 +339,14 @@ class Adjudication(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="adjudications")
     curator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=12, choices=Decision.choices)
-    emotion = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    emotion = models.ForeignKey(
+        LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-
-# --- releases --------------------------------------------------------------------------------
+    # --- releases --------------------------------------------------------------------------------
 
     def __str__(self) -> str:
         return f"clip #{self.clip_id}: {self.decision}"
@@ -330,7 +363,9 @@ class Release(models.Model):
     name = models.SlugField(max_length=80)
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILT)
-    params = models.JSONField(help_text="Everything that built it: label set, agreement, balancing, split, seed.")
+    params = models.JSONField(
+        help_text="Everything that built it: label set, agreement, balancing, split, seed."
+    )
     manifest = models.FileField(upload_to="releases/", max_length=500)
     checksum = models.CharField(max_length=64, help_text="sha256 of the manifest bytes.")
     counts = models.JSONField(default=dict, help_text="split x label x gender counts")
@@ -341,7 +376,9 @@ class Release(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["project", "name", "version"], name="release_unique_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name", "version"], name="release_unique_version")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"

@@ -50,10 +50,15 @@ def _per_user(project: Project, kind: str, done_model, user_field: str) -> list[
         f"{user_field}__id", "time_spent_ms"
     ):
         times.setdefault(uid, []).append(ms)
-    skipped_qs = Assignment.objects.filter(kind=kind, state=Assignment.State.SKIPPED, clip__recording__source__project=project)
+    skipped_qs = Assignment.objects.filter(
+        kind=kind, state=Assignment.State.SKIPPED, clip__recording__source__project=project
+    )
     # A flag also closes the assignment as skipped; flags are reported apart, not as skips.
     flagged = dict(
-        Flag.objects.filter(clip__recording__source__project=project).values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
+        Flag.objects.filter(clip__recording__source__project=project)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("user_id", "n")
     )
     skips = dict(skipped_qs.values("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
     names = {row[f"{user_field}__id"]: row[f"{user_field}__username"] for row in done}
@@ -115,14 +120,17 @@ def rejected_clips(*, project: Project, limit: int = 200) -> list[dict]:
             "duration_s": clip.duration_s,
             "audio_url": reverse("corpus-api:clip-audio", args=[clip.pk]),
             "votes": [
-                {"validator": v.validator.username, "accept": v.accept, "reasons": [r.text for r in v.reasons.all()]}
+                {
+                    "validator": v.validator.username,
+                    "accept": v.accept,
+                    "reasons": [r.text for r in v.reasons.all()],
+                }
                 for v in clip.validation_votes.all()
                 if v.active
             ],
         }
         for clip in clips
     ]
-
 
 
 def agreement_figures(*, project: Project, source_ids=None, date_from=None, date_to=None) -> dict:
@@ -161,13 +169,21 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
         clip__in=clips,
         status__in=[ClipConsensus.Status.AGREED, ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.GOLD],
     )
-    emotions = list(LabelOption.objects.filter(kind="emotion", active=True).order_by("order").values_list("code", flat=True))
-    genders = list(LabelOption.objects.filter(kind="gender", active=True).order_by("order").values_list("code", flat=True))
+    emotions = list(
+        LabelOption.objects.filter(kind="emotion", active=True)
+        .order_by("order")
+        .values_list("code", flat=True)
+    )
+    genders = list(
+        LabelOption.objects.filter(kind="gender", active=True)
+        .order_by("order")
+        .values_list("code", flat=True)
+    )
     cells = {
         (e, g or "unknown"): n
-        for e, g, n in usable.values_list("emotion__code", "gender__code").annotate(n=Count("id")).values_list(
-            "emotion__code", "gender__code", "n"
-        )
+        for e, g, n in usable.values_list("emotion__code", "gender__code")
+        .annotate(n=Count("id"))
+        .values_list("emotion__code", "gender__code", "n")
     }
     gender_cols = genders + (["unknown"] if any(g == "unknown" for _, g in cells) else [])
     rows = [{"emotion": e, **{g: cells.get((e, g), 0) for g in gender_cols}} for e in emotions]
@@ -178,10 +194,16 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
     durations = np.array(list(usable.values_list("clip__duration_s", flat=True)), dtype=float)
     counts, edges = np.histogram(durations, bins=np.arange(0, 16, 1.0)) if durations.size else ([], [])
     figures["corpus_table"] = {"genders": gender_cols, "rows": rows, "totals": totals}
-    figures["durations"] = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts],
-                            "total_h": round(float(durations.sum()) / 3600, 3)}  # fmt: skip
+    figures["durations"] = {
+        "edges": [float(e) for e in edges],
+        "counts": [int(c) for c in counts],
+        "total_h": round(float(durations.sum()) / 3600, 3),
+    }
     figures["consensus_status"] = dict(
-        ClipConsensus.objects.filter(clip__in=clips).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        ClipConsensus.objects.filter(clip__in=clips)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     return figures
 
@@ -203,10 +225,13 @@ def annotator_confusions(*, project: Project) -> dict:
         "categories": codes,
         "class_priors": [round(float(p), 4) for p in result.priors],
         "annotators": [
-            {"user": names.get(uid, str(uid)), "accuracy": round(float(accuracy[r]), 4),
-             "confusion": np.round(result.confusions[r], 4).tolist()}
+            {
+                "user": names.get(uid, str(uid)),
+                "accuracy": round(float(accuracy[r]), 4),
+                "confusion": np.round(result.confusions[r], 4).tolist(),
+            }
             for r, uid in enumerate(user_ids)
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -215,12 +240,17 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[d
 
     queue = list(adjudication_queue(project=project, curator=curator)[:limit])
     labels: dict[int, list] = {}
-    for clip_id, user, emotion, gender in Annotation.objects.filter(clip_id__in=[c.clip_id for c in queue]).values_list(
-        "clip_id", "annotator__username", "emotion__code", "gender__code"
-    ):
+    for clip_id, user, emotion, gender in Annotation.objects.filter(
+        clip_id__in=[c.clip_id for c in queue]
+    ).values_list("clip_id", "annotator__username", "emotion__code", "gender__code"):
         labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
     return [
-        {"clip": c.clip_id, "duration_s": c.clip.duration_s, "audio_url": reverse("corpus-api:clip-audio", args=[c.clip_id]),
-         "labels": labels.get(c.clip_id, []), "distribution": c.distribution}
+        {
+            "clip": c.clip_id,
+            "duration_s": c.clip.duration_s,
+            "audio_url": reverse("corpus-api:clip-audio", args=[c.clip_id]),
+            "labels": labels.get(c.clip_id, []),
+            "distribution": c.distribution,
+        }
         for c in queue
-    ]  # fmt: skip
+    ]

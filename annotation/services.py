@@ -79,7 +79,9 @@ def pool_sync(*, project: Project) -> int:
         kind=VALIDATION,
     )
     added += pool_add_clips(
-        clip_ids=base.filter(status=Clip.Status.ACCEPTED).exclude(pool_entries__kind=LABELLING).values_list("pk", flat=True),
+        clip_ids=base.filter(status=Clip.Status.ACCEPTED)
+        .exclude(pool_entries__kind=LABELLING)
+        .values_list("pk", flat=True),
         kind=LABELLING,
     )
     return added
@@ -145,18 +147,28 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _expire_stale(kind)
-            live = Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE).select_related("clip").first()
+            live = (
+                Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE)
+                .select_related("clip")
+                .first()
+            )
             if live:
                 return Handout(assignment=live, resumed=True)
             seen = Assignment.objects.filter(user=user, kind=kind).values("clip_id")
-            candidates = PoolEntry.objects.filter(project=project, kind=kind, open=True).exclude(clip_id__in=seen)
+            candidates = PoolEntry.objects.filter(project=project, kind=kind, open=True).exclude(
+                clip_id__in=seen
+            )
             if kind == LABELLING:
-                candidates = candidates.exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+                candidates = candidates.exclude(
+                    clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id")
+                )
             else:
                 candidates = candidates.exclude(
                     clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
                 )
-            candidates = policies.order(candidates, project=project, kind=kind, config=config).select_related("clip")
+            candidates = policies.order(candidates, project=project, kind=kind, config=config).select_related(
+                "clip"
+            )
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True, of=("self",))
             entry = candidates.first()
@@ -175,7 +187,11 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             entry.save(update_fields=["n_live", "open"])
     except IntegrityError:
         # A second tab of the same user won the race for the one live assignment: hand out that one.
-        live = Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE).select_related("clip").first()
+        live = (
+            Assignment.objects.filter(user=user, kind=kind, state=Assignment.State.LIVE)
+            .select_related("clip")
+            .first()
+        )
         if live is None:
             raise
         return Handout(assignment=live, resumed=True)
@@ -194,7 +210,12 @@ def _held_assignment(*, user, clip_id: int, kind: str) -> Assignment | None:
 
 
 def _lock_entry(clip_id: int, kind: str) -> PoolEntry:
-    entry = PoolEntry.objects.select_for_update().select_related("project").filter(clip_id=clip_id, kind=kind).first()
+    entry = (
+        PoolEntry.objects.select_for_update()
+        .select_related("project")
+        .filter(clip_id=clip_id, kind=kind)
+        .first()
+    )
     if entry is None:
         raise AnnotationError(f"Clip #{clip_id} is not in the {kind} pool.", status=409, code="not_in_pool")
     return entry
@@ -238,7 +259,9 @@ def validation_vote(
         if ValidationVote.objects.filter(clip_id=clip_id, validator=user, active=True).exists():
             raise AnnotationError("You have already voted on this clip.", status=409, code="duplicate")
         if assignment is None:
-            raise AnnotationError("You do not hold this clip: ask for the next clip first.", status=409, code="not_held")
+            raise AnnotationError(
+                "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
+            )
         clip = Clip.objects.get(pk=clip_id)
         if clip.status != Clip.Status.AWAITING_VALIDATION:
             raise AnnotationError("This clip has already been decided.", status=409, code="decided")
@@ -252,11 +275,17 @@ def validation_vote(
         reason_rows = list(RejectionReason.objects.filter(code__in=reasons, active=True))
         if len(reason_rows) != len(set(reasons)):
             unknown = sorted(set(reasons) - {r.code for r in reason_rows})
-            raise AnnotationError(f"Unknown rejection reason(s): {', '.join(unknown)}.", code="unknown_reason")
+            raise AnnotationError(
+                f"Unknown rejection reason(s): {', '.join(unknown)}.", code="unknown_reason"
+            )
         if not accept and not reason_rows:
             raise AnnotationError("A rejection needs at least one reason.", code="reason_required")
         vote = ValidationVote.objects.create(
-            clip_id=clip_id, validator=user, accept=accept, assignment=assignment, time_spent_ms=max(time_spent_ms, 0)
+            clip_id=clip_id,
+            validator=user,
+            accept=accept,
+            assignment=assignment,
+            time_spent_ms=max(time_spent_ms, 0),
         )
         vote.reasons.set(reason_rows)
         _finish(assignment, entry, Assignment.State.DONE)
@@ -279,7 +308,9 @@ def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None
     PoolEntry.objects.filter(clip=clip, kind=VALIDATION).update(open=False)
     if accepted:
         pool_add_clips(clip_ids=[clip.pk], kind=LABELLING)
-        labelling = PoolEntry.objects.select_for_update().select_related("project").get(clip=clip, kind=LABELLING)
+        labelling = (
+            PoolEntry.objects.select_for_update().select_related("project").get(clip=clip, kind=LABELLING)
+        )
         _refresh_open(labelling)
         labelling.save(update_fields=["open"])
     else:
@@ -291,10 +322,15 @@ def clip_decision_overturn(*, curator, clip_id: int, accept: bool, note: str = "
     _require(curator, roles.CURATOR)
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("recording__source").get(pk=clip_id)
-        if not clip.recording.source.project.members.filter(pk=curator.pk).exists() and not curator.is_superuser:
+        if (
+            not clip.recording.source.project.members.filter(pk=curator.pk).exists()
+            and not curator.is_superuser
+        ):
             raise PermissionDenied("This clip is not in one of your projects.")
         if clip.status == Clip.Status.LABELLED:
-            raise AnnotationError("This clip is fully labelled; exclude it from releases instead.", status=409)
+            raise AnnotationError(
+                "This clip is fully labelled; exclude it from releases instead.", status=409
+            )
         _decide(clip, accepted=accept, curator=curator, note=note)
     return clip.decisions.first()
 
@@ -337,7 +373,9 @@ def annotation_submit(
             raise AnnotationError("You have already labelled this clip.", status=409, code="duplicate")
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
-            raise AnnotationError("You do not hold this clip: ask for the next clip first.", status=409, code="not_held")
+            raise AnnotationError(
+                "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
+            )
         config = config_for(entry.project)
         k = config.labels_per_clip
         if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
@@ -376,7 +414,9 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
         if reason_row is None:
             raise AnnotationError(f"Unknown reason '{reason}'.", code="unknown_reason")
     elif not comment:
-        raise AnnotationError("Say why the clip goes back to validation (a reason or a comment).", code="reason_required")
+        raise AnnotationError(
+            "Say why the clip goes back to validation (a reason or a comment).", code="reason_required"
+        )
     with transaction.atomic():
         entry = _lock_entry(clip_id, LABELLING)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
@@ -407,14 +447,16 @@ def clip_return_to_validation(*, clip_id: int) -> None:
 def work_check(clips):
     """Clips carrying somebody's work: the corpus never deletes or moves these."""
     return clips.filter(
-        Q(validation_votes__isnull=False) | Q(annotations__isnull=False) | Q(flags__isnull=False) | Q(decisions__isnull=False)
+        Q(validation_votes__isnull=False)
+        | Q(annotations__isnull=False)
+        | Q(flags__isnull=False)
+        | Q(decisions__isnull=False)
     ).distinct()
 
 
 def holds_clip(user, clip_id: int) -> bool:
     """Whoever holds a live assignment of a clip may hear it (and nobody else without a role)."""
     return Assignment.objects.filter(user=user, clip_id=clip_id, state=Assignment.State.LIVE).exists()
-
 
 
 def pool_set_priorities(*, priorities: dict[int, float]) -> int:

@@ -38,7 +38,9 @@ def rejected_page(request):
 def dashboard_page(request):
     if not roles.user_has_role(request.user, roles.CURATOR):
         return _forbidden(request, "Only curators see the agreement dashboard.")
-    return render(request, "annotation/dashboard.html", {"sources": corpus_selectors.sources_for_user(request.user)})
+    return render(
+        request, "annotation/dashboard.html", {"sources": corpus_selectors.sources_for_user(request.user)}
+    )
 
 
 def adjudication_page(request):
@@ -50,4 +52,6 @@ def adjudication_page(request):
 def releases_page(request):
     if not roles.user_has_role(request.user, roles.CURATOR):
         return _forbidden(request, "Only curators build releases.")
-    return render(request, "annotation/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)})
+    return render(
+        request, "annotation/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)}
+    )

@@ -49,9 +49,13 @@ def _ensure_database(url: str) -> None:
 
     cfg = dj_database_url.parse(url)
     admin = psycopg.connect(
-        host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"] or "postgres",
-        password=cfg["PASSWORD"] or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"] or "postgres",
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     name = cfg["NAME"]
     if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -141,7 +145,12 @@ class Annotator(threading.Thread):
                 if clip is None:
                     break
                 time.sleep(self.think_s * self.rng.uniform(0.5, 1.5))
-                body = {"clip": clip["id"], "emotion": self.rng.choice(emotions), "gender": "female", "time_spent_ms": 3000}
+                body = {
+                    "clip": clip["id"],
+                    "emotion": self.rng.choice(emotions),
+                    "gender": "female",
+                    "time_spent_ms": 3000,
+                }
                 status, data, ms = self._request(conn, "POST", "/api/annotation/annotations/", body)
                 self.submit_ms.append(ms)
                 if status != 201:
@@ -160,7 +169,9 @@ def double_assignments() -> dict[str, int]:
 
     from annotation.models import Annotation, Assignment, PoolEntry
 
-    pairs = Annotation.objects.values("clip_id", "annotator_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    pairs = (
+        Annotation.objects.values("clip_id", "annotator_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    )
     k = 3
     over = 0
     for entry in PoolEntry.objects.filter(kind="labelling", n_done__gt=0).values("clip_id", "n_done"):
@@ -181,7 +192,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=100_000)
     parser.add_argument("--annotators", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -216,10 +229,21 @@ def main() -> None:
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tuniser.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--log-level", "warning"],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tuniser.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -235,7 +259,8 @@ def main() -> None:
             time.sleep(0.3)
         until = time.monotonic() + args.seconds
         clients = [
-            Annotator(port, token, until, args.think_ms / 1000, seed=i) for i, token in enumerate(tokens.values())
+            Annotator(port, token, until, args.think_ms / 1000, seed=i)
+            for i, token in enumerate(tokens.values())
         ]
         start = time.perf_counter()
         for c in clients:
@@ -254,12 +279,21 @@ def main() -> None:
     n_requests = len(next_ms) + len(submit_ms)
     rows = [
         ("database", f"PostgreSQL, {args.clips:,} clips in the labelling pool (setup {setup_s:.0f} s)"),
-        ("load", f"{args.annotators} annotators over HTTP, {args.seconds:.0f} s, think time {args.think_ms:.0f} ms, "
-                 f"gunicorn x{args.workers}"),
+        (
+            "load",
+            f"{args.annotators} annotators over HTTP, {args.seconds:.0f} s, think time {args.think_ms:.0f} ms, "
+            f"gunicorn x{args.workers}",
+        ),
         ("requests", f"{n_requests:,} in {elapsed:.1f} s = {n_requests / elapsed:.1f} req/s"),
         ("labels stored", f"{len(submit_ms):,}"),
-        ("next p50 / p95 / p99", f"{pct(next_ms, 50):.1f} / {pct(next_ms, 95):.1f} / {pct(next_ms, 99):.1f} ms"),
-        ("submit p50 / p95 / p99", f"{pct(submit_ms, 50):.1f} / {pct(submit_ms, 95):.1f} / {pct(submit_ms, 99):.1f} ms"),
+        (
+            "next p50 / p95 / p99",
+            f"{pct(next_ms, 50):.1f} / {pct(next_ms, 95):.1f} / {pct(next_ms, 99):.1f} ms",
+        ),
+        (
+            "submit p50 / p95 / p99",
+            f"{pct(submit_ms, 50):.1f} / {pct(submit_ms, 95):.1f} / {pct(submit_ms, 99):.1f} ms",
+        ),
         ("errors", f"{len(errors)}" + (f" (first: {errors[0]})" if errors else "")),
         ("double assignments", f"{sum(doubles.values())} ({doubles})"),
     ]

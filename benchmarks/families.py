@@ -31,13 +31,20 @@ CPU_HPARAMS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--families", default="classical,mfcc_lstm,logmel_cnn")
     parser.add_argument("--backbone", default="")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="tuniser-families-"))
-    os.environ.update(DJANGO_SETTINGS_MODULE="tuniser.settings", DATABASE_URL=f"sqlite:///{scratch / 'db.sqlite3'}",
-                      MEDIA_ROOT=str(scratch / "media"), TUNISER_VAR_DIR=str(scratch), LOG_LEVEL="WARNING")  # fmt: skip
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="tuniser.settings",
+        DATABASE_URL=f"sqlite:///{scratch / 'db.sqlite3'}",
+        MEDIA_ROOT=str(scratch / "media"),
+        TUNISER_VAR_DIR=str(scratch),
+        LOG_LEVEL="WARNING",
+    )
     import django
 
     django.setup()
@@ -53,7 +60,9 @@ def main() -> None:
     t = time.perf_counter()
     call_command("import_corpus", str(DATA / "ravdess"), "--format", "ravdess", "--no-progress")
     import_s = time.perf_counter() - t
-    release = release_build(project=project_get_default(), params=ReleaseParams(name="ravdess4", group_by="speaker", seed=0))
+    release = release_build(
+        project=project_get_default(), params=ReleaseParams(name="ravdess4", group_by="speaker", seed=0)
+    )
     splits = release.counts
     families = [f for f in args.families.split(",") if f]
     if args.backbone and "transformer" not in families:
@@ -63,8 +72,14 @@ def main() -> None:
         if family == "transformer" and not args.backbone:
             rows.append((family, "not run: needs --backbone (a local pretrained model)", "", "", "", ""))
             continue
-        run = services.run_create(release=release, family=family, hparams=CPU_HPARAMS.get(family, {}), device="cpu",
-                                  backbone=args.backbone if family == "transformer" else "", enqueue=False)  # fmt: skip
+        run = services.run_create(
+            release=release,
+            family=family,
+            hparams=CPU_HPARAMS.get(family, {}),
+            device="cpu",
+            backbone=args.backbone if family == "transformer" else "",
+            enqueue=False,
+        )
         t = time.perf_counter()
         services.run_execute(run_id=run.pk)
         seconds = time.perf_counter() - t
@@ -73,10 +88,28 @@ def main() -> None:
             rows.append((family, f"{run.status}: {run.error}", "", "", "", f"{seconds:.0f}"))
             continue
         m = run.test_metrics
-        rows.append((family, f"{m['ua']:.3f}", f"{m['wa']:.3f}", f"{m['macro_f1']:.3f}", str(len(run.history) or "-"), f"{seconds:.0f}"))
-    print(f"RAVDESS speech, 4 classes (calm counted as neutral), undersampled, 70/15/15 by actor, seed 0; "
-          f"import {import_s:.0f} s")  # fmt: skip
-    print("split sizes: " + ", ".join(f"{k} {v['items']} ({v['groups']} actors)" for k, v in splits.items() if isinstance(v, dict) and "items" in v))
+        rows.append(
+            (
+                family,
+                f"{m['ua']:.3f}",
+                f"{m['wa']:.3f}",
+                f"{m['macro_f1']:.3f}",
+                str(len(run.history) or "-"),
+                f"{seconds:.0f}",
+            )
+        )
+    print(
+        f"RAVDESS speech, 4 classes (calm counted as neutral), undersampled, 70/15/15 by actor, seed 0; "
+        f"import {import_s:.0f} s"
+    )
+    print(
+        "split sizes: "
+        + ", ".join(
+            f"{k} {v['items']} ({v['groups']} actors)"
+            for k, v in splits.items()
+            if isinstance(v, dict) and "items" in v
+        )
+    )
     header = ("family", "test UA", "test WA", "macro-F1", "epochs", "train s (CPU)")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:

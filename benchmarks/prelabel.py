@@ -30,7 +30,9 @@ DATA = Path(os.environ.get("TUNISER_DATA_DIR", REPO.parent / "shared" / "data"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--clips", type=int, default=20000)
     parser.add_argument("--small", action="store_true", help="tiny transformer (CPU machines)")
@@ -38,8 +40,13 @@ def main() -> None:
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="tuniser-prelabel-"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}")
-    os.environ.update(DJANGO_SETTINGS_MODULE="tuniser.settings", MEDIA_ROOT=str(scratch / "media"), TUNISER_VAR_DIR=str(scratch),
-                      TUNISER_MODELS_DIR=str(scratch / "models"), LOG_LEVEL="WARNING")  # fmt: skip
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="tuniser.settings",
+        MEDIA_ROOT=str(scratch / "media"),
+        TUNISER_VAR_DIR=str(scratch),
+        TUNISER_MODELS_DIR=str(scratch / "models"),
+        LOG_LEVEL="WARNING",
+    )
     import django
 
     django.setup()
@@ -66,7 +73,9 @@ def main() -> None:
     media = scratch / "media"
     (media / "clips" / "b").mkdir(parents=True)
     source = corpus_services.source_get_or_create(project=project, title="Bench")
-    rec = Recording.objects.create(source=source, original="x", original_name="x", size_bytes=1, sha256="0" * 64, status="segmented")
+    rec = Recording.objects.create(
+        source=source, original="x", original_name="x", size_bytes=1, sha256="0" * 64, status="segmented"
+    )
     rows, waves = [], []
     for i in range(args.clips):
         x, rate = sf.read(files[i % len(files)], dtype="float32")
@@ -75,15 +84,38 @@ def main() -> None:
         name = f"clips/b/{i:06d}.wav"
         sf.write(media / name, x, rate, subtype="PCM_16")
         waves.append(x)
-        rows.append(Clip(recording=rec, start_s=i * 6.0, end_s=i * 6.0 + length, duration_s=length, audio=name,
-                         level_dbfs=-20, speech_ratio=1, clipping_ratio=0, snr_db=30, status="accepted"))  # fmt: skip
+        rows.append(
+            Clip(
+                recording=rec,
+                start_s=i * 6.0,
+                end_s=i * 6.0 + length,
+                duration_s=length,
+                audio=name,
+                level_dbfs=-20,
+                speech_ratio=1,
+                clipping_ratio=0,
+                snr_db=30,
+                status="accepted",
+            )
+        )
     Clip.objects.bulk_create(rows, batch_size=5000)
     clip_ids = list(Clip.objects.order_by("pk").values_list("pk", flat=True))
 
     # A ModelVersion of the transformer family over a randomly initialised backbone.
-    config = Wav2Vec2Config() if not args.small else Wav2Vec2Config(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-        conv_dim=(64, 64, 64), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2), num_feat_extract_layers=3)  # fmt: skip
+    config = (
+        Wav2Vec2Config()
+        if not args.small
+        else Wav2Vec2Config(
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
+            conv_dim=(64, 64, 64),
+            conv_kernel=(10, 3, 3),
+            conv_stride=(5, 2, 2),
+            num_feat_extract_layers=3,
+        )
+    )
     backbone = scratch / "backbone"
     Wav2Vec2Model(config).save_pretrained(backbone)
     labels = ["happy", "sad", "angry", "neutral"]
@@ -93,11 +125,31 @@ def main() -> None:
     hp = fam.validate({"batch_size": args.batch}, device=args.device, precision="fp32")
     model, preprocessing = fam.build_model(hp, labels, train_waves=[], backbone_dir=backbone)
     art = scratch / "models" / "bench"
-    engine.export(family="transformer", model=model, hparams=hp, labels=labels, out_dir=art, preprocessing=preprocessing)
-    release = Release.objects.create(project=project, name="b", version=1, params={"label_set": labels}, manifest="m", checksum="0", platform_version="x")
-    run = TrainingRun.objects.create(project=project, release=release, family="transformer", status="succeeded")
-    mv = ModelVersion.objects.create(project=project, run=run, release=release, family="transformer", name="bench", path="bench",
-                                     labels=labels, platform_version="x")  # fmt: skip
+    engine.export(
+        family="transformer", model=model, hparams=hp, labels=labels, out_dir=art, preprocessing=preprocessing
+    )
+    release = Release.objects.create(
+        project=project,
+        name="b",
+        version=1,
+        params={"label_set": labels},
+        manifest="m",
+        checksum="0",
+        platform_version="x",
+    )
+    run = TrainingRun.objects.create(
+        project=project, release=release, family="transformer", status="succeeded"
+    )
+    mv = ModelVersion.objects.create(
+        project=project,
+        run=run,
+        release=release,
+        family="transformer",
+        name="bench",
+        path="bench",
+        labels=labels,
+        platform_version="x",
+    )
     predictor = services.predictor_for(mv)  # load once, as a worker does
     device = predictor.device
 
@@ -133,7 +185,11 @@ def main() -> None:
             x[k, : len(waves[i])] = torch.from_numpy(waves[i])
             mask[k, : len(waves[i])] = 1
         batches.append((x.to(device), mask.to(device)))
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    amp = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.startswith("cuda")
+        else torch.autocast("cpu", enabled=False)
+    )
     with torch.no_grad(), amp:
         net(input_values=batches[0][0], attention_mask=batches[0][1])
         if device.startswith("cuda"):
@@ -149,15 +205,33 @@ def main() -> None:
     from training.ml.engine import Dataset
 
     train = Dataset(samples=[w for w in waves[:120]], labels=np.arange(120) % 2, ids=list(range(120)))
-    res = engine.train(family="classical", hparams={}, train=train, val=train, test=train, labels=["angry", "neutral"],
-                       workdir=scratch / "live-run", device="cpu")  # fmt: skip
+    res = engine.train(
+        family="classical",
+        hparams={},
+        train=train,
+        val=train,
+        test=train,
+        labels=["angry", "neutral"],
+        workdir=scratch / "live-run",
+        device="cpu",
+    )
     live_dir = scratch / "models" / "live"
     import shutil
 
     shutil.copytree(res.artifact_dir, live_dir)
-    run2 = TrainingRun.objects.create(project=project, release=release, family="classical", status="succeeded")
-    live_mv = ModelVersion.objects.create(project=project, run=run2, release=release, family="classical", name="live", path="live",
-                                          labels=["angry", "neutral"], platform_version="x")  # fmt: skip
+    run2 = TrainingRun.objects.create(
+        project=project, release=release, family="classical", status="succeeded"
+    )
+    live_mv = ModelVersion.objects.create(
+        project=project,
+        run=run2,
+        release=release,
+        family="classical",
+        name="live",
+        path="live",
+        labels=["angry", "neutral"],
+        platform_version="x",
+    )
     import io
 
     latencies = []
@@ -166,22 +240,32 @@ def main() -> None:
         buf = io.BytesIO()
         sf.write(buf, chunk, 16000, subtype="PCM_16", format="WAV")
         t = time.perf_counter()
-        services.infer_upload(upload=SimpleUploadedFile("chunk.wav", buf.getvalue()), project=project, mode="chunk",
-                              model_version_id=live_mv.pk)  # fmt: skip
+        services.infer_upload(
+            upload=SimpleUploadedFile("chunk.wav", buf.getvalue()),
+            project=project,
+            mode="chunk",
+            model_version_id=live_mv.pk,
+        )
         if k:  # the first call loads the model
             latencies.append((time.perf_counter() - t) * 1000)
 
     n = len(clip_ids)
     rows = [
         ("device", f"{device} ({torch.cuda.get_device_name() if device.startswith('cuda') else 'CPU'})"),
-        ("model", f"transformer family, {'wav2vec2-base size' if not args.small else 'tiny'} random init, "
-                  f"{sum(p.numel() for p in net.parameters()) / 1e6:.1f} M params, batch {args.batch}"),
+        (
+            "model",
+            f"transformer family, {'wav2vec2-base size' if not args.small else 'tiny'} random init, "
+            f"{sum(p.numel() for p in net.parameters()) / 1e6:.1f} M params, batch {args.batch}",
+        ),
         ("clips", f"{n:,} of 1-5 s (real speech)"),
         ("platform: files -> Prediction rows", f"{platform_s:.2f} s = {n / platform_s:.1f} clips/s"),
         ("bare: forward on batched device tensors", f"{bare_s:.2f} s = {n / bare_s:.1f} clips/s"),
-        ("live: 2 s chunk through the API path (classical, CPU)", f"median {statistics.median(latencies):.1f} ms, "
-                                                                  f"p95 {np.percentile(latencies, 95):.1f} ms (n={len(latencies)})"),
-    ]  # fmt: skip
+        (
+            "live: 2 s chunk through the API path (classical, CPU)",
+            f"median {statistics.median(latencies):.1f} ms, "
+            f"p95 {np.percentile(latencies, 95):.1f} ms (n={len(latencies)})",
+        ),
+    ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")

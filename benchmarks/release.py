@@ -62,14 +62,32 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
     for e in range(50):
         source = services.source_get_or_create(project=project, title="Bench series", episode=f"E{e:02d}")
         recordings.append(
-            Recording.objects.create(source=source, original=names[0], original_name=f"e{e}.wav", size_bytes=1,
-                                     sha256=f"{e:064d}", normalised=names[0], duration_s=3600, status="segmented")
-        )  # fmt: skip
+            Recording.objects.create(
+                source=source,
+                original=names[0],
+                original_name=f"e{e}.wav",
+                size_bytes=1,
+                sha256=f"{e:064d}",
+                normalised=names[0],
+                duration_s=3600,
+                status="segmented",
+            )
+        )
     clips = [
-        Clip(recording=recordings[i % 50], start_s=i * 2.0, end_s=i * 2.0 + clip_s, duration_s=clip_s,
-             audio=names[i % n_files], level_dbfs=-20, speech_ratio=0.9, clipping_ratio=0, snr_db=25, status="labelled")
+        Clip(
+            recording=recordings[i % 50],
+            start_s=i * 2.0,
+            end_s=i * 2.0 + clip_s,
+            duration_s=clip_s,
+            audio=names[i % n_files],
+            level_dbfs=-20,
+            speech_ratio=0.9,
+            clipping_ratio=0,
+            snr_db=25,
+            status="labelled",
+        )
         for i in range(n_clips)
-    ]  # fmt: skip
+    ]
     Clip.objects.bulk_create(clips, batch_size=5000)
     clip_ids = list(Clip.objects.order_by("id").values_list("id", flat=True))
     users = [User(username=f"ann{i:02d}") for i in range(30)]
@@ -84,8 +102,15 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
         raters = rng.choice(len(user_ids), size=3, replace=False)
         for r in raters:
             label = truth[k] if rng.random() < reliable[r] else rng.integers(len(EMOTIONS))
-            rows.append(Annotation(clip_id=clip_id, annotator_id=user_ids[r], emotion_id=opts[EMOTIONS[label]],
-                                   gender_id=genders[k % 2], time_spent_ms=3000))  # fmt: skip
+            rows.append(
+                Annotation(
+                    clip_id=clip_id,
+                    annotator_id=user_ids[r],
+                    emotion_id=opts[EMOTIONS[label]],
+                    gender_id=genders[k % 2],
+                    time_spent_ms=3000,
+                )
+            )
         if len(rows) >= 30000:
             Annotation.objects.bulk_create(rows, batch_size=5000)
             rows = []
@@ -102,15 +127,21 @@ def floor_copy(paths: list[Path], out: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=100_000)
     parser.add_argument("--audio-files", type=int, default=2000)
     parser.add_argument("--clip-s", type=float, default=1.0)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="tuniser-release-"))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{scratch / 'bench.sqlite3'}")
-    os.environ.update(DJANGO_SETTINGS_MODULE="tuniser.settings", MEDIA_ROOT=str(scratch / "media"),
-                      TUNISER_VAR_DIR=str(scratch), LOG_LEVEL="WARNING")  # fmt: skip
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="tuniser.settings",
+        MEDIA_ROOT=str(scratch / "media"),
+        TUNISER_VAR_DIR=str(scratch),
+        LOG_LEVEL="WARNING",
+    )
     import django
 
     django.setup()
@@ -150,9 +181,18 @@ def main() -> None:
     floors = [floor_copy(paths, scratch / f"floor{k}.zip") for k in range(2)]
     floor = min(floors)
     rows = [
-        ("database", f"{connection.vendor}; {args.clips:,} clips x 3 labels, 30 annotators (setup {setup_s:.0f} s)"),
-        ("consensus (majority, every clip)", f"{consensus_s:.2f} s ({result['needs_adjudication']:,} need adjudication)"),
-        ("agreement figures", f"{agreement_s:.2f} s (Fleiss {figures['fleiss_kappa']:.3f}, alpha {figures['krippendorff_alpha']:.3f})"),
+        (
+            "database",
+            f"{connection.vendor}; {args.clips:,} clips x 3 labels, 30 annotators (setup {setup_s:.0f} s)",
+        ),
+        (
+            "consensus (majority, every clip)",
+            f"{consensus_s:.2f} s ({result['needs_adjudication']:,} need adjudication)",
+        ),
+        (
+            "agreement figures",
+            f"{agreement_s:.2f} s (Fleiss {figures['fleiss_kappa']:.3f}, alpha {figures['krippendorff_alpha']:.3f})",
+        ),
         ("consensus + agreement", f"{consensus_s + agreement_s:.2f} s"),
         ("release build (4 classes, undersample, by episode)", f"{build_s:.2f} s, {release.n_items:,} items"),
         ("release export (ZIP + metadata + card)", f"{export_s:.2f} s, {export.size_bytes / 2**20:.0f} MiB"),

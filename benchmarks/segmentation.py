@@ -73,10 +73,25 @@ def build_broadcast(minutes: float, out_dir: Path, seed: int = 7) -> tuple[Path,
         wav = Path(tmp) / "track.wav"
         sf.write(wav, np.clip(track, -1, 1), RATE, subtype="PCM_16")
         subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(wav),
-             "-ar", "44100", "-ac", "2", "-b:a", "128k", str(mp3)],
+            [
+                ffmpeg_exe(),
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(wav),
+                "-ar",
+                "44100",
+                "-ac",
+                "2",
+                "-b:a",
+                "128k",
+                str(mp3),
+            ],
             check=True,
-        )  # fmt: skip
+        )
     truth_file.write_text(json.dumps(truth))
     return mp3, truth
 
@@ -86,10 +101,25 @@ def floor_decode(mp3: Path) -> float:
 
     start = time.perf_counter()
     subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(mp3),
-         "-ac", "1", "-ar", str(RATE), "-f", "s16le", "-y", os.devnull],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(mp3),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "s16le",
+            "-y",
+            os.devnull,
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return time.perf_counter() - start
 
 
@@ -124,7 +154,9 @@ def platform_run(mp3: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
@@ -152,17 +184,29 @@ def main() -> None:
     floor = min(floors)
     durations = np.array([e - s for s, e in best["clips"]])
     rows = [
-        ("audio", f"{best['duration_s'] / 60:.1f} min mp3 44.1 kHz stereo ({mp3.stat().st_size / 2**20:.1f} MiB)"),
+        (
+            "audio",
+            f"{best['duration_s'] / 60:.1f} min mp3 44.1 kHz stereo ({mp3.stat().st_size / 2**20:.1f} MiB)",
+        ),
         ("floor: ffmpeg decode to 16 kHz PCM", f"{floor:.2f} s (best of {len(floors)})"),
         ("ingest (hash + decode + store + row)", f"{best['ingest_s']:.2f} s"),
         ("segment (VAD + quality + clip WAVs + commit)", f"{best['segment_s']:.2f} s"),
-        ("platform total", f"{best['total_s']:.2f} s (best of {len(runs)}; all: "
-         + ", ".join(f"{r['total_s']:.2f}" for r in runs) + ")"),
+        (
+            "platform total",
+            f"{best['total_s']:.2f} s (best of {len(runs)}; all: "
+            + ", ".join(f"{r['total_s']:.2f}" for r in runs)
+            + ")",
+        ),
         ("clips written", f"{len(best['clips'])} rows, {best['clip_files']} WAV files"),
-        ("clip length min/median/max", f"{durations.min():.2f} / {np.median(durations):.2f} / {durations.max():.2f} s"),
+        (
+            "clip length min/median/max",
+            f"{durations.min():.2f} / {np.median(durations):.2f} / {durations.max():.2f} s",
+        ),
         ("true utterances", f"{len(truth)}"),
-        ("boundary F1 @100 ms / @200 ms", f"{boundary_f1(truth, best['clips'], 0.1):.3f} / "
-         f"{boundary_f1(truth, best['clips'], 0.2):.3f}"),
+        (
+            "boundary F1 @100 ms / @200 ms",
+            f"{boundary_f1(truth, best['clips'], 0.1):.3f} / {boundary_f1(truth, best['clips'], 0.2):.3f}",
+        ),
         ("speed", f"{best['duration_s'] / best['total_s']:.0f}x real time"),
     ]
     width = max(len(k) for k, _ in rows)

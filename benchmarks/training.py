@@ -43,10 +43,16 @@ def tiny_config():
     from transformers import Wav2Vec2Config
 
     return Wav2Vec2Config(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-        conv_dim=(64, 64, 64), conv_kernel=(10, 3, 3), conv_stride=(5, 4, 4),
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-    )  # fmt: skip
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        conv_dim=(64, 64, 64),
+        conv_kernel=(10, 3, 3),
+        conv_stride=(5, 4, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
 
 
 def save_backbone(small: bool, out_dir: Path) -> Path:
@@ -79,11 +85,19 @@ def bench_platform(args, backbone: Path, hp: dict, workdir: Path) -> dict:
 
     n = args.steps * args.batch
     result = engine.train(
-        family="transformer", hparams=hp, train=synthetic(n, args.seconds, len(LABELS), 1),
-        val=synthetic(args.batch, args.seconds, len(LABELS), 2), test=synthetic(args.batch, args.seconds, len(LABELS), 3),
-        labels=LABELS, workdir=workdir, device=args.device, precision=args.precision, on_progress=on_progress,
-        backbone_dir=backbone, resume=False,
-    )  # fmt: skip
+        family="transformer",
+        hparams=hp,
+        train=synthetic(n, args.seconds, len(LABELS), 1),
+        val=synthetic(args.batch, args.seconds, len(LABELS), 2),
+        test=synthetic(args.batch, args.seconds, len(LABELS), 3),
+        labels=LABELS,
+        workdir=workdir,
+        device=args.device,
+        precision=args.precision,
+        on_progress=on_progress,
+        backbone_dir=backbone,
+        resume=False,
+    )
     start = next(i for i, (step, _) in enumerate(marks) if step >= args.warmup)
     (s0, t0), (s1, t1) = marks[start], marks[-1]
     return {
@@ -167,9 +181,15 @@ def bench_classical() -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = engine.train(
-            family="classical", hparams={}, train=data["train"], val=data["val"], test=data["test"],
-            labels=LABELS, workdir=Path(tmp), device="cpu",
-        )  # fmt: skip
+            family="classical",
+            hparams={},
+            train=data["train"],
+            val=data["val"],
+            test=data["test"],
+            labels=LABELS,
+            workdir=Path(tmp),
+            device="cpu",
+        )
         total_s = time.perf_counter() - t0
     return {
         "clips": {k: len(v) for k, v in data.items()},
@@ -219,9 +239,13 @@ def main() -> None:
     # The platform's defaults for the family, the run's batch and workers; one epoch, a callback
     # every 5 steps, no early stopping. Clips are exactly --seconds long: nothing to crop.
     hp = {
-        "batch_size": args.batch, "epochs": 1, "num_workers": workers, "progress_every": 5,
-        "max_clip_s": args.seconds, "patience": None,
-    }  # fmt: skip
+        "batch_size": args.batch,
+        "epochs": 1,
+        "num_workers": workers,
+        "progress_every": 5,
+        "max_clip_s": args.seconds,
+        "patience": None,
+    }
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         backbone = save_backbone(args.small, Path(tmp) / "backbone")
@@ -244,15 +268,24 @@ def main() -> None:
     device_name = torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)"
     rows = [
         ("device", device_name),
-        ("encoder", f"{'tiny' if args.small else 'wav2vec2-base'} wav2vec2, {platform['n_params'] / 1e6:.1f} M params"),
+        (
+            "encoder",
+            f"{'tiny' if args.small else 'wav2vec2-base'} wav2vec2, {platform['n_params'] / 1e6:.1f} M params",
+        ),
         ("batch", f"{args.batch} x {args.seconds:g} s, {args.precision}, {workers} workers"),
-        ("bare step", f"{bare['step_ms']:.1f} ms ({bare['samples_per_s']:.1f} samples/s, {bare['steps_timed']} steps; "
-                      f"best of {bare_before['step_ms']:.1f} before / {bare_after['step_ms']:.1f} ms after)"),
-        ("platform step", f"{platform['step_ms']:.1f} ms ({platform['samples_per_s']:.1f} samples/s, "
-                          f"{platform['steps_timed']} steps)"),
+        (
+            "bare step",
+            f"{bare['step_ms']:.1f} ms ({bare['samples_per_s']:.1f} samples/s, {bare['steps_timed']} steps; "
+            f"best of {bare_before['step_ms']:.1f} before / {bare_after['step_ms']:.1f} ms after)",
+        ),
+        (
+            "platform step",
+            f"{platform['step_ms']:.1f} ms ({platform['samples_per_s']:.1f} samples/s, "
+            f"{platform['steps_timed']} steps)",
+        ),
         ("platform epoch", f"{platform['epoch_s']:.1f} s (incl. worker start-up and validation)"),
         *rows,
-    ]  # fmt: skip
+    ]
     if not args.skip_classical:
         classical = bench_classical()
         if classical is None:
@@ -260,13 +293,16 @@ def main() -> None:
         else:
             c = classical["clips"]
             rows += [
-                ("classical clips", f"train {c['train']}, val {c['val']}, test {c['test']} (4 emotions, RAVDESS; "
-                                    "train_s = preprocess + features + fit + evaluation + export)"),
+                (
+                    "classical clips",
+                    f"train {c['train']}, val {c['val']}, test {c['test']} (4 emotions, RAVDESS; "
+                    "train_s = preprocess + features + fit + evaluation + export)",
+                ),
                 ("classical_decode_s", f"{classical['decode_s']:.2f}"),
                 ("classical_train_s", f"{classical['train_s']:.2f}"),
                 ("classical_fit_s", f"{classical['fit_s']:.3f}"),
                 ("classical test UA / WA", f"{classical['ua']:.3f} / {classical['wa']:.3f}"),
-            ]  # fmt: skip
+            ]
     width = max(len(k) for k, _ in rows) + 1
     for key, value in rows:
         # snake_case keys are figures meant for scripts: printed as key=value.

@@ -63,10 +63,23 @@ class RecordingAdmin(admin.ModelAdmin):
     list_filter = ["status", "source__project", "source"]
     search_fields = ["original_name", "sha256", "source__title"]
     readonly_fields = [
-        "original", "original_name", "size_bytes", "sha256", "container", "codec", "original_sample_rate",
-        "original_channels", "has_video", "normalised", "duration_s", "status", "error", "uploaded_by",
-        "created_at", "updated_at",
-    ]  # fmt: skip
+        "original",
+        "original_name",
+        "size_bytes",
+        "sha256",
+        "container",
+        "codec",
+        "original_sample_rate",
+        "original_channels",
+        "has_video",
+        "normalised",
+        "duration_s",
+        "status",
+        "error",
+        "uploaded_by",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [ClipInline]
     actions = ["segment_again"]
 
@@ -96,7 +109,9 @@ class RecordingAdmin(admin.ModelAdmin):
         obj.pk = result.recording.pk
         obj.__dict__.update({k: v for k, v in result.recording.__dict__.items() if not k.startswith("_")})
         if result.duplicate:
-            messages.warning(request, f"This file was already ingested as recording #{obj.pk}; nothing was added.")
+            messages.warning(
+                request, f"This file was already ingested as recording #{obj.pk}; nothing was added."
+            )
         elif result.failed:
             messages.error(request, f"Recording #{obj.pk} could not be decoded: {obj.error}")
 
@@ -158,14 +173,18 @@ class SegmentationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_bar(self, run):
-        return format_html('<progress max="100" value="{}"></progress> {}%', int(run.progress * 100), int(run.progress * 100))
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}%', int(run.progress * 100), int(run.progress * 100)
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
             return
         params = {k: form.cleaned_data[k] for k in services.PARAM_FIELDS}
         try:
-            run = services.segmentation_run_create(recording=form.cleaned_data["recording"], created_by=request.user, **params)
+            run = services.segmentation_run_create(
+                recording=form.cleaned_data["recording"], created_by=request.user, **params
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return

@@ -54,10 +54,21 @@ class SegmentationRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = SegmentationRun
         fields = [
-            "id", "recording", "status", "progress", "error", *services.PARAM_FIELDS,
-            "n_regions", "n_clips_created", "n_clips_replaced", "n_clips_kept", "speech_s",
-            "created_at", "started_at", "finished_at",
-        ]  # fmt: skip
+            "id",
+            "recording",
+            "status",
+            "progress",
+            "error",
+            *services.PARAM_FIELDS,
+            "n_regions",
+            "n_clips_created",
+            "n_clips_replaced",
+            "n_clips_kept",
+            "speech_s",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 
@@ -66,7 +77,18 @@ class SourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Source
-        fields = ["id", "project", "title", "kind", "episode", "channel", "air_date", "url", "licence_note", "dialect"]
+        fields = [
+            "id",
+            "project",
+            "title",
+            "kind",
+            "episode",
+            "channel",
+            "air_date",
+            "url",
+            "licence_note",
+            "dialect",
+        ]
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -78,10 +100,24 @@ class RecordingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Recording
         fields = [
-            "id", "url", "source", "original_name", "size_bytes", "sha256", "container", "codec",
-            "original_sample_rate", "original_channels", "has_video", "duration_s", "status", "error",
-            "n_clips", "audio_url", "created_at",
-        ]  # fmt: skip
+            "id",
+            "url",
+            "source",
+            "original_name",
+            "size_bytes",
+            "sha256",
+            "container",
+            "codec",
+            "original_sample_rate",
+            "original_channels",
+            "has_video",
+            "duration_s",
+            "status",
+            "error",
+            "n_clips",
+            "audio_url",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_audio_url(self, obj) -> str | None:
@@ -94,21 +130,41 @@ class ClipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Clip
         fields = [
-            "id", "recording", "start_s", "end_s", "duration_s", "audio_url", "level_dbfs",
-            "speech_ratio", "clipping_ratio", "snr_db", "status", "segmentation_run",
-        ]  # fmt: skip
+            "id",
+            "recording",
+            "start_s",
+            "end_s",
+            "duration_s",
+            "audio_url",
+            "level_dbfs",
+            "speech_ratio",
+            "clipping_ratio",
+            "snr_db",
+            "status",
+            "segmentation_run",
+        ]
         read_only_fields = fields
 
 
 class RecordingUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="Audio or video: wav, mp3, m4a/aac, ogg/opus, flac, mp4, mkv, webm.")
-    project = serializers.SlugField(required=False, help_text="Project slug; optional if you belong to one project.")
-    source = serializers.IntegerField(required=False, help_text="Existing source id (else give source_title).")
-    source_title = serializers.CharField(required=False, max_length=300, help_text="Series or programme title.")
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="Audio or video: wav, mp3, m4a/aac, ogg/opus, flac, mp4, mkv, webm."
+    )
+    project = serializers.SlugField(
+        required=False, help_text="Project slug; optional if you belong to one project."
+    )
+    source = serializers.IntegerField(
+        required=False, help_text="Existing source id (else give source_title)."
+    )
+    source_title = serializers.CharField(
+        required=False, max_length=300, help_text="Series or programme title."
+    )
     episode = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     channel = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     air_date = serializers.DateField(required=False, allow_null=True, default=None)
-    segment = serializers.BooleanField(required=False, default=True, help_text="Queue segmentation right away.")
+    segment = serializers.BooleanField(
+        required=False, default=True, help_text="Queue segmentation right away."
+    )
 
     def validate(self, attrs):
         if not attrs.get("source") and not attrs.get("source_title"):
@@ -152,7 +208,9 @@ class RecordingListCreateApi(APIView):
             qs = qs.filter(status=status_filter)
         paginator = generics.GenericAPIView.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(RecordingSerializer(page, many=True, context={"request": request}).data)
+        return paginator.get_paginated_response(
+            RecordingSerializer(page, many=True, context={"request": request}).data
+        )
 
     @extend_schema(
         operation_id="recordings_ingest",
@@ -162,7 +220,9 @@ class RecordingListCreateApi(APIView):
             200: OpenApiResponse(IngestResponseSerializer, description="The same file was ingested before."),
             400: OpenApiResponse(description="Empty file, unsupported type, missing source."),
             413: OpenApiResponse(description="Over the size limit."),
-            422: OpenApiResponse(IngestResponseSerializer, description="Not decodable: kept with status failed."),
+            422: OpenApiResponse(
+                IngestResponseSerializer, description="Not decodable: kept with status failed."
+            ),
         },
     )
     def post(self, request):
@@ -189,7 +249,11 @@ class RecordingListCreateApi(APIView):
                 source=source, upload=v["file"], uploaded_by=request.user, segment=v["segment"]
             )
         except services.IngestRejected as exc:
-            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if exc.code == "too_large" else status.HTTP_400_BAD_REQUEST
+            code = (
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                if exc.code == "too_large"
+                else status.HTTP_400_BAD_REQUEST
+            )
             return Response({"detail": exc.message, "code": exc.code}, status=code)
         return Response(ingest_response(result, request), status=ingest_status(result))
 
@@ -201,7 +265,9 @@ def ingest_status(result: services.IngestResult) -> int:
 
 
 def ingest_response(result: services.IngestResult, request) -> dict:
-    rec = selectors.recordings_for_user(request.user).filter(pk=result.recording.pk).first() or result.recording
+    rec = (
+        selectors.recordings_for_user(request.user).filter(pk=result.recording.pk).first() or result.recording
+    )
     if not hasattr(rec, "n_clips"):
         rec.n_clips = rec.clips.count()
     if result.duplicate:
@@ -279,13 +345,19 @@ class RecordingPeaksApi(APIView):
             raise serializers.ValidationError({"n": "n must be an integer."}) from exc
         # The normalised audio of a recording never changes: its peaks are computed once.
         key = f"peaks:{recording.sha256}:{n}"
-        return Response(cache.get_or_set(key, lambda: _peaks(recording.normalised.name, n), timeout=7 * 86400))
+        return Response(
+            cache.get_or_set(key, lambda: _peaks(recording.normalised.name, n), timeout=7 * 86400)
+        )
 
 
 def _peaks(name: str, n: int) -> dict:
     with default_storage.open(name, "rb") as fh:
         samples = audio.read_pcm16(fh)
-    usable = samples[: len(samples) - len(samples) % n] if len(samples) >= n else np.pad(samples, (0, n - len(samples)))
+    usable = (
+        samples[: len(samples) - len(samples) % n]
+        if len(samples) >= n
+        else np.pad(samples, (0, n - len(samples)))
+    )
     peaks = np.abs(usable.reshape(n, -1)).max(axis=1) / 32768.0
     return {"duration": len(samples) / audio.SAMPLE_RATE, "peaks": np.round(peaks, 4).tolist()}
 
@@ -294,7 +366,10 @@ class RecordingSegmentApi(APIView):
     @extend_schema(
         operation_id="recordings_segment",
         request=SegmentRequestSerializer,
-        responses={202: SegmentationRunSerializer, 400: OpenApiResponse(description="Invalid parameters or a run in progress")},
+        responses={
+            202: SegmentationRunSerializer,
+            400: OpenApiResponse(description="Invalid parameters or a run in progress"),
+        },
     )
     def post(self, request, pk: int):
         """Segment the recording again with other parameters. Clips with validation or labels stay."""
@@ -302,7 +377,9 @@ class RecordingSegmentApi(APIView):
         recording = _get_recording_for_user(request.user, pk)
         params = SegmentRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        run = services.segmentation_run_create(recording=recording, created_by=request.user, **params.validated_data)
+        run = services.segmentation_run_create(
+            recording=recording, created_by=request.user, **params.validated_data
+        )
         return Response(SegmentationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -325,7 +402,10 @@ class SourceListApi(generics.ListAPIView):
 
 
 class ClipAudioApi(APIView):
-    @extend_schema(operation_id="clips_audio", responses={(200, "audio/wav"): OpenApiResponse(description="The clip's WAV")})
+    @extend_schema(
+        operation_id="clips_audio",
+        responses={(200, "audio/wav"): OpenApiResponse(description="The clip's WAV")},
+    )
     def get(self, request, pk: int):
         """A clip's audio, for curators of its project and for whoever holds it right now."""
         curating = roles.user_has_role(request.user, *roles.INGEST_ROLES)

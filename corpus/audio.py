@@ -110,10 +110,30 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
         what = "This video has no audio track" if info.has_video else "This file has no audio stream"
         raise AudioError(f"{what}: there is nothing to segment.")
     cmd = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-xerror",
-        "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", "-y", str(dst),
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-xerror",
+        "-i",
+        str(src),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-c:a",
+        "pcm_s16le",
+        "-f",
+        "wav",
+        "-y",
+        str(dst),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
@@ -121,7 +141,9 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
         raise AudioError(f"Decoding took longer than {timeout_s:.0f} s and was stopped.") from exc
     if proc.returncode != 0:
         dst.unlink(missing_ok=True)
-        raise AudioError(f"The audio is corrupt or truncated and could not be decoded ({_ffmpeg_reason(proc)}).")
+        raise AudioError(
+            f"The audio is corrupt or truncated and could not be decoded ({_ffmpeg_reason(proc)})."
+        )
     frames = sf.info(str(dst)).frames
     decoded = frames / SAMPLE_RATE
     if frames == 0:
@@ -141,7 +163,12 @@ def _decode_native(src: Path, dst: Path) -> tuple[ProbeResult, float] | None:
     through libsndfile, no ffmpeg process. Anything else, or any read error, goes to ffmpeg."""
     try:
         info = sf.info(str(src))
-        if info.samplerate != SAMPLE_RATE or info.channels != 1 or info.format not in ("WAV", "FLAC") or not info.frames:
+        if (
+            info.samplerate != SAMPLE_RATE
+            or info.channels != 1
+            or info.format not in ("WAV", "FLAC")
+            or not info.frames
+        ):
             return None
         data, _ = sf.read(str(src), dtype="int16")
     except (RuntimeError, sf.LibsndfileError, ValueError):
@@ -190,4 +217,6 @@ def clip_wav_bytes(segment: AudioSegment, start_s: float, end_s: float) -> bytes
 
 
 def pcm16_segment(samples: np.ndarray) -> AudioSegment:
-    return AudioSegment(data=samples.astype("<i2").tobytes(), sample_width=2, frame_rate=SAMPLE_RATE, channels=1)
+    return AudioSegment(
+        data=samples.astype("<i2").tobytes(), sample_width=2, frame_rate=SAMPLE_RATE, channels=1
+    )

@@ -18,7 +18,11 @@ def job_claim(model, pk: int, *, stale_after: timedelta, **also) -> bool:
     """Atomically move job `pk` of `model` to running. `also`: extra fields to set."""
     now = timezone.now()
     claimable = Q(status="queued") | Q(status="running", heartbeat_at__lt=now - stale_after)
-    return bool(model.objects.filter(claimable, pk=pk).update(status="running", started_at=now, heartbeat_at=now, **also))
+    return bool(
+        model.objects.filter(claimable, pk=pk).update(
+            status="running", started_at=now, heartbeat_at=now, **also
+        )
+    )
 
 
 class JobRow(models.Model):

@@ -47,7 +47,9 @@ class Source(models.Model):
     channel = models.CharField(max_length=200, blank=True)
     air_date = models.DateField(null=True, blank=True)
     url = models.URLField(max_length=1000, blank=True)
-    licence_note = models.TextField(blank=True, help_text="Rights and licence under which the audio may be used.")
+    licence_note = models.TextField(
+        blank=True, help_text="Rights and licence under which the audio may be used."
+    )
     dialect = models.CharField(max_length=100, blank=True, help_text="Blank means the project's dialect.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,7 +87,9 @@ class Recording(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DECODED, db_index=True)
     error = models.TextField(blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,14 +123,20 @@ class SegmentationRun(JobRow):
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="segmentation_runs")
     detector = models.CharField(max_length=20, choices=Detector.choices, default=Detector.WEBRTC)
     aggressiveness = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(3)])
-    frame_ms = models.PositiveSmallIntegerField(default=30, choices=[(10, "10 ms"), (20, "20 ms"), (30, "30 ms")])
+    frame_ms = models.PositiveSmallIntegerField(
+        default=30, choices=[(10, "10 ms"), (20, "20 ms"), (30, "30 ms")]
+    )
     hangover_ms = models.PositiveIntegerField(default=300, help_text="Ring buffer (smoothing) length.")
     padding_ms = models.PositiveIntegerField(default=0, help_text="Padding added around each refined region.")
     merge_gap_ms = models.PositiveIntegerField(default=250, help_text="Pauses shorter than this are merged.")
     min_clip_s = models.FloatField(default=0.4, validators=[MinValueValidator(0.1)])
     max_clip_s = models.FloatField(default=15.0, validators=[MaxValueValidator(60.0)])
-    silero_threshold = models.FloatField(default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-    refine = models.BooleanField(default=True, help_text="Refine boundaries to voiced frames and energy onsets.")
+    silero_threshold = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    refine = models.BooleanField(
+        default=True, help_text="Refine boundaries to voiced frames and energy onsets."
+    )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     n_regions = models.PositiveIntegerField(null=True, blank=True)
@@ -203,7 +213,9 @@ class Clip(models.Model):
             models.Index(fields=["recording", "start_s"], name="clip_recording_start"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end_s__gt=models.F("start_s")), name="clip_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end_s__gt=models.F("start_s")), name="clip_end_after_start"
+            ),
         ]
 
     def __str__(self) -> str:

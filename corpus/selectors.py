@@ -15,9 +15,11 @@ def projects_for_user(user) -> QuerySet[Project]:
 
 
 def recordings_for_user(user) -> QuerySet[Recording]:
-    qs = Recording.objects.select_related("source", "source__project", "uploaded_by").annotate(
-        n_clips=Count("clips", distinct=True)
-    ).order_by("-created_at", "-id")
+    qs = (
+        Recording.objects.select_related("source", "source__project", "uploaded_by")
+        .annotate(n_clips=Count("clips", distinct=True))
+        .order_by("-created_at", "-id")
+    )
     if user.is_superuser:
         return qs
     return qs.filter(source__project__members=user)
@@ -30,8 +32,10 @@ def clips_for_user(user) -> QuerySet[Clip]:
 
 
 def sources_for_user(user) -> QuerySet[Source]:
-    qs = Source.objects.select_related("project").annotate(n_recordings=Count("recordings")).order_by(
-        "title", "episode"
+    qs = (
+        Source.objects.select_related("project")
+        .annotate(n_recordings=Count("recordings"))
+        .order_by("title", "episode")
     )
     return qs if user.is_superuser else qs.filter(project__members=user)
 

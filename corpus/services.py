@@ -64,7 +64,9 @@ def project_get_default() -> Project:
     return project
 
 
-def source_get_or_create(*, project: Project, title: str, episode: str = "", created_by=None, **fields) -> Source:
+def source_get_or_create(
+    *, project: Project, title: str, episode: str = "", created_by=None, **fields
+) -> Source:
     title = (title or "").strip()
     if not title:
         raise ValidationError({"source": "A source title (the series or programme) is required."})
@@ -82,7 +84,8 @@ def upload_check(*, name: str, size: int) -> None:
     allowed = _config("ALLOWED_EXTENSIONS")
     if ext not in allowed:
         raise IngestRejected(
-            f"'{name}': unsupported file type '.{ext}'. Accepted: {', '.join(allowed)}.", code="unsupported_type"
+            f"'{name}': unsupported file type '.{ext}'. Accepted: {', '.join(allowed)}.",
+            code="unsupported_type",
         )
     if size == 0:
         raise IngestRejected(f"'{name}' is empty (0 bytes).", code="empty")
@@ -168,12 +171,18 @@ def recording_ingest(
         )
 
 
-def _recording_store(*, source, local, name, sha, wav, probe, duration, error, uploaded_by, segment) -> IngestResult:
+def _recording_store(
+    *, source, local, name, sha, wav, probe, duration, error, uploaded_by, segment
+) -> IngestResult:
     stem = slugify(Path(name).stem)[:60] or "recording"
     stored: list[str] = []
     try:
         with open(local, "rb") as fh:
-            stored.append(default_storage.save(f"recordings/original/{sha[:2]}/{stem}{Path(name).suffix.lower()}", File(fh)))
+            stored.append(
+                default_storage.save(
+                    f"recordings/original/{sha[:2]}/{stem}{Path(name).suffix.lower()}", File(fh)
+                )
+            )
         if wav is not None:
             with open(wav, "rb") as fh:
                 stored.append(default_storage.save(f"recordings/normalised/{sha[:2]}/{stem}.wav", File(fh)))
@@ -215,9 +224,17 @@ def _recording_store(*, source, local, name, sha, wav, probe, duration, error, u
 # --- Segmentation -------------------------------------------------------------------------------
 
 PARAM_FIELDS = (
-    "detector", "aggressiveness", "frame_ms", "hangover_ms", "padding_ms", "merge_gap_ms",
-    "min_clip_s", "max_clip_s", "silero_threshold", "refine",
-)  # fmt: skip
+    "detector",
+    "aggressiveness",
+    "frame_ms",
+    "hangover_ms",
+    "padding_ms",
+    "merge_gap_ms",
+    "min_clip_s",
+    "max_clip_s",
+    "silero_threshold",
+    "refine",
+)
 
 
 def segmentation_defaults() -> dict:
@@ -230,14 +247,18 @@ def segmentation_defaults() -> dict:
     }
 
 
-def segmentation_run_create(*, recording: Recording, created_by=None, enqueue: bool = True, **params) -> SegmentationRun:
+def segmentation_run_create(
+    *, recording: Recording, created_by=None, enqueue: bool = True, **params
+) -> SegmentationRun:
     """Create a segmentation of `recording` with `params` over the configured defaults, and queue
     it on the `audio` queue after commit (enqueue=False: the caller executes it in-process)."""
     unknown = set(params) - set(PARAM_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown segmentation parameter(s): {', '.join(sorted(unknown))}.")
     if recording.status == Recording.Status.FAILED and not recording.normalised:
-        raise ValidationError(f"Recording #{recording.pk} failed to decode ({recording.error}); it cannot be segmented.")
+        raise ValidationError(
+            f"Recording #{recording.pk} failed to decode ({recording.error}); it cannot be segmented."
+        )
     run = SegmentationRun(recording=recording, created_by=created_by, **{**segmentation_defaults(), **params})
     try:
         run.vad_params().validate()
@@ -332,7 +353,9 @@ def segmentation_run_execute(*, run_id: int) -> bool:
             quality = analysis.clip_quality(region.start, region.end, params)
             key = f"clips/{recording.pk}/run{run.pk}/{i:05d}_{int(region.start * 1000):08d}.wav"
             default_storage.delete(key)  # left by a dead attempt of this same run
-            key = default_storage.save(key, ContentFile(audio.clip_wav_bytes(segment, region.start, region.end)))
+            key = default_storage.save(
+                key, ContentFile(audio.clip_wav_bytes(segment, region.start, region.end))
+            )
             written.append(key)
             new_clips.append(
                 Clip(
@@ -349,7 +372,9 @@ def segmentation_run_execute(*, run_id: int) -> bool:
                 )
             )
             progress(0.6 + 0.35 * (i + 1) / max(len(regions), 1))
-        old_files = _segmentation_commit(run=run, recording=recording, new_clips=new_clips, n_regions=len(regions))
+        old_files = _segmentation_commit(
+            run=run, recording=recording, new_clips=new_clips, n_regions=len(regions)
+        )
     except Exception as exc:
         for key in written:
             default_storage.delete(key)
@@ -416,7 +441,9 @@ def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in allowed))
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in allowed)
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -424,8 +451,9 @@ def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
     return files, missing
 
 
-
-def clip_create_whole(*, recording: Recording, speaker: str = "", status: str = Clip.Status.AWAITING_VALIDATION) -> Clip:
+def clip_create_whole(
+    *, recording: Recording, speaker: str = "", status: str = Clip.Status.AWAITING_VALIDATION
+) -> Clip:
     """One clip spanning a whole recording (an imported corpus utterance is already one clip).
 
     The clip gets its own WAV and the same quality figures as a segmented clip. Runs inside the
@@ -436,7 +464,10 @@ def clip_create_whole(*, recording: Recording, speaker: str = "", status: str = 
     end = len(samples) / audio.SAMPLE_RATE
     params = vad.VadParams()
     quality = vad.analyse(samples, audio.SAMPLE_RATE, params).clip_quality(0.0, end, params)
-    key = default_storage.save(f"clips/{recording.pk}/whole.wav", ContentFile(audio.clip_wav_bytes(audio.pcm16_segment(samples), 0.0, end)))
+    key = default_storage.save(
+        f"clips/{recording.pk}/whole.wav",
+        ContentFile(audio.clip_wav_bytes(audio.pcm16_segment(samples), 0.0, end)),
+    )
     try:
         clip = Clip.objects.create(
             recording=recording,

@@ -14,7 +14,9 @@ from corpus.models import Recording, SegmentationRun
 
 
 def _forbidden(request):
-    return render(request, "403.html", {"message": "Only curators and ML staff browse recordings."}, status=403)
+    return render(
+        request, "403.html", {"message": "Only curators and ML staff browse recordings."}, status=403
+    )
 
 
 def recording_list(request):
@@ -38,11 +40,16 @@ def recording_list(request):
 
 def recording_upload(request):
     if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
-        return render(request, "403.html", {"message": "Only curators and ML staff may ingest audio."}, status=403)
+        return render(
+            request, "403.html", {"message": "Only curators and ML staff may ingest audio."}, status=403
+        )
     return render(
         request,
         "corpus/recording_upload.html",
-        {"projects": selectors.projects_for_user(request.user), "sources": selectors.sources_for_user(request.user)[:500]},
+        {
+            "projects": selectors.projects_for_user(request.user),
+            "sources": selectors.sources_for_user(request.user)[:500],
+        },
     )
 
 

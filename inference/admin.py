@@ -27,7 +27,9 @@ class PrelabellerAdmin(admin.ModelAdmin):
     def prelabel_existing(self, request, queryset):
         for pre in queryset:
             try:
-                services.prelabel_job_create(project=pre.project, model_version=pre.model_version, user=request.user)
+                services.prelabel_job_create(
+                    project=pre.project, model_version=pre.model_version, user=request.user
+                )
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
         messages.success(request, "Pre-labelling queued.")

@@ -18,7 +18,9 @@ class Prelabeller(models.Model):
     # Hidden by default: a suggestion on screen anchors annotators. When shown, the annotation
     # records which prediction was shown.
     show_to_annotators = models.BooleanField(default=False)
-    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     activated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

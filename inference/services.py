@@ -64,12 +64,19 @@ def entropy_bits(p: np.ndarray) -> np.ndarray:
 # --- pre-labelling ------------------------------------------------------------------------------
 
 
-def prelabeller_activate(*, project: Project, model_version: ModelVersion, user=None, show_to_annotators: bool = False) -> Prelabeller:
+def prelabeller_activate(
+    *, project: Project, model_version: ModelVersion, user=None, show_to_annotators: bool = False
+) -> Prelabeller:
     if model_version.project_id != project.pk:
         raise ValidationError("This model version belongs to another project.")
     with transaction.atomic():
         pre, _ = Prelabeller.objects.update_or_create(
-            project=project, defaults={"model_version": model_version, "activated_by": user, "show_to_annotators": show_to_annotators}
+            project=project,
+            defaults={
+                "model_version": model_version,
+                "activated_by": user,
+                "show_to_annotators": show_to_annotators,
+            },
         )
     return pre
 
@@ -85,7 +92,11 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
 
     Audio is read and the model run outside any transaction; the rows are written in one.
     """
-    done = set(Prediction.objects.filter(model_version=model_version, clip_id__in=clip_ids).values_list("clip_id", flat=True))
+    done = set(
+        Prediction.objects.filter(model_version=model_version, clip_id__in=clip_ids).values_list(
+            "clip_id", flat=True
+        )
+    )
     todo = list(Clip.objects.filter(pk__in=[c for c in clip_ids if c not in done]).values_list("pk", "audio"))
     if not todo:
         return 0
@@ -98,12 +109,15 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
         ent = entropy_bits(proba)
         rows = [
             Prediction(
-                clip_id=clip_id, model_version=model_version, top_label=labels[int(p.argmax())],
-                top_probability=float(p.max()), entropy=float(e),
+                clip_id=clip_id,
+                model_version=model_version,
+                top_label=labels[int(p.argmax())],
+                top_probability=float(p.max()),
+                entropy=float(e),
                 probabilities={label: round(float(v), 5) for label, v in zip(labels, p, strict=True)},
             )
             for (clip_id, _), p, e in zip(chunk, proba, ent, strict=True)
-        ]  # fmt: skip
+        ]
         with transaction.atomic():
             Prediction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
         written += len(rows)
@@ -116,7 +130,9 @@ def on_clips_created(clip_ids: list[int]) -> None:
     """Corpus hook (inside the segmentation transaction): pre-label new clips after commit."""
     if not clip_ids:
         return
-    project_id = Clip.objects.filter(pk=clip_ids[0]).values_list("recording__source__project_id", flat=True).first()
+    project_id = (
+        Clip.objects.filter(pk=clip_ids[0]).values_list("recording__source__project_id", flat=True).first()
+    )
     pre = Prelabeller.objects.filter(project_id=project_id).first()
     if pre is None:
         return
@@ -126,7 +142,9 @@ def on_clips_created(clip_ids: list[int]) -> None:
     transaction.on_commit(lambda: prelabel_new_clips.delay(mv, ids))
 
 
-def prelabel_job_create(*, project: Project, model_version: ModelVersion | None = None, user=None, enqueue: bool = True) -> PrelabelJob:
+def prelabel_job_create(
+    *, project: Project, model_version: ModelVersion | None = None, user=None, enqueue: bool = True
+) -> PrelabelJob:
     if model_version is None:
         pre = Prelabeller.objects.filter(project=project).select_related("model_version").first()
         if pre is None:
@@ -159,14 +177,20 @@ def prelabel_job_execute(*, job_id: int) -> bool:
         for start in range(0, len(clip_ids), BATCH):
             prelabel_clips(model_version=job.model_version, clip_ids=clip_ids[start : start + BATCH])
             n = min(start + BATCH, len(clip_ids))
-            PrelabelJob.objects.filter(pk=job_id).update(n_done=n, progress=n / len(clip_ids), heartbeat_at=timezone.now())
-        PrelabelJob.objects.filter(pk=job_id).update(status=PrelabelJob.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now())
+            PrelabelJob.objects.filter(pk=job_id).update(
+                n_done=n, progress=n / len(clip_ids), heartbeat_at=timezone.now()
+            )
+        PrelabelJob.objects.filter(pk=job_id).update(
+            status=PrelabelJob.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now()
+        )
     except Exception as exc:
         logger.exception("pre-label job %s failed", job_id)
         PrelabelJob.objects.filter(pk=job_id).update(
-            status=PrelabelJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], traceback=tb.format_exc(),
+            status=PrelabelJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            traceback=tb.format_exc(),
             finished_at=timezone.now(),
-        )  # fmt: skip
+        )
     return True
 
 
@@ -184,20 +208,30 @@ def queue_reprioritise(*, project: Project) -> int:
     policy = config.queue_policy
     entries = PoolEntry.objects.filter(project=project, kind="labelling", open=True)
     if pre is None or policy not in ("rarest_predicted_first", "most_uncertain_first"):
-        return annotation_services.pool_set_priorities(priorities={cid: 0.0 for cid in entries.values_list("clip_id", flat=True)})
+        return annotation_services.pool_set_priorities(
+            priorities={cid: 0.0 for cid in entries.values_list("clip_id", flat=True)}
+        )
     preds = dict(
         (cid, (label, p, e))
-        for cid, label, p, e in Prediction.objects.filter(model_version=pre.model_version, clip__pool_entries__in=entries)
-        .values_list("clip_id", "top_label", "top_probability", "entropy")
+        for cid, label, p, e in Prediction.objects.filter(
+            model_version=pre.model_version, clip__pool_entries__in=entries
+        ).values_list("clip_id", "top_label", "top_probability", "entropy")
     )
     if policy == "most_uncertain_first":
         priorities = {cid: -e for cid, (_, _, e) in preds.items()}
     else:
         counts = Counter(
-            ClipConsensus.objects.filter(clip__recording__source__project=project, emotion__isnull=False).values_list("emotion__code", flat=True)
+            ClipConsensus.objects.filter(
+                clip__recording__source__project=project, emotion__isnull=False
+            ).values_list("emotion__code", flat=True)
         )
         if not counts:
-            counts = Counter(label for label, _, _ in Prediction.objects.filter(model_version=pre.model_version).values_list("top_label", "top_probability", "entropy"))
+            counts = Counter(
+                label
+                for label, _, _ in Prediction.objects.filter(model_version=pre.model_version).values_list(
+                    "top_label", "top_probability", "entropy"
+                )
+            )
         total = sum(counts.values()) or 1
         priorities = {cid: counts.get(label, 0) / total - 0.01 * p for cid, (label, p, _) in preds.items()}
     unpredicted = set(entries.values_list("clip_id", flat=True)) - set(priorities)
@@ -215,7 +249,13 @@ def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:
     pred = Prediction.objects.filter(model_version_id=pre.model_version_id, clip_id=clip_id).first()
     if pred is None:
         return {}
-    return {"suggestion": {"label": pred.top_label, "probabilities": pred.probabilities, "model_version": pre.model_version_id}}
+    return {
+        "suggestion": {
+            "label": pred.top_label,
+            "probabilities": pred.probabilities,
+            "model_version": pre.model_version_id,
+        }
+    }
 
 
 # --- inference on uploads ------------------------------------------------------------------------
@@ -242,7 +282,9 @@ def model_for_inference(*, project: Project, model_version_id: int | None = None
     return mv
 
 
-def infer_upload(*, upload, project: Project, mode: str = "file", model_version_id: int | None = None) -> dict:
+def infer_upload(
+    *, upload, project: Project, mode: str = "file", model_version_id: int | None = None
+) -> dict:
     """Predict emotions on an uploaded file: segmented by the platform's VAD (mode "file") or as
     one chunk (mode "chunk", the live page). Near-silent audio is answered as silence."""
     started = time.perf_counter()
@@ -272,8 +314,14 @@ def infer_upload(*, upload, project: Project, mode: str = "file", model_version_
         samples, _ = sf.read(Path(tmp) / "a.wav", dtype="float32")
     predictor = predictor_for(mv)
     rms_dbfs = 20 * math.log10(max(float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0, 1e-9))
-    answer = {"model_version": {"id": mv.pk, "name": mv.name, "family": mv.family}, "labels": list(predictor.labels),
-              "duration_s": round(duration, 3), "silence": False, "segments": [], "rms_dbfs": round(rms_dbfs, 1)}  # fmt: skip
+    answer = {
+        "model_version": {"id": mv.pk, "name": mv.name, "family": mv.family},
+        "labels": list(predictor.labels),
+        "duration_s": round(duration, 3),
+        "silence": False,
+        "segments": [],
+        "rms_dbfs": round(rms_dbfs, 1),
+    }
     if rms_dbfs < conf["SILENCE_DBFS"]:
         answer["silence"] = True
     else:
@@ -286,10 +334,16 @@ def infer_upload(*, upload, project: Project, mode: str = "file", model_version_
             clips = [samples[int(a * audio.SAMPLE_RATE) : int(b * audio.SAMPLE_RATE)] for a, b in spans]
             proba = predictor.predict_proba(clips)
             for (a, b), p in zip(spans, proba, strict=True):
-                answer["segments"].append({
-                    "start": round(a, 3), "end": round(b, 3), "label": predictor.labels[int(p.argmax())],
-                    "probabilities": {label: round(float(v), 4) for label, v in zip(predictor.labels, p, strict=True)},
-                })  # fmt: skip
+                answer["segments"].append(
+                    {
+                        "start": round(a, 3),
+                        "end": round(b, 3),
+                        "label": predictor.labels[int(p.argmax())],
+                        "probabilities": {
+                            label: round(float(v), 4) for label, v in zip(predictor.labels, p, strict=True)
+                        },
+                    }
+                )
         else:
             answer["silence"] = True
     answer["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -308,9 +362,15 @@ def prelabel_quality(*, project: Project) -> list[dict]:
         for predicted, truth in rows:
             per.setdefault(truth, []).append(int(predicted == truth))
         n = sum(len(v) for v in per.values())
-        out.append({
-            "id": mv.pk, "name": mv.name, "n_compared": n,
-            "agreement": round(sum(sum(v) for v in per.values()) / n, 4) if n else None,
-            "per_class": {k: {"n": len(v), "agreement": round(sum(v) / len(v), 4)} for k, v in sorted(per.items())},
-        })  # fmt: skip
+        out.append(
+            {
+                "id": mv.pk,
+                "name": mv.name,
+                "n_compared": n,
+                "agreement": round(sum(sum(v) for v in per.values()) / n, 4) if n else None,
+                "per_class": {
+                    k: {"n": len(v), "agreement": round(sum(v) / len(v), 4)} for k, v in sorted(per.items())
+                },
+            }
+        )
     return out

@@ -102,9 +102,7 @@ def test_live_microphone_sends_chunks_and_shows_each_answer(
     page.on(
         "response",
         lambda r: (
-            answers.append(r)
-            if r.url.endswith("/api/inference/") and r.request.method == "POST"
-            else None
+            answers.append(r) if r.url.endswith("/api/inference/") and r.request.method == "POST" else None
         ),
     )
     try:

@@ -32,7 +32,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    state = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True
+    ).stdout.strip()
     return bool(state) and not state.startswith("Z")
 
 
@@ -45,8 +47,13 @@ def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
     boot = subprocess.run([*manage, "ensure_demo_admin"], env=env, cwd=REPO, capture_output=True, text=True)
     assert "Created demo admin: admin / tuniser-demo" in boot.stdout
     log = open(tmp_path / "stack.log", "wb")
-    stack = subprocess.Popen([*manage, "runstack", "--addr", f"127.0.0.1:{port}"], env=env, cwd=REPO,
-                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    stack = subprocess.Popen(
+        [*manage, "runstack", "--addr", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -81,8 +88,9 @@ def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
 
 def test_production_refuses_to_start_without_a_secret_key():
     env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""}
-    proc = subprocess.run([sys.executable, str(REPO / "manage.py"), "check"], env=env, cwd=REPO,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), "check"], env=env, cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode != 0 and "DJANGO_SECRET_KEY must be set" in proc.stderr
 
 

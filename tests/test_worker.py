@@ -11,14 +11,18 @@ from corpus.tests import media_files as mf
 
 
 @pytest.mark.worker
-def test_upload_is_segmented_by_a_real_worker_through_the_broker(celery_worker_process, curator, data_dir, tmp_path):
+def test_upload_is_segmented_by_a_real_worker_through_the_broker(
+    celery_worker_process, curator, data_dir, tmp_path
+):
     samples, rate = mf.ravdess_speech(data_dir, n=4)
     mp3 = mf.transcode(mf.write_wav(tmp_path / "ep.wav", samples, rate), tmp_path / "ep.mp3")
     client = APIClient()
     client.force_authenticate(curator)
 
     with open(mp3, "rb") as fh:
-        response = client.post("/api/recordings/", {"file": fh, "source_title": "Dar Lekhlifa"}, format="multipart")
+        response = client.post(
+            "/api/recordings/", {"file": fh, "source_title": "Dar Lekhlifa"}, format="multipart"
+        )
 
     assert response.status_code == 201, response.json()
     # Not eager: the API answers at once, with the job queued (or just taken) by the worker.
@@ -43,15 +47,24 @@ def test_a_message_delivered_twice_is_executed_once(celery_worker_process, curat
 
     samples, rate = mf.ravdess_speech(data_dir, n=2)
     source = services.source_get_or_create(project=services.project_get_default(), title="Twice")
-    rec = services.recording_ingest(source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate), segment=False).recording
+    rec = services.recording_ingest(
+        source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate), segment=False
+    ).recording
     run = services.segmentation_run_create(recording=rec, enqueue=False)
 
     segment_recording.delay(run.pk)
     segment_recording.delay(run.pk)
 
-    wait_for(lambda: SegmentationRun.objects.filter(pk=run.pk, status="succeeded").exists(), timeout=90, message="the run")
-    wait_for(lambda: celery_worker_process.log_path.read_text().count("segment_recording[") >= 4, timeout=30,
-             message="both messages to be handled")  # fmt: skip
+    wait_for(
+        lambda: SegmentationRun.objects.filter(pk=run.pk, status="succeeded").exists(),
+        timeout=90,
+        message="the run",
+    )
+    wait_for(
+        lambda: celery_worker_process.log_path.read_text().count("segment_recording[") >= 4,
+        timeout=30,
+        message="both messages to be handled",
+    )
     log = celery_worker_process.log_path.read_text()
     assert "is not queued (already taken or finished); skipping" in log
     first_ids = sorted(rec.clips.values_list("pk", flat=True))

@@ -17,15 +17,22 @@ class TrainingRunForm(forms.ModelForm):
     class Meta:
         model = TrainingRun
         fields = ["name", "release", "family", "hparams", "device", "precision", "backbone"]
-        help_texts = {"hparams": "JSON overrides, e.g. {\"epochs\": 20, \"learning_rate\": 3e-5}. Defaults per family: "
-                      + "; ".join(f"{f}: {json.dumps(families.default_hparams(f))}" for f in ("classical", "mfcc_lstm"))}  # fmt: skip
+        help_texts = {
+            "hparams": 'JSON overrides, e.g. {"epochs": 20, "learning_rate": 3e-5}. Defaults per family: '
+            + "; ".join(f"{f}: {json.dumps(families.default_hparams(f))}" for f in ("classical", "mfcc_lstm"))
+        }
 
     def clean(self):
         cleaned = super().clean()
         if self.errors or self.instance.pk:
             return cleaned
         try:
-            families.validate(cleaned["family"], cleaned.get("hparams") or {}, device=cleaned["device"], precision=cleaned["precision"])
+            families.validate(
+                cleaned["family"],
+                cleaned.get("hparams") or {},
+                device=cleaned["device"],
+                precision=cleaned["precision"],
+            )
         except ValueError as exc:
             raise ValidationError({"hparams": str(exc)}) from exc
         if cleaned["family"] == "transformer" and not cleaned.get("backbone"):
@@ -51,16 +58,27 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="test UA")
     def test_ua(self, run):
-        return f"{run.test_metrics['ua']:.3f}" if run.test_metrics and run.test_metrics.get("ua") is not None else "—"
+        return (
+            f"{run.test_metrics['ua']:.3f}"
+            if run.test_metrics and run.test_metrics.get("ua") is not None
+            else "—"
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
             return
         d = form.cleaned_data
         try:
-            run = services.run_create(release=d["release"], family=d["family"], hparams=d.get("hparams") or {},
-                                      device=d["device"], precision=d["precision"], backbone=d.get("backbone", ""),
-                                      name=d.get("name", ""), created_by=request.user)  # fmt: skip
+            run = services.run_create(
+                release=d["release"],
+                family=d["family"],
+                hparams=d.get("hparams") or {},
+                device=d["device"],
+                precision=d["precision"],
+                backbone=d.get("backbone", ""),
+                name=d.get("name", ""),
+                created_by=request.user,
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return

@@ -35,11 +35,34 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "url", "name", "release", "release_name", "family", "hparams", "resolved_hparams", "device", "precision",
-            "backbone", "status", "cancel_requested", "progress", "epoch", "step", "total_steps", "history",
-            "resumed_from_epoch", "attempts", "test_metrics", "used_device", "error", "created_at", "started_at",
-            "finished_at", "model_version",
-        ]  # fmt: skip
+            "id",
+            "url",
+            "name",
+            "release",
+            "release_name",
+            "family",
+            "hparams",
+            "resolved_hparams",
+            "device",
+            "precision",
+            "backbone",
+            "status",
+            "cancel_requested",
+            "progress",
+            "epoch",
+            "step",
+            "total_steps",
+            "history",
+            "resumed_from_epoch",
+            "attempts",
+            "test_metrics",
+            "used_device",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "model_version",
+        ]
         read_only_fields = fields
 
     def get_model_version(self, obj) -> int | None:
@@ -50,7 +73,9 @@ class RunSerializer(serializers.ModelSerializer):
 class RunCreateSerializer(serializers.Serializer):
     release = serializers.IntegerField(help_text="Release id")
     family = serializers.ChoiceField(choices=Family.choices)
-    hparams = serializers.DictField(required=False, default=dict, help_text="Overrides of the family defaults")
+    hparams = serializers.DictField(
+        required=False, default=dict, help_text="Overrides of the family defaults"
+    )
     device = serializers.ChoiceField(choices=TrainingRun.Device.choices, default="auto")
     precision = serializers.ChoiceField(choices=TrainingRun.Precision.choices, default="fp32")
     backbone = serializers.CharField(required=False, allow_blank=True, default="")
@@ -63,15 +88,23 @@ class RunListCreateApi(APIView):
         _require_ml(request.user)
         return Response(RunSerializer(selectors.runs_for_user(request.user)[:200], many=True).data)
 
-    @extend_schema(operation_id="training_runs_create", request=RunCreateSerializer,
-                   responses={201: RunSerializer, 400: OpenApiResponse(description="Invalid combination, with a message")})  # fmt: skip
+    @extend_schema(
+        operation_id="training_runs_create",
+        request=RunCreateSerializer,
+        responses={
+            201: RunSerializer,
+            400: OpenApiResponse(description="Invalid combination, with a message"),
+        },
+    )
     def post(self, request):
         """Queue a training run on the `gpu` queue."""
         _require_ml(request.user)
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        release = Release.objects.filter(pk=v.pop("release"), project__in=corpus_selectors.projects_for_user(request.user)).first()
+        release = Release.objects.filter(
+            pk=v.pop("release"), project__in=corpus_selectors.projects_for_user(request.user)
+        ).first()
         if release is None:
             raise serializers.ValidationError({"release": "No such release in your projects."})
         run = services.run_create(release=release, created_by=request.user, **v)
@@ -102,29 +135,55 @@ class RunRetryApi(APIView):
 
 
 class FamiliesApi(APIView):
-    @extend_schema(operation_id="training_families", responses=inline_serializer("Families", {"families": serializers.ListField()}))
+    @extend_schema(
+        operation_id="training_families",
+        responses=inline_serializer("Families", {"families": serializers.ListField()}),
+    )
     def get(self, request):
         """The model families and their default hyper-parameters."""
         _require_ml(request.user)
-        return Response({"families": [
-            {"name": value, "label": label, "defaults": families.default_hparams(value)} for value, label in Family.choices
-        ]})  # fmt: skip
+        return Response(
+            {
+                "families": [
+                    {"name": value, "label": label, "defaults": families.default_hparams(value)}
+                    for value, label in Family.choices
+                ]
+            }
+        )
 
 
 class CompareApi(APIView):
-    @extend_schema(operation_id="training_runs_compare", parameters=[OpenApiParameter("runs", str, description="Comma-separated run ids")],
-                   responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}))  # fmt: skip
+    @extend_schema(
+        operation_id="training_runs_compare",
+        parameters=[OpenApiParameter("runs", str, description="Comma-separated run ids")],
+        responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}),
+    )
     def get(self, request):
         _require_ml(request.user)
         ids = [int(x) for x in request.query_params.get("runs", "").split(",") if x.strip().isdigit()]
-        runs = selectors.runs_for_user(request.user).filter(pk__in=ids) if ids else selectors.runs_for_user(request.user)[:20]
+        runs = (
+            selectors.runs_for_user(request.user).filter(pk__in=ids)
+            if ids
+            else selectors.runs_for_user(request.user)[:20]
+        )
         return Response({"runs": selectors.runs_compared(runs)})
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "family", "release", "run", "labels", "metrics", "platform_version", "path", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "family",
+            "release",
+            "run",
+            "labels",
+            "metrics",
+            "platform_version",
+            "path",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -132,7 +191,6 @@ class ModelVersionListApi(APIView):
     @extend_schema(operation_id="model_versions_list", responses=ModelVersionSerializer(many=True))
     def get(self, request):
         _require_ml(request.user)
-        return Response(ModelVersionSerializer(selectors.model_versions_for_user(request.user)[:200], many=True).data)
-
-
-
+        return Response(
+            ModelVersionSerializer(selectors.model_versions_for_user(request.user)[:200], many=True).data
+        )

@@ -44,16 +44,19 @@ class TrainingRun(JobRow):
     device = models.CharField(max_length=8, choices=Device.choices, default=Device.AUTO)
     precision = models.CharField(max_length=8, choices=Precision.choices, default=Precision.FP32)
     backbone = models.CharField(
-        max_length=500, blank=True,
+        max_length=500,
+        blank=True,
         help_text="Transformer family: a local directory with a saved wav2vec 2.0 / HuBERT / WavLM model.",
-    )  # fmt: skip
+    )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     epoch = models.PositiveIntegerField(default=0)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
-    history = models.JSONField(default=list, blank=True, help_text="Per epoch: train/val loss, val UA/WA/macro-F1.")
+    history = models.JSONField(
+        default=list, blank=True, help_text="Per epoch: train/val loss, val UA/WA/macro-F1."
+    )
     resumed_from_epoch = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     resolved_hparams = models.JSONField(default=dict, blank=True)
@@ -84,7 +87,9 @@ class ModelVersion(models.Model):
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="model_versions")
     family = models.CharField(max_length=20, choices=Family.choices)
     name = models.CharField(max_length=200)
-    path = models.CharField(max_length=500, help_text="Directory of the artifact (relative to TUNISER_MODELS_DIR).")
+    path = models.CharField(
+        max_length=500, help_text="Directory of the artifact (relative to TUNISER_MODELS_DIR)."
+    )
     labels = models.JSONField()
     config = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)

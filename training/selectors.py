@@ -13,7 +13,9 @@ def runs_for_user(user) -> QuerySet[TrainingRun]:
 
 
 def model_versions_for_user(user) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related("release", "run")
+    return ModelVersion.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related(
+        "release", "run"
+    )
 
 
 def runs_compared(runs) -> list[dict]:
@@ -22,10 +24,21 @@ def runs_compared(runs) -> list[dict]:
     for run in runs:
         test = run.test_metrics or {}
         best = max(run.history, key=lambda h: h.get("val_ua") or 0) if run.history else {}
-        rows.append({
-            "id": run.pk, "name": str(run), "family": run.family, "release": str(run.release), "status": run.status,
-            "epochs": len(run.history), "device": run.used_device or run.device, "precision": run.precision,
-            "best_val_ua": best.get("val_ua"), "test_ua": test.get("ua"), "test_wa": test.get("wa"),
-            "test_macro_f1": test.get("macro_f1"), "hparams": run.resolved_hparams or run.hparams,
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": run.pk,
+                "name": str(run),
+                "family": run.family,
+                "release": str(run.release),
+                "status": run.status,
+                "epochs": len(run.history),
+                "device": run.used_device or run.device,
+                "precision": run.precision,
+                "best_val_ua": best.get("val_ua"),
+                "test_ua": test.get("ua"),
+                "test_wa": test.get("wa"),
+                "test_macro_f1": test.get("macro_f1"),
+                "hparams": run.resolved_hparams or run.hparams,
+            }
+        )
     return rows

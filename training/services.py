@@ -45,9 +45,17 @@ def run_workdir(run: TrainingRun) -> Path:
 
 
 def run_create(
-    *, release: Release, family: str, hparams: dict | None = None, device: str = "auto", precision: str = "fp32",
-    backbone: str = "", name: str = "", created_by=None, enqueue: bool = True,
-) -> TrainingRun:  # fmt: skip
+    *,
+    release: Release,
+    family: str,
+    hparams: dict | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    backbone: str = "",
+    name: str = "",
+    created_by=None,
+    enqueue: bool = True,
+) -> TrainingRun:
     """Validate and queue a training run. Invalid combinations are refused with a message."""
     hparams = dict(hparams or {})
     if family not in Family.values:
@@ -55,25 +63,39 @@ def run_create(
     if device not in TrainingRun.Device.values:
         raise ValidationError({"device": f"Device must be one of {', '.join(TrainingRun.Device.values)}."})
     if precision not in TrainingRun.Precision.values:
-        raise ValidationError({"precision": f"Precision must be one of {', '.join(TrainingRun.Precision.values)}."})
+        raise ValidationError(
+            {"precision": f"Precision must be one of {', '.join(TrainingRun.Precision.values)}."}
+        )
     try:
         resolved = families.validate(family, hparams, device=device, precision=precision)
     except ValueError as exc:
         raise ValidationError({"hparams": str(exc)}) from exc
     if family == "transformer":
         if not backbone:
-            raise ValidationError({"backbone": "The transformer family needs a backbone: a local model directory."})
+            raise ValidationError(
+                {"backbone": "The transformer family needs a backbone: a local model directory."}
+            )
         if not (Path(backbone) / "config.json").is_file():
-            raise ValidationError({"backbone": f"'{backbone}' is not a saved model directory (no config.json)."})
+            raise ValidationError(
+                {"backbone": f"'{backbone}' is not a saved model directory (no config.json)."}
+            )
     # device "cuda" is checked by the GPU worker that runs the job (the web server has no GPU).
     labels = release.params.get("label_set") or []
     if len(labels) < 2:
         raise ValidationError({"release": "The release needs at least two labels to train on."})
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            project=release.project, release=release, family=family, hparams=hparams, resolved_hparams=resolved,
-            device=device, precision=precision, backbone=backbone, name=name, created_by=created_by,
-        )  # fmt: skip
+            project=release.project,
+            release=release,
+            family=family,
+            hparams=hparams,
+            resolved_hparams=resolved,
+            device=device,
+            precision=precision,
+            backbone=backbone,
+            name=name,
+            created_by=created_by,
+        )
         if enqueue:
             _enqueue(run)
     return run
@@ -109,7 +131,9 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
             run.heartbeat_at is None or run.heartbeat_at < timezone.now() - STALE_AFTER
         )
         if run.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED) and not dead:
-            raise ValidationError(f"Run #{run.pk} is {run.status}; only failed, cancelled or dead runs are retried.")
+            raise ValidationError(
+                f"Run #{run.pk} is {run.status}; only failed, cancelled or dead runs are retried."
+            )
         run.status = TrainingRun.Status.QUEUED
         run.cancel_requested = False
         run.error = ""
@@ -122,7 +146,9 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
 
 def run_mark_dead(*, run: TrainingRun) -> None:
     """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests)."""
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(heartbeat_at=timezone.now() - 2 * STALE_AFTER)
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+        heartbeat_at=timezone.now() - 2 * STALE_AFTER
+    )
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -143,7 +169,11 @@ def release_datasets(release: Release) -> tuple[engine.Dataset, engine.Dataset, 
     for split in ("train", "validation", "test"):
         idx = np.flatnonzero(data["splits"] == split)
         samples = [audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32768.0 for i in idx]
-        out.append(engine.Dataset(samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]]))
+        out.append(
+            engine.Dataset(
+                samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]]
+            )
+        )
     return out[0], out[1], out[2], labels
 
 
@@ -155,7 +185,9 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         with default_storage.open(item.clip.audio.name, "rb") as fh:
             samples, rate = sf.read(io.BytesIO(fh.read()), dtype="float32")
         if item.copy_index:
-            samples = augmented_copy(samples, rate, seed=copy_seed(seed, item.clip_id), copy_index=item.copy_index)
+            samples = augmented_copy(
+                samples, rate, seed=copy_seed(seed, item.clip_id), copy_index=item.copy_index
+            )
         pcm = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
         chunks.append(pcm)
         offsets.append(offsets[-1] + len(pcm))
@@ -164,8 +196,14 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         ys.append(labels.index(item.label))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, audio=np.concatenate(chunks) if chunks else np.zeros(0, np.int16), offsets=np.array(offsets),
-             ids=np.array(ids), splits=np.array(splits), labels=np.array(ys))  # fmt: skip
+    np.savez(
+        tmp,
+        audio=np.concatenate(chunks) if chunks else np.zeros(0, np.int16),
+        offsets=np.array(offsets),
+        ids=np.array(ids),
+        splits=np.array(splits),
+        labels=np.array(ys),
+    )
     tmp.replace(cache)
 
 
@@ -190,9 +228,12 @@ class _Relay:
         if p.epoch_done or now - self.last >= self.every_s:
             self.last = now
             fields = {
-                "epoch": p.epoch, "step": p.step, "total_steps": p.total_steps, "heartbeat_at": timezone.now(),
+                "epoch": p.epoch,
+                "step": p.step,
+                "total_steps": p.total_steps,
+                "heartbeat_at": timezone.now(),
                 "progress": round(p.step / p.total_steps, 4) if p.total_steps else 0.0,
-            }  # fmt: skip
+            }
             if p.epoch_done:
                 fields["history"] = p.history
             TrainingRun.objects.filter(pk=self.run_id).update(**fields)
@@ -218,10 +259,19 @@ def run_execute(*, run_id: int) -> bool:
     try:
         train, val, test, labels = release_datasets(run.release)
         result = engine.train(
-            family=run.family, hparams=run.hparams, train=train, val=val, test=test, labels=labels,
-            workdir=run_workdir(run), device=run.device, precision=run.precision, on_progress=relay,
-            backbone_dir=Path(run.backbone) if run.backbone else None, resume=True,
-        )  # fmt: skip
+            family=run.family,
+            hparams=run.hparams,
+            train=train,
+            val=val,
+            test=test,
+            labels=labels,
+            workdir=run_workdir(run),
+            device=run.device,
+            precision=run.precision,
+            on_progress=relay,
+            backbone_dir=Path(run.backbone) if run.backbone else None,
+            resume=True,
+        )
     except engine.GpuOutOfMemory as exc:
         _fail(run_id, exc.message, tb.format_exc())
         return True
@@ -230,9 +280,13 @@ def run_execute(*, run_id: int) -> bool:
         _fail(run_id, f"{type(exc).__name__}: {exc}", tb.format_exc())
         return True
     common = {
-        "history": result.history, "resumed_from_epoch": result.resumed_from_epoch, "resolved_hparams": result.hparams,
-        "used_device": result.device, "finished_at": timezone.now(), "heartbeat_at": timezone.now(),
-    }  # fmt: skip
+        "history": result.history,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "resolved_hparams": result.hparams,
+        "used_device": result.device,
+        "finished_at": timezone.now(),
+        "heartbeat_at": timezone.now(),
+    }
     if result.cancelled:
         TrainingRun.objects.filter(pk=run_id).update(status=TrainingRun.Status.CANCELLED, **common)
         return True
@@ -249,12 +303,22 @@ def run_execute(*, run_id: int) -> bool:
             status=TrainingRun.Status.SUCCEEDED, progress=1.0, test_metrics=result.test_metrics, **common
         )
         ModelVersion.objects.create(
-            project=run.project, run=run, release=run.release, family=run.family,
-            name=f"{run.family}-{run.release.name}-v{run.release.version}-run{run.pk}", path=rel, labels=labels,
-            config=read_config(target), metrics={"test": result.test_metrics, "validation": result.val_metrics,
-                                                 "best_epoch": result.best_epoch, "n_params": result.n_params},
+            project=run.project,
+            run=run,
+            release=run.release,
+            family=run.family,
+            name=f"{run.family}-{run.release.name}-v{run.release.version}-run{run.pk}",
+            path=rel,
+            labels=labels,
+            config=read_config(target),
+            metrics={
+                "test": result.test_metrics,
+                "validation": result.val_metrics,
+                "best_epoch": result.best_epoch,
+                "n_params": result.n_params,
+            },
             platform_version=tuniser.__version__,
-        )  # fmt: skip
+        )
     return True
 
 

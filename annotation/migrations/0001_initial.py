@@ -7,169 +7,436 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('corpus', '0002_roles_and_default_project'),
+        ("corpus", "0002_roles_and_default_project"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RejectionReason',
+            name="RejectionReason",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('text', models.CharField(max_length=200)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("text", models.CharField(max_length=200)),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['order', 'code'],
+                "ordering": ["order", "code"],
             },
         ),
         migrations.CreateModel(
-            name='AnnotationConfig',
+            name="AnnotationConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('labels_per_clip', models.PositiveSmallIntegerField(default=3, help_text='K annotators per clip.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(15)])),
-                ('validation_votes_needed', models.PositiveSmallIntegerField(default=1, help_text='A clip is decided when one side has at least this many votes and more than the other.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10)])),
-                ('assignment_minutes', models.PositiveSmallIntegerField(default=5, help_text='A clip handed out and not answered within this time returns to the pool.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(120)])),
-                ('queue_policy', models.CharField(default='breadth_first', help_text='How the labelling queue is ordered (see annotation.policies).', max_length=50)),
-                ('guideline', models.TextField(blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline.")),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='annotation_config', to='corpus.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "labels_per_clip",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="K annotators per clip.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(15),
+                        ],
+                    ),
+                ),
+                (
+                    "validation_votes_needed",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="A clip is decided when one side has at least this many votes and more than the other.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                    ),
+                ),
+                (
+                    "assignment_minutes",
+                    models.PositiveSmallIntegerField(
+                        default=5,
+                        help_text="A clip handed out and not answered within this time returns to the pool.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(120),
+                        ],
+                    ),
+                ),
+                (
+                    "queue_policy",
+                    models.CharField(
+                        default="breadth_first",
+                        help_text="How the labelling queue is ordered (see annotation.policies).",
+                        max_length=50,
+                    ),
+                ),
+                (
+                    "guideline",
+                    models.TextField(
+                        blank=True, help_text="Shown to annotators on '?'. Blank: the default guideline."
+                    ),
+                ),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotation_config",
+                        to="corpus.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('validation', 'Validation'), ('labelling', 'Labelling')], max_length=12)),
-                ('state', models.CharField(choices=[('live', 'Live'), ('done', 'Done'), ('skipped', 'Skipped'), ('expired', 'Expired')], default='live', max_length=10)),
-                ('served_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='corpus.clip')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("validation", "Validation"), ("labelling", "Labelling")], max_length=12
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("live", "Live"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                            ("expired", "Expired"),
+                        ],
+                        default="live",
+                        max_length=10,
+                    ),
+                ),
+                ("served_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClipDecision',
+            name="ClipDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('accepted', models.BooleanField()),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('by_curator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='corpus.clip')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("accepted", models.BooleanField()),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "by_curator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="corpus.clip",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='LabelOption',
+            name="LabelOption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('emotion', 'Emotion'), ('gender', 'Speaker gender')], max_length=10)),
-                ('code', models.SlugField(max_length=30)),
-                ('name', models.CharField(max_length=60)),
-                ('tier', models.CharField(blank=True, choices=[('primary', 'Primary'), ('secondary', 'Secondary')], max_length=10)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('shortcut', models.CharField(blank=True, help_text='Keyboard key on the annotator page.', max_length=1)),
-                ('order', models.PositiveSmallIntegerField(default=0)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("emotion", "Emotion"), ("gender", "Speaker gender")], max_length=10
+                    ),
+                ),
+                ("code", models.SlugField(max_length=30)),
+                ("name", models.CharField(max_length=60)),
+                (
+                    "tier",
+                    models.CharField(
+                        blank=True,
+                        choices=[("primary", "Primary"), ("secondary", "Secondary")],
+                        max_length=10,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "shortcut",
+                    models.CharField(
+                        blank=True, help_text="Keyboard key on the annotator page.", max_length=1
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['kind', 'order'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'code'), name='label_option_unique_code')],
+                "ordering": ["kind", "order"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "code"), name="label_option_unique_code")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Annotation',
+            name="Annotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time_spent_ms', models.PositiveIntegerField(default=0)),
-                ('comment', models.TextField(blank=True)),
-                ('shown_prediction', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to=settings.AUTH_USER_MODEL)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to='corpus.clip')),
-                ('assignment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='annotation.assignment')),
-                ('emotion', models.ForeignKey(limit_choices_to={'kind': 'emotion'}, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
-                ('gender', models.ForeignKey(limit_choices_to={'kind': 'gender'}, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time_spent_ms", models.PositiveIntegerField(default=0)),
+                ("comment", models.TextField(blank=True)),
+                ("shown_prediction", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="annotations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="annotations",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="annotation.assignment",
+                    ),
+                ),
+                (
+                    "emotion",
+                    models.ForeignKey(
+                        limit_choices_to={"kind": "emotion"},
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
+                (
+                    "gender",
+                    models.ForeignKey(
+                        limit_choices_to={"kind": "gender"},
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PoolEntry',
+            name="PoolEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('validation', 'Validation'), ('labelling', 'Labelling')], max_length=12)),
-                ('n_done', models.PositiveSmallIntegerField(default=0)),
-                ('n_live', models.PositiveSmallIntegerField(default=0)),
-                ('open', models.BooleanField(default=True)),
-                ('priority', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pool_entries', to='corpus.clip')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='corpus.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("validation", "Validation"), ("labelling", "Labelling")], max_length=12
+                    ),
+                ),
+                ("n_done", models.PositiveSmallIntegerField(default=0)),
+                ("n_live", models.PositiveSmallIntegerField(default=0)),
+                ("open", models.BooleanField(default=True)),
+                ("priority", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pool_entries",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="corpus.project"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Flag',
+            name="Flag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='corpus.clip')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reason', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.rejectionreason')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="flags", to="corpus.clip"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.rejectionreason",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ValidationVote',
+            name="ValidationVote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('accept', models.BooleanField()),
-                ('active', models.BooleanField(default=True)),
-                ('time_spent_ms', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assignment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='annotation.assignment')),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='validation_votes', to='corpus.clip')),
-                ('reasons', models.ManyToManyField(blank=True, to='annotation.rejectionreason')),
-                ('validator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='validation_votes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("accept", models.BooleanField()),
+                ("active", models.BooleanField(default=True)),
+                ("time_spent_ms", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="annotation.assignment",
+                    ),
+                ),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="validation_votes",
+                        to="corpus.clip",
+                    ),
+                ),
+                ("reasons", models.ManyToManyField(blank=True, to="annotation.rejectionreason")),
+                (
+                    "validator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="validation_votes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['state', 'expires_at'], name='assignment_state_expiry'),
+            model_name="assignment",
+            index=models.Index(fields=["state", "expires_at"], name="assignment_state_expiry"),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['user', 'kind', 'clip'], name='assignment_user_clip'),
+            model_name="assignment",
+            index=models.Index(fields=["user", "kind", "clip"], name="assignment_user_clip"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'live')), fields=('user', 'kind'), name='one_live_assignment_per_user'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "live")),
+                fields=("user", "kind"),
+                name="one_live_assignment_per_user",
+            ),
         ),
         migrations.AddIndex(
-            model_name='annotation',
-            index=models.Index(fields=['annotator', 'created_at'], name='annotation_by_annotator'),
+            model_name="annotation",
+            index=models.Index(fields=["annotator", "created_at"], name="annotation_by_annotator"),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.UniqueConstraint(fields=('clip', 'annotator'), name='one_annotation_per_annotator'),
+            model_name="annotation",
+            constraint=models.UniqueConstraint(
+                fields=("clip", "annotator"), name="one_annotation_per_annotator"
+            ),
         ),
         migrations.AddIndex(
-            model_name='poolentry',
-            index=models.Index(fields=['project', 'kind', 'open', '-n_done', 'priority', 'clip'], name='pool_next'),
+            model_name="poolentry",
+            index=models.Index(
+                fields=["project", "kind", "open", "-n_done", "priority", "clip"], name="pool_next"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='poolentry',
-            constraint=models.UniqueConstraint(fields=('kind', 'clip'), name='pool_entry_unique_clip'),
+            model_name="poolentry",
+            constraint=models.UniqueConstraint(fields=("kind", "clip"), name="pool_entry_unique_clip"),
         ),
         migrations.AddConstraint(
-            model_name='validationvote',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True)), fields=('clip', 'validator'), name='one_active_vote_per_validator'),
+            model_name="validationvote",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True)),
+                fields=("clip", "validator"),
+                name="one_active_vote_per_validator",
+            ),
         ),
     ]

@@ -15,9 +15,16 @@ def seed(RejectionReason, LabelOption):
         RejectionReason.objects.get_or_create(code=code, defaults={"text": text, "order": order})
     for order, (code, name, tier, description, key) in enumerate(EMOTIONS, start=1):
         LabelOption.objects.get_or_create(
-            kind="emotion", code=code,
-            defaults={"name": name, "tier": tier, "description": description, "shortcut": key, "order": order},
-        )  # fmt: skip
+            kind="emotion",
+            code=code,
+            defaults={
+                "name": name,
+                "tier": tier,
+                "description": description,
+                "shortcut": key,
+                "order": order,
+            },
+        )
     for order, (code, name, key) in enumerate(GENDERS, start=1):
         LabelOption.objects.get_or_create(
             kind="gender", code=code, defaults={"name": name, "shortcut": key, "order": order}

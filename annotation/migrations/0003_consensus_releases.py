@@ -7,146 +7,383 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0002_guideline_data'),
-        ('corpus', '0003_clip_speaker'),
+        ("annotation", "0002_guideline_data"),
+        ("corpus", "0003_clip_speaker"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='annotationconfig',
-            name='consensus_method',
-            field=models.CharField(choices=[('majority', 'Majority vote'), ('dawid_skene', 'Dawid-Skene (EM)')], default='majority', max_length=20),
+            model_name="annotationconfig",
+            name="consensus_method",
+            field=models.CharField(
+                choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene (EM)")],
+                default="majority",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='annotationconfig',
-            name='consensus_min_votes',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Votes the winning emotion needs (2 of 3 by default).', validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="annotationconfig",
+            name="consensus_min_votes",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                help_text="Votes the winning emotion needs (2 of 3 by default).",
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.CreateModel(
-            name='Adjudication',
+            name="Adjudication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('label', 'Labelled by the curator'), ('send_back', 'Sent back to validation'), ('discard', 'Discarded')], max_length=12)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='adjudications', to='corpus.clip')),
-                ('curator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('emotion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
-                ('gender', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("label", "Labelled by the curator"),
+                            ("send_back", "Sent back to validation"),
+                            ("discard", "Discarded"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="adjudications",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "curator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "emotion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
+                (
+                    "gender",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GoldLabel',
+            name="GoldLabel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('corpus', models.CharField(max_length=30)),
-                ('original_label', models.CharField(max_length=60)),
-                ('clip', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='gold_label', to='corpus.clip')),
-                ('emotion', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
-                ('gender', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("corpus", models.CharField(max_length=30)),
+                ("original_label", models.CharField(max_length=60)),
+                (
+                    "clip",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gold_label",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "emotion",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
+                (
+                    "gender",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=80)),
-                ('version', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('built', 'Built'), ('failed', 'Failed')], default='built', max_length=10)),
-                ('params', models.JSONField(help_text='Everything that built it: label set, agreement, balancing, split, seed.')),
-                ('manifest', models.FileField(max_length=500, upload_to='releases/')),
-                ('checksum', models.CharField(help_text='sha256 of the manifest bytes.', max_length=64)),
-                ('counts', models.JSONField(default=dict, help_text='split x label x gender counts')),
-                ('platform_version', models.CharField(max_length=20)),
-                ('n_items', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='corpus.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=80)),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("built", "Built"), ("failed", "Failed")], default="built", max_length=10
+                    ),
+                ),
+                (
+                    "params",
+                    models.JSONField(
+                        help_text="Everything that built it: label set, agreement, balancing, split, seed."
+                    ),
+                ),
+                ("manifest", models.FileField(max_length=500, upload_to="releases/")),
+                ("checksum", models.CharField(help_text="sha256 of the manifest bytes.", max_length=64)),
+                ("counts", models.JSONField(default=dict, help_text="split x label x gender counts")),
+                ("platform_version", models.CharField(max_length=20)),
+                ("n_items", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases",
+                        to="corpus.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReleaseExport',
+            name="ReleaseExport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='queued', max_length=10)),
-                ('progress', models.FloatField(default=0.0)),
-                ('archive', models.FileField(blank=True, max_length=500, upload_to='exports/')),
-                ('size_bytes', models.BigIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exports', to='annotation.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("archive", models.FileField(blank=True, max_length=500, upload_to="exports/")),
+                ("size_bytes", models.BigIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exports",
+                        to="annotation.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReleaseItem',
+            name="ReleaseItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('split', models.CharField(choices=[('train', 'Train'), ('validation', 'Validation'), ('test', 'Test')], max_length=10)),
-                ('label', models.CharField(max_length=30)),
-                ('gender', models.CharField(blank=True, max_length=30)),
-                ('group', models.CharField(blank=True, max_length=200)),
-                ('copy_index', models.PositiveSmallIntegerField(default=0)),
-                ('file_name', models.CharField(max_length=300)),
-                ('clip', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='release_items', to='corpus.clip')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotation.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("validation", "Validation"), ("test", "Test")],
+                        max_length=10,
+                    ),
+                ),
+                ("label", models.CharField(max_length=30)),
+                ("gender", models.CharField(blank=True, max_length=30)),
+                ("group", models.CharField(blank=True, max_length=200)),
+                ("copy_index", models.PositiveSmallIntegerField(default=0)),
+                ("file_name", models.CharField(max_length=300)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="release_items",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="annotation.release",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClipConsensus',
+            name="ClipConsensus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(default='majority', max_length=20)),
-                ('status', models.CharField(choices=[('agreed', 'Agreed (majority)'), ('needs_adjudication', 'No majority: awaiting a curator'), ('adjudicated', 'Decided by a curator'), ('discarded', 'Discarded by a curator'), ('gold', 'Gold label from an imported corpus')], db_index=True, max_length=20)),
-                ('n_votes', models.PositiveSmallIntegerField(default=0)),
-                ('n_agree', models.PositiveSmallIntegerField(default=0, help_text='Votes for the winning emotion.')),
-                ('distribution', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clip', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='consensus', to='corpus.clip')),
-                ('emotion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
-                ('gender', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("method", models.CharField(default="majority", max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("agreed", "Agreed (majority)"),
+                            ("needs_adjudication", "No majority: awaiting a curator"),
+                            ("adjudicated", "Decided by a curator"),
+                            ("discarded", "Discarded by a curator"),
+                            ("gold", "Gold label from an imported corpus"),
+                        ],
+                        db_index=True,
+                        max_length=20,
+                    ),
+                ),
+                ("n_votes", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "n_agree",
+                    models.PositiveSmallIntegerField(default=0, help_text="Votes for the winning emotion."),
+                ),
+                ("distribution", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clip",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consensus",
+                        to="corpus.clip",
+                    ),
+                ),
+                (
+                    "emotion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
+                (
+                    "gender",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', 'n_agree'], name='consensus_status_agree')],
+                "indexes": [models.Index(fields=["status", "n_agree"], name="consensus_status_agree")],
             },
         ),
         migrations.CreateModel(
-            name='LabelMapping',
+            name="LabelMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('corpus', models.CharField(max_length=30)),
-                ('original_label', models.CharField(max_length=60)),
-                ('excluded', models.BooleanField(default=False)),
-                ('emotion', models.ForeignKey(blank=True, help_text="Blank together with 'excluded' means clips with this label are not imported.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.labeloption')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("corpus", models.CharField(max_length=30)),
+                ("original_label", models.CharField(max_length=60)),
+                ("excluded", models.BooleanField(default=False)),
+                (
+                    "emotion",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Blank together with 'excluded' means clips with this label are not imported.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotation.labeloption",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['corpus', 'original_label'],
-                'constraints': [models.UniqueConstraint(fields=('corpus', 'original_label'), name='label_mapping_unique')],
+                "ordering": ["corpus", "original_label"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("corpus", "original_label"), name="label_mapping_unique")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(fields=('project', 'name', 'version'), name='release_unique_version'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name", "version"), name="release_unique_version"
+            ),
         ),
         migrations.AddIndex(
-            model_name='releaseitem',
-            index=models.Index(fields=['release', 'split', 'label'], name='release_item_split'),
+            model_name="releaseitem",
+            index=models.Index(fields=["release", "split", "label"], name="release_item_split"),
         ),
         migrations.AddConstraint(
-            model_name='releaseitem',
-            constraint=models.UniqueConstraint(fields=('release', 'clip', 'copy_index'), name='release_item_unique'),
+            model_name="releaseitem",
+            constraint=models.UniqueConstraint(
+                fields=("release", "clip", "copy_index"), name="release_item_unique"
+            ),
         ),
     ]

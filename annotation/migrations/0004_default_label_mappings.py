@@ -4,15 +4,52 @@ from django.db import migrations
 
 # corpus -> {original label: emotion code, or None to exclude}
 MAPPINGS = {
-    "ravdess": {"neutral": "neutral", "calm": "neutral", "happy": "happy", "sad": "sad", "angry": "angry",
-                "fearful": "fear", "disgust": "disgust", "surprised": "surprise"},
-    "emodb": {"anger": "angry", "boredom": None, "disgust": "disgust", "fear": "fear", "happiness": "happy",
-              "sadness": "sad", "neutral": "neutral"},
-    "tess": {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral",
-             "ps": "surprise", "sad": "sad"},
-    "crema-d": {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"},
-    "savee": {"a": "angry", "d": "disgust", "f": "fear", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprise"},
-}  # fmt: skip
+    "ravdess": {
+        "neutral": "neutral",
+        "calm": "neutral",
+        "happy": "happy",
+        "sad": "sad",
+        "angry": "angry",
+        "fearful": "fear",
+        "disgust": "disgust",
+        "surprised": "surprise",
+    },
+    "emodb": {
+        "anger": "angry",
+        "boredom": None,
+        "disgust": "disgust",
+        "fear": "fear",
+        "happiness": "happy",
+        "sadness": "sad",
+        "neutral": "neutral",
+    },
+    "tess": {
+        "angry": "angry",
+        "disgust": "disgust",
+        "fear": "fear",
+        "happy": "happy",
+        "neutral": "neutral",
+        "ps": "surprise",
+        "sad": "sad",
+    },
+    "crema-d": {
+        "ANG": "angry",
+        "DIS": "disgust",
+        "FEA": "fear",
+        "HAP": "happy",
+        "NEU": "neutral",
+        "SAD": "sad",
+    },
+    "savee": {
+        "a": "angry",
+        "d": "disgust",
+        "f": "fear",
+        "h": "happy",
+        "n": "neutral",
+        "sa": "sad",
+        "su": "surprise",
+    },
+}
 
 
 def forwards(apps, schema_editor):
@@ -22,9 +59,10 @@ def forwards(apps, schema_editor):
     for corpus, rules in MAPPINGS.items():
         for original, code in rules.items():
             LabelMapping.objects.get_or_create(
-                corpus=corpus, original_label=original,
+                corpus=corpus,
+                original_label=original,
                 defaults={"emotion": emotions.get(code) if code else None, "excluded": code is None},
-            )  # fmt: skip
+            )
 
 
 class Migration(migrations.Migration):

@@ -55,7 +55,9 @@ class ReleaseParams:
         if self.min_agreement < 1:
             errors["min_agreement"] = "The minimum agreement is a number of votes (2 for >= 2/3, 3 for 3/3)."
         if self.balancing not in STRATEGIES:
-            errors["balancing"] = f"Unknown balancing '{self.balancing}'. Choose from: {', '.join(STRATEGIES)}."
+            errors["balancing"] = (
+                f"Unknown balancing '{self.balancing}'. Choose from: {', '.join(STRATEGIES)}."
+            )
         elif self.balancing == "cap" and (not self.cap or self.cap < 1):
             errors["cap"] = "The 'cap' balancing needs a cap of at least 1 clip per class."
         if self.group_by not in GROUP_KEYS:
@@ -100,9 +102,19 @@ class Candidate:
 
 
 CANDIDATE_FIELDS = (
-    "clip_id", "emotion__code", "gender__code", "status", "n_votes", "n_agree", "distribution", "clip__speaker",
-    "clip__duration_s", "clip__recording_id", "clip__recording__source__title", "clip__recording__source__episode",
-)  # fmt: skip
+    "clip_id",
+    "emotion__code",
+    "gender__code",
+    "status",
+    "n_votes",
+    "n_agree",
+    "distribution",
+    "clip__speaker",
+    "clip__duration_s",
+    "clip__recording_id",
+    "clip__recording__source__title",
+    "clip__recording__source__episode",
+)
 
 
 def _group_key(c: Candidate, group_by: str) -> str:
@@ -125,13 +137,18 @@ def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candi
     if params.include_gold:
         ok |= Q(status=ClipConsensus.Status.GOLD)
     qs = (
-        ClipConsensus.objects.filter(ok, clip__recording__source__project=project, emotion__code__in=params.label_set)
+        ClipConsensus.objects.filter(
+            ok, clip__recording__source__project=project, emotion__code__in=params.label_set
+        )
         .exclude(clip__status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
         .order_by("clip_id")
     )
     if params.sources:
         qs = qs.filter(clip__recording__source_id__in=params.sources)
-    return [Candidate(*row[:2], row[2] or "", *row[3:]) for row in qs.values_list(*CANDIDATE_FIELDS).iterator(chunk_size=20000)]
+    return [
+        Candidate(*row[:2], row[2] or "", *row[3:])
+        for row in qs.values_list(*CANDIDATE_FIELDS).iterator(chunk_size=20000)
+    ]
 
 
 def release_build(*, project: Project, params: ReleaseParams, created_by=None) -> Release:
@@ -150,7 +167,13 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
         raise ValidationError("No clip matches these parameters: nothing to release.")
     by_clip = {c.clip_id: c for c in candidates}
     items = [
-        Item(id=c.clip_id, label=c.label, group=_group_key(c, params.group_by), gender=c.gender, duration=c.duration)
+        Item(
+            id=c.clip_id,
+            label=c.label,
+            group=_group_key(c, params.group_by),
+            gender=c.gender,
+            duration=c.duration,
+        )
         for c in candidates
     ]
     labels_present = {i.label for i in items}
@@ -161,7 +184,9 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     except ValueError as exc:  # too few groups to split, and the like: the curator must know why
         raise ValidationError({"split": str(exc)}) from exc
     copies = plan_oversampling(splits["train"], seed=params.seed) if params.balancing == "oversample" else []
-    return _release_store(project=project, params=params, splits=splits, copies=copies, by_clip=by_clip, created_by=created_by)
+    return _release_store(
+        project=project, params=params, splits=splits, copies=copies, by_clip=by_clip, created_by=created_by
+    )
 
 
 def _balanced_splits(items: list[Item], params: ReleaseParams, ratios) -> dict[str, list[Item]]:
@@ -171,7 +196,9 @@ def _balanced_splits(items: list[Item], params: ReleaseParams, ratios) -> dict[s
         # split to its smallest class. Every split, and so the release, is exactly balanced.
         splits = grouped_stratified_split(items, ratios=ratios, seed=params.seed)
         return {
-            name: sorted(balance(part, strategy="undersample", seed=params.seed), key=lambda i: i.id) if part else []
+            name: sorted(balance(part, strategy="undersample", seed=params.seed), key=lambda i: i.id)
+            if part
+            else []
             for name, part in splits.items()
         }
     chosen = balance(items, strategy=params.balancing, seed=params.seed, cap=params.cap)
@@ -191,35 +218,57 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
         c = by_clip[item.id]
         suffix = f"_aug{copy_index}" if copy_index else ""
         file_name = f"audio/{split_name}/{item.label}/{item.id}{suffix}.wav"
-        lines.append(json.dumps({
-            "file_name": file_name,
-            "clip_id": item.id,
-            "split": split_name,
-            "label": item.label,
-            "gender": item.gender,
-            "group": item.group,
-            "source": c.source,
-            "speaker": c.speaker,
-            "duration": round(c.duration, 4),
-            "agreement": c.agreement,
-            "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),
-            "augmented_copy": copy_index,
-        }, sort_keys=True, ensure_ascii=False))  # fmt: skip
-        release_items.append((item.id, split_name, item.label, item.gender, item.group, copy_index, file_name))
+        lines.append(
+            json.dumps(
+                {
+                    "file_name": file_name,
+                    "clip_id": item.id,
+                    "split": split_name,
+                    "label": item.label,
+                    "gender": item.gender,
+                    "group": item.group,
+                    "source": c.source,
+                    "speaker": c.speaker,
+                    "duration": round(c.duration, 4),
+                    "agreement": c.agreement,
+                    "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),
+                    "augmented_copy": copy_index,
+                },
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+        )
+        release_items.append(
+            (item.id, split_name, item.label, item.gender, item.group, copy_index, file_name)
+        )
     manifest = ("\n".join(lines) + "\n").encode()
     checksum = hashlib.sha256(manifest).hexdigest()
     report = split_report(splits)
     if copies:
         report["augmented_copies"] = dict(sorted(Counter(item.label for item, _ in copies).items()))
     with transaction.atomic():
-        version = (Release.objects.select_for_update().filter(project=project, name=params.name).aggregate(v=Max("version"))["v"] or 0) + 1
-        key = default_storage.save(f"releases/{project.slug}/{params.name}/v{version}/manifest.jsonl", ContentFile(manifest))
+        version = (
+            Release.objects.select_for_update()
+            .filter(project=project, name=params.name)
+            .aggregate(v=Max("version"))["v"]
+            or 0
+        ) + 1
+        key = default_storage.save(
+            f"releases/{project.slug}/{params.name}/v{version}/manifest.jsonl", ContentFile(manifest)
+        )
         try:
             release = Release.objects.create(
-                project=project, name=params.name, version=version, params=asdict(params), manifest=key,
-                checksum=checksum, counts=report, platform_version=tuniser.__version__, n_items=len(release_items),
+                project=project,
+                name=params.name,
+                version=version,
+                params=asdict(params),
+                manifest=key,
+                checksum=checksum,
+                counts=report,
+                platform_version=tuniser.__version__,
+                n_items=len(release_items),
                 created_by=created_by,
-            )  # fmt: skip
+            )
             fast_insert(
                 ReleaseItem,
                 ["release", "clip", "split", "label", "gender", "group", "copy_index", "file_name"],
@@ -235,7 +284,9 @@ def _votes(project: Project, wanted) -> dict[int, dict[str, int]]:
     """Raw votes per clip ({emotion: count}), for soft labels. Read per project, not with a
     100,000-id IN list (SQLite caps the number of query parameters)."""
     out: dict[int, Counter] = {}
-    rows = Annotation.objects.filter(clip__recording__source__project=project).values_list("clip_id", "emotion__code")
+    rows = Annotation.objects.filter(clip__recording__source__project=project).values_list(
+        "clip_id", "emotion__code"
+    )
     for clip_id, code in rows.iterator(chunk_size=20000):
         if clip_id in wanted:
             out.setdefault(clip_id, Counter())[code] += 1

@@ -44,7 +44,9 @@ STALE_AFTER = timedelta(minutes=5)
 def release_export_create(*, release: Release, created_by=None, enqueue: bool = True) -> ReleaseExport:
     """Queue an export of `release` (or return the one already queued or running)."""
     with transaction.atomic():
-        busy = release.exports.filter(status__in=[ReleaseExport.Status.QUEUED, ReleaseExport.Status.RUNNING]).first()
+        busy = release.exports.filter(
+            status__in=[ReleaseExport.Status.QUEUED, ReleaseExport.Status.RUNNING]
+        ).first()
         if busy:
             return busy
         export = ReleaseExport.objects.create(release=release, created_by=created_by)
@@ -75,7 +77,9 @@ def release_export_execute(*, export_id: int) -> bool:
         with default_storage.open(release.manifest.name, "rb") as fh:
             manifest_bytes = fh.read()
         items = [json.loads(line) for line in manifest_bytes.decode().splitlines() if line]
-        audio_names = dict(Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct())
+        audio_names = dict(
+            Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct()
+        )
         seed = int(release.params.get("seed", 0))
         key = f"exports/{release.project.slug}/{release.name}-v{release.version}.zip"
         local = _local_path(key)
@@ -96,14 +100,20 @@ def release_export_execute(*, export_id: int) -> bool:
                     local.unlink(missing_ok=True)
                 raise
         ReleaseExport.objects.filter(pk=export_id).update(
-            status=ReleaseExport.Status.SUCCEEDED, progress=1.0, archive=key, size_bytes=size, finished_at=timezone.now()
+            status=ReleaseExport.Status.SUCCEEDED,
+            progress=1.0,
+            archive=key,
+            size_bytes=size,
+            finished_at=timezone.now(),
         )
     except Exception as exc:
         logger.exception("release export %s failed", export_id)
         ReleaseExport.objects.filter(pk=export_id).update(
-            status=ReleaseExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
-            traceback=tb.format_exc(), finished_at=timezone.now(),
-        )  # fmt: skip
+            status=ReleaseExport.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            traceback=tb.format_exc(),
+            finished_at=timezone.now(),
+        )
     return True
 
 
@@ -142,21 +152,40 @@ def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed
             if item["augmented_copy"]:
                 samples, rate = sf.read(io.BytesIO(data), dtype="float32")
                 out = io.BytesIO()
-                copy = augmented_copy(samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"])
+                copy = augmented_copy(
+                    samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"]
+                )
                 sf.write(out, copy, rate, subtype="PCM_16", format="WAV")
                 data = out.getvalue()
             zf.writestr(item["file_name"], data)
             if time.monotonic() - last > 0.5:
                 last = time.monotonic()
-                ReleaseExport.objects.filter(pk=export_id).update(progress=0.95 * n / len(items), heartbeat_at=timezone.now())
+                ReleaseExport.objects.filter(pk=export_id).update(
+                    progress=0.95 * n / len(items), heartbeat_at=timezone.now()
+                )
         # `audiofolder` reads the metadata that sits beside each split's files.
         for split in sorted({i["split"] for i in items}):
-            zf.writestr(f"audio/{split}/metadata.csv", _metadata_csv([i for i in items if i["split"] == split], f"audio/{split}/"))
+            zf.writestr(
+                f"audio/{split}/metadata.csv",
+                _metadata_csv([i for i in items if i["split"] == split], f"audio/{split}/"),
+            )
         zf.writestr("manifest.jsonl", manifest_bytes)
         zf.writestr("README.md", data_card(release, items))
 
 
-METADATA_COLUMNS = ["file_name", "label", "gender", "split", "source", "duration", "agreement", "votes", "clip_id", "speaker", "augmented_copy"]
+METADATA_COLUMNS = [
+    "file_name",
+    "label",
+    "gender",
+    "split",
+    "source",
+    "duration",
+    "agreement",
+    "votes",
+    "clip_id",
+    "speaker",
+    "augmented_copy",
+]
 
 
 def _metadata_csv(items: list[dict], prefix: str) -> str:
@@ -165,10 +194,21 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(METADATA_COLUMNS)
     writer.writerows(
-        [i["file_name"].removeprefix(prefix), i["label"], i["gender"], i["split"], i["source"], i["duration"],
-         i["agreement"], json.dumps(i["votes"], sort_keys=True), i["clip_id"], i["speaker"], i["augmented_copy"]]
+        [
+            i["file_name"].removeprefix(prefix),
+            i["label"],
+            i["gender"],
+            i["split"],
+            i["source"],
+            i["duration"],
+            i["agreement"],
+            json.dumps(i["votes"], sort_keys=True),
+            i["clip_id"],
+            i["speaker"],
+            i["augmented_copy"],
+        ]
         for i in items
-    )  # fmt: skip
+    )
     return buf.getvalue()
 
 
@@ -201,18 +241,38 @@ def data_card(release: Release, items: list[dict]) -> str:
     durations = np.array([i["duration"] for i in items if not i["augmented_copy"]])
     counts, edges = np.histogram(durations, bins=np.arange(0, max(16, int(durations.max()) + 2), 1.0))
     lines += ["", "## Clip durations", "", "| seconds | clips |", "|---|---|"]
-    lines += [f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {'█' * max(1, round(40 * c / counts.max())) if c else ''} {c} |"
-              for k, c in enumerate(counts) if c]  # fmt: skip
-    lines += ["", f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s."]
+    lines += [
+        f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {'█' * max(1, round(40 * c / counts.max())) if c else ''} {c} |"
+        for k, c in enumerate(counts)
+        if c
+    ]
+    lines += [
+        "",
+        f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s.",
+    ]
     agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
-    lines += ["", "## Label agreement", "",
-              "Each clip's label is the consensus of its annotators (or a gold label from an imported corpus, or a "
-              "curator's adjudication). Agreement of the released clips:", ""]  # fmt: skip
+    lines += [
+        "",
+        "## Label agreement",
+        "",
+        "Each clip's label is the consensus of its annotators (or a gold label from an imported corpus, or a "
+        "curator's adjudication). Agreement of the released clips:",
+        "",
+    ]
     lines += [f"- {k}: {v} clips" for k, v in sorted(agreement.items())]
     lines += ["", "`votes` in metadata.csv holds the raw votes per emotion (soft labels).", ""]
     config = AnnotationConfig.objects.filter(project=release.project).first()
-    lines += ["## Annotation guideline", "", (config.guideline if config and config.guideline else DEFAULT_GUIDELINE), ""]
-    sources = Source.objects.filter(recordings__clips__release_items__release=release).distinct().order_by("title", "episode")
+    lines += [
+        "## Annotation guideline",
+        "",
+        (config.guideline if config and config.guideline else DEFAULT_GUIDELINE),
+        "",
+    ]
+    sources = (
+        Source.objects.filter(recordings__clips__release_items__release=release)
+        .distinct()
+        .order_by("title", "episode")
+    )
     lines += ["## Sources and licences", ""]
     lines += [f"- {s}: {s.licence_note or 'no licence note recorded'}" for s in sources]
     lines.append("")

@@ -27,12 +27,16 @@ K = 3
 
 
 @pytest.mark.django_db(transaction=True)
-def test_thirty_annotators_drain_the_pool_without_double_assignment(project, django_user_model, tmp_path, data_dir):
+def test_thirty_annotators_drain_the_pool_without_double_assignment(
+    project, django_user_model, tmp_path, data_dir
+):
     ensure_guideline()
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title="Concurrency")
     with transaction.atomic():
-        rec = corpus_services.recording_ingest(source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)).recording
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
+        ).recording
     clip_ids = set(clone_clips(rec, N_CLIPS))
     group = Group.objects.get_or_create(name="annotator")[0]
     users = []

@@ -34,7 +34,9 @@ def labelled(project, django_user_model, tmp_path, data_dir):
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title="Curation")
     with transaction.atomic():
-        rec = corpus_services.recording_ingest(source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)).recording
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
+        ).recording
     clip_ids = sorted(clone_clips(rec, len(PLAN)))
     group = Group.objects.get_or_create(name="annotator")[0]
     annotators = []
@@ -45,9 +47,13 @@ def labelled(project, django_user_model, tmp_path, data_dir):
         annotators.append(user)
     for i, user in enumerate(annotators):
         for _ in PLAN:
-            clip_id = services.assignment_next(user=user, project=project, kind=services.LABELLING).assignment.clip_id
+            clip_id = services.assignment_next(
+                user=user, project=project, kind=services.LABELLING
+            ).assignment.clip_id
             emotion = PLAN[clip_ids.index(clip_id)][i]
-            services.annotation_submit(user=user, clip_id=clip_id, emotion=emotion, gender="female" if i else "male")
+            services.annotation_submit(
+                user=user, clip_id=clip_id, emotion=emotion, gender="female" if i else "male"
+            )
     curator = django_user_model.objects.create_user(username="cur", password="x")
     curator.groups.add(Group.objects.get_or_create(name="curator")[0])
     project.members.add(curator)
@@ -65,7 +71,9 @@ def test_consensus_is_computed_when_the_third_label_arrives(labelled):
     clip_ids, *_ = labelled
     rows = {c.clip_id: c for c in ClipConsensus.objects.select_related("emotion", "gender")}
     assert [rows[c].agreement for c in clip_ids] == ["3/3", "2/3", "none", "3/3", "2/3", "2/3"]
-    assert rows[clip_ids[0]].emotion.code == "happy" and rows[clip_ids[0]].gender.code == "female"  # 2 of 3 said female
+    assert (
+        rows[clip_ids[0]].emotion.code == "happy" and rows[clip_ids[0]].gender.code == "female"
+    )  # 2 of 3 said female
     assert rows[clip_ids[2]].status == "needs_adjudication" and rows[clip_ids[2]].emotion is None
     assert rows[clip_ids[1]].distribution == {"angry": 0.3333, "sad": 0.6667}
 
@@ -87,7 +95,11 @@ def test_agreement_figures_equal_the_reference_implementations(labelled):
     assert levels["unanimous"] == pytest.approx(2 / 6)
     assert {r["rater"] for r in body["rater_agreement_with_consensus"]} == {"amel", "bilel", "chiraz"}
     table = {r["emotion"]: r for r in body["corpus_table"]["rows"]}
-    assert table["happy"]["female"] == 1 and table["sad"]["total"] == 2 and body["corpus_table"]["totals"]["total"] == 5
+    assert (
+        table["happy"]["female"] == 1
+        and table["sad"]["total"] == 2
+        and body["corpus_table"]["totals"]["total"] == 5
+    )
     assert sum(body["durations"]["counts"]) == 5
     assert api(annotators[0]).get("/api/agreement/").status_code == 403
     assert api(curator).get("/api/agreement/?date_from=not-a-date").status_code == 400
@@ -107,12 +119,20 @@ def test_adjudication_by_a_curator_who_did_not_label_the_clip(labelled, project)
     annotators[0].groups.add(Group.objects.get_or_create(name="curator")[0])
     amel = type(annotators[0]).objects.get(pk=annotators[0].pk)  # a fresh user, as each request has
     assert api(amel).get("/api/adjudication/").json()["results"] == []
-    r = api(amel).post("/api/adjudication/decisions/", {"clip": tie, "decision": "label", "emotion": "sad"}, format="json")
+    r = api(amel).post(
+        "/api/adjudication/decisions/", {"clip": tie, "decision": "label", "emotion": "sad"}, format="json"
+    )
     assert r.status_code == 403 and "another curator" in r.json()["detail"]
 
-    r = api(curator).post("/api/adjudication/decisions/", {"clip": tie, "decision": "label", "emotion": "joy"}, format="json")
+    r = api(curator).post(
+        "/api/adjudication/decisions/", {"clip": tie, "decision": "label", "emotion": "joy"}, format="json"
+    )
     assert r.status_code == 400 and "Unknown emotion" in r.json()["detail"]
-    r = api(curator).post("/api/adjudication/decisions/", {"clip": tie, "decision": "label", "emotion": "sad", "gender": "female"}, format="json")
+    r = api(curator).post(
+        "/api/adjudication/decisions/",
+        {"clip": tie, "decision": "label", "emotion": "sad", "gender": "female"},
+        format="json",
+    )
     assert r.status_code == 201
     assert ClipConsensus.objects.get(clip_id=tie).status == "adjudicated"
     r = api(curator).post("/api/adjudication/decisions/", {"clip": tie, "decision": "discard"}, format="json")
@@ -120,7 +140,10 @@ def test_adjudication_by_a_curator_who_did_not_label_the_clip(labelled, project)
 
     # Recomputing the consensus (either method) keeps the curator's decision.
     for method in ("dawid_skene", "majority"):
-        assert api(curator).post("/api/consensus/recompute/", {"method": method}, format="json").status_code == 200
+        assert (
+            api(curator).post("/api/consensus/recompute/", {"method": method}, format="json").status_code
+            == 200
+        )
         assert ClipConsensus.objects.get(clip_id=tie).status == "adjudicated"
 
 
@@ -130,7 +153,11 @@ def test_release_api_builds_and_reports_bad_parameters(labelled):
     client = api(curator)
     r = client.post("/api/releases/", {"name": "v-small", "balancing": "magic"}, format="json")
     assert r.status_code == 400 and "balancing" in r.json() and "Unknown balancing" in r.json()["detail"]
-    r = client.post("/api/releases/", {"name": "small", "balancing": "none", "split": "80/20", "group_by": "recording"}, format="json")
+    r = client.post(
+        "/api/releases/",
+        {"name": "small", "balancing": "none", "split": "80/20", "group_by": "recording"},
+        format="json",
+    )
     # All six clips come from one recording: grouped by recording they cannot be split.
     assert r.status_code == 400
     assert api(annotators[0]).post("/api/releases/", {"name": "x"}, format="json").status_code == 403

@@ -31,7 +31,9 @@ def corpora(tmp_path, data_dir):
     for f in sorted((data_dir / "ravdess").glob("03-01-0[1-5]-0[12]-01-0[12]-*.flac")):
         if int(f.stem[-2:]) in RAVDESS_ACTORS:
             (rav / f.name).symlink_to(f)
-    (rav / "holiday-recording.flac").symlink_to(next((data_dir / "ravdess").glob("*.flac")))  # not a RAVDESS name
+    (rav / "holiday-recording.flac").symlink_to(
+        next((data_dir / "ravdess").glob("*.flac"))
+    )  # not a RAVDESS name
     emo = tmp_path / "emodb"
     emo.mkdir()
     for f in sorted((data_dir / "emodb").glob("*.flac")):
@@ -60,8 +62,14 @@ def test_import_maps_labels_reports_strays_and_never_guesses(corpora, capsys, tm
     assert gold.count() == n_rav
     assert set(gold.filter(original_label="calm").values_list("emotion__code", flat=True)) == {"neutral"}
     one = Clip.objects.get(recording__original_name="03-01-05-01-01-01-01.flac")
-    assert one.speaker == "ravdess-01" and one.gold_label.gender.code == "male" and one.consensus.status == "gold"
-    assert one.duration_s == pytest.approx(sf.info(data_dir / "ravdess" / "03-01-05-01-01-01-01.flac").duration, abs=0.01)
+    assert (
+        one.speaker == "ravdess-01"
+        and one.gold_label.gender.code == "male"
+        and one.consensus.status == "gold"
+    )
+    assert one.duration_s == pytest.approx(
+        sf.info(data_dir / "ravdess" / "03-01-05-01-01-01-01.flac").duration, abs=0.01
+    )
 
     assert _import("emodb", emo) == ""
     out = capsys.readouterr().out
@@ -105,7 +113,9 @@ def test_balanced_release_grouped_by_speaker_is_leak_free_and_reproducible(impor
     for i in items:
         speakers_by_split.setdefault(i["split"], set()).add(i["speaker"])
     splits = list(speakers_by_split.values())
-    assert all(not (a & b) for k, a in enumerate(splits) for b in splits[k + 1 :]), "a speaker is in two splits"
+    assert all(not (a & b) for k, a in enumerate(splits) for b in splits[k + 1 :]), (
+        "a speaker is in two splits"
+    )
     assert {"ravdess-01", "emodb-03"} <= set().union(*splits)  # both corpora merged
     for split in ("train", "validation", "test"):
         counts = Counter(i["label"] for i in items if i["split"] == split)
@@ -146,7 +156,9 @@ def test_balanced_release_grouped_by_speaker_is_leak_free_and_reproducible(impor
 
 @pytest.mark.django_db(transaction=True)
 def test_oversampling_adds_augmented_copies_to_the_training_split_only(imported, project):
-    release = release_build(project=project, params=ReleaseParams(name="over", balancing="oversample", seed=1))
+    release = release_build(
+        project=project, params=ReleaseParams(name="over", balancing="oversample", seed=1)
+    )
     items = _manifest(release)
     copies = [i for i in items if i["augmented_copy"]]
     assert copies and {i["split"] for i in copies} == {"train"}

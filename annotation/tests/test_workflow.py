@@ -43,13 +43,17 @@ def clips(project, tmp_path, data_dir):
     samples, rate = mf.ravdess_speech(data_dir, n=4)
     source = corpus_services.source_get_or_create(project=project, title="Nsibti Laaziza")
     with transaction.atomic():
-        rec = corpus_services.recording_ingest(source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)).recording
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
+        ).recording
     return list(rec.clips.order_by("start_s"))
 
 
 def served_long_ago(user, kind):
     """Pretend the clip in hand has been heard to its end (moves served_at back, nothing else)."""
-    Assignment.objects.filter(user=user, kind=kind, state="live").update(served_at=timezone.now() - timedelta(seconds=30))
+    Assignment.objects.filter(user=user, kind=kind, state="live").update(
+        served_at=timezone.now() - timedelta(seconds=30)
+    )
 
 
 def accept_all(clips, validator):
@@ -77,11 +81,18 @@ def test_new_clips_enter_validation_and_accepted_ones_the_labelling_pool(clips, 
     with pytest.raises(services.AnnotationError, match="needs at least one reason"):
         services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=False)
     with pytest.raises(services.AnnotationError, match="Unknown rejection reason"):
-        services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=False, reasons=["boring"])
-    services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=False, reasons=["music", "noise"])
+        services.validation_vote(
+            user=validator, clip_id=handout.assignment.clip_id, accept=False, reasons=["boring"]
+        )
+    services.validation_vote(
+        user=validator, clip_id=handout.assignment.clip_id, accept=False, reasons=["music", "noise"]
+    )
     rejected = Clip.objects.get(pk=handout.assignment.clip_id)
     assert rejected.status == "rejected"
-    assert sorted(rejected.validation_votes.get().reasons.values_list("code", flat=True)) == ["music", "noise"]
+    assert sorted(rejected.validation_votes.get().reasons.values_list("code", flat=True)) == [
+        "music",
+        "noise",
+    ]
     with pytest.raises(services.AnnotationError, match="already voted") as exc:
         services.validation_vote(user=validator, clip_id=rejected.pk, accept=True)
     assert exc.value.status == 409
@@ -132,7 +143,9 @@ def test_each_clip_gets_exactly_k_blind_labels_from_distinct_annotators(clips, m
                 continue
             clip_id = handout.assignment.clip_id
             assert user.username not in labelled.get(clip_id, set()), "an annotator got the same clip twice"
-            services.annotation_submit(user=user, clip_id=clip_id, emotion=emotions[i], gender="female", time_spent_ms=2500)
+            services.annotation_submit(
+                user=user, clip_id=clip_id, emotion=emotions[i], gender="female", time_spent_ms=2500
+            )
             labelled.setdefault(clip_id, set()).add(user.username)
             progress = True
     assert all(len(names) == 3 for names in labelled.values()) and len(labelled) == 4
@@ -183,7 +196,9 @@ def test_expired_assignments_return_to_the_pool_but_a_late_label_is_kept_while_t
     config.save()
     slow, a, b = (make_user(n, "annotator") for n in ("slow", "a", "b"))
     clip_id = services.assignment_next(user=slow, project=project, kind=L).assignment.clip_id
-    Assignment.objects.filter(user=slow, state="live").update(expires_at=timezone.now() - timedelta(seconds=1))
+    Assignment.objects.filter(user=slow, state="live").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
     # The clip returns to the pool: a takes it; slow's late label still fits (2 of 2).
     assert services.assignment_next(user=a, project=project, kind=L).assignment.clip_id == clip_id
@@ -204,7 +219,9 @@ def test_a_late_label_on_a_full_clip_is_refused(clips, make_user, project):
     config.save()
     slow, fast = make_user("slow", "annotator"), make_user("fast", "annotator")
     clip_id = services.assignment_next(user=slow, project=project, kind=L).assignment.clip_id
-    Assignment.objects.filter(user=slow, state="live").update(expires_at=timezone.now() - timedelta(seconds=1))
+    Assignment.objects.filter(user=slow, state="live").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     services.assignment_next(user=fast, project=project, kind=L)
     services.annotation_submit(user=fast, clip_id=clip_id, emotion="angry", gender="male")
 
@@ -269,13 +286,28 @@ def test_api_roles_and_blindness(clips, make_user, project, outsider):
     assert client.get(other_clip.audio.url).status_code == 404  # raw media is for curating roles
     assert client.get("/api/annotation/progress/").status_code == 403
     assert client.get("/api/validation/rejected/").status_code == 403
-    assert client.post("/api/validation/decisions/", {"clip": other_clip.pk, "accept": False}, format="json").status_code == 403
+    assert (
+        client.post(
+            "/api/validation/decisions/", {"clip": other_clip.pk, "accept": False}, format="json"
+        ).status_code
+        == 403
+    )
 
-    r = client.post("/api/annotation/annotations/", {"clip": body["clip"]["id"], "emotion": "neutral"}, format="json")
+    r = client.post(
+        "/api/annotation/annotations/", {"clip": body["clip"]["id"], "emotion": "neutral"}, format="json"
+    )
     assert r.status_code == 400 and r.json()["detail"] == "The speaker's gender is missing."
-    r = client.post("/api/annotation/annotations/", {"clip": body["clip"]["id"], "emotion": "neutral", "gender": "male", "time_spent_ms": 1800}, format="json")
+    r = client.post(
+        "/api/annotation/annotations/",
+        {"clip": body["clip"]["id"], "emotion": "neutral", "gender": "male", "time_spent_ms": 1800},
+        format="json",
+    )
     assert r.status_code == 201 and r.json()["counts"]["labelled_total"] == 1
-    r = client.post("/api/annotation/annotations/", {"clip": body["clip"]["id"], "emotion": "neutral", "gender": "male"}, format="json")
+    r = client.post(
+        "/api/annotation/annotations/",
+        {"clip": body["clip"]["id"], "emotion": "neutral", "gender": "male"},
+        format="json",
+    )
     assert r.status_code == 409
 
     client.force_authenticate(validator)

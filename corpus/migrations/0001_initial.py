@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,129 +15,342 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('dialect', models.CharField(default='Tunisian Arabic (Derja)', max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(blank=True, related_name='corpus_projects', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("dialect", models.CharField(default="Tunisian Arabic (Derja)", max_length=100)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="corpus_projects", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Recording',
+            name="Recording",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('original', models.FileField(max_length=500, upload_to='recordings/original/%Y/%m/')),
-                ('original_name', models.CharField(max_length=500)),
-                ('size_bytes', models.BigIntegerField()),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('container', models.CharField(blank=True, help_text='Format as ffmpeg names it.', max_length=100)),
-                ('codec', models.CharField(blank=True, max_length=100)),
-                ('original_sample_rate', models.PositiveIntegerField(blank=True, null=True)),
-                ('original_channels', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('has_video', models.BooleanField(default=False)),
-                ('normalised', models.FileField(blank=True, max_length=500, upload_to='recordings/normalised/%Y/%m/')),
-                ('duration_s', models.FloatField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('decoded', 'Decoded, awaiting segmentation'), ('segmenting', 'Segmenting'), ('segmented', 'Segmented'), ('failed', 'Failed')], db_index=True, default='decoded', max_length=20)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("original", models.FileField(max_length=500, upload_to="recordings/original/%Y/%m/")),
+                ("original_name", models.CharField(max_length=500)),
+                ("size_bytes", models.BigIntegerField()),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                (
+                    "container",
+                    models.CharField(blank=True, help_text="Format as ffmpeg names it.", max_length=100),
+                ),
+                ("codec", models.CharField(blank=True, max_length=100)),
+                ("original_sample_rate", models.PositiveIntegerField(blank=True, null=True)),
+                ("original_channels", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("has_video", models.BooleanField(default=False)),
+                (
+                    "normalised",
+                    models.FileField(blank=True, max_length=500, upload_to="recordings/normalised/%Y/%m/"),
+                ),
+                ("duration_s", models.FloatField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("decoded", "Decoded, awaiting segmentation"),
+                            ("segmenting", "Segmenting"),
+                            ("segmented", "Segmented"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="decoded",
+                        max_length=20,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SegmentationRun',
+            name="SegmentationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('detector', models.CharField(choices=[('webrtc', 'WebRTC VAD'), ('silero', 'Silero VAD')], default='webrtc', max_length=20)),
-                ('aggressiveness', models.PositiveSmallIntegerField(default=3, validators=[django.core.validators.MaxValueValidator(3)])),
-                ('frame_ms', models.PositiveSmallIntegerField(choices=[(10, '10 ms'), (20, '20 ms'), (30, '30 ms')], default=30)),
-                ('hangover_ms', models.PositiveIntegerField(default=300, help_text='Ring buffer (smoothing) length.')),
-                ('padding_ms', models.PositiveIntegerField(default=0, help_text='Padding added around each refined region.')),
-                ('merge_gap_ms', models.PositiveIntegerField(default=250, help_text='Pauses shorter than this are merged.')),
-                ('min_clip_s', models.FloatField(default=0.4, validators=[django.core.validators.MinValueValidator(0.1)])),
-                ('max_clip_s', models.FloatField(default=15.0, validators=[django.core.validators.MaxValueValidator(60.0)])),
-                ('silero_threshold', models.FloatField(default=0.5, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('refine', models.BooleanField(default=True, help_text='Refine boundaries to voiced frames and energy onsets.')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='queued', max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('n_regions', models.PositiveIntegerField(blank=True, null=True)),
-                ('n_clips_created', models.PositiveIntegerField(blank=True, null=True)),
-                ('n_clips_replaced', models.PositiveIntegerField(blank=True, null=True)),
-                ('n_clips_kept', models.PositiveIntegerField(blank=True, null=True)),
-                ('speech_s', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segmentation_runs', to='corpus.recording')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "detector",
+                    models.CharField(
+                        choices=[("webrtc", "WebRTC VAD"), ("silero", "Silero VAD")],
+                        default="webrtc",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "aggressiveness",
+                    models.PositiveSmallIntegerField(
+                        default=3, validators=[django.core.validators.MaxValueValidator(3)]
+                    ),
+                ),
+                (
+                    "frame_ms",
+                    models.PositiveSmallIntegerField(
+                        choices=[(10, "10 ms"), (20, "20 ms"), (30, "30 ms")], default=30
+                    ),
+                ),
+                (
+                    "hangover_ms",
+                    models.PositiveIntegerField(default=300, help_text="Ring buffer (smoothing) length."),
+                ),
+                (
+                    "padding_ms",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Padding added around each refined region."
+                    ),
+                ),
+                (
+                    "merge_gap_ms",
+                    models.PositiveIntegerField(
+                        default=250, help_text="Pauses shorter than this are merged."
+                    ),
+                ),
+                (
+                    "min_clip_s",
+                    models.FloatField(
+                        default=0.4, validators=[django.core.validators.MinValueValidator(0.1)]
+                    ),
+                ),
+                (
+                    "max_clip_s",
+                    models.FloatField(
+                        default=15.0, validators=[django.core.validators.MaxValueValidator(60.0)]
+                    ),
+                ),
+                (
+                    "silero_threshold",
+                    models.FloatField(
+                        default=0.5,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                (
+                    "refine",
+                    models.BooleanField(
+                        default=True, help_text="Refine boundaries to voiced frames and energy onsets."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("n_regions", models.PositiveIntegerField(blank=True, null=True)),
+                ("n_clips_created", models.PositiveIntegerField(blank=True, null=True)),
+                ("n_clips_replaced", models.PositiveIntegerField(blank=True, null=True)),
+                ("n_clips_kept", models.PositiveIntegerField(blank=True, null=True)),
+                ("speech_s", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recording",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segmentation_runs",
+                        to="corpus.recording",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('kind', models.CharField(choices=[('series', 'TV series'), ('programme', 'TV/radio programme'), ('other', 'Other')], default='series', max_length=20)),
-                ('episode', models.CharField(blank=True, max_length=100)),
-                ('channel', models.CharField(blank=True, max_length=200)),
-                ('air_date', models.DateField(blank=True, null=True)),
-                ('url', models.URLField(blank=True, max_length=1000)),
-                ('licence_note', models.TextField(blank=True, help_text='Rights and licence under which the audio may be used.')),
-                ('dialect', models.CharField(blank=True, help_text="Blank means the project's dialect.", max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='corpus.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("series", "TV series"),
+                            ("programme", "TV/radio programme"),
+                            ("other", "Other"),
+                        ],
+                        default="series",
+                        max_length=20,
+                    ),
+                ),
+                ("episode", models.CharField(blank=True, max_length=100)),
+                ("channel", models.CharField(blank=True, max_length=200)),
+                ("air_date", models.DateField(blank=True, null=True)),
+                ("url", models.URLField(blank=True, max_length=1000)),
+                (
+                    "licence_note",
+                    models.TextField(
+                        blank=True, help_text="Rights and licence under which the audio may be used."
+                    ),
+                ),
+                (
+                    "dialect",
+                    models.CharField(
+                        blank=True, help_text="Blank means the project's dialect.", max_length=100
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sources",
+                        to="corpus.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title', 'episode'],
+                "ordering": ["title", "episode"],
             },
         ),
         migrations.AddField(
-            model_name='recording',
-            name='source',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='recordings', to='corpus.source'),
+            model_name="recording",
+            name="source",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="recordings", to="corpus.source"
+            ),
         ),
         migrations.CreateModel(
-            name='Clip',
+            name="Clip",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start_s', models.FloatField()),
-                ('end_s', models.FloatField()),
-                ('duration_s', models.FloatField()),
-                ('audio', models.FileField(max_length=500, upload_to='clips/')),
-                ('level_dbfs', models.FloatField(help_text='RMS level in dBFS.')),
-                ('speech_ratio', models.FloatField(help_text='Share of voiced frames.')),
-                ('clipping_ratio', models.FloatField(help_text='Share of samples at full scale.')),
-                ('snr_db', models.FloatField(help_text='Estimated signal-to-noise ratio.')),
-                ('status', models.CharField(choices=[('awaiting_validation', 'Awaiting validation'), ('accepted', 'Accepted (in the labelling pool)'), ('rejected', 'Rejected'), ('labelled', 'Labelled'), ('excluded', 'Excluded')], db_index=True, default='awaiting_validation', max_length=30)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clips', to='corpus.recording')),
-                ('segmentation_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clips', to='corpus.segmentationrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start_s", models.FloatField()),
+                ("end_s", models.FloatField()),
+                ("duration_s", models.FloatField()),
+                ("audio", models.FileField(max_length=500, upload_to="clips/")),
+                ("level_dbfs", models.FloatField(help_text="RMS level in dBFS.")),
+                ("speech_ratio", models.FloatField(help_text="Share of voiced frames.")),
+                ("clipping_ratio", models.FloatField(help_text="Share of samples at full scale.")),
+                ("snr_db", models.FloatField(help_text="Estimated signal-to-noise ratio.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_validation", "Awaiting validation"),
+                            ("accepted", "Accepted (in the labelling pool)"),
+                            ("rejected", "Rejected"),
+                            ("labelled", "Labelled"),
+                            ("excluded", "Excluded"),
+                        ],
+                        db_index=True,
+                        default="awaiting_validation",
+                        max_length=30,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "recording",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clips",
+                        to="corpus.recording",
+                    ),
+                ),
+                (
+                    "segmentation_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="clips",
+                        to="corpus.segmentationrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['recording_id', 'start_s'],
-                'indexes': [models.Index(fields=['recording', 'start_s'], name='clip_recording_start')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('end_s__gt', models.F('start_s'))), name='clip_end_after_start')],
+                "ordering": ["recording_id", "start_s"],
+                "indexes": [models.Index(fields=["recording", "start_s"], name="clip_recording_start")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("end_s__gt", models.F("start_s"))), name="clip_end_after_start"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='source',
-            constraint=models.UniqueConstraint(fields=('project', 'title', 'episode'), name='source_unique_episode'),
+            model_name="source",
+            constraint=models.UniqueConstraint(
+                fields=("project", "title", "episode"), name="source_unique_episode"
+            ),
         ),
     ]

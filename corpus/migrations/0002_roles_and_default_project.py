@@ -12,7 +12,10 @@ def forwards(apps, schema_editor):
         Group.objects.get_or_create(name=name)
     Project.objects.get_or_create(
         slug="tuniser",
-        defaults={"name": "TuniSER", "description": "Tunisian Arabic (Derja) speech emotions from TV series and programmes."},
+        defaults={
+            "name": "TuniSER",
+            "description": "Tunisian Arabic (Derja) speech emotions from TV series and programmes.",
+        },
     )
 
 

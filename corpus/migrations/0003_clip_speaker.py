@@ -4,20 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('corpus', '0002_roles_and_default_project'),
+        ("corpus", "0002_roles_and_default_project"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clip',
-            name='speaker',
+            model_name="clip",
+            name="speaker",
             field=models.CharField(blank=True, db_index=True, max_length=100),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='kind',
-            field=models.CharField(choices=[('series', 'TV series'), ('programme', 'TV/radio programme'), ('corpus', 'Imported labelled corpus'), ('other', 'Other')], default='series', max_length=20),
+            model_name="source",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("series", "TV series"),
+                    ("programme", "TV/radio programme"),
+                    ("corpus", "Imported labelled corpus"),
+                    ("other", "Other"),
+                ],
+                default="series",
+                max_length=20,
+            ),
         ),
     ]

@@ -41,21 +41,53 @@ def transcode(src: Path, dst: Path, *args: str) -> Path:
 def video_with_audio(src_wav: Path, dst: Path, *audio_args: str) -> Path:
     """A small video (test pattern) whose audio track is `src_wav`."""
     subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", str(src_wav),
-         "-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "mpeg4" if dst.suffix in (".mp4", ".mkv") else "libvpx",
-         *audio_args, str(dst)],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10",
+            "-i",
+            str(src_wav),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-shortest",
+            "-c:v",
+            "mpeg4" if dst.suffix in (".mp4", ".mkv") else "libvpx",
+            *audio_args,
+            str(dst),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return dst
 
 
 def video_without_audio(dst: Path, seconds: float = 2.0) -> Path:
     subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
-         "-i", f"testsrc=size=160x120:rate=10:duration={seconds}", "-c:v", "mpeg4", str(dst)],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=160x120:rate=10:duration={seconds}",
+            "-c:v",
+            "mpeg4",
+            str(dst),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return dst
 
 

@@ -46,8 +46,11 @@ def test_curator_uploads_a_file_and_gets_its_id_status_and_clips(curator, speech
     assert body["url"] == f"/recordings/{rec.pk}/"
     assert body["segmentation_run"]["status"] == "succeeded"
     assert (rec.source.title, rec.source.episode, rec.source.channel, str(rec.source.air_date)) == (
-        "Nouba", "E01", "Nessma", "2019-05-06",
-    )  # fmt: skip
+        "Nouba",
+        "E01",
+        "Nessma",
+        "2019-05-06",
+    )
     clips = client.get(f"/api/recordings/{rec.pk}/clips/").json()
     assert len(clips) == rec.clips.count() >= 3  # three utterances joined by 1 s pauses
     summary = client.get(f"/api/recordings/{rec.pk}/summary/").json()
@@ -89,7 +92,9 @@ def test_bad_uploads_get_a_clear_4xx_and_harm_nothing(curator, speech_bytes, set
     assert r.status_code == 422 and "truncated" in r.json()["detail"]
     r = client.post("/api/recordings/", {"source_title": "Nouba"}, format="multipart")
     assert r.status_code == 400 and "file" in r.json()
-    r = client.post("/api/recordings/", {"file": SimpleUploadedFile("x.wav", speech_bytes + b"1")}, format="multipart")
+    r = client.post(
+        "/api/recordings/", {"file": SimpleUploadedFile("x.wav", speech_bytes + b"1")}, format="multipart"
+    )
     assert r.status_code == 400 and "source" in r.json()["detail"]
     settings.TUNISER = {**settings.TUNISER, "MAX_UPLOAD_BYTES": 1000}
     r = upload(client, "big.wav", speech_bytes + b"2")
@@ -136,7 +141,9 @@ def test_resegment_through_the_api_with_other_parameters(curator, speech_bytes):
     bad = client.post(f"/api/recordings/{rec_id}/segment/", {"aggressiveness": 9}, format="json")
     assert bad.status_code == 400 and "aggressiveness" in bad.json()["detail"]
 
-    r = client.post(f"/api/recordings/{rec_id}/segment/", {"detector": "silero", "max_clip_s": 5}, format="json")
+    r = client.post(
+        f"/api/recordings/{rec_id}/segment/", {"detector": "silero", "max_clip_s": 5}, format="json"
+    )
     assert r.status_code == 202, r.json()
     run = client.get(f"/api/segmentation-runs/{r.json()['id']}/").json()
     assert run["status"] == "succeeded" and run["detector"] == "silero" and run["max_clip_s"] == 5
@@ -148,9 +155,14 @@ def test_openapi_schema_documents_every_corpus_endpoint(curator):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     paths = schema["paths"]
     for path in (
-        "/api/recordings/", "/api/recordings/{id}/", "/api/recordings/{id}/clips/", "/api/recordings/{id}/segment/",
-        "/api/recordings/{id}/summary/", "/api/recordings/{id}/peaks/", "/api/segmentation-runs/{id}/",
-    ):  # fmt: skip
+        "/api/recordings/",
+        "/api/recordings/{id}/",
+        "/api/recordings/{id}/clips/",
+        "/api/recordings/{id}/segment/",
+        "/api/recordings/{id}/summary/",
+        "/api/recordings/{id}/peaks/",
+        "/api/segmentation-runs/{id}/",
+    ):
         assert path in paths, path
     post = paths["/api/recordings/"]["post"]
     assert {"201", "200", "400", "413", "422"} <= set(post["responses"])
@@ -161,12 +173,16 @@ def test_openapi_schema_documents_every_corpus_endpoint(curator):
 @pytest.mark.django_db
 def test_sources_are_listed_per_project(curator, outsider, project):
     services.source_get_or_create(project=project, title="Nsibti Laaziza", episode="S01E01")
-    assert [s["title"] for s in client_for(curator).get("/api/sources/").json()["results"]] == ["Nsibti Laaziza"]
+    assert [s["title"] for s in client_for(curator).get("/api/sources/").json()["results"]] == [
+        "Nsibti Laaziza"
+    ]
     assert client_for(outsider).get("/api/sources/").json()["results"] == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_media_answers_range_requests_so_long_recordings_can_be_seeked(curator, annotator, speech_bytes, client):
+def test_media_answers_range_requests_so_long_recordings_can_be_seeked(
+    curator, annotator, speech_bytes, client
+):
     rec = Recording.objects.get(pk=upload(client_for(curator), "a.wav", speech_bytes).json()["id"])
     url = rec.normalised.url
     client.force_login(curator)

@@ -34,8 +34,17 @@ def folder(tmp_path, data_dir) -> Path:
 @pytest.mark.django_db(transaction=True)
 def test_ingest_a_folder_recursively_segmenting_in_process(folder, tmp_path, capsys):
     with pytest.raises(CommandError) as exc:
-        call_command("ingest", str(folder), str(tmp_path / "nope.wav"), "--source", "Nsibti Laaziza",
-                     "--episode", "S01", "--sync", "--no-progress")  # fmt: skip
+        call_command(
+            "ingest",
+            str(folder),
+            str(tmp_path / "nope.wav"),
+            "--source",
+            "Nsibti Laaziza",
+            "--episode",
+            "S01",
+            "--sync",
+            "--no-progress",
+        )
     out = capsys.readouterr().out
 
     assert exc.value.returncode == 1
@@ -64,8 +73,11 @@ def test_the_command_exits_non_zero_in_a_real_process(tmp_path, data_dir):
 
     proc = subprocess.run(
         [*manage, "ingest", str(good), str(tmp_path / "missing.mp3"), "--source", "Test", "--sync"],
-        env=env, cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
 
     assert proc.returncode == 1, proc.stderr
     assert "INGESTED" in proc.stdout and "clips" in proc.stdout

@@ -22,7 +22,9 @@ def speech_wav(tmp_path, data_dir) -> Path:
 
 @pytest.fixture
 def source(project, curator):
-    return services.source_get_or_create(project=project, title="Nsibti Laaziza", episode="S01E03", created_by=curator)
+    return services.source_get_or_create(
+        project=project, title="Nsibti Laaziza", episode="S01E03", created_by=curator
+    )
 
 
 def _ingest(source, path, **kw):
@@ -44,7 +46,9 @@ def _ingest(source, path, **kw):
         ("v.webm", lambda w, d: mf.video_with_audio(w, d / "v.webm", "-c:a", "libopus")),
     ],
 )
-def test_every_broadcast_format_is_normalised_to_16k_mono_pcm(name, make, speech_wav, tmp_path, source, curator):
+def test_every_broadcast_format_is_normalised_to_16k_mono_pcm(
+    name, make, speech_wav, tmp_path, source, curator
+):
     path = make(speech_wav, tmp_path)
     expected = sf.info(speech_wav).duration
 
@@ -81,7 +85,10 @@ def test_the_same_file_twice_is_reported_not_duplicated(speech_wav, tmp_path, so
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda w, d: (d / "notes.mp3").write_text("not audio at all\n" * 50) and d / "notes.mp3", "Not a readable audio or video file"),
+        (
+            lambda w, d: (d / "notes.mp3").write_text("not audio at all\n" * 50) and d / "notes.mp3",
+            "Not a readable audio or video file",
+        ),
         (lambda w, d: mf.truncate(w, d / "cut.wav"), "corrupt or truncated"),
         (lambda w, d: mf.truncate(mf.transcode(w, d / "a.flac"), d / "cut.flac"), "corrupt or truncated"),
         (lambda w, d: mf.truncate(mf.transcode(w, d / "a.mp3"), d / "cut.mp3"), "The file is truncated"),
@@ -89,7 +96,9 @@ def test_the_same_file_twice_is_reported_not_duplicated(speech_wav, tmp_path, so
     ],
     ids=["text-as-mp3", "truncated-wav", "truncated-flac", "truncated-mp3", "video-without-audio"],
 )
-def test_undecodable_files_are_kept_as_failed_with_their_error_and_never_segmented(build, message, speech_wav, tmp_path, source):
+def test_undecodable_files_are_kept_as_failed_with_their_error_and_never_segmented(
+    build, message, speech_wav, tmp_path, source
+):
     path = build(speech_wav, tmp_path)
 
     result = services.recording_ingest(source=source, path=path, segment=True)

@@ -91,7 +91,11 @@ def test_resegmenting_replaces_only_clips_nobody_has_worked_on(segmented, curato
     kept = {c.pk: c for c in recording.clips.filter(pk__in=[validated.pk, labelled.pk])}
     assert set(kept) == {validated.pk, labelled.pk}
     for old in (validated, labelled):
-        assert (kept[old.pk].start_s, kept[old.pk].end_s, kept[old.pk].audio.name) == (old.start_s, old.end_s, old.audio.name)
+        assert (kept[old.pk].start_s, kept[old.pk].end_s, kept[old.pk].audio.name) == (
+            old.start_s,
+            old.end_s,
+            old.audio.name,
+        )
         assert default_storage.exists(old.audio.name)
     assert not Clip.objects.filter(pk=untouched.pk).exists()
     assert not default_storage.exists(untouched.audio.name)
@@ -148,7 +152,9 @@ def test_a_failed_run_records_why_and_leaves_the_existing_clips(segmented):
 @pytest.mark.django_db
 def test_bad_parameters_and_busy_recordings_are_refused_with_a_message(source, tmp_path, data_dir):
     samples, rate = mf.ravdess_speech(data_dir, n=2)
-    rec = services.recording_ingest(source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate), segment=False).recording
+    rec = services.recording_ingest(
+        source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate), segment=False
+    ).recording
     for params, message in [
         ({"aggressiveness": 5}, "aggressiveness"),
         ({"frame_ms": 25}, "frame_ms"),

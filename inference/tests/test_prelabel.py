@@ -22,12 +22,16 @@ def _ingest(project, tmp_path, data_dir, *, offset: int, n: int = 5) -> list[Cli
     samples, rate = mf.ravdess_speech(data_dir, n=n, offset=offset)
     source = corpus_services.source_get_or_create(project=project, title="New episode", episode=f"E{offset}")
     with transaction.atomic():
-        rec = corpus_services.recording_ingest(source=source, path=mf.write_wav(tmp_path / f"ep{offset}.wav", samples, rate)).recording
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / f"ep{offset}.wav", samples, rate)
+        ).recording
     return list(rec.clips.order_by("start_s"))
 
 
 @pytest.mark.django_db(transaction=True)
-def test_new_clips_are_prelabelled_through_the_celery_chain_once_per_version(trained_model, project, tmp_path, data_dir):
+def test_new_clips_are_prelabelled_through_the_celery_chain_once_per_version(
+    trained_model, project, tmp_path, data_dir
+):
     services.prelabeller_activate(project=project, model_version=trained_model)
 
     clips = _ingest(project, tmp_path, data_dir, offset=1300)
@@ -55,7 +59,9 @@ def test_a_prelabel_job_covers_the_existing_clips(trained_model, project, tmp_pa
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("policy", ["most_uncertain_first", "rarest_predicted_first", "fifo"])
-def test_the_labelling_queue_follows_the_chosen_policy(policy, trained_model, project, tmp_path, data_dir, django_user_model):
+def test_the_labelling_queue_follows_the_chosen_policy(
+    policy, trained_model, project, tmp_path, data_dir, django_user_model
+):
     services.prelabeller_activate(project=project, model_version=trained_model)
     clips = _ingest(project, tmp_path, data_dir, offset=1340, n=6)
     with transaction.atomic():
@@ -72,9 +78,13 @@ def test_the_labelling_queue_follows_the_chosen_policy(policy, trained_model, pr
         # Gold labels of the release: neutral and angry equally common; ties go to the surest.
         from annotation.models import ClipConsensus
 
-        counts = {code: ClipConsensus.objects.filter(emotion__code=code).count() for code in ("angry", "neutral")}
+        counts = {
+            code: ClipConsensus.objects.filter(emotion__code=code).count() for code in ("angry", "neutral")
+        }
         total = sum(counts.values())
-        expected = sorted(preds, key=lambda c: (counts[preds[c].top_label] / total - 0.01 * preds[c].top_probability, c))
+        expected = sorted(
+            preds, key=lambda c: (counts[preds[c].top_label] / total - 0.01 * preds[c].top_probability, c)
+        )
     else:
         expected = sorted(preds)
     user = django_user_model.objects.create_user(username="ann", password="x")
@@ -89,7 +99,9 @@ def test_the_labelling_queue_follows_the_chosen_policy(policy, trained_model, pr
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_suggestion_is_hidden_unless_the_project_shows_it(trained_model, project, tmp_path, data_dir, django_user_model):
+def test_the_suggestion_is_hidden_unless_the_project_shows_it(
+    trained_model, project, tmp_path, data_dir, django_user_model
+):
     clips = _ingest(project, tmp_path, data_dir, offset=1360, n=2)
     services.prelabeller_activate(project=project, model_version=trained_model)
     services.prelabel_clips(model_version=trained_model, clip_ids=[c.pk for c in clips])
@@ -104,9 +116,20 @@ def test_the_suggestion_is_hidden_unless_the_project_shows_it(trained_model, pro
     assert "suggestion" not in client.get("/api/annotation/next/").json()
     services.prelabeller_activate(project=project, model_version=trained_model, show_to_annotators=True)
     body = client.get("/api/annotation/next/").json()
-    assert body["suggestion"]["label"] in ("angry", "neutral") and body["suggestion"]["model_version"] == trained_model.pk
-    r = client.post("/api/annotation/annotations/", {"clip": body["clip"]["id"], "emotion": "angry", "gender": "male",
-                                                       "shown_prediction": body["suggestion"]}, format="json")  # fmt: skip
+    assert (
+        body["suggestion"]["label"] in ("angry", "neutral")
+        and body["suggestion"]["model_version"] == trained_model.pk
+    )
+    r = client.post(
+        "/api/annotation/annotations/",
+        {
+            "clip": body["clip"]["id"],
+            "emotion": "angry",
+            "gender": "male",
+            "shown_prediction": body["suggestion"],
+        },
+        format="json",
+    )
     assert r.status_code == 201
     from annotation.models import Annotation
 
@@ -114,7 +137,9 @@ def test_the_suggestion_is_hidden_unless_the_project_shows_it(trained_model, pro
 
 
 @pytest.mark.django_db(transaction=True)
-def test_inference_api_segments_long_audio_and_refuses_bad_input(trained_model, project, tmp_path, data_dir, django_user_model, settings):
+def test_inference_api_segments_long_audio_and_refuses_bad_input(
+    trained_model, project, tmp_path, data_dir, django_user_model, settings
+):
     ml = django_user_model.objects.create_user(username="ml", password="x")
     ml.groups.add(Group.objects.get_or_create(name="ml_staff")[0])
     project.members.add(ml)
@@ -124,23 +149,40 @@ def test_inference_api_segments_long_audio_and_refuses_bad_input(trained_model, 
     long_wav = mf.write_wav(tmp_path / "long.wav", samples, rate)
     mp3 = mf.transcode(long_wav, tmp_path / "long.mp3")
 
-    r = client.post("/api/inference/", {"file": SimpleUploadedFile("long.mp3", mp3.read_bytes())}, format="multipart")
+    r = client.post(
+        "/api/inference/", {"file": SimpleUploadedFile("long.mp3", mp3.read_bytes())}, format="multipart"
+    )
     assert r.status_code == 200, r.json()
     body = r.json()
     assert len(body["segments"]) >= 3 and not body["silence"] and body["labels"] == ["angry", "neutral"]
-    assert all(s["end"] > s["start"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3 for s in body["segments"])
+    assert all(
+        s["end"] > s["start"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3 for s in body["segments"]
+    )
     quiet = mf.write_wav(tmp_path / "quiet.wav", np.zeros(32000, np.float32) + 1e-5, 16000)
-    r = client.post("/api/inference/", {"file": SimpleUploadedFile("q.wav", quiet.read_bytes()), "mode": "chunk"}, format="multipart")
+    r = client.post(
+        "/api/inference/",
+        {"file": SimpleUploadedFile("q.wav", quiet.read_bytes()), "mode": "chunk"},
+        format="multipart",
+    )
     assert r.status_code == 200 and r.json()["silence"] is True and r.json()["segments"] == []
-    r = client.post("/api/inference/", {"file": SimpleUploadedFile("x.mp3", b"not audio" * 100)}, format="multipart")
+    r = client.post(
+        "/api/inference/", {"file": SimpleUploadedFile("x.mp3", b"not audio" * 100)}, format="multipart"
+    )
     assert r.status_code == 422 and "Not a readable audio" in r.json()["detail"]
     r = client.post("/api/inference/", {"file": SimpleUploadedFile("e.wav", b"")}, format="multipart")
     assert r.status_code == 400 and "empty" in r.json()["detail"]
     settings.TUNISER = {**settings.TUNISER, "INFERENCE_MAX_S": 5.0}
-    r = client.post("/api/inference/", {"file": SimpleUploadedFile("long.wav", long_wav.read_bytes())}, format="multipart")
+    r = client.post(
+        "/api/inference/", {"file": SimpleUploadedFile("long.wav", long_wav.read_bytes())}, format="multipart"
+    )
     assert r.status_code == 413 and "at most 5 s" in r.json()["detail"]
     assert client.get("/api/inference/quality/").status_code == 200
     annotator = django_user_model.objects.create_user(username="ann2", password="x")
     annotator.groups.add(Group.objects.get_or_create(name="annotator")[0])
     client.force_authenticate(annotator)
-    assert client.post("/api/inference/", {"file": SimpleUploadedFile("long.mp3", mp3.read_bytes())}, format="multipart").status_code == 403
+    assert (
+        client.post(
+            "/api/inference/", {"file": SimpleUploadedFile("long.mp3", mp3.read_bytes())}, format="multipart"
+        ).status_code
+        == 403
+    )

@@ -6,70 +6,195 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotation', '0004_default_label_mappings'),
-        ('corpus', '0003_clip_speaker'),
+        ("annotation", "0004_default_label_mappings"),
+        ("corpus", "0003_clip_speaker"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=120)),
-                ('family', models.CharField(choices=[('transformer', 'Pretrained speech transformer + TuniSER head'), ('mfcc_lstm', 'MFCC + LSTM'), ('logmel_cnn', 'Log-mel CNN (VGGish-like)'), ('classical', 'Hand-crafted features + scikit-learn')], max_length=20)),
-                ('hparams', models.JSONField(blank=True, default=dict, help_text="Overrides of the family's defaults.")),
-                ('device', models.CharField(choices=[('auto', 'Auto (GPU if present)'), ('cuda', 'CUDA GPU'), ('cpu', 'CPU')], default='auto', max_length=8)),
-                ('precision', models.CharField(choices=[('bf16', 'bfloat16'), ('fp16', 'float16'), ('fp32', 'float32')], default='fp32', max_length=8)),
-                ('backbone', models.CharField(blank=True, help_text='Transformer family: a local directory with a saved wav2vec 2.0 / HuBERT / WavLM model.', max_length=500)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=10)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('progress', models.FloatField(default=0.0)),
-                ('epoch', models.PositiveIntegerField(default=0)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('total_steps', models.PositiveIntegerField(default=0)),
-                ('history', models.JSONField(blank=True, default=list, help_text='Per epoch: train/val loss, val UA/WA/macro-F1.')),
-                ('resumed_from_epoch', models.PositiveIntegerField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('resolved_hparams', models.JSONField(blank=True, default=dict)),
-                ('test_metrics', models.JSONField(blank=True, null=True)),
-                ('used_device', models.CharField(blank=True, max_length=20)),
-                ('error', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='training_runs', to='corpus.project')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='training_runs', to='annotation.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=120)),
+                (
+                    "family",
+                    models.CharField(
+                        choices=[
+                            ("transformer", "Pretrained speech transformer + TuniSER head"),
+                            ("mfcc_lstm", "MFCC + LSTM"),
+                            ("logmel_cnn", "Log-mel CNN (VGGish-like)"),
+                            ("classical", "Hand-crafted features + scikit-learn"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "hparams",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Overrides of the family's defaults."
+                    ),
+                ),
+                (
+                    "device",
+                    models.CharField(
+                        choices=[("auto", "Auto (GPU if present)"), ("cuda", "CUDA GPU"), ("cpu", "CPU")],
+                        default="auto",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "precision",
+                    models.CharField(
+                        choices=[("bf16", "bfloat16"), ("fp16", "float16"), ("fp32", "float32")],
+                        default="fp32",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "backbone",
+                    models.CharField(
+                        blank=True,
+                        help_text="Transformer family: a local directory with a saved wav2vec 2.0 / HuBERT / WavLM model.",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("progress", models.FloatField(default=0.0)),
+                ("epoch", models.PositiveIntegerField(default=0)),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("total_steps", models.PositiveIntegerField(default=0)),
+                (
+                    "history",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Per epoch: train/val loss, val UA/WA/macro-F1."
+                    ),
+                ),
+                ("resumed_from_epoch", models.PositiveIntegerField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("resolved_hparams", models.JSONField(blank=True, default=dict)),
+                ("test_metrics", models.JSONField(blank=True, null=True)),
+                ("used_device", models.CharField(blank=True, max_length=20)),
+                ("error", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="training_runs",
+                        to="corpus.project",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="training_runs",
+                        to="annotation.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('family', models.CharField(choices=[('transformer', 'Pretrained speech transformer + TuniSER head'), ('mfcc_lstm', 'MFCC + LSTM'), ('logmel_cnn', 'Log-mel CNN (VGGish-like)'), ('classical', 'Hand-crafted features + scikit-learn')], max_length=20)),
-                ('name', models.CharField(max_length=200)),
-                ('path', models.CharField(help_text='Directory of the artifact (relative to TUNISER_MODELS_DIR).', max_length=500)),
-                ('labels', models.JSONField()),
-                ('config', models.JSONField(default=dict)),
-                ('metrics', models.JSONField(default=dict)),
-                ('platform_version', models.CharField(max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='model_versions', to='corpus.project')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='model_versions', to='annotation.release')),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='model_version', to='training.trainingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "family",
+                    models.CharField(
+                        choices=[
+                            ("transformer", "Pretrained speech transformer + TuniSER head"),
+                            ("mfcc_lstm", "MFCC + LSTM"),
+                            ("logmel_cnn", "Log-mel CNN (VGGish-like)"),
+                            ("classical", "Hand-crafted features + scikit-learn"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="Directory of the artifact (relative to TUNISER_MODELS_DIR).",
+                        max_length=500,
+                    ),
+                ),
+                ("labels", models.JSONField()),
+                ("config", models.JSONField(default=dict)),
+                ("metrics", models.JSONField(default=dict)),
+                ("platform_version", models.CharField(max_length=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="model_versions",
+                        to="corpus.project",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="model_versions",
+                        to="annotation.release",
+                    ),
+                ),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="model_version",
+                        to="training.trainingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -40,8 +40,15 @@ class _Augmenter:
         return np.clip(y, -1.0, 1.0).astype(np.float32, copy=False)
 
 
-def spec_augment(frames: np.ndarray, rng: np.random.Generator, *, p_time: float, p_freq: float,
-                 time_width: int, freq_width: int) -> np.ndarray:  # fmt: skip
+def spec_augment(
+    frames: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    p_time: float,
+    p_freq: float,
+    time_width: int,
+    freq_width: int,
+) -> np.ndarray:
     """SpecAugment's time and frequency masks (Park et al. 2019) on a (T, F) feature matrix: with
     probability `p_time` one band of 0..time_width frames, with `p_freq` one band of 0..freq_width
     bins, filled with the clip's mean (so that the mask carries no level information)."""
@@ -65,8 +72,15 @@ class ClipDataset(torch.utils.data.Dataset):
     """Preprocessed clips -> (features, label). Training clips are augmented on the fly (in the
     DataLoader workers when num_workers > 0); clips that are not augmented are featurised once."""
 
-    def __init__(self, waves: list[np.ndarray], labels: np.ndarray, featurize: Callable, *,
-                 augment: Callable | None = None, train: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        waves: list[np.ndarray],
+        labels: np.ndarray,
+        featurize: Callable,
+        *,
+        augment: Callable | None = None,
+        train: bool = False,
+    ):
         self.waves = waves
         self.labels = np.asarray(labels, dtype=np.int64)
         self.featurize = featurize
@@ -152,8 +166,14 @@ class MfccFeatures:
 
         frames = mfcc_frames(wave, SAMPLE_RATE, n_mfcc=self.n_mfcc)
         if rng is not None:
-            frames = spec_augment(frames, rng, p_time=self.p_time, p_freq=self.p_freq,
-                                  time_width=self.time_width, freq_width=self.freq_width)  # fmt: skip
+            frames = spec_augment(
+                frames,
+                rng,
+                p_time=self.p_time,
+                p_freq=self.p_freq,
+                time_width=self.time_width,
+                freq_width=self.freq_width,
+            )
         return frames
 
 
@@ -170,8 +190,14 @@ class PatchFeatures:
 
         frames = logmel(wave, SAMPLE_RATE)
         if rng is not None:
-            frames = spec_augment(frames, rng, p_time=self.p_time, p_freq=self.p_freq,
-                                  time_width=self.time_width, freq_width=self.freq_width)  # fmt: skip
+            frames = spec_augment(
+                frames,
+                rng,
+                p_time=self.p_time,
+                p_freq=self.p_freq,
+                time_width=self.time_width,
+                freq_width=self.freq_width,
+            )
         return frames_to_patches(frames)
 
 

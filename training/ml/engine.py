@@ -231,15 +231,28 @@ def _train_classical(fam, hp, train, val, test, labels, workdir, on_progress) ->
     if len(test):
         test_metrics = evaluate(test.labels, _sk_proba(pipeline, features(test), C).argmax(1), labels)
     artifact = export(
-        family=fam.name, model=pipeline, hparams=hp, labels=labels, out_dir=workdir / ARTIFACT,
-        preprocessing=pre, metrics={"test": test_metrics, "val": val_metrics, "history": history},
-    )  # fmt: skip
+        family=fam.name,
+        model=pipeline,
+        hparams=hp,
+        labels=labels,
+        out_dir=workdir / ARTIFACT,
+        preprocessing=pre,
+        metrics={"test": test_metrics, "val": val_metrics, "history": history},
+    )
     _report(on_progress, epoch=1, step=3, total_steps=3, history=list(history), epoch_done=True)
     return TrainResult(
-        family=fam.name, hparams=hp, history=history, test_metrics=test_metrics, best_epoch=1,
-        resumed_from_epoch=None, cancelled=False, artifact_dir=artifact, n_params=n_params,
-        val_metrics=val_metrics, seconds=time.perf_counter() - t0,
-    )  # fmt: skip
+        family=fam.name,
+        hparams=hp,
+        history=history,
+        test_metrics=test_metrics,
+        best_epoch=1,
+        resumed_from_epoch=None,
+        cancelled=False,
+        artifact_dir=artifact,
+        n_params=n_params,
+        val_metrics=val_metrics,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def _sk_n_params(pipeline) -> int:
@@ -260,10 +273,18 @@ def _val_entry(m: dict, loss: float) -> dict:
 
 def _cancelled_result(fam, hp, history, best_epoch, n_params, t0, **kw) -> TrainResult:
     return TrainResult(
-        family=fam.name, hparams=hp, history=history, test_metrics=None, best_epoch=best_epoch,
-        resumed_from_epoch=kw.pop("resumed_from_epoch", None), cancelled=True, artifact_dir=None,
-        n_params=n_params, seconds=time.perf_counter() - t0, **kw,
-    )  # fmt: skip
+        family=fam.name,
+        hparams=hp,
+        history=history,
+        test_metrics=None,
+        best_epoch=best_epoch,
+        resumed_from_epoch=kw.pop("resumed_from_epoch", None),
+        cancelled=True,
+        artifact_dir=None,
+        n_params=n_params,
+        seconds=time.perf_counter() - t0,
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,15 +352,22 @@ class _Loaders:
         self.workers = workers
         common = {"pin_memory": on_cuda}
         train_ds = ClipDataset(
-            waves["train"], ys["train"], fam.featurizer(hp, pre, train=True),
-            augment=make_waveform_augmenter(hp), train=True,
-        )  # fmt: skip
+            waves["train"],
+            ys["train"],
+            fam.featurizer(hp, pre, train=True),
+            augment=make_waveform_augmenter(hp),
+            train=True,
+        )
         self.sampler = BucketBatchSampler(train_ds.lengths, hp["batch_size"], shuffle=True, seed=hp["seed"])
         self.train = DataLoader(
-            train_ds, batch_sampler=self.sampler, collate_fn=fam.collate(hp, pre, train=True, model=model),
-            num_workers=workers, persistent_workers=workers > 0,
-            generator=torch.Generator().manual_seed(hp["seed"]), **common,
-        )  # fmt: skip
+            train_ds,
+            batch_sampler=self.sampler,
+            collate_fn=fam.collate(hp, pre, train=True, model=model),
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(hp["seed"]),
+            **common,
+        )
         self.eval: dict[str, tuple] = {}
         for split in ("val", "test"):
             ds = ClipDataset(waves[split], ys[split], fam.featurizer(hp, pre, train=False))
@@ -424,9 +452,15 @@ def _train_torch(
     ckpt_path, best_path = workdir / CHECKPOINT, workdir / BEST
     fingerprint = _fingerprint(fam.name, hp, labels, train, val)
     state: dict[str, Any] = {
-        "epoch": 0, "step": 0, "history": [], "best_metric": None, "best_epoch": None, "bad_epochs": 0,
-        "finished": False, "stopped_early": False,
-    }  # fmt: skip
+        "epoch": 0,
+        "step": 0,
+        "history": [],
+        "best_metric": None,
+        "best_epoch": None,
+        "bad_epochs": 0,
+        "finished": False,
+        "stopped_early": False,
+    }
     resumed_from = None
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -478,9 +512,13 @@ def _train_torch(
                 n_batches += 1
                 state["step"] += 1
                 if state["step"] % hp["progress_every"] == 0 and _report(
-                    on_progress, epoch=epoch + 1, step=state["step"], total_steps=total_steps,
-                    history=list(history), train_loss=running.item() / n_batches,
-                ):  # fmt: skip
+                    on_progress,
+                    epoch=epoch + 1,
+                    step=state["step"],
+                    total_steps=total_steps,
+                    history=list(history),
+                    train_loss=running.item() / n_batches,
+                ):
                     cancelled = True
                     break
             if cancelled:
@@ -510,17 +548,28 @@ def _train_torch(
             logger.info("%s epoch %d: %s", fam.name, epoch + 1, {k: v for k, v in entry.items() if k != "lr"})
             _atomic_save(
                 {
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "state": state,
-                    "rng": _rng_state(), "fingerprint": fingerprint, "family": fam.name, "hparams": hp,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "state": state,
+                    "rng": _rng_state(),
+                    "fingerprint": fingerprint,
+                    "family": fam.name,
+                    "hparams": hp,
                     "labels": labels,
                 },
                 ckpt_path,
-            )  # fmt: skip
+            )
             if _report(
-                on_progress, epoch=epoch + 1, step=state["step"], total_steps=total_steps,
-                history=list(history), train_loss=entry["train_loss"], epoch_done=True,
-            ):  # fmt: skip
+                on_progress,
+                epoch=epoch + 1,
+                step=state["step"],
+                total_steps=total_steps,
+                history=list(history),
+                train_loss=entry["train_loss"],
+                epoch_done=True,
+            ):
                 cancelled = True
                 break
     except torch.OutOfMemoryError as exc:
@@ -528,9 +577,16 @@ def _train_torch(
 
     if cancelled:
         return _cancelled_result(
-            fam, hp, history, state["best_epoch"], n_params, t0, resumed_from_epoch=resumed_from,
-            device=device, precision=precision,
-        )  # fmt: skip
+            fam,
+            hp,
+            history,
+            state["best_epoch"],
+            n_params,
+            t0,
+            resumed_from_epoch=resumed_from,
+            device=device,
+            precision=precision,
+        )
 
     if best_path.exists():
         model.load_state_dict(torch.load(best_path, map_location=dev, weights_only=True)["model"])
@@ -546,16 +602,35 @@ def _train_torch(
     except torch.OutOfMemoryError as exc:
         raise _oom(batch_size) from exc
     artifact = export(
-        family=fam.name, model=model, hparams=hp, labels=labels, out_dir=workdir / ARTIFACT,
-        preprocessing=pre, metrics={"test": test_metrics, "val": val_metrics, "history": history,
-                                    "best_epoch": state["best_epoch"]},
-    )  # fmt: skip
+        family=fam.name,
+        model=model,
+        hparams=hp,
+        labels=labels,
+        out_dir=workdir / ARTIFACT,
+        preprocessing=pre,
+        metrics={
+            "test": test_metrics,
+            "val": val_metrics,
+            "history": history,
+            "best_epoch": state["best_epoch"],
+        },
+    )
     return TrainResult(
-        family=fam.name, hparams=hp, history=history, test_metrics=test_metrics, best_epoch=state["best_epoch"],
-        resumed_from_epoch=resumed_from, cancelled=False, artifact_dir=artifact, n_params=n_params,
-        stopped_early=state["stopped_early"], device=device, precision=precision, val_metrics=val_metrics,
+        family=fam.name,
+        hparams=hp,
+        history=history,
+        test_metrics=test_metrics,
+        best_epoch=state["best_epoch"],
+        resumed_from_epoch=resumed_from,
+        cancelled=False,
+        artifact_dir=artifact,
+        n_params=n_params,
+        stopped_early=state["stopped_early"],
+        device=device,
+        precision=precision,
+        val_metrics=val_metrics,
         seconds=time.perf_counter() - t0,
-    )  # fmt: skip
+    )
 
 
 def _as_score(value) -> tuple | float:

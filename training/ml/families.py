@@ -32,12 +32,24 @@ FORMAT_VERSION = 1
 
 # Shared by every family: how clips are preprocessed (see `audio.preprocess`) and seeded.
 _PREPROCESSING = {
-    "trim_db": Param(30.0, float, "silence trim threshold in dB below the clip's peak; null = no trim",
-                     low=0.0, low_open=True, nullable=True),
-    "max_clip_s": Param(None, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
-                        low=0.0, low_open=True, nullable=True),
+    "trim_db": Param(
+        30.0,
+        float,
+        "silence trim threshold in dB below the clip's peak; null = no trim",
+        low=0.0,
+        low_open=True,
+        nullable=True,
+    ),
+    "max_clip_s": Param(
+        None,
+        float,
+        "longer clips are centre-cropped to this many seconds; null = whole clip",
+        low=0.0,
+        low_open=True,
+        nullable=True,
+    ),
     "seed": Param(0, int, "random seed (weights, shuffling, augmentation)", low=0),
-}  # fmt: skip
+}
 
 # Shared by the three torch families.
 _TORCH = {
@@ -45,14 +57,33 @@ _TORCH = {
     "batch_size": Param(32, int, "clips per batch", low=1),
     "lr": Param(1e-3, float, "peak learning rate of AdamW", low=0.0, low_open=True),
     "weight_decay": Param(0.01, float, "AdamW weight decay", low=0.0),
-    "warmup_ratio": Param(0.05, float, "fraction of the steps with a linear warm-up, then linear decay",
-                          low=0.0, high=1.0, high_open=True),
-    "grad_clip": Param(1.0, float, "gradient norm clipping; null = none", low=0.0, low_open=True, nullable=True),
-    "patience": Param(8, int, "early stopping: epochs without a better validation UA; null = never stop early",
-                      low=1, nullable=True),
+    "warmup_ratio": Param(
+        0.05,
+        float,
+        "fraction of the steps with a linear warm-up, then linear decay",
+        low=0.0,
+        high=1.0,
+        high_open=True,
+    ),
+    "grad_clip": Param(
+        1.0, float, "gradient norm clipping; null = none", low=0.0, low_open=True, nullable=True
+    ),
+    "patience": Param(
+        8,
+        int,
+        "early stopping: epochs without a better validation UA; null = never stop early",
+        low=1,
+        nullable=True,
+    ),
     "balanced_loss": Param(True, bool, "weight the cross-entropy by inverse class frequency (favours UA)"),
-    "num_workers": Param(None, int, "DataLoader worker processes (featurisation, augmentation, collation); "
-                         "null = automatic: none on the CPU, up to 8 on a GPU", low=0, nullable=True),
+    "num_workers": Param(
+        None,
+        int,
+        "DataLoader worker processes (featurisation, augmentation, collation); "
+        "null = automatic: none on the CPU, up to 8 on a GPU",
+        low=0,
+        nullable=True,
+    ),
     "progress_every": Param(20, int, "call on_progress every this many steps (and at each epoch end)", low=1),
     "aug_noise": probability(0.2, "probability of Gaussian noise at 10-40 dB SNR"),
     "aug_pitch_shift": probability(0.0, "probability of a pitch shift of up to 2 semitones (CPU-costly)"),
@@ -64,7 +95,7 @@ _TORCH = {
     "spec_freq_width": Param(8, int, "largest frequency mask, in bins", low=1),
     "head_hidden": Param(128, int, "hidden units of the TuniSER head", low=1),
     "dropout": probability(0.3, "dropout of the head (and between LSTM layers)"),
-}  # fmt: skip
+}
 
 
 def _with(base: dict[str, Param], **overrides: Any) -> dict[str, Param]:
@@ -162,9 +193,13 @@ class TorchFamily(Family):
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(out_dir / "model.safetensors"))
         config = _base_config(
-            self.name, hp, labels, preprocessing,
-            model_args=self.model_args(hp, len(labels)), weights="model.safetensors",
-        )  # fmt: skip
+            self.name,
+            hp,
+            labels,
+            preprocessing,
+            model_args=self.model_args(hp, len(labels)),
+            weights="model.safetensors",
+        )
         _write_json(out_dir / "config.json", config)
 
     def load(self, artifact_dir: Path, config: dict):
@@ -181,18 +216,41 @@ class TransformerFamily(TorchFamily):
     schema = {
         **_PREPROCESSING,
         **_with(
-            _TORCH, epochs=10, batch_size=8, lr=3e-5, warmup_ratio=0.1, patience=3, head_hidden=256,
-            dropout=0.1, spec_time_mask=0.05, spec_freq_mask=0.0,
+            _TORCH,
+            epochs=10,
+            batch_size=8,
+            lr=3e-5,
+            warmup_ratio=0.1,
+            patience=3,
+            head_hidden=256,
+            dropout=0.1,
+            spec_time_mask=0.05,
+            spec_freq_mask=0.0,
         ),
-        "max_clip_s": Param(8.0, float, "longer clips are centre-cropped to this many seconds (bounds GPU memory); "
-                            "null = whole clip", low=0.0, low_open=True, nullable=True),
-        "head_lr": Param(1e-3, float, "learning rate of the head and the layer weights", low=0.0, low_open=True),
+        "max_clip_s": Param(
+            8.0,
+            float,
+            "longer clips are centre-cropped to this many seconds (bounds GPU memory); null = whole clip",
+            low=0.0,
+            low_open=True,
+            nullable=True,
+        ),
+        "head_lr": Param(
+            1e-3, float, "learning rate of the head and the layer weights", low=0.0, low_open=True
+        ),
         "freeze_feature_encoder": Param(True, bool, "keep the convolutional feature encoder frozen"),
         "freeze_backbone": Param(False, bool, "freeze the whole encoder: linear probing of the head only"),
-        "pooling": Param("mean", str, "'mean' of the last layer, or 'weighted': a learned softmax-weighted "
-                         "sum of all hidden layers, then the mean over time", choices=("mean", "weighted")),
-        "gradient_checkpointing": Param(False, bool, "recompute activations in the backward pass (less memory)"),
-    }  # fmt: skip
+        "pooling": Param(
+            "mean",
+            str,
+            "'mean' of the last layer, or 'weighted': a learned softmax-weighted "
+            "sum of all hidden layers, then the mean over time",
+            choices=("mean", "weighted"),
+        ),
+        "gradient_checkpointing": Param(
+            False, bool, "recompute activations in the backward pass (less memory)"
+        ),
+    }
     # In this family spec_time_mask / spec_freq_mask are the encoder's own SpecAugment on its latent
     # frames (`mask_time_prob` / `mask_feature_prob` of the wav2vec2 / HuBERT / WavLM config:
     # the probability of each frame starting a masked span); the width params do not apply.
@@ -237,11 +295,16 @@ class TransformerFamily(TorchFamily):
             encoder_config["layerdrop"] = 0.0
         preprocessing = {**self.preprocessing(hp), "do_normalize": bool(do_normalize)}
         config = TuniserConfig(
-            encoder_config=encoder_config, pooling=hp["pooling"], head_hidden_size=hp["head_hidden"],
-            head_dropout=hp["dropout"], id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)}, family=self.name, hparams=hp,
+            encoder_config=encoder_config,
+            pooling=hp["pooling"],
+            head_hidden_size=hp["head_hidden"],
+            head_dropout=hp["dropout"],
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            family=self.name,
+            hparams=hp,
             preprocessing=preprocessing,
-        )  # fmt: skip
+        )
         model = TuniserForAudioClassification(config)
         result = model.backbone.load_state_dict(encoder.state_dict(), strict=False)
         # Only the masked-frame embedding may differ: it exists iff a mask probability is > 0.
@@ -302,9 +365,10 @@ class TransformerFamily(TorchFamily):
         model.to("cpu").eval().save_pretrained(out_dir)
         model.train(was_training)
         TuniserFeatureExtractor(
-            trim_db=preprocessing["trim_db"], max_s=preprocessing["max_s"],
+            trim_db=preprocessing["trim_db"],
+            max_s=preprocessing["max_s"],
             do_normalize=preprocessing["do_normalize"],
-        ).save_pretrained(out_dir)  # fmt: skip
+        ).save_pretrained(out_dir)
 
     def load(self, artifact_dir, config):
         from .modeling_tuniser import TuniserForAudioClassification
@@ -318,20 +382,30 @@ class MfccLstmFamily(TorchFamily):
     schema = {
         **_PREPROCESSING,
         **_TORCH,
-        "max_clip_s": Param(10.0, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
-                            low=0.0, low_open=True, nullable=True),
+        "max_clip_s": Param(
+            10.0,
+            float,
+            "longer clips are centre-cropped to this many seconds; null = whole clip",
+            low=0.0,
+            low_open=True,
+            nullable=True,
+        ),
         "n_mfcc": Param(40, int, "MFCC coefficients per 10 ms frame", low=1, high=64),
         "hidden": Param(128, int, "LSTM units per direction", low=1),
         "num_layers": Param(2, int, "stacked LSTM layers", low=1),
         "bidirectional": Param(True, bool, "bidirectional LSTM"),
-    }  # fmt: skip
+    }
 
     def model_args(self, hp, n_classes):
         return {
-            "n_mfcc": hp["n_mfcc"], "hidden": hp["hidden"], "num_layers": hp["num_layers"],
-            "bidirectional": hp["bidirectional"], "dropout": hp["dropout"], "head_hidden": hp["head_hidden"],
+            "n_mfcc": hp["n_mfcc"],
+            "hidden": hp["hidden"],
+            "num_layers": hp["num_layers"],
+            "bidirectional": hp["bidirectional"],
+            "dropout": hp["dropout"],
+            "head_hidden": hp["head_hidden"],
             "n_classes": n_classes,
-        }  # fmt: skip
+        }
 
     def make_net(self, model_args):
         from .nets import MfccLstm
@@ -369,10 +443,16 @@ class LogmelCnnFamily(TorchFamily):
     schema = {
         **_PREPROCESSING,
         **_TORCH,
-        "max_clip_s": Param(10.0, float, "longer clips are centre-cropped to this many seconds; null = whole clip",
-                            low=0.0, low_open=True, nullable=True),
+        "max_clip_s": Param(
+            10.0,
+            float,
+            "longer clips are centre-cropped to this many seconds; null = whole clip",
+            low=0.0,
+            low_open=True,
+            nullable=True,
+        ),
         "width": Param(32, int, "channels of the first conv block (then x2, x4, x8)", low=1),
-    }  # fmt: skip
+    }
 
     def model_args(self, hp, n_classes):
         return {
@@ -398,8 +478,13 @@ class LogmelCnnFamily(TorchFamily):
         return model, self.preprocessing(hp)
 
     def preprocessing(self, hp):
-        return {**super().preprocessing(hp), "features": "logmel_patches", "n_mels": 64, "patch_frames": 96,
-                "hop_frames": 48}  # fmt: skip
+        return {
+            **super().preprocessing(hp),
+            "features": "logmel_patches",
+            "n_mels": 64,
+            "patch_frames": 96,
+            "hop_frames": 48,
+        }
 
     def featurizer(self, hp, preprocessing, *, train):
         from .data import PatchFeatures
@@ -439,10 +524,14 @@ class ClassicalFamily(Family):
         "mlp_hidden": Param(256, int, "hidden units of the mlp", low=1),
         "mlp_alpha": Param(1e-3, float, "L2 penalty of the mlp", low=0.0),
         "max_iter": Param(500, int, "iterations of logreg / mlp", low=1),
-        "balanced": Param(True, bool, "weight training clips by inverse class frequency (favours UA); "
-                          "svm (incl. its probability calibration), logreg and mlp; knn ignores it"),
+        "balanced": Param(
+            True,
+            bool,
+            "weight training clips by inverse class frequency (favours UA); "
+            "svm (incl. its probability calibration), logreg and mlp; knn ignores it",
+        ),
         "n_jobs": Param(1, int, "processes for feature extraction", low=1),
-    }  # fmt: skip
+    }
 
     def check_combination(self, hp, *, device, precision):
         if device.startswith("cuda"):
@@ -479,8 +568,12 @@ class ClassicalFamily(Family):
 
             clf = LogisticRegression(C=hp["C"], max_iter=hp["max_iter"])
         else:
-            clf = MLPClassifier(hidden_layer_sizes=(hp["mlp_hidden"],), alpha=hp["mlp_alpha"], max_iter=hp["max_iter"],
-                                random_state=hp["seed"])  # fmt: skip
+            clf = MLPClassifier(
+                hidden_layer_sizes=(hp["mlp_hidden"],),
+                alpha=hp["mlp_alpha"],
+                max_iter=hp["max_iter"],
+                random_state=hp["seed"],
+            )
         return Pipeline([("scaler", StandardScaler()), ("clf", clf)])
 
     def fit(self, pipeline, X: np.ndarray, y: np.ndarray, hp: dict):
@@ -513,11 +606,15 @@ class ClassicalFamily(Family):
 
         joblib.dump(pipeline, out_dir / "model.joblib")
         config = _base_config(
-            self.name, hp, labels, preprocessing, weights="model.joblib",
+            self.name,
+            hp,
+            labels,
+            preprocessing,
+            weights="model.joblib",
             sklearn_version=sklearn.__version__,
             note="model.joblib is a pickled scikit-learn Pipeline: load it only with the same scikit-learn "
             "version, and only from a trusted source (unpickling runs code).",
-        )  # fmt: skip
+        )
         _write_json(out_dir / "config.json", config)
 
     def load(self, artifact_dir, config):

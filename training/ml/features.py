@@ -73,9 +73,18 @@ def logmel(samples: np.ndarray, sr: int, n_mels: int = 64) -> np.ndarray:
     """VGGish-style stabilised log-mel frames, shape (T, n_mels)."""
     x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
     mel = librosa.feature.melspectrogram(
-        y=x, sr=sr, n_fft=N_FFT, win_length=WIN, hop_length=HOP, window="hann", center=False,
-        power=1.0, n_mels=n_mels, fmin=VGGISH_FMIN, fmax=VGGISH_FMAX,
-    )  # fmt: skip
+        y=x,
+        sr=sr,
+        n_fft=N_FFT,
+        win_length=WIN,
+        hop_length=HOP,
+        window="hann",
+        center=False,
+        power=1.0,
+        n_mels=n_mels,
+        fmin=VGGISH_FMIN,
+        fmax=VGGISH_FMAX,
+    )
     return np.ascontiguousarray(np.log(mel + VGGISH_LOG_OFFSET).T, dtype=np.float32)
 
 

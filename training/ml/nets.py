@@ -30,16 +30,27 @@ class MfccLstm(nn.Module):
     kept as buffers so that they travel with the weights."""
 
     def __init__(
-        self, *, n_mfcc: int, hidden: int, num_layers: int, bidirectional: bool, dropout: float,
-        head_hidden: int, n_classes: int,
-    ):  # fmt: skip
+        self,
+        *,
+        n_mfcc: int,
+        hidden: int,
+        num_layers: int,
+        bidirectional: bool,
+        dropout: float,
+        head_hidden: int,
+        n_classes: int,
+    ):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mfcc))
         self.register_buffer("std", torch.ones(n_mfcc))
         self.lstm = nn.LSTM(
-            n_mfcc, hidden, num_layers=num_layers, batch_first=True, bidirectional=bidirectional,
+            n_mfcc,
+            hidden,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
-        )  # fmt: skip
+        )
         self.head = TuniserHead(hidden * (2 if bidirectional else 1), head_hidden, n_classes, dropout)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,9 @@ def release(tmp_path, data_dir, project):
     call_command("import_corpus", str(folder), "--format", "ravdess", "--no-progress")
     return release_build(
         project=project,
-        params=ReleaseParams(name="angry-neutral", label_set=["angry", "neutral"], group_by="speaker", split="70/15/15", seed=1),
+        params=ReleaseParams(
+            name="angry-neutral", label_set=["angry", "neutral"], group_by="speaker", split="70/15/15", seed=1
+        ),
     )
 
 

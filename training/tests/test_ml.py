@@ -64,8 +64,10 @@ def _subset(ds: Dataset, per_class: int) -> Dataset:
 
 @pytest.fixture(scope="module")
 def splits(data_dir) -> dict[str, Dataset]:
-    out = {name: _load(data_dir, actors) for name, actors in
-           (("train", TRAIN_ACTORS), ("val", VAL_ACTORS), ("test", TEST_ACTORS))}  # fmt: skip
+    out = {
+        name: _load(data_dir, actors)
+        for name, actors in (("train", TRAIN_ACTORS), ("val", VAL_ACTORS), ("test", TEST_ACTORS))
+    }
     assert [len(out[k]) for k in ("train", "val", "test")] == [192, 48, 48]
     return out
 
@@ -87,10 +89,16 @@ def backbone_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     config = Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        conv_dim=(32, 32, 32), conv_kernel=(10, 3, 3), conv_stride=(5, 4, 4),
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-    )  # fmt: skip
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32, 32, 32),
+        conv_kernel=(10, 3, 3),
+        conv_stride=(5, 4, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
     path = tmp_path_factory.mktemp("backbone")
     Wav2Vec2Model(config).save_pretrained(path)
     return path
@@ -98,9 +106,16 @@ def backbone_dir(tmp_path_factory) -> Path:
 
 def _train(family, data, workdir, hparams=None, **kw):
     return train(
-        family=family, hparams=hparams or {}, train=data["train"], val=data["val"], test=data["test"],
-        labels=LABELS, workdir=workdir, device="cpu", **kw,
-    )  # fmt: skip
+        family=family,
+        hparams=hparams or {},
+        train=data["train"],
+        val=data["val"],
+        test=data["test"],
+        labels=LABELS,
+        workdir=workdir,
+        device="cpu",
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,14 +125,24 @@ def trained(splits, small, backbone_dir, tmp_path_factory) -> dict:
     tf = {"epochs": 2, "batch_size": 8, "max_clip_s": 1.5, "head_hidden": 16, "lr": 1e-3}
     return {
         "classical": _train("classical", splits, work / "classical"),
-        "logmel_cnn": _train("logmel_cnn", splits, work / "cnn",
-                             {"epochs": 5, "width": 8, "head_hidden": 32, "batch_size": 16, "patience": None}),
+        "logmel_cnn": _train(
+            "logmel_cnn",
+            splits,
+            work / "cnn",
+            {"epochs": 5, "width": 8, "head_hidden": 32, "batch_size": 16, "patience": None},
+        ),
         "mfcc_lstm": _train("mfcc_lstm", small, work / "lstm", {**TINY_LSTM, "epochs": 2}),
-        "transformer": _train("transformer", small, work / "tf_mean", {**tf, "pooling": "mean"},
-                              backbone_dir=backbone_dir),
-        "transformer_weighted": _train("transformer", small, work / "tf_weighted", {**tf, "pooling": "weighted"},
-                                       backbone_dir=backbone_dir),
-    }  # fmt: skip
+        "transformer": _train(
+            "transformer", small, work / "tf_mean", {**tf, "pooling": "mean"}, backbone_dir=backbone_dir
+        ),
+        "transformer_weighted": _train(
+            "transformer",
+            small,
+            work / "tf_weighted",
+            {**tf, "pooling": "weighted"},
+            backbone_dir=backbone_dir,
+        ),
+    }
 
 
 # --- audio and features -------------------------------------------------------------------------
@@ -230,8 +255,17 @@ def test_validate_fills_defaults_and_accepts_valid_combinations():
 def test_train_refuses_mixed_precision_without_a_gpu(splits, tmp_path):
     assert not torch.cuda.is_available()
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        train(family="mfcc_lstm", hparams={}, train=splits["train"], val=splits["val"], test=splits["test"],
-              labels=LABELS, workdir=tmp_path, device="auto", precision="bf16")  # fmt: skip
+        train(
+            family="mfcc_lstm",
+            hparams={},
+            train=splits["train"],
+            val=splits["val"],
+            test=splits["test"],
+            labels=LABELS,
+            workdir=tmp_path,
+            device="auto",
+            precision="bf16",
+        )
     with pytest.raises(ValueError, match="needs as many labels"):
         Dataset([np.zeros(10, np.float32)], np.array([0, 1]), [1])
 
@@ -320,8 +354,20 @@ def test_exported_transformer_loads_in_a_transformers_pipeline(trained, small, n
 def test_frozen_backbone_trains_only_the_head(small, backbone_dir, tmp_path):
     from safetensors.torch import load_file
 
-    result = _train("transformer", small, tmp_path, {"epochs": 1, "batch_size": 8, "max_clip_s": 1.0,
-                    "freeze_backbone": True, "pooling": "weighted", "head_lr": 1e-2}, backbone_dir=backbone_dir)  # fmt: skip
+    result = _train(
+        "transformer",
+        small,
+        tmp_path,
+        {
+            "epochs": 1,
+            "batch_size": 8,
+            "max_clip_s": 1.0,
+            "freeze_backbone": True,
+            "pooling": "weighted",
+            "head_lr": 1e-2,
+        },
+        backbone_dir=backbone_dir,
+    )
     before = load_file(str(backbone_dir / "model.safetensors"))
     after = load_file(str(result.artifact_dir / "model.safetensors"))
     for key, value in before.items():

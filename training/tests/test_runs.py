@@ -19,7 +19,9 @@ from training.models import ModelVersion, TrainingRun
 
 @pytest.mark.django_db(transaction=True)
 def test_a_classical_run_learns_angry_vs_neutral_with_speakers_held_out(release):
-    run = services.run_create(release=release, family="classical", hparams={"classifier": "svm"}, device="cpu", enqueue=False)
+    run = services.run_create(
+        release=release, family="classical", hparams={"classifier": "svm"}, device="cpu", enqueue=False
+    )
 
     assert services.run_execute(run_id=run.pk) is True
 
@@ -76,12 +78,22 @@ def test_cancel_and_retry_rules(release):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_leaves_the_run_resumable_from_its_checkpoint(release, worker_factory):
-    hparams = {"epochs": 4, "patience": 10, "batch_size": 32, "hidden": 16, "num_layers": 1, "n_mfcc": 20,
-               "head_hidden": 16, "progress_every": 2}
+    hparams = {
+        "epochs": 4,
+        "patience": 10,
+        "batch_size": 32,
+        "hidden": 16,
+        "num_layers": 1,
+        "n_mfcc": 20,
+        "head_hidden": 16,
+        "progress_every": 2,
+    }
     first = worker_factory()
     run = services.run_create(release=release, family="mfcc_lstm", hparams=hparams, device="cpu")
 
-    wait_for(lambda: len(TrainingRun.objects.get(pk=run.pk).history) >= 1, timeout=180, message="the first epoch")
+    wait_for(
+        lambda: len(TrainingRun.objects.get(pk=run.pk).history) >= 1, timeout=180, message="the first epoch"
+    )
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     killed_at = len(TrainingRun.objects.get(pk=run.pk).history)
@@ -93,9 +105,10 @@ def test_a_killed_worker_leaves_the_run_resumable_from_its_checkpoint(release, w
     second = worker_factory()
     services.run_retry(run=run)
     run = wait_for(
-        lambda: TrainingRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(), timeout=300,
+        lambda: TrainingRun.objects.filter(pk=run.pk, status__in=["succeeded", "failed"]).first(),
+        timeout=300,
         message="the retried run to finish",
-    )  # fmt: skip
+    )
     assert run.status == "succeeded", run.traceback + second.log_path.read_text()[-2000:]
     assert run.resumed_from_epoch is not None and run.resumed_from_epoch >= killed_at >= 1
     assert run.attempts == 2 and len(run.history) == 4
@@ -112,21 +125,40 @@ def test_training_api_and_roles(release, django_user_model, project):
     client = APIClient()
     client.force_authenticate(ml)
 
-    r = client.post("/api/training/runs/", {"release": release.pk, "family": "classical", "device": "cuda"}, format="json")
+    r = client.post(
+        "/api/training/runs/", {"release": release.pk, "family": "classical", "device": "cuda"}, format="json"
+    )
     assert r.status_code == 400 and "hparams" in r.json()
-    r = client.post("/api/training/runs/", {"release": release.pk, "family": "classical", "hparams": {"classifier": "logreg"}}, format="json")
+    r = client.post(
+        "/api/training/runs/",
+        {"release": release.pk, "family": "classical", "hparams": {"classifier": "logreg"}},
+        format="json",
+    )
     assert r.status_code == 201, r.json()
     run = client.get(f"/api/training/runs/{r.json()['id']}/").json()
     assert run["status"] == "succeeded" and run["test_metrics"]["ua"] > 0.5 and run["model_version"]
-    assert {f["name"] for f in client.get("/api/training/families/").json()["families"]} == {"transformer", "mfcc_lstm", "logmel_cnn", "classical"}
-    assert client.get(f"/api/training/compare/?runs={run['id']}").json()["runs"][0]["test_ua"] == run["test_metrics"]["ua"]
+    assert {f["name"] for f in client.get("/api/training/families/").json()["families"]} == {
+        "transformer",
+        "mfcc_lstm",
+        "logmel_cnn",
+        "classical",
+    }
+    assert (
+        client.get(f"/api/training/compare/?runs={run['id']}").json()["runs"][0]["test_ua"]
+        == run["test_metrics"]["ua"]
+    )
     client.force_login(ml)
     page = client.get(f"/training/runs/{run['id']}/")
     assert page.status_code == 200 and b"run-chart" in page.content
 
     client.force_authenticate(annotator)
     assert client.get("/api/training/runs/").status_code == 403
-    assert client.post("/api/training/runs/", {"release": release.pk, "family": "classical"}, format="json").status_code == 403
+    assert (
+        client.post(
+            "/api/training/runs/", {"release": release.pk, "family": "classical"}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 @pytest.mark.django_db(transaction=True)

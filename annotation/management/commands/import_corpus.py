@@ -40,16 +40,24 @@ class Command(BaseCommand):
         finally:
             bar.close()
         labels = ", ".join(f"{k} {v}" for k, v in sorted(report.by_label.items())) or "none"
-        self.stdout.write(f"imported {report.imported} clip(s) ({labels}); {report.duplicates} already imported")
+        self.stdout.write(
+            f"imported {report.imported} clip(s) ({labels}); {report.duplicates} already imported"
+        )
         if report.excluded:
-            self.stdout.write("excluded by mapping: " + ", ".join(f"{k} {v}" for k, v in sorted(report.excluded.items())))
+            self.stdout.write(
+                "excluded by mapping: " + ", ".join(f"{k} {v}" for k, v in sorted(report.excluded.items()))
+            )
         problems = []
         if report.unmapped:
-            problems.append("labels with no mapping (add them in the admin, Label mappings): "
-                            + ", ".join(f"'{k}' ({v} files)" for k, v in sorted(report.unmapped.items())))  # fmt: skip
+            problems.append(
+                "labels with no mapping (add them in the admin, Label mappings): "
+                + ", ".join(f"'{k}' ({v} files)" for k, v in sorted(report.unmapped.items()))
+            )
         if report.unknown_names:
-            problems.append(f"{len(report.unknown_names)} file name(s) not in the {fmt} format, e.g. "
-                            + "; ".join(report.unknown_names[:5]))  # fmt: skip
+            problems.append(
+                f"{len(report.unknown_names)} file name(s) not in the {fmt} format, e.g. "
+                + "; ".join(report.unknown_names[:5])
+            )
         if report.failed:
             problems.append(f"{len(report.failed)} file(s) failed: " + "; ".join(report.failed[:5]))
         if problems:

@@ -28,19 +28,36 @@ class Command(BaseCommand):
         parser.add_argument("--export", action="store_true", help="Also write the archive, in this process.")
 
     def handle(self, *args, **o):
-        project = Project.objects.filter(slug=o["project"]).first() if o["project"] else corpus_services.project_get_default()
+        project = (
+            Project.objects.filter(slug=o["project"]).first()
+            if o["project"]
+            else corpus_services.project_get_default()
+        )
         if project is None:
             raise CommandError(f"No project with slug '{o['project']}'.")
         params = ReleaseParams(
-            name=o["name"], label_set=[x.strip() for x in o["labels"].split(",") if x.strip()],
-            min_agreement=o["min_agreement"], include_adjudicated=not o["no_adjudicated"], include_gold=not o["no_gold"],
-            balancing=o["balancing"], cap=o["cap"], split=o["split"], group_by=o["group_by"], seed=o["seed"],
-        )  # fmt: skip
+            name=o["name"],
+            label_set=[x.strip() for x in o["labels"].split(",") if x.strip()],
+            min_agreement=o["min_agreement"],
+            include_adjudicated=not o["no_adjudicated"],
+            include_gold=not o["no_gold"],
+            balancing=o["balancing"],
+            cap=o["cap"],
+            split=o["split"],
+            group_by=o["group_by"],
+            seed=o["seed"],
+        )
         try:
             release = release_build(project=project, params=params)
         except ValidationError as exc:
-            raise CommandError(" ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()) if hasattr(exc, "error_dict") else " ".join(exc.messages)) from exc
-        self.stdout.write(f"release {release.name} v{release.version}: {release.n_items} items, sha256 {release.checksum}")
+            raise CommandError(
+                " ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+                if hasattr(exc, "error_dict")
+                else " ".join(exc.messages)
+            ) from exc
+        self.stdout.write(
+            f"release {release.name} v{release.version}: {release.n_items} items, sha256 {release.checksum}"
+        )
         for split, labels in release.counts.get("splits", {}).items():
             self.stdout.write(f"  {split:<10} " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
         if o["export"]:
@@ -49,4 +66,6 @@ class Command(BaseCommand):
             job.refresh_from_db()
             if job.status != "succeeded":
                 raise CommandError(f"export failed: {job.error}")
-            self.stdout.write(f"archive: {job.archive.path if hasattr(job.archive, 'path') else job.archive.name} ({job.size_bytes / 2**20:.1f} MiB)")
+            self.stdout.write(
+                f"archive: {job.archive.path if hasattr(job.archive, 'path') else job.archive.name} ({job.size_bytes / 2**20:.1f} MiB)"
+            )

@@ -24,9 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--channel", default="")
         parser.add_argument("--project", default=None, help="Project slug (default: the 'tuniser' project).")
         parser.add_argument(
-            "--sync", action="store_true",
+            "--sync",
+            action="store_true",
             help="Segment in this process instead of queueing a Celery job (no worker needed).",
-        )  # fmt: skip
+        )
         parser.add_argument("--no-segment", action="store_true", help="Only decode and store.")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -51,7 +52,9 @@ class Command(BaseCommand):
         for path in bar:
             bar.set_postfix_str(path.name[-40:])
             try:
-                result = services.recording_ingest(source=source, path=path, segment=segment and not opts["sync"])
+                result = services.recording_ingest(
+                    source=source, path=path, segment=segment and not opts["sync"]
+                )
             except services.IngestRejected as exc:
                 failures.append(exc.message)
                 counts["failed"] += 1
@@ -72,7 +75,11 @@ class Command(BaseCommand):
                     run = services.segmentation_run_create(recording=rec, enqueue=False)
                     services.segmentation_run_execute(run_id=run.pk)
                     run.refresh_from_db()
-                    line += f", {run.n_clips_created or 0} clips" if run.status == "succeeded" else f", segmentation FAILED: {run.error}"
+                    line += (
+                        f", {run.n_clips_created or 0} clips"
+                        if run.status == "succeeded"
+                        else f", segmentation FAILED: {run.error}"
+                    )
                     if run.status != "succeeded":
                         counts["failed"] += 1
                         failures.append(f"{path}: segmentation failed: {run.error}")
@@ -89,4 +96,3 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(summary + "\n" + "\n".join(f"  - {f}" for f in failures), returncode=1)
         self.stdout.write(self.style.SUCCESS(summary))
-

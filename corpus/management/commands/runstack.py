@@ -38,10 +38,21 @@ class Command(BaseCommand):
             self.stdout.write(f"broker   {settings.REDIS_URL}")
         children: list[tuple[str, subprocess.Popen]] = []
         worker_cmd = [
-            sys.executable, "-m", "celery", "-A", "tuniser", "worker",
-            "-Q", opts["queues"], "--concurrency", str(opts["concurrency"]),
-            "--loglevel", "INFO", "--hostname", "tuniser@%h",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tuniser",
+            "worker",
+            "-Q",
+            opts["queues"],
+            "--concurrency",
+            str(opts["concurrency"]),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "tuniser@%h",
+        ]
         web_cmd = [sys.executable, "manage.py", "runserver", opts["addr"], "--noreload"]
         stopping = False
 
@@ -54,7 +65,9 @@ class Command(BaseCommand):
         try:
             children.append(("worker", subprocess.Popen(worker_cmd, env=env)))
             children.append(("web", subprocess.Popen(web_cmd, env=env)))
-            self.stdout.write(self.style.SUCCESS(f"TuniSER Studio is up on http://{opts['addr']}/  (Ctrl-C stops it)"))
+            self.stdout.write(
+                self.style.SUCCESS(f"TuniSER Studio is up on http://{opts['addr']}/  (Ctrl-C stops it)")
+            )
             while not stopping:
                 for name, proc in children:
                     if proc.poll() is not None:

@@ -14,7 +14,9 @@ class Command(BaseCommand):
     help = "Train a model on a release (queued on the gpu queue, or here with --sync)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--release", required=True, help="Release name (latest version unless --version).")
+        parser.add_argument(
+            "--release", required=True, help="Release name (latest version unless --version)."
+        )
         parser.add_argument("--release-version", type=int, default=None)
         parser.add_argument("--family", required=True, choices=Family.values)
         parser.add_argument("--device", default="auto", choices=TrainingRun.Device.values)
@@ -31,20 +33,39 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         releases = Release.objects.filter(name=o["release"])
-        release = releases.filter(version=o["release_version"]).first() if o["release_version"] else releases.order_by("-version").first()
+        release = (
+            releases.filter(version=o["release_version"]).first()
+            if o["release_version"]
+            else releases.order_by("-version").first()
+        )
         if release is None:
-            raise CommandError(f"No release '{o['release']}'" + (f" v{o['version']}" if o["release_version"] else "") + ".")
+            raise CommandError(
+                f"No release '{o['release']}'" + (f" v{o['version']}" if o["release_version"] else "") + "."
+            )
         try:
             hparams = json.loads(o["hparams"])
         except json.JSONDecodeError as exc:
             raise CommandError(f"--hparams is not valid JSON: {exc}") from exc
-        for key, name in (("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"),
-                          ("weight_decay", "weight_decay"), ("patience", "patience"), ("seed", "seed")):  # fmt: skip
+        for key, name in (
+            ("epochs", "epochs"),
+            ("lr", "lr"),
+            ("batch_size", "batch_size"),
+            ("weight_decay", "weight_decay"),
+            ("patience", "patience"),
+            ("seed", "seed"),
+        ):
             if o.get(key) is not None:
                 hparams[name] = o[key]
         try:
-            run = services.run_create(release=release, family=o["family"], hparams=hparams, device=o["device"],
-                                      precision=o["precision"], backbone=o["backbone"], enqueue=not o["sync"])  # fmt: skip
+            run = services.run_create(
+                release=release,
+                family=o["family"],
+                hparams=hparams,
+                device=o["device"],
+                precision=o["precision"],
+                backbone=o["backbone"],
+                enqueue=not o["sync"],
+            )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         if not o["sync"]:
@@ -55,4 +76,6 @@ class Command(BaseCommand):
         if run.status != "succeeded":
             raise CommandError(f"run #{run.pk} {run.status}: {run.error}")
         m = run.test_metrics
-        self.stdout.write(f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+        self.stdout.write(
+            f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}"
+        )
