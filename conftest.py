@@ -181,7 +181,7 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, message
 
 @pytest.fixture
 def project(db):
-    from corpus.services import project_get_default
+    from core.access import project_get_default
 
     return project_get_default()
 
@@ -208,7 +208,7 @@ def annotator(django_user_model, project):
 @pytest.fixture
 def outsider(django_user_model, db):
     """A curator of another project: must see nothing of ours."""
-    from corpus.models import Project
+    from core.models import Project
 
     other = Project.objects.create(name="Other", slug="other")
     return _user(django_user_model, "outsider", "curator", project=other)

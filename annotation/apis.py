@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -11,12 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
-from annotation.models import Assignment, LabelOption, RejectionReason, Release, ReleaseExport
-from annotation.releases.build import ReleaseParams, release_build
-from annotation.releases.export import release_export_create
-from corpus import roles
+from annotation.models import Assignment, LabelOption, RejectionReason
+from core import roles
+from core.models import Project
 from corpus import selectors as corpus_selectors
-from corpus.models import Project
 
 
 def _get_project_for_user(user, slug: str | None) -> Project:
@@ -525,140 +522,3 @@ class AdjudicateApi(APIView):
         return Response(
             {"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED
         )
-
-
-# --- releases ----------------------------------------------------------------------------------
-
-
-class ReleaseParamsSerializer(serializers.Serializer):
-    name = serializers.SlugField(max_length=80)
-    label_set = serializers.ListField(child=serializers.SlugField(), required=False)
-    min_agreement = serializers.IntegerField(required=False, min_value=1, max_value=15)
-    include_adjudicated = serializers.BooleanField(required=False)
-    include_gold = serializers.BooleanField(required=False)
-    balancing = serializers.CharField(required=False)
-    cap = serializers.IntegerField(required=False, allow_null=True)
-    split = serializers.CharField(required=False)
-    group_by = serializers.CharField(required=False)
-    seed = serializers.IntegerField(required=False, min_value=0)
-    sources = serializers.ListField(child=serializers.IntegerField(), required=False)
-
-
-class ReleaseSerializer(serializers.ModelSerializer):
-    manifest_url = serializers.FileField(source="manifest", read_only=True, use_url=True)
-    exports = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Release
-        fields = [
-            "id",
-            "name",
-            "version",
-            "status",
-            "params",
-            "checksum",
-            "counts",
-            "n_items",
-            "platform_version",
-            "created_at",
-            "manifest_url",
-            "exports",
-        ]
-        read_only_fields = fields
-
-    def get_exports(self, obj) -> list[dict]:
-        return [ReleaseExportSerializer(e).data for e in obj.exports.all()[:5]]
-
-
-class ReleaseExportSerializer(serializers.ModelSerializer):
-    archive_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ReleaseExport
-        fields = [
-            "id",
-            "release",
-            "status",
-            "progress",
-            "size_bytes",
-            "error",
-            "archive_url",
-            "created_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
-
-    def get_archive_url(self, obj) -> str | None:
-        return obj.archive.url if obj.archive else None
-
-
-def _get_release_for_user(user, pk: int) -> Release:
-    release = Release.objects.filter(pk=pk, project__in=corpus_selectors.projects_for_user(user)).first()
-    if release is None:
-        raise Http404("No such release.")
-    return release
-
-
-class ReleaseListCreateApi(APIView):
-    @extend_schema(
-        operation_id="releases_list", parameters=[PROJECT_PARAM], responses=ReleaseSerializer(many=True)
-    )
-    def get(self, request):
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
-        return Response(
-            ReleaseSerializer(
-                Release.objects.filter(project=project).prefetch_related("exports")[:100], many=True
-            ).data
-        )
-
-    @extend_schema(
-        operation_id="releases_build",
-        parameters=[PROJECT_PARAM],
-        request=ReleaseParamsSerializer,
-        responses={
-            201: ReleaseSerializer,
-            400: OpenApiResponse(description="A message per invalid parameter"),
-        },
-    )
-    def post(self, request):
-        """Build a new version of a release: consensus filter, balancing, leak-free grouped split."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
-        data = ReleaseParamsSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        release = release_build(
-            project=project, params=ReleaseParams(**data.validated_data), created_by=request.user
-        )
-        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
-
-
-class ReleaseDetailApi(APIView):
-    @extend_schema(operation_id="releases_retrieve", responses=ReleaseSerializer)
-    def get(self, request, pk: int):
-        _require_curator(request.user)
-        return Response(ReleaseSerializer(_get_release_for_user(request.user, pk)).data)
-
-
-class ReleaseExportCreateApi(APIView):
-    @extend_schema(operation_id="releases_export", request=None, responses={202: ReleaseExportSerializer})
-    def post(self, request, pk: int):
-        """Queue the archive of a release (Celery, `audio` queue); poll the export for progress."""
-        _require_curator(request.user)
-        export = release_export_create(
-            release=_get_release_for_user(request.user, pk), created_by=request.user
-        )
-        export.refresh_from_db()
-        return Response(ReleaseExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
-
-
-class ReleaseExportDetailApi(APIView):
-    @extend_schema(operation_id="release_exports_retrieve", responses=ReleaseExportSerializer)
-    def get(self, request, pk: int):
-        _require_curator(request.user)
-        export = ReleaseExport.objects.filter(
-            pk=pk, release__project__in=corpus_selectors.projects_for_user(request.user)
-        ).first()
-        if export is None:
-            raise Http404("No such export.")
-        return Response(ReleaseExportSerializer(export).data)

@@ -15,7 +15,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotation import agreement
-from annotation.bulk import fast_insert, fast_update
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -23,8 +22,10 @@ from annotation.models import (
     ClipConsensus,
     LabelOption,
 )
-from corpus import roles
-from corpus.models import Clip, Project
+from core import roles
+from core.bulk import fast_insert, fast_update
+from core.models import Project
+from corpus.models import Clip
 
 
 class ConsensusError(Exception):

@@ -34,13 +34,13 @@ word, flag it back to validation instead of labelling it."""
 
 
 def ensure_guideline() -> None:
-    """Create the default reasons and labels if missing (idempotent)."""
-    from importlib import import_module
+    """Create the default rejection reasons and label schema if missing (idempotent).
 
-    from django.apps import apps
+    The default label mappings of importable corpora are the datasets app's
+    (`datasets.importers.label_mappings_ensure`).
+    """
+    from importlib import import_module
 
     from annotation.models import LabelOption, RejectionReason
 
     import_module("annotation.migrations.0002_guideline_data").seed(RejectionReason, LabelOption)
-    # The default label mappings of importable corpora (migration 0004) need the labels first.
-    import_module("annotation.migrations.0004_default_label_mappings").forwards(apps, None)

@@ -14,8 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from corpus.jobs import JobRow
-from corpus.models import Clip, Project
+from core.models import Project
+from corpus.models import Clip
 
 
 class AnnotationConfig(models.Model):
@@ -291,45 +291,6 @@ class ClipConsensus(models.Model):
         return f"{self.n_agree}/{self.n_votes}" if self.n_agree >= 2 else "none"
 
 
-class GoldLabel(models.Model):
-    """A label that came with an imported corpus (RAVDESS, EmoDB...): counts as gold, not as votes."""
-
-    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="gold_label")
-    corpus = models.CharField(max_length=30)
-    original_label = models.CharField(max_length=60)
-    emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
-    gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-
-    def __str__(self) -> str:
-        return f"clip #{self.clip_id}: {self.corpus} {self.original_label}"
-
-
-class LabelMapping(models.Model):
-    """How an imported corpus's labels map onto the project schema (editable; never guessed)."""
-
-    corpus = models.CharField(max_length=30)
-    original_label = models.CharField(max_length=60)
-    emotion = models.ForeignKey(
-        LabelOption,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Blank together with 'excluded' means clips with this label are not imported.",
-    )
-    excluded = models.BooleanField(default=False)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["corpus", "original_label"], name="label_mapping_unique")
-        ]
-        ordering = ["corpus", "original_label"]
-
-    def __str__(self) -> str:
-        target = "excluded" if self.excluded else (self.emotion.code if self.emotion else "?")
-        return f"{self.corpus}: {self.original_label} -> {target}"
-
-
 class Adjudication(models.Model):
     class Decision(models.TextChoices):
         LABEL = "label", "Labelled by the curator"
@@ -346,87 +307,5 @@ class Adjudication(models.Model):
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # --- releases --------------------------------------------------------------------------------
-
     def __str__(self) -> str:
         return f"clip #{self.clip_id}: {self.decision}"
-
-
-class Release(models.Model):
-    """An immutable, versioned dataset: its parameters, its manifest and its checksum."""
-
-    class Status(models.TextChoices):
-        BUILT = "built", "Built"
-        FAILED = "failed", "Failed"
-
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="releases")
-    name = models.SlugField(max_length=80)
-    version = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILT)
-    params = models.JSONField(
-        help_text="Everything that built it: label set, agreement, balancing, split, seed."
-    )
-    manifest = models.FileField(upload_to="releases/", max_length=500)
-    checksum = models.CharField(max_length=64, help_text="sha256 of the manifest bytes.")
-    counts = models.JSONField(default=dict, help_text="split x label x gender counts")
-    platform_version = models.CharField(max_length=20)
-    n_items = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name", "version"], name="release_unique_version")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} v{self.version}"
-
-
-class ReleaseItem(models.Model):
-    class Split(models.TextChoices):
-        TRAIN = "train", "Train"
-        VALIDATION = "validation", "Validation"
-        TEST = "test", "Test"
-
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
-    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="release_items")
-    split = models.CharField(max_length=10, choices=Split.choices)
-    label = models.CharField(max_length=30)
-    gender = models.CharField(max_length=30, blank=True)
-    group = models.CharField(max_length=200, blank=True)
-    # 0: the clip itself; n > 0: the n-th augmented copy (oversampling, training split only).
-    copy_index = models.PositiveSmallIntegerField(default=0)
-    file_name = models.CharField(max_length=300)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["release", "clip", "copy_index"], name="release_item_unique"),
-        ]
-        indexes = [models.Index(fields=["release", "split", "label"], name="release_item_split")]
-
-    def __str__(self) -> str:
-        return self.file_name
-
-
-class ReleaseExport(JobRow):
-    """Writing a release's archive: a job row (status, progress, error) run by Celery."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="exports")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    archive = models.FileField(upload_to="exports/", max_length=500, blank=True)
-    size_bytes = models.BigIntegerField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"export #{self.pk} of release #{self.release_id} ({self.status})"

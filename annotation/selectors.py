@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import Annotation, Assignment, Flag, PoolEntry, ValidationVote
-from corpus.models import Clip, Project
+from core.models import Project
+from corpus.models import Clip
 
 
 def default_guideline() -> str:

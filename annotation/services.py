@@ -29,8 +29,9 @@ from annotation.models import (
     RejectionReason,
     ValidationVote,
 )
-from corpus import roles
-from corpus.models import Clip, Project
+from core import roles
+from core.models import Project
+from corpus.models import Clip
 
 VALIDATION = Assignment.Kind.VALIDATION
 LABELLING = Assignment.Kind.LABELLING
@@ -461,7 +462,7 @@ def holds_clip(user, clip_id: int) -> bool:
 
 def pool_set_priorities(*, priorities: dict[int, float]) -> int:
     """Set the labelling-queue priority of clips (lower first); written by queue policies."""
-    from annotation.bulk import fast_update
+    from core.bulk import fast_update
 
     rows = [(float(p), cid) for cid, p in sorted(priorities.items())]
     with transaction.atomic():

@@ -11,7 +11,6 @@ urlpatterns = [
     path("curation/rejected/", views.rejected_page, name="rejected"),
     path("curation/dashboard/", views.dashboard_page, name="dashboard"),
     path("curation/adjudication/", views.adjudication_page, name="adjudication"),
-    path("curation/releases/", views.releases_page, name="releases"),
 ]
 
 api_urlpatterns = [
@@ -32,8 +31,4 @@ api_urlpatterns = [
     path("consensus/recompute/", apis.ConsensusRecomputeApi.as_view(), name="consensus-recompute"),
     path("adjudication/", apis.AdjudicationQueueApi.as_view(), name="adjudication-queue"),
     path("adjudication/decisions/", apis.AdjudicateApi.as_view(), name="adjudicate"),
-    path("releases/", apis.ReleaseListCreateApi.as_view(), name="releases"),
-    path("releases/<int:pk>/", apis.ReleaseDetailApi.as_view(), name="release"),
-    path("releases/<int:pk>/exports/", apis.ReleaseExportCreateApi.as_view(), name="release-export"),
-    path("release-exports/<int:pk>/", apis.ReleaseExportDetailApi.as_view(), name="release-export-detail"),
 ]

@@ -3,7 +3,7 @@ so no page reloads between clips."""
 
 from django.shortcuts import render
 
-from corpus import roles
+from core import roles
 from corpus import selectors as corpus_selectors
 
 
@@ -47,11 +47,3 @@ def adjudication_page(request):
     if not roles.user_has_role(request.user, roles.CURATOR):
         return _forbidden(request, "Only curators adjudicate.")
     return render(request, "annotation/adjudication.html")
-
-
-def releases_page(request):
-    if not roles.user_has_role(request.user, roles.CURATOR):
-        return _forbidden(request, "Only curators build releases.")
-    return render(
-        request, "annotation/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)}
-    )

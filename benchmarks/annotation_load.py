@@ -72,11 +72,14 @@ def setup(n_clips: int, n_annotators: int, media: Path) -> dict[str, str]:
     from annotation.guideline import ensure_guideline
     from annotation.models import Annotation, Assignment, PoolEntry
     from annotation.tests.factories import clone_clips
+    from core.access import project_get_default
     from corpus import services
     from corpus.models import Clip, Recording, Source
+    from datasets.importers import label_mappings_ensure
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
+    label_mappings_ensure()
     # Start from a clean slate each run (the scratch database may hold an earlier run).
     Annotation.objects.all().delete()
     Assignment.objects.all().delete()
@@ -85,7 +88,7 @@ def setup(n_clips: int, n_annotators: int, media: Path) -> dict[str, str]:
     Recording.objects.all().delete()
     Source.objects.all().delete()
     User.objects.filter(username__startswith="bench-").delete()
-    project = services.project_get_default()
+    project = project_get_default()
     source = services.source_get_or_create(project=project, title="Load benchmark")
     files = sorted((DATA / "ravdess").glob("*.flac"))[:2]
     samples = np.concatenate([sf.read(f, dtype="float32")[0] for f in files])

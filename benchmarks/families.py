@@ -51,12 +51,14 @@ def main() -> None:
     from django.core.management import call_command
 
     from annotation.guideline import ensure_guideline
-    from annotation.releases.build import ReleaseParams, release_build
-    from corpus.services import project_get_default
+    from core.access import project_get_default
+    from datasets.importers import label_mappings_ensure
+    from datasets.releases.build import ReleaseParams, release_build
     from training import services
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
+    label_mappings_ensure()
     t = time.perf_counter()
     call_command("import_corpus", str(DATA / "ravdess"), "--format", "ravdess", "--no-progress")
     import_s = time.perf_counter() - t

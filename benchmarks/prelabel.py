@@ -57,9 +57,11 @@ def main() -> None:
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     from annotation.guideline import ensure_guideline
-    from annotation.models import Release
+    from core.access import project_get_default
     from corpus import services as corpus_services
     from corpus.models import Clip, Recording
+    from datasets.importers import label_mappings_ensure
+    from datasets.models import Release
     from inference import services
     from inference.models import Prediction
     from training.ml import engine
@@ -67,7 +69,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
-    project = corpus_services.project_get_default()
+    label_mappings_ensure()
+    project = project_get_default()
     rng = np.random.default_rng(0)
     files = sorted((DATA / "ravdess").glob("*.flac"))
     media = scratch / "media"

@@ -39,12 +39,15 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
 
     from annotation.guideline import ensure_guideline
     from annotation.models import Annotation, LabelOption
+    from core.access import project_get_default
     from corpus import services
     from corpus.models import Clip, Recording
+    from datasets.importers import label_mappings_ensure
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
-    project = services.project_get_default()
+    label_mappings_ensure()
+    project = project_get_default()
     rng = np.random.default_rng(0)
     files = sorted((DATA / "ravdess").glob("*.flac"))
     if not files:
@@ -148,10 +151,10 @@ def main() -> None:
     from django.db import connection
 
     from annotation.consensus import consensus_recompute
-    from annotation.models import ReleaseExport
-    from annotation.releases.build import ReleaseParams, release_build
-    from annotation.releases.export import release_export_create, release_export_execute
     from annotation.selectors import agreement_figures
+    from datasets.models import ReleaseExport
+    from datasets.releases.build import ReleaseParams, release_build
+    from datasets.releases.export import release_export_create, release_export_execute
 
     t = time.perf_counter()
     project = setup(args.clips, args.audio_files, args.clip_s, scratch / "media")["project"]

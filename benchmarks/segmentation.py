@@ -126,11 +126,12 @@ def floor_decode(mp3: Path) -> float:
 def platform_run(mp3: Path) -> dict:
     from django.core.files.storage import default_storage
 
+    from core.access import project_get_default
     from corpus import services
     from corpus.models import Clip, Recording, SegmentationRun
 
     Recording.objects.all().delete()
-    source = services.source_get_or_create(project=services.project_get_default(), title="Benchmark")
+    source = services.source_get_or_create(project=project_get_default(), title="Benchmark")
     t0 = time.perf_counter()
     result = services.recording_ingest(source=source, path=mp3, segment=False)
     t1 = time.perf_counter()

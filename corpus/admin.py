@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from core.models import Project
 from corpus import services
-from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+from corpus.models import Clip, Recording, SegmentationRun, Source
 
 
 @admin.register(Project)

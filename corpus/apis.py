@@ -13,8 +13,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from corpus import audio, policies, roles, selectors, services
-from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+from core import roles
+from core.access import project_get_default
+from core.models import Project
+from corpus import audio, policies, selectors, services
+from corpus.models import Clip, Recording, SegmentationRun, Source
 
 
 def _require_ingest_role(user) -> None:
@@ -43,7 +46,7 @@ def _get_project_for_user(user, slug: str | None) -> Project:
     if projects.count() == 1:
         return projects.get()
     if user.is_superuser:
-        return services.project_get_default()
+        return project_get_default()
     raise serializers.ValidationError({"project": "Name the project (slug): you belong to several or none."})
 
 

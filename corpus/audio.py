@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from core.constants import SAMPLE_RATE
+
 with warnings.catch_warnings():
     # pydub looks for ffmpeg on PATH at import; we hand it imageio-ffmpeg's binary instead.
     warnings.simplefilter("ignore", RuntimeWarning)
     from pydub import AudioSegment
-
-SAMPLE_RATE = 16000
 
 
 class AudioError(Exception):

@@ -1,6 +1,6 @@
 """The corpus: where broadcast audio comes in and is cut into clips.
 
-Project -> Source (a series or programme episode) -> Recording (one ingested file) ->
+(core.Project) -> Source (a series or programme episode) -> Recording (one ingested file) ->
 SegmentationRun (a VAD job, a row with status and progress) -> Clip (one utterance, its own WAV).
 """
 
@@ -11,24 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from corpus.jobs import JobRow
-
-
-class Project(models.Model):
-    """A dataset under construction (e.g. "TuniSER: Tunisian Derja from TV series")."""
-
-    name = models.CharField(max_length=200, unique=True)
-    slug = models.SlugField(max_length=80, unique=True)
-    dialect = models.CharField(max_length=100, default="Tunisian Arabic (Derja)")
-    description = models.TextField(blank=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="corpus_projects")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+from core.models import JobRow, Project
 
 
 class Source(models.Model):
@@ -110,12 +93,6 @@ class Recording(models.Model):
 class SegmentationRun(JobRow):
     """One voice-activity-detection job over one recording. The row is the job's state."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
     class Detector(models.TextChoices):
         WEBRTC = "webrtc", "WebRTC VAD"
         SILERO = "silero", "Silero VAD"
@@ -138,7 +115,6 @@ class SegmentationRun(JobRow):
         default=True, help_text="Refine boundaries to voiced frames and energy onsets."
     )
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     n_regions = models.PositiveIntegerField(null=True, blank=True)
     n_clips_created = models.PositiveIntegerField(null=True, blank=True)
     n_clips_replaced = models.PositiveIntegerField(null=True, blank=True)
@@ -151,10 +127,6 @@ class SegmentationRun(JobRow):
 
     def __str__(self) -> str:
         return f"Segmentation #{self.pk} of recording #{self.recording_id} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     def vad_params(self):
         from corpus.vad import VadParams

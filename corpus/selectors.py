@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+from core.models import Project
+from corpus.models import Clip, Recording, SegmentationRun, Source
 
 
 def projects_for_user(user) -> QuerySet[Project]:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-import time
-import traceback as tb
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +20,15 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
+from core import jobs
+from core.constants import SAMPLE_RATE
+from core.models import Project
 from corpus import audio, policies, vad
-from corpus.jobs import job_claim
-from corpus.models import Clip, Project, Recording, SegmentationRun, Source
+from corpus.models import Clip, Recording, SegmentationRun, Source
 
 logger = logging.getLogger(__name__)
-
-# A RUNNING segmentation whose heartbeat is older than this belongs to a dead worker.
-STALE_RUN_AFTER = timedelta(minutes=5)
 
 
 class IngestRejected(Exception):
@@ -57,11 +52,6 @@ class IngestResult:
 
 def _config(key: str):
     return settings.TUNISER[key]
-
-
-def project_get_default() -> Project:
-    project, _ = Project.objects.get_or_create(slug="tuniser", defaults={"name": "TuniSER"})
-    return project
 
 
 def source_get_or_create(
@@ -283,26 +273,6 @@ def segmentation_run_create(
     return run
 
 
-def _claim(run_id: int) -> bool:
-    return job_claim(SegmentationRun, run_id, stale_after=STALE_RUN_AFTER, progress=0.0)
-
-
-class _Progress:
-    """Throttled progress writes: at most every 0.5 s, never inside a transaction."""
-
-    def __init__(self, run_id: int):
-        self.run_id = run_id
-        self.last = 0.0
-
-    def __call__(self, fraction: float, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.last >= 0.5:
-            self.last = now
-            SegmentationRun.objects.filter(pk=self.run_id).update(
-                progress=round(min(max(fraction, 0.0), 1.0), 4), heartbeat_at=timezone.now()
-            )
-
-
 def _overlaps(start: float, end: float, spans: list[tuple[float, float]]) -> bool:
     return any(start < e and s < end for s, e in spans)
 
@@ -319,30 +289,26 @@ def _protected_spans(recording: Recording) -> tuple[list[tuple[float, float]], s
 def segmentation_run_execute(*, run_id: int) -> bool:
     """Run one queued segmentation. Returns False if the run was not ours to take.
 
-    1. Claim the row (QUEUED -> RUNNING, or a stale RUNNING one): a redelivered message does
-       nothing twice.
+    1. Claim the row (core.jobs: QUEUED -> RUNNING, or a stale RUNNING one): a redelivered
+       message does nothing twice.
     2. Read the normalised WAV and detect speech regions (progress 0 -> 60 %).
     3. Write each region's WAV through the storage API, skipping regions that overlap a clip
        somebody has validated or labelled (60 -> 95 %). Slow work stays outside transactions.
     4. In one transaction: delete the replaceable clips (awaiting validation, nobody's work),
-       insert the new ones, record the counts.
+       insert the new ones, record the counts and mark the run succeeded.
     On any error the run is marked failed with its traceback, the files it wrote are deleted,
     and the recording's existing clips are untouched.
     """
-    if not _claim(run_id):
-        logger.info("segmentation run %s is not queued (already taken or finished); skipping", run_id)
-        return False
-    run = SegmentationRun.objects.select_related("recording").get(pk=run_id)
-    recording = run.recording
-    Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTING)
-    progress = _Progress(run_id)
     written: list[str] = []
-    try:
+
+    def segment(run: SegmentationRun, progress: jobs.JobProgress) -> None:
+        recording = run.recording
+        Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTING)
         params = run.vad_params()
         with default_storage.open(recording.normalised.name, "rb") as fh:
             samples = audio.read_pcm16(fh)
         # Frame the recording once; detection and every clip's quality figures share it.
-        analysis = vad.analyse(samples, audio.SAMPLE_RATE, params)
+        analysis = vad.analyse(samples, SAMPLE_RATE, params)
         regions = analysis.detect_regions(params, progress=lambda f: progress(0.6 * f))
         spans, _ = _protected_spans(recording)
         segment = audio.pcm16_segment(samples)
@@ -375,15 +341,17 @@ def segmentation_run_execute(*, run_id: int) -> bool:
         old_files = _segmentation_commit(
             run=run, recording=recording, new_clips=new_clips, n_regions=len(regions)
         )
-    except Exception as exc:
+        for key in old_files:
+            default_storage.delete(key)
+
+    def clean_up(run: SegmentationRun, exc: BaseException) -> None:
         for key in written:
             default_storage.delete(key)
-        segmentation_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
-        logger.exception("segmentation run %s failed", run_id)
-        return True
-    for key in old_files:
-        default_storage.delete(key)
-    return True
+        _recording_after_failure(run, jobs.failure_message(exc))
+
+    return jobs.job_execute(
+        SegmentationRun, run_id, segment, claim_fields={"progress": 0.0}, on_failure=clean_up
+    )
 
 
 def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
@@ -399,17 +367,14 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
         keep = [c for c in new_clips if c not in late]
         Clip.objects.bulk_create(keep, batch_size=500)
         policies.clips_created(list(Clip.objects.filter(segmentation_run=run).values_list("pk", flat=True)))
-        SegmentationRun.objects.filter(pk=run.pk).update(
-            status=SegmentationRun.Status.SUCCEEDED,
-            progress=1.0,
-            finished_at=timezone.now(),
+        jobs.job_succeed(
+            SegmentationRun,
+            run.pk,
             n_regions=n_regions,
             n_clips_created=len(keep),
             n_clips_replaced=n_replaced,
             n_clips_kept=len(protected),
             speech_s=round(float(np.sum([c.duration_s for c in keep])) if keep else 0.0, 3),
-            error="",
-            traceback="",
         )
         Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTED, error="")
     for clip in late:
@@ -417,20 +382,14 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
     return old_files
 
 
-def segmentation_run_fail(*, run_id: int, error: str, traceback: str = "") -> None:
-    """Record a final failure. The recording keeps its clips if an earlier run made some."""
-    with transaction.atomic():
-        run = SegmentationRun.objects.select_for_update().select_related("recording").get(pk=run_id)
-        run.status = SegmentationRun.Status.FAILED
-        run.error = error[:2000]
-        run.traceback = traceback
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "traceback", "finished_at"])
-        has_clips = run.recording.clips.exists()
-        Recording.objects.filter(pk=run.recording_id).update(
-            status=Recording.Status.SEGMENTED if has_clips else Recording.Status.FAILED,
-            error="" if has_clips else f"Segmentation failed: {error[:500]}",
-        )
+def _recording_after_failure(run: SegmentationRun, error: str) -> None:
+    """A failed segmentation leaves the recording segmented if an earlier run made clips, else
+    failed with the reason."""
+    has_clips = Clip.objects.filter(recording_id=run.recording_id).exists()
+    Recording.objects.filter(pk=run.recording_id).update(
+        status=Recording.Status.SEGMENTED if has_clips else Recording.Status.FAILED,
+        error="" if has_clips else f"Segmentation failed: {error[:500]}",
+    )
 
 
 def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -461,9 +420,9 @@ def clip_create_whole(
     """
     with default_storage.open(recording.normalised.name, "rb") as fh:
         samples = audio.read_pcm16(fh)
-    end = len(samples) / audio.SAMPLE_RATE
+    end = len(samples) / SAMPLE_RATE
     params = vad.VadParams()
-    quality = vad.analyse(samples, audio.SAMPLE_RATE, params).clip_quality(0.0, end, params)
+    quality = vad.analyse(samples, SAMPLE_RATE, params).clip_quality(0.0, end, params)
     key = default_storage.save(
         f"clips/{recording.pk}/whole.wav",
         ContentFile(audio.clip_wav_bytes(audio.pcm16_segment(samples), 0.0, end)),

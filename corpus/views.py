@@ -9,7 +9,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.utils._os import safe_join
 
-from corpus import roles, selectors
+from core import roles
+from corpus import selectors
 from corpus.models import Recording, SegmentationRun
 
 

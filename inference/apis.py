@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from corpus import roles
+from core import roles
 from corpus import selectors as corpus_selectors
 from inference import services
 from inference.models import PrelabelJob

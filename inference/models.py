@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
-from corpus.jobs import JobRow
-from corpus.models import Clip, Project
+from core.models import JobRow, Project
+from corpus.models import Clip
 from training.models import ModelVersion
 
 
@@ -49,15 +51,11 @@ class Prediction(models.Model):
 class PrelabelJob(JobRow):
     """Pre-labelling a project's existing clips in batches: a job row run on the `gpu` queue."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    # A batch of a large model on a busy GPU may take minutes between two heartbeats.
+    stale_after = timedelta(minutes=10)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prelabel_jobs")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="prelabel_jobs")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     n_total = models.PositiveIntegerField(default=0)
     n_done = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -12,9 +12,7 @@ import math
 import tempfile
 import threading
 import time
-import traceback as tb
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +21,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from annotation import services as annotation_services
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
+from core import jobs
+from core.constants import SAMPLE_RATE
+from core.models import Project
 from corpus import audio, vad
 from corpus import services as corpus_services
-from corpus.jobs import job_claim
-from corpus.models import Clip, Project
+from corpus.models import Clip
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 BATCH = 256
-STALE_AFTER = timedelta(minutes=10)
 
 _predictors: dict[int, object] = {}
 _predictors_lock = threading.Lock()
@@ -160,38 +158,32 @@ def prelabel_job_create(
 
 
 def prelabel_job_execute(*, job_id: int) -> bool:
-    """Pre-label every clip of the project not yet predicted by the job's model, in batches."""
-    if not job_claim(PrelabelJob, job_id, stale_after=STALE_AFTER):
-        return False
-    job = PrelabelJob.objects.select_related("model_version__project").get(pk=job_id)
-    try:
-        predicted = Prediction.objects.filter(model_version=job.model_version).values("clip_id")
-        clip_ids = list(
-            Clip.objects.filter(recording__source__project=job.project)
-            .exclude(status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
-            .exclude(pk__in=predicted)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        PrelabelJob.objects.filter(pk=job_id).update(n_total=len(clip_ids))
-        for start in range(0, len(clip_ids), BATCH):
-            prelabel_clips(model_version=job.model_version, clip_ids=clip_ids[start : start + BATCH])
-            n = min(start + BATCH, len(clip_ids))
-            PrelabelJob.objects.filter(pk=job_id).update(
-                n_done=n, progress=n / len(clip_ids), heartbeat_at=timezone.now()
-            )
-        PrelabelJob.objects.filter(pk=job_id).update(
-            status=PrelabelJob.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now()
-        )
-    except Exception as exc:
-        logger.exception("pre-label job %s failed", job_id)
-        PrelabelJob.objects.filter(pk=job_id).update(
-            status=PrelabelJob.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            traceback=tb.format_exc(),
-            finished_at=timezone.now(),
-        )
-    return True
+    """Pre-label every clip of the project not yet predicted by the job's model, in batches.
+
+    A job row (core.jobs): claimed, progress and heartbeat per batch, failure recorded. Clips
+    already predicted by this model version are skipped, so a re-run after a crash does the
+    rest only (predictions are unique per model version and clip).
+
+    Returns:
+        False if the job was not free to take; True once this call ran it.
+    """
+    return jobs.job_execute(PrelabelJob, job_id, _prelabel)
+
+
+def _prelabel(job: PrelabelJob, progress: jobs.JobProgress) -> None:
+    predicted = Prediction.objects.filter(model_version=job.model_version).values("clip_id")
+    clip_ids = list(
+        Clip.objects.filter(recording__source__project=job.project)
+        .exclude(status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
+        .exclude(pk__in=predicted)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    PrelabelJob.objects.filter(pk=job.pk).update(n_total=len(clip_ids))
+    for start in range(0, len(clip_ids), BATCH):
+        prelabel_clips(model_version=job.model_version, clip_ids=clip_ids[start : start + BATCH])
+        n = min(start + BATCH, len(clip_ids))
+        progress(n / len(clip_ids), force=True, n_done=n)
 
 
 def queue_reprioritise(*, project: Project) -> int:
@@ -328,10 +320,10 @@ def infer_upload(
         if mode == "chunk":
             spans = [(0.0, duration)]
         else:
-            regions = vad.analyse(samples, audio.SAMPLE_RATE).detect_regions(vad.VadParams())
+            regions = vad.analyse(samples, SAMPLE_RATE).detect_regions(vad.VadParams())
             spans = [(r.start, r.end) for r in regions]
         if spans:
-            clips = [samples[int(a * audio.SAMPLE_RATE) : int(b * audio.SAMPLE_RATE)] for a, b in spans]
+            clips = [samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in spans]
             proba = predictor.predict_proba(clips)
             for (a, b), p in zip(spans, proba, strict=True):
                 answer["segments"].append(

@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from corpus import roles
+from core import roles
 from inference.models import Prelabeller
 from training import selectors as training_selectors
 

@@ -21,6 +21,7 @@ from annotation.models import Annotation, Assignment, PoolEntry, RejectionReason
 from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
+from datasets.importers import label_mappings_ensure
 from tests.conftest import CHROMIUM_ARGS, _new_page, chromium_path, login
 
 pytestmark = pytest.mark.browser
@@ -47,6 +48,7 @@ def browser(browser):
 def _guideline(transactional_db):
     # Transactional tests (live_server) flush the rows the data migration seeded.
     ensure_guideline()
+    label_mappings_ensure()
 
 
 @pytest.fixture

@@ -17,12 +17,14 @@ from playwright.sync_api import expect
 
 from annotation import services
 from annotation.guideline import ensure_guideline
-from annotation.models import ClipConsensus, Release, ReleaseExport
+from annotation.models import ClipConsensus
 from annotation.selectors import agreement_figures
 from annotation.tests.factories import clone_clips
 from corpus import services as corpus_services
 from corpus.models import Source
 from corpus.tests import media_files as mf
+from datasets.importers import label_mappings_ensure
+from datasets.models import Release, ReleaseExport
 from tests.conftest import login
 
 pytestmark = pytest.mark.browser
@@ -52,6 +54,7 @@ ANNOTATORS = ("amel", "bilel", "chiraz")
 def _guideline(transactional_db):
     # Transactional tests (live_server) flush the rows the data migration seeded.
     ensure_guideline()
+    label_mappings_ensure()
 
 
 def label_clips(project, django_user_model, data_dir: Path, tmp_path: Path, plan) -> list[int]:

@@ -21,8 +21,9 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from annotation.guideline import ensure_guideline
-from annotation.releases.build import ReleaseParams, release_build
 from corpus.tests import media_files as mf
+from datasets.importers import label_mappings_ensure
+from datasets.releases.build import ReleaseParams, release_build
 from tests.conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, login
 
 pytestmark = pytest.mark.browser
@@ -43,6 +44,7 @@ def model_version(transactional_db, tmp_path, data_dir, project):
     from training.models import ModelVersion
 
     ensure_guideline()
+    label_mappings_ensure()
     folder = tmp_path / "ravdess"
     folder.mkdir()
     for f in sorted((data_dir / "ravdess").glob("03-01-0[125]-*.flac")):

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import wait_for
+from core.access import project_get_default
 from corpus.models import Recording, SegmentationRun
 from corpus.tests import media_files as mf
 
@@ -46,7 +47,7 @@ def test_a_message_delivered_twice_is_executed_once(celery_worker_process, curat
     from corpus.tasks import segment_recording
 
     samples, rate = mf.ravdess_speech(data_dir, n=2)
-    source = services.source_get_or_create(project=services.project_get_default(), title="Twice")
+    source = services.source_get_or_create(project=project_get_default(), title="Twice")
     rec = services.recording_ingest(
         source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate), segment=False
     ).recording

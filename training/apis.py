@@ -7,9 +7,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Release
-from corpus import roles
+from core import roles
 from corpus import selectors as corpus_selectors
+from datasets.models import Release
 from training import selectors, services
 from training.ml import families
 from training.models import Family, ModelVersion, TrainingRun

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from annotation.models import Release
-from corpus.jobs import JobRow
-from corpus.models import Project
+from core.models import JobRow, Project
+from datasets.models import Release
 
 
 class Family(models.TextChoices):
@@ -19,12 +20,8 @@ class Family(models.TextChoices):
 
 
 class TrainingRun(JobRow):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    # An epoch of a large model may take minutes between two heartbeats.
+    stale_after = timedelta(minutes=10)
 
     class Device(models.TextChoices):
         AUTO = "auto", "Auto (GPU if present)"
@@ -49,7 +46,6 @@ class TrainingRun(JobRow):
         help_text="Transformer family: a local directory with a saved wav2vec 2.0 / HuBERT / WavLM model.",
     )
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     epoch = models.PositiveIntegerField(default=0)
     step = models.PositiveIntegerField(default=0)
@@ -72,10 +68,6 @@ class TrainingRun(JobRow):
 
     def get_absolute_url(self) -> str:
         return reverse("training:run-detail", args=[self.pk])
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
 class ModelVersion(models.Model):

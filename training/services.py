@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 import logging
 import shutil
-import time
-import traceback as tb
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +22,13 @@ from django.db.models import F
 from django.utils import timezone
 
 import tuniser
-from annotation.models import Release
-from annotation.releases.augment import augmented_copy, copy_seed
-from corpus.jobs import job_claim
+from core import jobs
+from datasets.models import Release
+from datasets.releases.augment import augmented_copy, copy_seed
 from training.ml import engine, families
 from training.models import Family, ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=10)
 
 
 def _dirs() -> tuple[Path, Path, Path]:
@@ -127,9 +123,7 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
     """Queue a failed, cancelled or dead run again: it resumes from its last checkpoint."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        dead = run.status == TrainingRun.Status.RUNNING and (
-            run.heartbeat_at is None or run.heartbeat_at < timezone.now() - STALE_AFTER
-        )
+        dead = TrainingRun.objects.filter(TrainingRun.stale_q(), pk=run.pk).exists()
         if run.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED) and not dead:
             raise ValidationError(
                 f"Run #{run.pk} is {run.status}; only failed, cancelled or dead runs are retried."
@@ -147,7 +141,7 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
 def run_mark_dead(*, run: TrainingRun) -> None:
     """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests)."""
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
-        heartbeat_at=timezone.now() - 2 * STALE_AFTER
+        heartbeat_at=timezone.now() - 2 * TrainingRun.stale_after
     )
 
 
@@ -210,86 +204,72 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
 # --- execution ---------------------------------------------------------------------------------
 
 
-def _claim(run_id: int) -> bool:
-    return job_claim(TrainingRun, run_id, stale_after=STALE_AFTER, attempts=F("attempts") + 1)
+def _cancel_relay(run_id: int, progress: jobs.JobProgress):
+    """Progress from the engine to the row (throttled, every epoch end forced), and cancellation
+    from the row to the engine: the returned callable answers True once a person cancelled."""
+    cancelled = False
 
+    def on_progress(p: engine.Progress) -> bool:
+        nonlocal cancelled
+        fields = {"epoch": p.epoch, "step": p.step, "total_steps": p.total_steps}
+        if p.epoch_done:
+            fields["history"] = p.history
+        fraction = p.step / p.total_steps if p.total_steps else 0.0
+        if progress(fraction, force=p.epoch_done, **fields):
+            cancelled = TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+        return cancelled
 
-class _Relay:
-    """Progress from the engine to the row (throttled), cancellation from the row to the engine."""
-
-    def __init__(self, run_id: int, every_s: float = 1.0):
-        self.run_id = run_id
-        self.every_s = every_s
-        self.last = 0.0
-        self.cancel = False
-
-    def __call__(self, p: engine.Progress) -> bool:
-        now = time.monotonic()
-        if p.epoch_done or now - self.last >= self.every_s:
-            self.last = now
-            fields = {
-                "epoch": p.epoch,
-                "step": p.step,
-                "total_steps": p.total_steps,
-                "heartbeat_at": timezone.now(),
-                "progress": round(p.step / p.total_steps, 4) if p.total_steps else 0.0,
-            }
-            if p.epoch_done:
-                fields["history"] = p.history
-            TrainingRun.objects.filter(pk=self.run_id).update(**fields)
-            self.cancel = TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
-        return self.cancel
+    return on_progress
 
 
 def run_execute(*, run_id: int) -> bool:
     """Train one claimed run to the end (or to its cancellation), and record the model.
 
-    1. Claim the row (queued, or running with a stale heartbeat: its worker died).
+    1. Claim the row (core.jobs: queued, or running with a stale heartbeat: its worker died);
+       each claim counts one more attempt.
     2. Decode the release once (cached), then train with the engine: it checkpoints every epoch
        and resumes from the last checkpoint of this run's work directory.
     3. Success: move the exported model under TUNISER_MODELS_DIR and create its ModelVersion, with
-       the metrics, in one transaction. Cancellation keeps the best checkpoint. GPU memory
-       exhaustion and every other failure are recorded on the row with their reason.
+       the metrics, in one transaction with the row's success. Cancellation keeps the best
+       checkpoint. GPU memory exhaustion (with the batch size that failed) and every other
+       failure are recorded on the row with their reason.
+
+    Returns:
+        False if the run was not free to take; True once this call ran it.
     """
-    if not _claim(run_id):
-        logger.info("training run %s is not queued (taken or finished); skipping", run_id)
-        return False
-    run = TrainingRun.objects.select_related("release__project").get(pk=run_id)
-    relay = _Relay(run_id)
-    try:
-        train, val, test, labels = release_datasets(run.release)
-        result = engine.train(
-            family=run.family,
-            hparams=run.hparams,
-            train=train,
-            val=val,
-            test=test,
-            labels=labels,
-            workdir=run_workdir(run),
-            device=run.device,
-            precision=run.precision,
-            on_progress=relay,
-            backbone_dir=Path(run.backbone) if run.backbone else None,
-            resume=True,
-        )
-    except engine.GpuOutOfMemory as exc:
-        _fail(run_id, exc.message, tb.format_exc())
-        return True
-    except Exception as exc:
-        logger.exception("training run %s failed", run_id)
-        _fail(run_id, f"{type(exc).__name__}: {exc}", tb.format_exc())
-        return True
+    return jobs.job_execute(
+        TrainingRun,
+        run_id,
+        _train,
+        claim_fields={"attempts": F("attempts") + 1},
+        progress_every_s=1.0,
+    )
+
+
+def _train(run: TrainingRun, progress: jobs.JobProgress) -> None:
+    train, val, test, labels = release_datasets(run.release)
+    result = engine.train(
+        family=run.family,
+        hparams=run.hparams,
+        train=train,
+        val=val,
+        test=test,
+        labels=labels,
+        workdir=run_workdir(run),
+        device=run.device,
+        precision=run.precision,
+        on_progress=_cancel_relay(run.pk, progress),
+        backbone_dir=Path(run.backbone) if run.backbone else None,
+        resume=True,
+    )
     common = {
         "history": result.history,
         "resumed_from_epoch": result.resumed_from_epoch,
         "resolved_hparams": result.hparams,
         "used_device": result.device,
-        "finished_at": timezone.now(),
-        "heartbeat_at": timezone.now(),
     }
     if result.cancelled:
-        TrainingRun.objects.filter(pk=run_id).update(status=TrainingRun.Status.CANCELLED, **common)
-        return True
+        raise jobs.JobCancelled(**common)
     _, models_dir, _ = _dirs()
     rel = f"{run.project.slug}/run-{run.pk}-{run.family}"
     target = models_dir / rel
@@ -299,9 +279,7 @@ def run_execute(*, run_id: int) -> bool:
     from training.ml.predict import read_config
 
     with transaction.atomic():
-        TrainingRun.objects.filter(pk=run_id).update(
-            status=TrainingRun.Status.SUCCEEDED, progress=1.0, test_metrics=result.test_metrics, **common
-        )
+        jobs.job_succeed(TrainingRun, run.pk, test_metrics=result.test_metrics, **common)
         ModelVersion.objects.create(
             project=run.project,
             run=run,
@@ -319,10 +297,3 @@ def run_execute(*, run_id: int) -> bool:
             },
             platform_version=tuniser.__version__,
         )
-    return True
-
-
-def _fail(run_id: int, error: str, traceback: str) -> None:
-    TrainingRun.objects.filter(pk=run_id).update(
-        status=TrainingRun.Status.FAILED, error=error[:2000], traceback=traceback, finished_at=timezone.now()
-    )

@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from corpus import roles
+from core import roles
 from training import selectors
 
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 
 import tuniser
-from corpus import roles
+from core import roles
 
 
 def platform(request):

@@ -65,8 +65,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     # The workflow, bottom to top: imports only point down this list.
+    "core",
     "corpus",
     "annotation",
+    "datasets",
     "training",
     "inference",
 ]
@@ -185,7 +187,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "corpus.tasks.*": {"queue": "audio"},
-    "annotation.tasks.*": {"queue": "audio"},
+    "datasets.tasks.*": {"queue": "audio"},
     "training.tasks.*": {"queue": "gpu"},
     "inference.tasks.*": {"queue": "gpu"},
 }
@@ -210,7 +212,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "tuniser.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TuniSER Studio API",

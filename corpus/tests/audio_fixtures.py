@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.constants import SAMPLE_RATE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_RATE = 16000
 TRIM_TOP_DB = 30.0
 
 

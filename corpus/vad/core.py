@@ -60,9 +60,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.constants import SAMPLE_RATE
+
 from .params import Region, VadParams
 
-SAMPLE_RATE = 16000
 TICK = 160  # samples per 10 ms tick at 16 kHz
 TICKS_PER_S = SAMPLE_RATE // TICK
 SILERO_CHUNK = 512  # samples per Silero chunk at 16 kHz (32 ms)

@@ -14,7 +14,8 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-SAMPLE_RATE = 16000
+from core.constants import SAMPLE_RATE
+
 # Silence trimming works on 32 ms frames with an 8 ms hop: fine enough not to clip word onsets,
 # coarse enough to ignore clicks. `top_db` is relative to the clip's loudest frame.
 TRIM_FRAME = 512

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from annotation.guideline import ensure_guideline
-from annotation.releases.build import ReleaseParams, release_build
+from datasets.importers import label_mappings_ensure
+from datasets.releases.build import ReleaseParams, release_build
 
 # Angry vs neutral (calm counts as neutral); speakers held out by the release split.
 ACTORS = range(1, 13)
@@ -15,6 +16,7 @@ ACTORS = range(1, 13)
 @pytest.fixture
 def release(tmp_path, data_dir, project):
     ensure_guideline()
+    label_mappings_ensure()
     folder = tmp_path / "ravdess"
     folder.mkdir()
     for f in sorted((data_dir / "ravdess").glob("03-01-0[125]-*.flac")):

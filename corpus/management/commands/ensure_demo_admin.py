@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from corpus import roles, services
+from core import roles
+from core.access import project_get_default
 
 
 class Command(BaseCommand):
@@ -16,7 +17,7 @@ class Command(BaseCommand):
         User = get_user_model()
         username = os.environ.get("TUNISER_DEMO_USER", "admin")
         password = os.environ.get("TUNISER_DEMO_PASSWORD", "tuniser-demo")
-        project = services.project_get_default()
+        project = project_get_default()
         if User.objects.filter(is_superuser=True).exists():
             demo = User.objects.filter(username=username, is_superuser=True).first()
             if demo and demo.check_password(password):

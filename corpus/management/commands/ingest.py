@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.access import project_get_default
+from core.models import Project
 from corpus import services
-from corpus.models import Project
 
 
 class Command(BaseCommand):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             if project is None:
                 raise CommandError(f"No project with slug '{opts['project']}'.")
         else:
-            project = services.project_get_default()
+            project = project_get_default()
         try:
             source = services.source_get_or_create(
                 project=project, title=opts["source"], episode=opts["episode"], channel=opts["channel"]

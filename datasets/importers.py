@@ -16,9 +16,11 @@ from pathlib import Path
 
 from django.db import transaction
 
-from annotation.models import ClipConsensus, GoldLabel, LabelMapping, LabelOption
+from annotation.models import ClipConsensus, LabelOption
+from core.models import Project
 from corpus import services as corpus_services
-from corpus.models import Clip, Project
+from corpus.models import Clip
+from datasets.models import GoldLabel, LabelMapping
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg"}
 
@@ -225,3 +227,28 @@ def corpus_import(
         report.imported += 1
         report.by_label[emotion.code] += 1
     return report
+
+
+def label_mappings_ensure() -> int:
+    """Create the default label mappings of the importable corpora where missing (idempotent).
+
+    The defaults are those of migration annotation 0004 (RAVDESS, EmoDB, TESS, CREMA-D, SAVEE);
+    the label schema must exist first (`annotation.guideline.ensure_guideline`).
+
+    Returns:
+        The number of mappings created.
+    """
+    from importlib import import_module
+
+    defaults = import_module("annotation.migrations.0004_default_label_mappings").MAPPINGS
+    emotions = {o.code: o for o in LabelOption.objects.filter(kind=LabelOption.Kind.EMOTION)}
+    created = 0
+    for corpus, rules in defaults.items():
+        for original, code in rules.items():
+            _, new = LabelMapping.objects.get_or_create(
+                corpus=corpus,
+                original_label=original,
+                defaults={"emotion": emotions.get(code) if code else None, "excluded": code is None},
+            )
+            created += new
+    return created

@@ -5,9 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from annotation.importers import PARSERS, corpus_import
-from corpus import services as corpus_services
-from corpus.models import Project
+from core.access import project_get_default
+from core.models import Project
+from datasets.importers import PARSERS, corpus_import
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             if proj is None:
                 raise CommandError(f"No project with slug '{project}'.")
         else:
-            proj = corpus_services.project_get_default()
+            proj = project_get_default()
         bar = tqdm(total=0, unit="file", disable=no_progress, file=self.stderr._out)
 
         def progress(n, total):

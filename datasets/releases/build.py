@@ -19,11 +19,13 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 import tuniser
-from annotation.bulk import fast_insert
-from annotation.models import Annotation, ClipConsensus, LabelOption, Release, ReleaseItem
-from annotation.releases.balance import STRATEGIES, balance, plan_oversampling
-from annotation.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
-from corpus.models import Clip, Project
+from annotation.models import Annotation, ClipConsensus, LabelOption
+from core.bulk import fast_insert
+from core.models import Project
+from corpus.models import Clip
+from datasets.models import Release, ReleaseItem
+from datasets.releases.balance import STRATEGIES, balance, plan_oversampling
+from datasets.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
 
 GROUP_KEYS = ("speaker", "recording", "episode", "series")
 PRIMARY = ["happy", "sad", "angry", "neutral"]

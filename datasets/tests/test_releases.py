@@ -14,10 +14,11 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
 from annotation.guideline import ensure_guideline
-from annotation.models import GoldLabel, Release, ReleaseExport
-from annotation.releases.build import ReleaseParams, release_build
-from annotation.releases.export import release_export_create
 from corpus.models import Clip
+from datasets.importers import label_mappings_ensure
+from datasets.models import GoldLabel, Release, ReleaseExport
+from datasets.releases.build import ReleaseParams, release_build
+from datasets.releases.export import release_export_create
 
 # 12 actors x (neutral, calm, happy, sad, angry) x statement 1 x both intensities where they exist.
 RAVDESS_ACTORS = range(1, 13)
@@ -52,6 +53,7 @@ def _import(fmt, path):
 @pytest.mark.django_db
 def test_import_maps_labels_reports_strays_and_never_guesses(corpora, capsys, tmp_path, data_dir):
     ensure_guideline()
+    label_mappings_ensure()
     rav, emo = corpora
     problems = _import("ravdess", rav)
     out = capsys.readouterr().out
@@ -90,6 +92,7 @@ def test_import_maps_labels_reports_strays_and_never_guesses(corpora, capsys, tm
 @pytest.fixture
 def imported(corpora, db):
     ensure_guideline()
+    label_mappings_ensure()
     rav, emo = corpora
     _import("ravdess", rav)
     _import("emodb", emo)

@@ -17,11 +17,8 @@ import io
 import json
 import logging
 import tempfile
-import time
-import traceback as tb
 import zipfile
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +26,15 @@ import soundfile as sf
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
-from annotation.models import AnnotationConfig, Release, ReleaseExport
-from annotation.releases.augment import augmented_copy, copy_seed
-from corpus.jobs import job_claim
+from annotation.models import AnnotationConfig
+from core import jobs
 from corpus.models import Clip, Source
+from datasets.models import Release, ReleaseExport
+from datasets.releases.augment import augmented_copy, copy_seed
 
 logger = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=5)
 
 
 def release_export_create(*, release: Release, created_by=None, enqueue: bool = True) -> ReleaseExport:
@@ -51,70 +47,55 @@ def release_export_create(*, release: Release, created_by=None, enqueue: bool = 
             return busy
         export = ReleaseExport.objects.create(release=release, created_by=created_by)
         if enqueue:
-            from annotation.tasks import export_release
+            from datasets.tasks import export_release
 
             transaction.on_commit(lambda: export_release.delay(export.pk))
     return export
 
 
-def _claim(export_id: int) -> bool:
-    return job_claim(ReleaseExport, export_id, stale_after=STALE_AFTER, progress=0.0)
-
-
 def release_export_execute(*, export_id: int) -> bool:
-    """Write the archive of a release (claimed row; progress throttled; failure recorded).
+    """Write the archive of a release (core.jobs: claimed row, throttled progress, failure kept).
 
     1. Claim the row (a redelivered message does nothing twice).
     2. Stream every clip into a ZIP (stored, not compressed: WAV does not compress well) in
        manifest order; augmented copies are made here, deterministically from the release seed.
     3. Add metadata.csv, manifest.jsonl and README.md; store the archive; mark the row done.
+
+    Returns:
+        False if the export was not free to take, True once this call ran it (its outcome is on
+        the row).
     """
-    if not _claim(export_id):
-        return False
-    export = ReleaseExport.objects.select_related("release__project").get(pk=export_id)
+    return jobs.job_execute(ReleaseExport, export_id, _export, claim_fields={"progress": 0.0})
+
+
+def _export(export: ReleaseExport, progress: jobs.JobProgress) -> dict:
     release = export.release
-    try:
-        with default_storage.open(release.manifest.name, "rb") as fh:
-            manifest_bytes = fh.read()
-        items = [json.loads(line) for line in manifest_bytes.decode().splitlines() if line]
-        audio_names = dict(
-            Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct()
-        )
-        seed = int(release.params.get("seed", 0))
-        key = f"exports/{release.project.slug}/{release.name}-v{release.version}.zip"
-        local = _local_path(key)
-        if local is not None:
-            key, local = local
-        with tempfile.TemporaryDirectory(prefix="tuniser-export-") as tmp:
-            # On a filesystem storage the archive is written in place (no second copy of GBs);
-            # on an object store it is written to a temporary file and uploaded.
-            path = local or Path(tmp) / Path(key).name
-            try:
-                _write_archive(path, release, items, manifest_bytes, audio_names, seed, export_id)
-                if local is None:
-                    with open(path, "rb") as fh:
-                        key = default_storage.save(key, File(fh))
-                size = path.stat().st_size
-            except BaseException:
-                if local is not None:
-                    local.unlink(missing_ok=True)
-                raise
-        ReleaseExport.objects.filter(pk=export_id).update(
-            status=ReleaseExport.Status.SUCCEEDED,
-            progress=1.0,
-            archive=key,
-            size_bytes=size,
-            finished_at=timezone.now(),
-        )
-    except Exception as exc:
-        logger.exception("release export %s failed", export_id)
-        ReleaseExport.objects.filter(pk=export_id).update(
-            status=ReleaseExport.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            traceback=tb.format_exc(),
-            finished_at=timezone.now(),
-        )
-    return True
+    with default_storage.open(release.manifest.name, "rb") as fh:
+        manifest_bytes = fh.read()
+    items = [json.loads(line) for line in manifest_bytes.decode().splitlines() if line]
+    audio_names = dict(
+        Clip.objects.filter(release_items__release=release).values_list("pk", "audio").distinct()
+    )
+    seed = int(release.params.get("seed", 0))
+    key = f"exports/{release.project.slug}/{release.name}-v{release.version}.zip"
+    local = _local_path(key)
+    if local is not None:
+        key, local = local
+    with tempfile.TemporaryDirectory(prefix="tuniser-export-") as tmp:
+        # On a filesystem storage the archive is written in place (no second copy of GBs);
+        # on an object store it is written to a temporary file and uploaded.
+        path = local or Path(tmp) / Path(key).name
+        try:
+            _write_archive(path, release, items, manifest_bytes, audio_names, seed, progress)
+            if local is None:
+                with open(path, "rb") as fh:
+                    key = default_storage.save(key, File(fh))
+            size = path.stat().st_size
+        except BaseException:
+            if local is not None:
+                local.unlink(missing_ok=True)
+            raise
+    return {"archive": key, "size_bytes": size}
 
 
 def _local_path(key: str) -> tuple[str, Path] | None:
@@ -143,8 +124,7 @@ def _reader():
     return lambda name: (root / name).read_bytes()
 
 
-def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed, export_id) -> None:
-    last = 0.0
+def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed, progress) -> None:
     read = _reader()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for n, item in enumerate(items, start=1):
@@ -158,11 +138,7 @@ def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed
                 sf.write(out, copy, rate, subtype="PCM_16", format="WAV")
                 data = out.getvalue()
             zf.writestr(item["file_name"], data)
-            if time.monotonic() - last > 0.5:
-                last = time.monotonic()
-                ReleaseExport.objects.filter(pk=export_id).update(
-                    progress=0.95 * n / len(items), heartbeat_at=timezone.now()
-                )
+            progress(0.95 * n / len(items))
         # `audiofolder` reads the metadata that sits beside each split's files.
         for split in sorted({i["split"] for i in items}):
             zf.writestr(

@@ -3,11 +3,11 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.releases.balance import STRATEGIES
-from annotation.releases.build import GROUP_KEYS, ReleaseParams, release_build
-from annotation.releases.export import release_export_create, release_export_execute
-from corpus import services as corpus_services
-from corpus.models import Project
+from core.access import project_get_default
+from core.models import Project
+from datasets.releases.balance import STRATEGIES
+from datasets.releases.build import GROUP_KEYS, ReleaseParams, release_build
+from datasets.releases.export import release_export_create, release_export_execute
 
 
 class Command(BaseCommand):
@@ -28,11 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--export", action="store_true", help="Also write the archive, in this process.")
 
     def handle(self, *args, **o):
-        project = (
-            Project.objects.filter(slug=o["project"]).first()
-            if o["project"]
-            else corpus_services.project_get_default()
-        )
+        project = Project.objects.filter(slug=o["project"]).first() if o["project"] else project_get_default()
         if project is None:
             raise CommandError(f"No project with slug '{o['project']}'.")
         params = ReleaseParams(

@@ -1,0 +1,34 @@
+"""Reads of the datasets app, scoped to the projects a user may act in (core.access)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from core.access import object_for_user, projects_for_user
+from datasets.models import Release, ReleaseExport
+
+
+def releases_for_user(user) -> QuerySet[Release]:
+    """Releases of the user's projects, newest first, with their exports prefetched."""
+    return (
+        Release.objects.filter(project__in=projects_for_user(user))
+        .select_related("project")
+        .prefetch_related("exports")
+    )
+
+
+def release_for_user(user, pk) -> Release:
+    """Release `pk` if the user may see it; Http404 otherwise (core.access.object_for_user)."""
+    return object_for_user(releases_for_user(user), pk, what="release")
+
+
+def exports_for_user(user) -> QuerySet[ReleaseExport]:
+    """Exports of the releases of the user's projects."""
+    return ReleaseExport.objects.filter(release__project__in=projects_for_user(user)).select_related(
+        "release__project"
+    )
+
+
+def export_for_user(user, pk) -> ReleaseExport:
+    """Export `pk` if the user may see it; Http404 otherwise."""
+    return object_for_user(exports_for_user(user), pk, what="export")
