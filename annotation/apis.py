@@ -5,33 +5,14 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
 from annotation.models import Assignment, LabelOption, RejectionReason
 from core import roles
-from core.models import Project
+from core.access import RolePermission, project_for_user
 from corpus import selectors as corpus_selectors
-
-
-def _get_project_for_user(user, slug: str | None) -> Project:
-    projects = corpus_selectors.projects_for_user(user)
-    if slug:
-        project = projects.filter(slug=slug).first()
-        if project is None:
-            raise serializers.ValidationError({"project": f"No project '{slug}' that you belong to."})
-        return project
-    project = projects.order_by("id").first()
-    if project is None:
-        raise PermissionDenied("You are not a member of any project.")
-    return project
-
-
-def _error(exc: services.AnnotationError) -> Response:
-    return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
-
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
 
@@ -105,7 +86,7 @@ class SchemaApi(APIView):
     )
     def get(self, request):
         """The label schema, rejection reasons and the project's settings (all data)."""
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         config = services.config_for(project)
         options = LabelOption.objects.filter(active=True)
         fields = ("code", "name", "tier", "description", "shortcut")
@@ -129,7 +110,7 @@ class NextApi(APIView):
     kind: str = ""
 
     def get(self, request):
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         handout = services.assignment_next(user=request.user, project=project, kind=self.kind)
         return _handout_response(handout, request.user, self.kind, project)
 
@@ -173,16 +154,13 @@ class ValidationVoteApi(APIView):
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            vote = services.validation_vote(
-                user=request.user,
-                clip_id=v["clip"],
-                accept=v["accept"],
-                reasons=v["reasons"],
-                time_spent_ms=v["time_spent_ms"],
-            )
-        except services.AnnotationError as exc:
-            return _error(exc)
+        vote = services.validation_vote(
+            user=request.user,
+            clip_id=v["clip"],
+            accept=v["accept"],
+            reasons=v["reasons"],
+            time_spent_ms=v["time_spent_ms"],
+        )
         vote.clip.refresh_from_db(fields=["status"])
         return Response(
             {
@@ -205,10 +183,7 @@ class SkipApi(APIView):
     def post(self, request):
         data = ClipRefSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.assignment_skip(user=request.user, clip_id=data.validated_data["clip"], kind=self.kind)
-        except services.AnnotationError as exc:
-            return _error(exc)
+        services.assignment_skip(user=request.user, clip_id=data.validated_data["clip"], kind=self.kind)
         return Response({"detail": "Skipped."})
 
 
@@ -258,12 +233,9 @@ class AnnotationSubmitApi(APIView):
     def post(self, request):
         data = AnnotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            annotation = services.annotation_submit(
-                user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
-            )
-        except services.AnnotationError as exc:
-            return _error(exc)
+        annotation = services.annotation_submit(
+            user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
+        )
         return Response(
             {
                 "id": annotation.pk,
@@ -290,15 +262,12 @@ class FlagApi(APIView):
         """Send the clip in hand back to validation, with a reason (labels already given stay)."""
         data = FlagSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            flag = services.clip_flag(
-                user=request.user,
-                clip_id=data.validated_data["clip"],
-                reason=data.validated_data["reason"] or None,
-                comment=data.validated_data["comment"],
-            )
-        except services.AnnotationError as exc:
-            return _error(exc)
+        flag = services.clip_flag(
+            user=request.user,
+            clip_id=data.validated_data["clip"],
+            reason=data.validated_data["reason"] or None,
+            comment=data.validated_data["comment"],
+        )
         return Response({"id": flag.pk, "detail": "Sent back to validation."}, status=status.HTTP_201_CREATED)
 
 
@@ -320,12 +289,13 @@ class MyCountsApi(APIView):
         return Response(selectors.user_counts(user=request.user))
 
 
-def _require_curator(user) -> None:
-    if not roles.user_has_role(user, roles.CURATOR):
-        raise PermissionDenied("Only curators see this.")
+class CuratorApi(APIView):
+    """Base of the curators' endpoints (progress, rejected clips, agreement, adjudication)."""
+
+    permission_classes = [RolePermission(roles.CURATOR)]
 
 
-class ProgressApi(APIView):
+class ProgressApi(CuratorApi):
     @extend_schema(
         operation_id="annotation_progress",
         parameters=[PROJECT_PARAM],
@@ -340,12 +310,11 @@ class ProgressApi(APIView):
     )
     def get(self, request):
         """Per-annotator progress of a project (curators): clips done, time per clip, skip rate."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         return Response(selectors.project_progress(project=project))
 
 
-class RejectedApi(APIView):
+class RejectedApi(CuratorApi):
     @extend_schema(
         operation_id="validation_rejected",
         parameters=[PROJECT_PARAM],
@@ -353,8 +322,7 @@ class RejectedApi(APIView):
     )
     def get(self, request):
         """Rejected clips with their reasons (curators), to review and overturn."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         return Response({"results": selectors.rejected_clips(project=project)})
 
 
@@ -364,7 +332,7 @@ class DecisionSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class DecisionApi(APIView):
+class DecisionApi(CuratorApi):
     @extend_schema(
         operation_id="validation_overturn",
         request=DecisionSerializer,
@@ -372,18 +340,13 @@ class DecisionApi(APIView):
     )
     def post(self, request):
         """A curator overturns a validation decision."""
-        _require_curator(request.user)
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if not corpus_selectors.clips_for_user(request.user).filter(pk=v["clip"]).exists():
-            return Response({"detail": "No such clip in your projects."}, status=status.HTTP_404_NOT_FOUND)
-        try:
-            decision = services.clip_decision_overturn(
-                curator=request.user, clip_id=v["clip"], accept=v["accept"], note=v["note"]
-            )
-        except services.AnnotationError as exc:
-            return _error(exc)
+        corpus_selectors.clip_for_user(request.user, v["clip"])  # 404 outside the user's projects
+        decision = services.clip_decision_overturn(
+            curator=request.user, clip_id=v["clip"], accept=v["accept"], note=v["note"]
+        )
         return Response(
             {"id": decision.pk, "clip": v["clip"], "accepted": decision.accepted},
             status=status.HTTP_201_CREATED,
@@ -393,7 +356,7 @@ class DecisionApi(APIView):
 # --- agreement, consensus, adjudication (curators) ----------------------------------------------
 
 
-class AgreementApi(APIView):
+class AgreementApi(CuratorApi):
     @extend_schema(
         operation_id="agreement_figures",
         parameters=[
@@ -414,8 +377,7 @@ class AgreementApi(APIView):
     def get(self, request):
         """Fleiss' kappa (overall, per emotion), Krippendorff's alpha, Cohen's kappa per pair,
         agreement with consensus, 3/3 and 2/3 shares, confusion, the corpus table, durations."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         params = AgreementQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         v = params.validated_data
@@ -436,7 +398,7 @@ class RecomputeSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["majority", "dawid_skene"], required=False)
 
 
-class ConsensusRecomputeApi(APIView):
+class ConsensusRecomputeApi(CuratorApi):
     @extend_schema(
         operation_id="consensus_recompute",
         parameters=[PROJECT_PARAM],
@@ -447,18 +409,14 @@ class ConsensusRecomputeApi(APIView):
     )
     def post(self, request):
         """Recompute every clip's consensus (majority, or Dawid-Skene over annotators' confusions)."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         data = RecomputeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = consensus.consensus_recompute(project=project, method=data.validated_data.get("method"))
-        except consensus.ConsensusError as exc:
-            return Response({"detail": exc.message}, status=exc.status)
+        result = consensus.consensus_recompute(project=project, method=data.validated_data.get("method"))
         return Response(result)
 
 
-class DawidSkeneApi(APIView):
+class DawidSkeneApi(CuratorApi):
     @extend_schema(
         operation_id="annotator_confusions",
         parameters=[PROJECT_PARAM],
@@ -469,12 +427,11 @@ class DawidSkeneApi(APIView):
     )
     def get(self, request):
         """Each annotator's confusion matrix as Dawid-Skene estimates it (true -> given)."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         return Response(selectors.annotator_confusions(project=project))
 
 
-class AdjudicationQueueApi(APIView):
+class AdjudicationQueueApi(CuratorApi):
     @extend_schema(
         operation_id="adjudication_queue",
         parameters=[PROJECT_PARAM],
@@ -482,8 +439,7 @@ class AdjudicationQueueApi(APIView):
     )
     def get(self, request):
         """Clips with no majority that you did not label, with their labels."""
-        _require_curator(request.user)
-        project = _get_project_for_user(request.user, request.query_params.get("project"))
+        project = project_for_user(request.user, request.query_params.get("project"))
         return Response({"results": selectors.adjudication_items(project=project, curator=request.user)})
 
 
@@ -495,30 +451,25 @@ class AdjudicateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class AdjudicateApi(APIView):
+class AdjudicateApi(CuratorApi):
     @extend_schema(
         operation_id="adjudicate",
         request=AdjudicateSerializer,
         responses={201: OpenApiResponse(description="Decision recorded")},
     )
     def post(self, request):
-        _require_curator(request.user)
         data = AdjudicateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if not corpus_selectors.clips_for_user(request.user).filter(pk=v["clip"]).exists():
-            return Response({"detail": "No such clip in your projects."}, status=status.HTTP_404_NOT_FOUND)
-        try:
-            adj = consensus.adjudicate(
-                curator=request.user,
-                clip_id=v["clip"],
-                decision=v["decision"],
-                emotion=v["emotion"] or None,
-                gender=v["gender"] or None,
-                note=v["note"],
-            )
-        except consensus.ConsensusError as exc:
-            return Response({"detail": exc.message}, status=exc.status)
+        corpus_selectors.clip_for_user(request.user, v["clip"])  # 404 outside the user's projects
+        adj = consensus.adjudicate(
+            curator=request.user,
+            clip_id=v["clip"],
+            decision=v["decision"],
+            emotion=v["emotion"] or None,
+            gender=v["gender"] or None,
+            note=v["note"],
+        )
         return Response(
             {"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED
         )

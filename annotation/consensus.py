@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -23,16 +22,11 @@ from annotation.models import (
     LabelOption,
 )
 from core import roles
+from core.access import require_role
 from core.bulk import fast_insert, fast_update
+from core.errors import ApplicationError
 from core.models import Project
 from corpus.models import Clip
-
-
-class ConsensusError(Exception):
-    def __init__(self, message: str, *, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def _config(project_id: int) -> AnnotationConfig:
@@ -103,7 +97,7 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
     config = _config(project.pk)
     method = method or config.consensus_method
     if method not in ("majority", "dawid_skene"):
-        raise ConsensusError(f"Unknown consensus method '{method}'.")
+        raise ApplicationError(f"Unknown consensus method '{method}'.")
     votes, clip_ids, user_ids, codes = project_votes(project)
     if votes.n_items == 0:
         return {"method": method, "clips": 0}
@@ -201,28 +195,27 @@ def adjudicate(
     note: str = "",
 ) -> Adjudication:
     """A curator who did not label the clip decides its label, sends it back, or discards it."""
-    if not roles.user_has_role(curator, roles.CURATOR):
-        raise PermissionDenied("Only curators adjudicate.")
+    require_role(curator, roles.CURATOR)
     if decision not in Adjudication.Decision.values:
-        raise ConsensusError(f"Unknown decision '{decision}': use label, send_back or discard.")
+        raise ApplicationError(f"Unknown decision '{decision}': use label, send_back or discard.")
     with transaction.atomic():
         consensus = ClipConsensus.objects.select_for_update().filter(clip_id=clip_id).first()
         if consensus is None or consensus.status != ClipConsensus.Status.NEEDS_ADJUDICATION:
-            raise ConsensusError("This clip is not awaiting adjudication.", status=409)
+            raise ApplicationError("This clip is not awaiting adjudication.", status=409)
         if Annotation.objects.filter(clip_id=clip_id, annotator=curator).exists():
-            raise ConsensusError("You labelled this clip: another curator must adjudicate it.", status=403)
+            raise ApplicationError("You labelled this clip: another curator must adjudicate it.", status=403)
         emotion_opt = gender_opt = None
         if decision == Adjudication.Decision.LABEL:
             emotion_opt = LabelOption.objects.filter(kind="emotion", code=emotion, active=True).first()
             if emotion_opt is None:
-                raise ConsensusError(f"Unknown emotion '{emotion}'.")
+                raise ApplicationError(f"Unknown emotion '{emotion}'.")
             gender_opt = (
                 LabelOption.objects.filter(kind="gender", code=gender, active=True).first()
                 if gender
                 else None
             )
             if gender and gender_opt is None:
-                raise ConsensusError(f"Unknown gender '{gender}'.")
+                raise ApplicationError(f"Unknown gender '{gender}'.")
         adjudication = Adjudication.objects.create(
             clip_id=clip_id,
             curator=curator,

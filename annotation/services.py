@@ -30,6 +30,8 @@ from annotation.models import (
     ValidationVote,
 )
 from core import roles
+from core.access import require_role
+from core.errors import ApplicationError
 from core.models import Project
 from corpus.models import Clip
 
@@ -40,24 +42,9 @@ LABELLING = Assignment.Kind.LABELLING
 LISTEN_TOLERANCE_S = 0.3
 
 
-class AnnotationError(Exception):
-    """A refused answer. `status` is the HTTP status the API gives it."""
-
-    def __init__(self, message: str, *, status: int = 400, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-
-
 def config_for(project: Project) -> AnnotationConfig:
     config, _ = AnnotationConfig.objects.get_or_create(project=project)
     return config
-
-
-def _require(user, *role_names: str) -> None:
-    if not roles.user_has_role(user, *role_names):
-        raise PermissionDenied(f"This needs the role {' or '.join(role_names)}.")
 
 
 # --- the pool --------------------------------------------------------------------------------
@@ -137,7 +124,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
        been handed (blind, never twice), locking it (SKIP LOCKED on PostgreSQL).
     4. Record the assignment and count it on the entry, in the same transaction.
     """
-    _require(user, roles.VALIDATOR if kind == VALIDATION else roles.ANNOTATOR, roles.CURATOR)
+    require_role(user, roles.VALIDATOR if kind == VALIDATION else roles.ANNOTATOR, roles.CURATOR)
     config = config_for(project)
     try:
         with transaction.atomic():
@@ -218,7 +205,7 @@ def _lock_entry(clip_id: int, kind: str) -> PoolEntry:
         .first()
     )
     if entry is None:
-        raise AnnotationError(f"Clip #{clip_id} is not in the {kind} pool.", status=409, code="not_in_pool")
+        raise ApplicationError(f"Clip #{clip_id} is not in the {kind} pool.", status=409, code="not_in_pool")
     return entry
 
 
@@ -235,7 +222,7 @@ def assignment_skip(*, user, clip_id: int, kind: str) -> None:
         entry = _lock_entry(clip_id, kind)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=kind)
         if assignment is None:
-            raise AnnotationError("You do not hold this clip.", status=409, code="not_held")
+            raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
         _finish(assignment, entry, Assignment.State.SKIPPED)
         _refresh_open(entry)
         entry.save(update_fields=["n_live", "open"])
@@ -252,23 +239,23 @@ def validation_vote(
     Refused: a clip the validator does not hold; a vote sooner than the clip's duration after it
     was served (it was not heard to the end); a rejection without a known reason; a second vote.
     """
-    _require(user, roles.VALIDATOR, roles.CURATOR)
+    require_role(user, roles.VALIDATOR, roles.CURATOR)
     reasons = reasons or []
     with transaction.atomic():
         entry = _lock_entry(clip_id, VALIDATION)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=VALIDATION)
         if ValidationVote.objects.filter(clip_id=clip_id, validator=user, active=True).exists():
-            raise AnnotationError("You have already voted on this clip.", status=409, code="duplicate")
+            raise ApplicationError("You have already voted on this clip.", status=409, code="duplicate")
         if assignment is None:
-            raise AnnotationError(
+            raise ApplicationError(
                 "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
             )
         clip = Clip.objects.get(pk=clip_id)
         if clip.status != Clip.Status.AWAITING_VALIDATION:
-            raise AnnotationError("This clip has already been decided.", status=409, code="decided")
+            raise ApplicationError("This clip has already been decided.", status=409, code="decided")
         heard = (timezone.now() - assignment.served_at).total_seconds()
         if heard < clip.duration_s - LISTEN_TOLERANCE_S:
-            raise AnnotationError(
+            raise ApplicationError(
                 f"Listen to the whole clip before voting: it lasts {clip.duration_s:.1f} s and was served "
                 f"{heard:.1f} s ago.",
                 code="too_soon",
@@ -276,11 +263,11 @@ def validation_vote(
         reason_rows = list(RejectionReason.objects.filter(code__in=reasons, active=True))
         if len(reason_rows) != len(set(reasons)):
             unknown = sorted(set(reasons) - {r.code for r in reason_rows})
-            raise AnnotationError(
+            raise ApplicationError(
                 f"Unknown rejection reason(s): {', '.join(unknown)}.", code="unknown_reason"
             )
         if not accept and not reason_rows:
-            raise AnnotationError("A rejection needs at least one reason.", code="reason_required")
+            raise ApplicationError("A rejection needs at least one reason.", code="reason_required")
         vote = ValidationVote.objects.create(
             clip_id=clip_id,
             validator=user,
@@ -320,7 +307,7 @@ def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None
 
 def clip_decision_overturn(*, curator, clip_id: int, accept: bool, note: str = "") -> ClipDecision:
     """A curator accepts a rejected clip or rejects an accepted one (labels already given stay)."""
-    _require(curator, roles.CURATOR)
+    require_role(curator, roles.CURATOR)
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("recording__source").get(pk=clip_id)
         if (
@@ -329,7 +316,7 @@ def clip_decision_overturn(*, curator, clip_id: int, accept: bool, note: str = "
         ):
             raise PermissionDenied("This clip is not in one of your projects.")
         if clip.status == Clip.Status.LABELLED:
-            raise AnnotationError(
+            raise ApplicationError(
                 "This clip is fully labelled; exclude it from releases instead.", status=409
             )
         _decide(clip, accepted=accept, curator=curator, note=note)
@@ -355,7 +342,7 @@ def annotation_submit(
     of the same clip. A label submitted after its assignment expired is kept while the clip still
     has room (fewer than K labels and live assignments): a label is never lost for lateness alone.
     """
-    _require(user, roles.ANNOTATOR, roles.CURATOR)
+    require_role(user, roles.ANNOTATOR, roles.CURATOR)
     options = {
         (o.kind, o.code): o
         for o in LabelOption.objects.filter(active=True, code__in=[emotion or "", gender or ""])
@@ -363,24 +350,24 @@ def annotation_submit(
     emotion_opt = options.get((LabelOption.Kind.EMOTION, emotion))
     gender_opt = options.get((LabelOption.Kind.GENDER, gender))
     if not gender:
-        raise AnnotationError("The speaker's gender is missing.", code="gender_required")
+        raise ApplicationError("The speaker's gender is missing.", code="gender_required")
     if emotion_opt is None:
-        raise AnnotationError(f"Unknown emotion '{emotion}'.", code="unknown_emotion")
+        raise ApplicationError(f"Unknown emotion '{emotion}'.", code="unknown_emotion")
     if gender_opt is None:
-        raise AnnotationError(f"Unknown gender '{gender}'.", code="unknown_gender")
+        raise ApplicationError(f"Unknown gender '{gender}'.", code="unknown_gender")
     with transaction.atomic():
         entry = _lock_entry(clip_id, LABELLING)
         if Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
-            raise AnnotationError("You have already labelled this clip.", status=409, code="duplicate")
+            raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
-            raise AnnotationError(
+            raise ApplicationError(
                 "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
             )
         config = config_for(entry.project)
         k = config.labels_per_clip
         if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
-            raise AnnotationError(
+            raise ApplicationError(
                 "Your assignment expired and the clip has since been given to others; your label was not needed.",
                 status=409,
                 code="expired",
@@ -408,21 +395,21 @@ def annotation_submit(
 
 def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
     """An annotator sends the clip back to validation. Labels already given are kept."""
-    _require(user, roles.ANNOTATOR, roles.CURATOR)
+    require_role(user, roles.ANNOTATOR, roles.CURATOR)
     reason_row = None
     if reason:
         reason_row = RejectionReason.objects.filter(code=reason, active=True).first()
         if reason_row is None:
-            raise AnnotationError(f"Unknown reason '{reason}'.", code="unknown_reason")
+            raise ApplicationError(f"Unknown reason '{reason}'.", code="unknown_reason")
     elif not comment:
-        raise AnnotationError(
+        raise ApplicationError(
             "Say why the clip goes back to validation (a reason or a comment).", code="reason_required"
         )
     with transaction.atomic():
         entry = _lock_entry(clip_id, LABELLING)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
-            raise AnnotationError("You do not hold this clip.", status=409, code="not_held")
+            raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
         flag = Flag.objects.create(clip_id=clip_id, user=user, reason=reason_row, comment=comment)
         _finish(assignment, entry, Assignment.State.SKIPPED)
         entry.save(update_fields=["n_live"])

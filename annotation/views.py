@@ -4,46 +4,37 @@ so no page reloads between clips."""
 from django.shortcuts import render
 
 from core import roles
+from core.access import role_required
 from corpus import selectors as corpus_selectors
 
 
-def _forbidden(request, message):
-    return render(request, "403.html", {"message": message}, status=403)
-
-
+@role_required(roles.VALIDATOR, roles.CURATOR)
 def validate_page(request):
-    if not roles.user_has_role(request.user, roles.VALIDATOR, roles.CURATOR):
-        return _forbidden(request, "Only validators and curators validate clips.")
     return render(request, "annotation/validate.html")
 
 
+@role_required(roles.ANNOTATOR, roles.CURATOR)
 def annotate_page(request):
-    if not roles.user_has_role(request.user, roles.ANNOTATOR, roles.CURATOR):
-        return _forbidden(request, "Only annotators and curators label clips.")
     return render(request, "annotation/annotate.html")
 
 
+@role_required(roles.CURATOR)
 def progress_page(request):
-    if not roles.user_has_role(request.user, roles.CURATOR):
-        return _forbidden(request, "Only curators see annotator progress.")
     return render(request, "annotation/progress.html")
 
 
+@role_required(roles.CURATOR)
 def rejected_page(request):
-    if not roles.user_has_role(request.user, roles.CURATOR):
-        return _forbidden(request, "Only curators review rejected clips.")
     return render(request, "annotation/rejected.html")
 
 
+@role_required(roles.CURATOR)
 def dashboard_page(request):
-    if not roles.user_has_role(request.user, roles.CURATOR):
-        return _forbidden(request, "Only curators see the agreement dashboard.")
     return render(
         request, "annotation/dashboard.html", {"sources": corpus_selectors.sources_for_user(request.user)}
     )
 
 
+@role_required(roles.CURATOR)
 def adjudication_page(request):
-    if not roles.user_has_role(request.user, roles.CURATOR):
-        return _forbidden(request, "Only curators adjudicate.")
     return render(request, "annotation/adjudication.html")

@@ -94,6 +94,16 @@ def role_denied_message(names: tuple[str, ...]) -> str:
     return f"This needs the role {' or '.join(names)}."
 
 
+def require_role(user, *names: str) -> None:
+    """Refuse, in a service, a user who holds none of `names` (superusers pass).
+
+    Raises:
+        ApplicationError 403 (`forbidden`).
+    """
+    if not roles.user_has_role(user, *names):
+        raise ApplicationError(role_denied_message(names), code="forbidden", status=403)
+
+
 def RolePermission(*names: str) -> type[BasePermission]:  # noqa: N802 - used like a class
     """A DRF permission class admitting authenticated users who hold one of `names` (or superusers).
 

@@ -8,46 +8,17 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import roles
-from core.access import project_get_default
-from core.models import Project
-from corpus import audio, policies, selectors, services
+from core.access import RolePermission, project_for_user
+from corpus import audio, selectors, services
 from corpus.models import Clip, Recording, SegmentationRun, Source
 
-
-def _require_ingest_role(user) -> None:
-    if not roles.user_has_role(user, *roles.INGEST_ROLES):
-        raise PermissionDenied("Only curators and ML staff may ingest or segment audio.")
-
-
-def _get_recording_for_user(user, pk: int) -> Recording:
-    # Recordings are browsed by curating roles only: annotators and validators hear the clip in
-    # hand and nothing else (blind labelling).
-    if not roles.user_has_role(user, *roles.INGEST_ROLES):
-        raise Http404("No such recording.")
-    try:
-        return selectors.recordings_for_user(user).get(pk=pk)
-    except Recording.DoesNotExist as exc:
-        raise Http404("No such recording.") from exc
-
-
-def _get_project_for_user(user, slug: str | None) -> Project:
-    projects = selectors.projects_for_user(user)
-    if slug:
-        project = projects.filter(slug=slug).first()
-        if project is None:
-            raise serializers.ValidationError({"project": f"No project '{slug}' that you belong to."})
-        return project
-    if projects.count() == 1:
-        return projects.get()
-    if user.is_superuser:
-        return project_get_default()
-    raise serializers.ValidationError({"project": "Name the project (slug): you belong to several or none."})
+# Who may bring audio in, browse recordings and (re)segment them.
+INGEST_PERMISSION = RolePermission(*roles.INGEST_ROLES)
 
 
 # --- serializers ------------------------------------------------------------------------------
@@ -197,6 +168,7 @@ class SegmentRequestSerializer(serializers.ModelSerializer):
 
 class RecordingListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    permission_classes = [INGEST_PERMISSION]
 
     @extend_schema(
         operation_id="recordings_list",
@@ -204,8 +176,6 @@ class RecordingListCreateApi(APIView):
         responses=RecordingSerializer(many=True),
     )
     def get(self, request):
-        if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
-            raise PermissionDenied("Only curators and ML staff browse recordings.")
         qs = selectors.recordings_for_user(request.user)
         if status_filter := request.query_params.get("status"):
             qs = qs.filter(status=status_filter)
@@ -229,7 +199,6 @@ class RecordingListCreateApi(APIView):
         },
     )
     def post(self, request):
-        _require_ingest_role(request.user)
         data = RecordingUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -238,7 +207,7 @@ class RecordingListCreateApi(APIView):
             if source is None:
                 raise serializers.ValidationError({"source": f"No source #{v['source']} in your projects."})
         else:
-            project = _get_project_for_user(request.user, v.get("project"))
+            project = project_for_user(request.user, v.get("project"))
             source = services.source_get_or_create(
                 project=project,
                 title=v["source_title"],
@@ -247,17 +216,9 @@ class RecordingListCreateApi(APIView):
                 air_date=v["air_date"],
                 created_by=request.user,
             )
-        try:
-            result = services.recording_ingest(
-                source=source, upload=v["file"], uploaded_by=request.user, segment=v["segment"]
-            )
-        except services.IngestRejected as exc:
-            code = (
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-                if exc.code == "too_large"
-                else status.HTTP_400_BAD_REQUEST
-            )
-            return Response({"detail": exc.message, "code": exc.code}, status=code)
+        result = services.recording_ingest(
+            source=source, upload=v["file"], uploaded_by=request.user, segment=v["segment"]
+        )
         return Response(ingest_response(result, request), status=ingest_status(result))
 
 
@@ -294,14 +255,14 @@ def ingest_response(result: services.IngestResult, request) -> dict:
 class RecordingDetailApi(APIView):
     @extend_schema(operation_id="recordings_retrieve", responses=RecordingSerializer)
     def get(self, request, pk: int):
-        recording = _get_recording_for_user(request.user, pk)
+        recording = selectors.recording_for_user(request.user, pk)
         return Response(RecordingSerializer(recording, context={"request": request}).data)
 
 
 class RecordingClipsApi(APIView):
     @extend_schema(operation_id="recordings_clips", responses=ClipSerializer(many=True))
     def get(self, request, pk: int):
-        recording = _get_recording_for_user(request.user, pk)
+        recording = selectors.recording_for_user(request.user, pk)
         clips = selectors.recording_clips(recording)
         return Response(ClipSerializer(clips, many=True, context={"request": request}).data)
 
@@ -322,7 +283,7 @@ class RecordingSummaryApi(APIView):
         ),
     )
     def get(self, request, pk: int):
-        recording = _get_recording_for_user(request.user, pk)
+        recording = selectors.recording_for_user(request.user, pk)
         summary = selectors.clip_summary(selectors.recording_clips(recording))
         run = selectors.recording_latest_run(recording)
         summary["latest_run"] = SegmentationRunSerializer(run).data if run else None
@@ -339,7 +300,7 @@ class RecordingPeaksApi(APIView):
     )
     def get(self, request, pk: int):
         """Waveform peaks for the recording page, so the browser need not decode an hour of audio."""
-        recording = _get_recording_for_user(request.user, pk)
+        recording = selectors.recording_for_user(request.user, pk)
         if not recording.normalised:
             raise Http404("This recording has no decoded audio.")
         try:
@@ -366,6 +327,8 @@ def _peaks(name: str, n: int) -> dict:
 
 
 class RecordingSegmentApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
     @extend_schema(
         operation_id="recordings_segment",
         request=SegmentRequestSerializer,
@@ -376,8 +339,7 @@ class RecordingSegmentApi(APIView):
     )
     def post(self, request, pk: int):
         """Segment the recording again with other parameters. Clips with validation or labels stay."""
-        _require_ingest_role(request.user)
-        recording = _get_recording_for_user(request.user, pk)
+        recording = selectors.recording_for_user(request.user, pk)
         params = SegmentRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         run = services.segmentation_run_create(
@@ -389,12 +351,7 @@ class RecordingSegmentApi(APIView):
 class SegmentationRunDetailApi(APIView):
     @extend_schema(operation_id="segmentation_runs_retrieve", responses=SegmentationRunSerializer)
     def get(self, request, pk: int):
-        run = SegmentationRun.objects.filter(
-            pk=pk, recording__in=selectors.recordings_for_user(request.user).values("id")
-        ).first()
-        if run is None:
-            raise Http404("No such segmentation run.")
-        return Response(SegmentationRunSerializer(run).data)
+        return Response(SegmentationRunSerializer(selectors.segmentation_run_for_user(request.user, pk)).data)
 
 
 class SourceListApi(generics.ListAPIView):
@@ -411,12 +368,7 @@ class ClipAudioApi(APIView):
     )
     def get(self, request, pk: int):
         """A clip's audio, for curators of its project and for whoever holds it right now."""
-        curating = roles.user_has_role(request.user, *roles.INGEST_ROLES)
-        clip = selectors.clips_for_user(request.user).filter(pk=pk).first() if curating else None
-        if clip is None and policies.clip_access_granted(request.user, pk):
-            clip = Clip.objects.filter(pk=pk).first()
-        if clip is None:
-            raise Http404("No such clip, or it is not yours to hear.")
+        clip = selectors.clip_audio_for_user(request.user, pk)
         response = FileResponse(default_storage.open(clip.audio.name, "rb"), content_type="audio/wav")
         response["Cache-Control"] = "private, max-age=600"
         return response

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.http import Http404
 
-from core.models import Project
+from core import roles
+from core.access import object_for_user, projects_for_user
+from corpus import policies
 from corpus.models import Clip, Recording, SegmentationRun, Source
-
-
-def projects_for_user(user) -> QuerySet[Project]:
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(members=user)
 
 
 def recordings_for_user(user) -> QuerySet[Recording]:
@@ -21,15 +18,48 @@ def recordings_for_user(user) -> QuerySet[Recording]:
         .annotate(n_clips=Count("clips", distinct=True))
         .order_by("-created_at", "-id")
     )
-    if user.is_superuser:
-        return qs
-    return qs.filter(source__project__members=user)
+    return qs.filter(source__project__in=projects_for_user(user))
 
 
 def clips_for_user(user) -> QuerySet[Clip]:
     """Clips of the user's projects (curating roles; annotators reach clips through assignments)."""
     qs = Clip.objects.select_related("recording")
-    return qs if user.is_superuser else qs.filter(recording__source__project__members=user)
+    return qs.filter(recording__source__project__in=projects_for_user(user))
+
+
+def recording_for_user(user, pk) -> Recording:
+    """Recording `pk` for a curating role of its project; Http404 for anyone else.
+
+    Recordings are browsed by curators and ML staff only: annotators and validators hear the
+    clip in hand and nothing else (blind labelling).
+    """
+    if not roles.user_has_role(user, *roles.INGEST_ROLES):
+        raise Http404("No such recording.")
+    return object_for_user(recordings_for_user(user), pk, what="recording")
+
+
+def clip_for_user(user, pk) -> Clip:
+    """Clip `pk` of one of the user's projects (curating roles); Http404 otherwise."""
+    return object_for_user(clips_for_user(user), pk, what="clip")
+
+
+def clip_audio_for_user(user, pk) -> Clip:
+    """Clip `pk` whose audio the user may hear: a curating role of its project, or whoever holds
+    it right now (a live assignment: blind labelling); Http404 for anyone else."""
+    clip = None
+    if roles.user_has_role(user, *roles.INGEST_ROLES):
+        clip = clips_for_user(user).filter(pk=pk).first()
+    if clip is None and policies.clip_access_granted(user, pk):
+        clip = Clip.objects.filter(pk=pk).first()
+    if clip is None:
+        raise Http404("No such clip, or it is not yours to hear.")
+    return clip
+
+
+def segmentation_run_for_user(user, pk) -> SegmentationRun:
+    """Segmentation run `pk` of a recording the user may browse; Http404 otherwise."""
+    runs = SegmentationRun.objects.filter(recording__in=recordings_for_user(user).values("id"))
+    return object_for_user(runs, pk, what="segmentation run")
 
 
 def sources_for_user(user) -> QuerySet[Source]:
@@ -38,7 +68,7 @@ def sources_for_user(user) -> QuerySet[Source]:
         .annotate(n_recordings=Count("recordings"))
         .order_by("title", "episode")
     )
-    return qs if user.is_superuser else qs.filter(project__members=user)
+    return qs.filter(project__in=projects_for_user(user))
 
 
 def recording_clips(recording: Recording) -> QuerySet[Clip]:

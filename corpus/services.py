@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from core import jobs
 from core.constants import SAMPLE_RATE
+from core.errors import ApplicationError
 from core.models import Project
 from corpus import audio, policies, vad
 from corpus.models import Clip, Recording, SegmentationRun, Source
@@ -31,13 +32,15 @@ from corpus.models import Clip, Recording, SegmentationRun, Source
 logger = logging.getLogger(__name__)
 
 
-class IngestRejected(Exception):
-    """Input refused before anything was stored (missing, empty, too large, wrong type)."""
+class IngestRejected(ApplicationError):
+    """Input refused before anything was stored (missing, empty, too large, wrong type).
+
+    The platform's one error type (core.errors), named so that batch callers (the CLI, corpus
+    imports) can report a refused file and go on: 413 for a file over the size limit, else 400.
+    """
 
     def __init__(self, message: str, *, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code, status=413 if code == "too_large" else 400)
 
 
 @dataclass(frozen=True)

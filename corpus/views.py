@@ -10,19 +10,14 @@ from django.shortcuts import render
 from django.utils._os import safe_join
 
 from core import roles
+from core.access import projects_for_user, role_required
 from corpus import selectors
 from corpus.models import Recording, SegmentationRun
 
 
-def _forbidden(request):
-    return render(
-        request, "403.html", {"message": "Only curators and ML staff browse recordings."}, status=403
-    )
-
-
+@role_required(*roles.INGEST_ROLES)
 def recording_list(request):
-    if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
-        return _forbidden(request)
+    """Recordings of the user's projects (curators and ML staff)."""
     recordings = selectors.recordings_for_user(request.user)
     status = request.GET.get("status")
     if status in Recording.Status.values:
@@ -34,32 +29,28 @@ def recording_list(request):
             "recordings": recordings[:500],
             "statuses": Recording.Status.choices,
             "status": status,
-            "can_ingest": roles.user_has_role(request.user, *roles.INGEST_ROLES),
+            "can_ingest": True,
         },
     )
 
 
+@role_required(*roles.INGEST_ROLES)
 def recording_upload(request):
-    if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
-        return render(
-            request, "403.html", {"message": "Only curators and ML staff may ingest audio."}, status=403
-        )
+    """The upload page: drag and drop, a progress bar per file."""
     return render(
         request,
         "corpus/recording_upload.html",
         {
-            "projects": selectors.projects_for_user(request.user),
+            "projects": projects_for_user(request.user),
             "sources": selectors.sources_for_user(request.user)[:500],
         },
     )
 
 
+@role_required(*roles.INGEST_ROLES)
 def recording_detail(request, pk: int):
-    if not roles.user_has_role(request.user, *roles.INGEST_ROLES):
-        return _forbidden(request)
-    recording = selectors.recordings_for_user(request.user).filter(pk=pk).first()
-    if recording is None:
-        raise Http404("No such recording.")
+    """One recording: waveform, clips as regions, duration histogram, segmentation runs."""
+    recording = selectors.recording_for_user(request.user, pk)
     return render(
         request,
         "corpus/recording_detail.html",
@@ -67,7 +58,7 @@ def recording_detail(request, pk: int):
             "recording": recording,
             "runs": recording.segmentation_runs.all()[:20],
             "latest_run": selectors.recording_latest_run(recording),
-            "can_segment": roles.user_has_role(request.user, *roles.INGEST_ROLES),
+            "can_segment": True,
             "detectors": SegmentationRun.Detector.choices,
         },
     )

@@ -1,31 +1,26 @@
 """REST API of inference: predict on an upload, promote a pre-labeller, pre-label jobs, quality."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import roles
-from corpus import selectors as corpus_selectors
+from core.access import RolePermission, object_for_user, project_for_user, projects_for_user
 from inference import services
 from inference.models import PrelabelJob
-from training.models import ModelVersion
+from training import selectors as training_selectors
+
+ML_STAFF = [RolePermission(roles.ML_STAFF)]
+ML_STAFF_OR_CURATOR = [RolePermission(roles.ML_STAFF, roles.CURATOR)]
 
 
-def _project(user, slug: str | None):
-    projects = corpus_selectors.projects_for_user(user)
-    project = projects.filter(slug=slug).first() if slug else projects.order_by("id").first()
-    if project is None:
-        raise PermissionDenied("You are not a member of that project.")
-    return project
-
-
-def _require(user, *names) -> None:
-    if not roles.user_has_role(user, *names):
-        raise PermissionDenied(f"This needs the role {' or '.join(names)}.")
+class PrelabelJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PrelabelJob
+        fields = ["id", "status", "progress", "n_total", "n_done", "error"]
+        read_only_fields = fields
 
 
 class InferenceRequestSerializer(serializers.Serializer):
@@ -36,6 +31,7 @@ class InferenceRequestSerializer(serializers.Serializer):
 
 
 class InferenceApi(APIView):
+    permission_classes = ML_STAFF_OR_CURATOR
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -62,30 +58,22 @@ class InferenceApi(APIView):
     def post(self, request):
         """Emotion per speech segment of any accepted audio (long audio is segmented by the
         platform's VAD; mode=chunk predicts the whole upload, as the live page does)."""
-        _require(request.user, roles.ML_STAFF, roles.CURATOR)
         data = InferenceRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         project = None
         if v.get("model_version") and not v.get("project"):
             # The model names its project (a user may belong to several).
-            project = (
-                ModelVersion.objects.filter(
-                    pk=v["model_version"], project__in=corpus_selectors.projects_for_user(request.user)
-                )
-                .select_related("project")
-                .first()
+            mv = (
+                training_selectors.model_versions_for_user(request.user).filter(pk=v["model_version"]).first()
             )
-            project = project.project if project else None
-        try:
-            answer = services.infer_upload(
-                upload=v["file"],
-                project=project or _project(request.user, v.get("project")),
-                mode=v["mode"],
-                model_version_id=v.get("model_version"),
-            )
-        except services.InferenceRejected as exc:
-            return Response({"detail": exc.message}, status=exc.status)
+            project = mv.project if mv else None
+        answer = services.infer_upload(
+            upload=v["file"],
+            project=project or project_for_user(request.user, v.get("project")),
+            mode=v["mode"],
+            model_version_id=v.get("model_version"),
+        )
         return Response(answer)
 
 
@@ -95,6 +83,8 @@ class PromoteSerializer(serializers.Serializer):
 
 
 class PrelabellerApi(APIView):
+    permission_classes = ML_STAFF
+
     @extend_schema(
         operation_id="prelabeller_promote",
         request=PromoteSerializer,
@@ -102,15 +92,9 @@ class PrelabellerApi(APIView):
     )
     def post(self, request):
         """Promote a model version to the project's active pre-labeller."""
-        _require(request.user, roles.ML_STAFF)
         data = PromoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        mv = ModelVersion.objects.filter(
-            pk=data.validated_data["model_version"],
-            project__in=corpus_selectors.projects_for_user(request.user),
-        ).first()
-        if mv is None:
-            raise Http404("No such model version.")
+        mv = training_selectors.model_version_for_user(request.user, data.validated_data["model_version"])
         pre = services.prelabeller_activate(
             project=mv.project,
             model_version=mv,
@@ -123,6 +107,8 @@ class PrelabellerApi(APIView):
 
 
 class PrelabelJobApi(APIView):
+    permission_classes = ML_STAFF
+
     @extend_schema(
         operation_id="prelabel_jobs_create",
         request=None,
@@ -130,54 +116,38 @@ class PrelabelJobApi(APIView):
     )
     def post(self, request):
         """Pre-label the project's existing clips with the active model, in batches (a job)."""
-        _require(request.user, roles.ML_STAFF)
         job = services.prelabel_job_create(
-            project=_project(request.user, request.query_params.get("project")), user=request.user
+            project=project_for_user(request.user, request.query_params.get("project")), user=request.user
         )
         job.refresh_from_db()
-        return Response(
-            {"id": job.pk, "status": job.status, "progress": job.progress}, status=status.HTTP_202_ACCEPTED
-        )
+        return Response(PrelabelJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PrelabelJobDetailApi(APIView):
+    permission_classes = ML_STAFF
+
     @extend_schema(
         operation_id="prelabel_jobs_retrieve",
-        responses=inline_serializer(
-            "PrelabelJob", {"status": serializers.CharField(), "progress": serializers.FloatField()}
-        ),
+        responses=PrelabelJobSerializer,
     )
     def get(self, request, pk: int):
-        _require(request.user, roles.ML_STAFF)
-        job = PrelabelJob.objects.filter(
-            pk=pk, project__in=corpus_selectors.projects_for_user(request.user)
-        ).first()
-        if job is None:
-            raise Http404("No such job.")
-        return Response(
-            {
-                "id": job.pk,
-                "status": job.status,
-                "progress": job.progress,
-                "n_total": job.n_total,
-                "n_done": job.n_done,
-                "error": job.error,
-            }
-        )
+        jobs = PrelabelJob.objects.filter(project__in=projects_for_user(request.user))
+        return Response(PrelabelJobSerializer(object_for_user(jobs, pk, what="pre-label job")).data)
 
 
 class QualityApi(APIView):
+    permission_classes = ML_STAFF_OR_CURATOR
+
     @extend_schema(
         operation_id="prelabel_quality",
         responses=inline_serializer("PrelabelQuality", {"model_versions": serializers.ListField()}),
     )
     def get(self, request):
         """Agreement of each model's pre-labels with the annotators' consensus, per class."""
-        _require(request.user, roles.ML_STAFF, roles.CURATOR)
         return Response(
             {
                 "model_versions": services.prelabel_quality(
-                    project=_project(request.user, request.query_params.get("project"))
+                    project=project_for_user(request.user, request.query_params.get("project"))
                 )
             }
         )

@@ -26,6 +26,7 @@ from annotation import services as annotation_services
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
 from core import jobs
 from core.constants import SAMPLE_RATE
+from core.errors import ApplicationError
 from core.models import Project
 from corpus import audio, vad
 from corpus import services as corpus_services
@@ -253,11 +254,10 @@ def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:
 # --- inference on uploads ------------------------------------------------------------------------
 
 
-class InferenceRejected(Exception):
-    def __init__(self, message: str, *, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+def __init__(self, message: str, *, status: int = 400):
+    super().__init__(message)
+    self.message = message
+    self.status = status
 
 
 def model_for_inference(*, project: Project, model_version_id: int | None = None) -> ModelVersion:
@@ -265,12 +265,12 @@ def model_for_inference(*, project: Project, model_version_id: int | None = None
     if model_version_id:
         mv = qs.filter(pk=model_version_id).first()
         if mv is None:
-            raise InferenceRejected(f"No model version #{model_version_id} in this project.")
+            raise ApplicationError(f"No model version #{model_version_id} in this project.")
         return mv
     pre = Prelabeller.objects.filter(project=project).select_related("model_version").first()
     mv = pre.model_version if pre else qs.order_by("-created_at", "-id").first()
     if mv is None:
-        raise InferenceRejected("No trained model yet: train one first (Training runs).")
+        raise ApplicationError("No trained model yet: train one first (Training runs).")
     return mv
 
 
@@ -282,11 +282,8 @@ def infer_upload(
     started = time.perf_counter()
     conf = settings.TUNISER
     if mode not in ("file", "chunk"):
-        raise InferenceRejected("mode must be 'file' or 'chunk'.")
-    try:
-        corpus_services.upload_check(name=upload.name, size=upload.size)
-    except corpus_services.IngestRejected as exc:
-        raise InferenceRejected(exc.message, status=413 if exc.code == "too_large" else 400) from exc
+        raise ApplicationError("mode must be 'file' or 'chunk'.")
+    corpus_services.upload_check(name=upload.name, size=upload.size)  # IngestRejected: 400/413
     mv = model_for_inference(project=project, model_version_id=model_version_id)
     with tempfile.TemporaryDirectory(prefix="tuniser-infer-") as tmp:
         src = Path(tmp) / f"upload{Path(upload.name).suffix.lower()}"
@@ -296,11 +293,12 @@ def infer_upload(
         try:
             _, duration = audio.decode_to_wav(src, Path(tmp) / "a.wav", timeout_s=conf["DECODE_TIMEOUT_S"])
         except audio.AudioError as exc:
-            raise InferenceRejected(str(exc), status=422) from exc
+            raise ApplicationError(str(exc), code="undecodable", status=422) from exc
         if duration > conf["INFERENCE_MAX_S"]:
-            raise InferenceRejected(
+            raise ApplicationError(
                 f"The audio lasts {duration:.0f} s; the inference API takes at most {conf['INFERENCE_MAX_S']:.0f} s "
                 "(ingest long recordings instead).",
+                code="too_long",
                 status=413,
             )
         samples, _ = sf.read(Path(tmp) / "a.wav", dtype="float32")

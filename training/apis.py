@@ -1,30 +1,22 @@
 """REST API of training runs and model versions (ML staff)."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import roles
-from corpus import selectors as corpus_selectors
-from datasets.models import Release
+from core.access import RolePermission
+from datasets import selectors as datasets_selectors
 from training import selectors, services
 from training.ml import families
 from training.models import Family, ModelVersion, TrainingRun
 
 
-def _require_ml(user) -> None:
-    if not roles.user_has_role(user, roles.ML_STAFF):
-        raise PermissionDenied("Only ML staff train models.")
+class MlStaffApi(APIView):
+    """Base of the ML staff's endpoints."""
 
-
-def _get_run_for_user(user, pk: int) -> TrainingRun:
-    run = selectors.runs_for_user(user).filter(pk=pk).first()
-    if run is None:
-        raise Http404("No such training run.")
-    return run
+    permission_classes = [RolePermission(roles.ML_STAFF)]
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -82,10 +74,9 @@ class RunCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
 
 
-class RunListCreateApi(APIView):
+class RunListCreateApi(MlStaffApi):
     @extend_schema(operation_id="training_runs_list", responses=RunSerializer(many=True))
     def get(self, request):
-        _require_ml(request.user)
         return Response(RunSerializer(selectors.runs_for_user(request.user)[:200], many=True).data)
 
     @extend_schema(
@@ -98,50 +89,43 @@ class RunListCreateApi(APIView):
     )
     def post(self, request):
         """Queue a training run on the `gpu` queue."""
-        _require_ml(request.user)
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        release = Release.objects.filter(
-            pk=v.pop("release"), project__in=corpus_selectors.projects_for_user(request.user)
-        ).first()
+        release = datasets_selectors.releases_for_user(request.user).filter(pk=v.pop("release")).first()
         if release is None:
             raise serializers.ValidationError({"release": "No such release in your projects."})
         run = services.run_create(release=release, created_by=request.user, **v)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
-class RunDetailApi(APIView):
+class RunDetailApi(MlStaffApi):
     @extend_schema(operation_id="training_runs_retrieve", responses=RunSerializer)
     def get(self, request, pk: int):
-        _require_ml(request.user)
-        return Response(RunSerializer(_get_run_for_user(request.user, pk)).data)
+        return Response(RunSerializer(selectors.run_for_user(request.user, pk)).data)
 
 
-class RunCancelApi(APIView):
+class RunCancelApi(MlStaffApi):
     @extend_schema(operation_id="training_runs_cancel", request=None, responses=RunSerializer)
     def post(self, request, pk: int):
         """Cancel: a queued run at once, a running one at its next step (its best checkpoint stays)."""
-        _require_ml(request.user)
-        return Response(RunSerializer(services.run_cancel(run=_get_run_for_user(request.user, pk))).data)
+        return Response(RunSerializer(services.run_cancel(run=selectors.run_for_user(request.user, pk))).data)
 
 
-class RunRetryApi(APIView):
+class RunRetryApi(MlStaffApi):
     @extend_schema(operation_id="training_runs_retry", request=None, responses=RunSerializer)
     def post(self, request, pk: int):
         """Retry a failed, cancelled or dead run: it resumes from its last checkpoint."""
-        _require_ml(request.user)
-        return Response(RunSerializer(services.run_retry(run=_get_run_for_user(request.user, pk))).data)
+        return Response(RunSerializer(services.run_retry(run=selectors.run_for_user(request.user, pk))).data)
 
 
-class FamiliesApi(APIView):
+class FamiliesApi(MlStaffApi):
     @extend_schema(
         operation_id="training_families",
         responses=inline_serializer("Families", {"families": serializers.ListField()}),
     )
     def get(self, request):
         """The model families and their default hyper-parameters."""
-        _require_ml(request.user)
         return Response(
             {
                 "families": [
@@ -152,14 +136,13 @@ class FamiliesApi(APIView):
         )
 
 
-class CompareApi(APIView):
+class CompareApi(MlStaffApi):
     @extend_schema(
         operation_id="training_runs_compare",
         parameters=[OpenApiParameter("runs", str, description="Comma-separated run ids")],
         responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}),
     )
     def get(self, request):
-        _require_ml(request.user)
         ids = [int(x) for x in request.query_params.get("runs", "").split(",") if x.strip().isdigit()]
         runs = (
             selectors.runs_for_user(request.user).filter(pk__in=ids)
@@ -187,10 +170,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ModelVersionListApi(APIView):
+class ModelVersionListApi(MlStaffApi):
     @extend_schema(operation_id="model_versions_list", responses=ModelVersionSerializer(many=True))
     def get(self, request):
-        _require_ml(request.user)
         return Response(
             ModelVersionSerializer(selectors.model_versions_for_user(request.user)[:200], many=True).data
         )

@@ -2,20 +2,30 @@
 
 from django.db.models import QuerySet
 
-from corpus import selectors as corpus_selectors
+from core.access import object_for_user, projects_for_user
 from training.models import ModelVersion, TrainingRun
 
 
 def runs_for_user(user) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related(
+    """Training runs of the user's projects, with release, project and model version joined."""
+    return TrainingRun.objects.filter(project__in=projects_for_user(user)).select_related(
         "release", "project", "model_version"
     )
 
 
 def model_versions_for_user(user) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(project__in=corpus_selectors.projects_for_user(user)).select_related(
-        "release", "run"
-    )
+    """Model versions of the user's projects, with release and run joined."""
+    return ModelVersion.objects.filter(project__in=projects_for_user(user)).select_related("release", "run")
+
+
+def run_for_user(user, pk) -> TrainingRun:
+    """Training run `pk` of one of the user's projects; Http404 otherwise."""
+    return object_for_user(runs_for_user(user), pk, what="training run")
+
+
+def model_version_for_user(user, pk) -> ModelVersion:
+    """Model version `pk` of one of the user's projects; Http404 otherwise."""
+    return object_for_user(model_versions_for_user(user), pk, what="model version")
 
 
 def runs_compared(runs) -> list[dict]:
