@@ -156,21 +156,33 @@ class Votes:
 # --------------------------------------------------------------------------- consensus
 
 
-def majority(votes: Votes, min_votes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Per item: the winning category (or -1) and the number of votes it got.
+def majority_counts(counts: np.ndarray, min_votes) -> tuple[np.ndarray, np.ndarray]:
+    """The one majority rule: per item, the winning category (or -1) and its number of votes.
 
     -1 means no majority: the top category has fewer than `min_votes` votes (so, by default, a
     single vote is not a consensus), or several categories share the top count (a tie).
+
+    Args:
+        counts: int array (n_items, n_categories), votes per item and category.
+        min_votes: votes the winner needs: an int, or an int array (n_items,) (e.g. a strict
+            majority `n // 2 + 1` per item, as for the speaker's gender).
+    Returns:
+        (winner, top): int64 arrays (n_items,): the category index or -1, and the top count.
     """
-    counts = votes.counts()
-    if votes.n_items == 0:
+    counts = np.asarray(counts)
+    if counts.shape[0] == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     top = counts.max(axis=1)
     winner = counts.argmax(axis=1)
     n_at_top = (counts == top[:, None]).sum(axis=1)
-    consensus = np.where((top >= min_votes) & (n_at_top == 1), winner, NO_CONSENSUS)
+    consensus = np.where((top >= np.asarray(min_votes)) & (n_at_top == 1), winner, NO_CONSENSUS)
     return consensus.astype(np.int64), top.astype(np.int64)
+
+
+def majority(votes: Votes, min_votes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """`majority_counts` over the votes' item x category counts (see there)."""
+    return majority_counts(votes.counts(), min_votes)
 
 
 def agreement_levels(votes: Votes) -> dict:

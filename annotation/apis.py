@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
-from annotation.models import Assignment, LabelOption, RejectionReason
+from annotation.models import (
+    Adjudication,
+    Annotation,
+    AnnotationConfig,
+    Assignment,
+    ClipDecision,
+    Flag,
+    LabelOption,
+    RejectionReason,
+    ValidationVote,
+)
 from core import roles
 from core.access import RolePermission, project_for_user
 from corpus import selectors as corpus_selectors
+from corpus.serializers import ClipAudioUrlField
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
 
@@ -20,90 +30,109 @@ PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (defa
 class ClipInHandSerializer(serializers.Serializer):
     """Only what the person needs to hear the clip: no source, no other labels (blind)."""
 
-    id = serializers.IntegerField()
-    duration_s = serializers.FloatField()
-    audio_url = serializers.CharField()
+    id = serializers.IntegerField(source="clip_id")
+    duration_s = serializers.FloatField(source="clip.duration_s")
+    audio_url = ClipAudioUrlField(source="clip_id")
+
+
+class CountsSerializer(serializers.Serializer):
+    labelled_today = serializers.IntegerField()
+    labelled_total = serializers.IntegerField()
+    validated_today = serializers.IntegerField()
+    validated_total = serializers.IntegerField()
+
+
+class SuggestionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    probabilities = serializers.DictField(child=serializers.FloatField())
+    model_version = serializers.IntegerField()
 
 
 class HandoutSerializer(serializers.Serializer):
-    assignment = serializers.IntegerField(allow_null=True)
-    clip = ClipInHandSerializer(allow_null=True)
-    served_at = serializers.DateTimeField(allow_null=True)
-    expires_at = serializers.DateTimeField(allow_null=True)
+    """The answer to "next clip": the clip in hand (or none left), and the user's counters.
+
+    `suggestion` (the pre-labeller's guess) is present only when the project shows it.
+    """
+
+    assignment = serializers.IntegerField(source="assignment.pk", allow_null=True)
+    clip = ClipInHandSerializer(source="assignment", allow_null=True)
+    served_at = serializers.DateTimeField(source="assignment.served_at", allow_null=True)
+    expires_at = serializers.DateTimeField(source="assignment.expires_at", allow_null=True)
     resumed = serializers.BooleanField()
     detail = serializers.CharField()
-    counts = serializers.DictField()
+    counts = CountsSerializer()
+    suggestion = SuggestionSerializer(required=False)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.get("suggestion") is None:
+            data.pop("suggestion")
+        return data
 
 
 def _handout_response(handout, user, kind: str, project=None) -> Response:
     counts = selectors.user_counts(user=user)
     if handout is None:
         what = "validate" if kind == Assignment.Kind.VALIDATION else "label"
-        return Response(
-            {
-                "assignment": None,
-                "clip": None,
-                "served_at": None,
-                "expires_at": None,
-                "resumed": False,
-                "detail": f"No clips left for you to {what} right now.",
-                "counts": counts,
-            }
-        )
-    a = handout.assignment
-    return Response(
-        {
-            "assignment": a.pk,
-            "clip": {
-                "id": a.clip_id,
-                "duration_s": a.clip.duration_s,
-                "audio_url": reverse("corpus-api:clip-audio", args=[a.clip_id]),
-            },
-            "served_at": a.served_at,
-            "expires_at": a.expires_at,
+        body = {"assignment": None, "resumed": False, "detail": f"No clips left for you to {what} right now."}
+    else:
+        # e.g. the pre-labeller's suggestion, when the project shows it to annotators
+        extras = policies.handout_extras(clip_id=handout.assignment.clip_id, project=project, kind=kind)
+        body = {
+            "assignment": handout.assignment,
             "resumed": handout.resumed,
             "detail": "You already hold this clip." if handout.resumed else "",
-            "counts": counts,
-            # e.g. the pre-labeller's suggestion, when the project shows it to annotators
-            **policies.handout_extras(clip_id=a.clip_id, project=project, kind=kind),
+            "suggestion": extras.get("suggestion"),
         }
-    )
+    return Response(HandoutSerializer({**body, "counts": counts}).data)
+
+
+class LabelOptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelOption
+        fields = ["code", "name", "tier", "description", "shortcut"]
+
+
+class RejectionReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectionReason
+        fields = ["code", "text"]
+
+
+class ProjectConfigSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    guideline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnnotationConfig
+        fields = ["project", "labels_per_clip", "validation_votes_needed", "assignment_minutes", "guideline"]
+
+    def get_guideline(self, obj) -> str:
+        return obj.guideline or selectors.default_guideline()
+
+
+class LabelSchemaSerializer(serializers.Serializer):
+    emotions = LabelOptionSerializer(many=True)
+    genders = LabelOptionSerializer(many=True)
+    reasons = RejectionReasonSerializer(many=True)
+    config = ProjectConfigSerializer()
 
 
 class SchemaApi(APIView):
     @extend_schema(
-        operation_id="annotation_schema",
-        parameters=[PROJECT_PARAM],
-        responses=inline_serializer(
-            "LabelSchema",
-            {
-                "emotions": serializers.ListField(),
-                "genders": serializers.ListField(),
-                "reasons": serializers.ListField(),
-                "config": serializers.DictField(),
-            },
-        ),
+        operation_id="annotation_schema", parameters=[PROJECT_PARAM], responses=LabelSchemaSerializer
     )
     def get(self, request):
         """The label schema, rejection reasons and the project's settings (all data)."""
         project = project_for_user(request.user, request.query_params.get("project"))
-        config = services.config_for(project)
         options = LabelOption.objects.filter(active=True)
-        fields = ("code", "name", "tier", "description", "shortcut")
-        return Response(
-            {
-                "emotions": list(options.filter(kind="emotion").values(*fields)),
-                "genders": list(options.filter(kind="gender").values(*fields)),
-                "reasons": list(RejectionReason.objects.filter(active=True).values("code", "text")),
-                "config": {
-                    "project": project.slug,
-                    "labels_per_clip": config.labels_per_clip,
-                    "validation_votes_needed": config.validation_votes_needed,
-                    "assignment_minutes": config.assignment_minutes,
-                    "guideline": config.guideline or selectors.default_guideline(),
-                },
-            }
-        )
+        schema = {
+            "emotions": options.filter(kind=LabelOption.Kind.EMOTION),
+            "genders": options.filter(kind=LabelOption.Kind.GENDER),
+            "reasons": RejectionReason.objects.filter(active=True),
+            "config": services.config_for(project),
+        }
+        return Response(LabelSchemaSerializer(schema).data)
 
 
 class NextApi(APIView):
@@ -140,12 +169,56 @@ class VoteSerializer(serializers.Serializer):
     time_spent_ms = serializers.IntegerField(required=False, default=0, min_value=0)
 
 
+class VoteOutSerializer(serializers.ModelSerializer):
+    clip_status = serializers.CharField(source="clip.status")
+    counts = CountsSerializer(source="counts_after")
+
+    class Meta:
+        model = ValidationVote
+        fields = ["id", "clip", "clip_status", "counts"]
+
+
+class AnnotationOutSerializer(serializers.ModelSerializer):
+    counts = CountsSerializer(source="counts_after")
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "clip", "counts"]
+
+
+class FlagOutSerializer(serializers.ModelSerializer):
+    detail = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Flag
+        fields = ["id", "clip", "detail"]
+
+    def get_detail(self, obj) -> str:
+        return "Sent back to validation."
+
+
+class DecisionOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClipDecision
+        fields = ["id", "clip", "accepted"]
+
+
+class AdjudicationOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Adjudication
+        fields = ["id", "clip", "decision"]
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class ValidationVoteApi(APIView):
     @extend_schema(
         operation_id="validation_vote",
         request=VoteSerializer,
         responses={
-            201: OpenApiResponse(description="Vote stored"),
+            201: VoteOutSerializer,
             400: OpenApiResponse(description="Too soon, unknown or missing reason"),
             409: OpenApiResponse(description="Not held, already voted, already decided"),
         },
@@ -162,15 +235,8 @@ class ValidationVoteApi(APIView):
             time_spent_ms=v["time_spent_ms"],
         )
         vote.clip.refresh_from_db(fields=["status"])
-        return Response(
-            {
-                "id": vote.pk,
-                "clip": vote.clip_id,
-                "clip_status": vote.clip.status,
-                "counts": selectors.user_counts(user=request.user),
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        vote.counts_after = selectors.user_counts(user=request.user)
+        return Response(VoteOutSerializer(vote).data, status=status.HTTP_201_CREATED)
 
 
 class ClipRefSerializer(serializers.Serializer):
@@ -184,7 +250,7 @@ class SkipApi(APIView):
         data = ClipRefSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.assignment_skip(user=request.user, clip_id=data.validated_data["clip"], kind=self.kind)
-        return Response({"detail": "Skipped."})
+        return Response(DetailSerializer({"detail": "Skipped."}).data)
 
 
 class ValidationSkipApi(SkipApi):
@@ -225,7 +291,7 @@ class AnnotationSubmitApi(APIView):
         operation_id="annotation_submit",
         request=AnnotationSerializer,
         responses={
-            201: OpenApiResponse(description="Label stored"),
+            201: AnnotationOutSerializer,
             400: OpenApiResponse(description="Unknown label, gender missing"),
             409: OpenApiResponse(description="Not held, already labelled, expired and full"),
         },
@@ -236,14 +302,8 @@ class AnnotationSubmitApi(APIView):
         annotation = services.annotation_submit(
             user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
         )
-        return Response(
-            {
-                "id": annotation.pk,
-                "clip": annotation.clip_id,
-                "counts": selectors.user_counts(user=request.user),
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        annotation.counts_after = selectors.user_counts(user=request.user)
+        return Response(AnnotationOutSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
 class FlagSerializer(serializers.Serializer):
@@ -256,7 +316,7 @@ class FlagApi(APIView):
     @extend_schema(
         operation_id="annotation_flag",
         request=FlagSerializer,
-        responses={201: OpenApiResponse(description="Sent back to validation")},
+        responses={201: FlagOutSerializer},
     )
     def post(self, request):
         """Send the clip in hand back to validation, with a reason (labels already given stay)."""
@@ -268,25 +328,17 @@ class FlagApi(APIView):
             reason=data.validated_data["reason"] or None,
             comment=data.validated_data["comment"],
         )
-        return Response({"id": flag.pk, "detail": "Sent back to validation."}, status=status.HTTP_201_CREATED)
+        return Response(FlagOutSerializer(flag).data, status=status.HTTP_201_CREATED)
 
 
 class MyCountsApi(APIView):
     @extend_schema(
         operation_id="annotation_me",
-        responses=inline_serializer(
-            "MyCounts",
-            {
-                "labelled_today": serializers.IntegerField(),
-                "labelled_total": serializers.IntegerField(),
-                "validated_today": serializers.IntegerField(),
-                "validated_total": serializers.IntegerField(),
-            },
-        ),
+        responses=CountsSerializer,
     )
     def get(self, request):
         """Your own counters (today and in total)."""
-        return Response(selectors.user_counts(user=request.user))
+        return Response(CountsSerializer(selectors.user_counts(user=request.user)).data)
 
 
 class CuratorApi(APIView):
@@ -314,16 +366,43 @@ class ProgressApi(CuratorApi):
         return Response(selectors.project_progress(project=project))
 
 
+class RejectedVoteSerializer(serializers.Serializer):
+    validator = serializers.CharField(source="validator.username")
+    accept = serializers.BooleanField()
+    reasons = serializers.SerializerMethodField()
+
+    def get_reasons(self, vote) -> list[str]:
+        return [reason.text for reason in vote.reasons.all()]
+
+
+class RejectedClipSerializer(serializers.Serializer):
+    clip = serializers.IntegerField(source="pk")
+    recording = serializers.IntegerField(source="recording_id")
+    start_s = serializers.FloatField()
+    duration_s = serializers.FloatField()
+    audio_url = ClipAudioUrlField(source="pk")
+    votes = RejectedVoteSerializer(source="active_votes", many=True)
+
+
+class AdjudicationItemSerializer(serializers.Serializer):
+    clip = serializers.IntegerField(source="clip_id")
+    duration_s = serializers.FloatField()
+    audio_url = ClipAudioUrlField(source="clip_id")
+    labels = serializers.ListField(child=serializers.DictField())
+    distribution = serializers.DictField(child=serializers.FloatField())
+
+
 class RejectedApi(CuratorApi):
     @extend_schema(
         operation_id="validation_rejected",
         parameters=[PROJECT_PARAM],
-        responses=inline_serializer("RejectedClips", {"results": serializers.ListField()}),
+        responses=inline_serializer("RejectedClips", {"results": RejectedClipSerializer(many=True)}),
     )
     def get(self, request):
         """Rejected clips with their reasons (curators), to review and overturn."""
         project = project_for_user(request.user, request.query_params.get("project"))
-        return Response({"results": selectors.rejected_clips(project=project)})
+        clips = selectors.rejected_clips(project=project)
+        return Response({"results": RejectedClipSerializer(clips, many=True).data})
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -336,7 +415,7 @@ class DecisionApi(CuratorApi):
     @extend_schema(
         operation_id="validation_overturn",
         request=DecisionSerializer,
-        responses={201: OpenApiResponse(description="Decision recorded")},
+        responses={201: DecisionOutSerializer},
     )
     def post(self, request):
         """A curator overturns a validation decision."""
@@ -347,10 +426,7 @@ class DecisionApi(CuratorApi):
         decision = services.clip_decision_overturn(
             curator=request.user, clip_id=v["clip"], accept=v["accept"], note=v["note"]
         )
-        return Response(
-            {"id": decision.pk, "clip": v["clip"], "accepted": decision.accepted},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(DecisionOutSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 
 # --- agreement, consensus, adjudication (curators) ----------------------------------------------
@@ -435,12 +511,13 @@ class AdjudicationQueueApi(CuratorApi):
     @extend_schema(
         operation_id="adjudication_queue",
         parameters=[PROJECT_PARAM],
-        responses=inline_serializer("AdjudicationQueue", {"results": serializers.ListField()}),
+        responses=inline_serializer("AdjudicationQueue", {"results": AdjudicationItemSerializer(many=True)}),
     )
     def get(self, request):
         """Clips with no majority that you did not label, with their labels."""
         project = project_for_user(request.user, request.query_params.get("project"))
-        return Response({"results": selectors.adjudication_items(project=project, curator=request.user)})
+        items = selectors.adjudication_items(project=project, curator=request.user)
+        return Response({"results": AdjudicationItemSerializer(items, many=True).data})
 
 
 class AdjudicateSerializer(serializers.Serializer):
@@ -455,7 +532,7 @@ class AdjudicateApi(CuratorApi):
     @extend_schema(
         operation_id="adjudicate",
         request=AdjudicateSerializer,
-        responses={201: OpenApiResponse(description="Decision recorded")},
+        responses={201: AdjudicationOutSerializer},
     )
     def post(self, request):
         data = AdjudicateSerializer(data=request.data)
@@ -470,6 +547,4 @@ class AdjudicateApi(CuratorApi):
             gender=v["gender"] or None,
             note=v["note"],
         )
-        return Response(
-            {"id": adj.pk, "clip": adj.clip_id, "decision": adj.decision}, status=status.HTTP_201_CREATED
-        )
+        return Response(AdjudicationOutSerializer(adj).data, status=status.HTTP_201_CREATED)

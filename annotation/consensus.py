@@ -35,10 +35,12 @@ def _config(project_id: int) -> AnnotationConfig:
 
 
 def _winner(counter: Counter, min_votes: int):
-    ranked = counter.most_common()
-    if not ranked or ranked[0][1] < min_votes or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
-        return None, ranked[0][1] if ranked else 0
-    return ranked[0][0], ranked[0][1]
+    """The winning key of `counter` under `agreement.majority_counts`, or None; and its votes."""
+    keys = list(counter)
+    if not keys:
+        return None, 0
+    winner, top = agreement.majority_counts(np.array([[counter[k] for k in keys]]), min_votes)
+    return (keys[int(winner[0])] if winner[0] >= 0 else None), int(top[0])
 
 
 def consensus_compute(*, clip_id: int) -> ClipConsensus:
@@ -149,7 +151,7 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
 
 
 def _gender_majorities(project: Project) -> dict[int, int | None]:
-    """Per clip, the gender more than half of its annotators gave (None on a tie)."""
+    """Per clip, the gender more than half of its annotators gave (None otherwise)."""
     rows = np.array(
         list(
             Annotation.objects.filter(clip__recording__source__project=project).values_list(
@@ -160,17 +162,12 @@ def _gender_majorities(project: Project) -> dict[int, int | None]:
     ).reshape(-1, 2)
     if not len(rows):
         return {}
-    pairs, counts = np.unique(rows, axis=0, return_counts=True)
-    clips, first = np.unique(pairs[:, 0], return_index=True)
-    totals = np.add.reduceat(counts, first)
-    best = np.maximum.reduceat(counts, first)
-    winner_pos = first + np.array(
-        [np.argmax(counts[a:b]) for a, b in zip(first, [*first[1:], len(counts)], strict=True)]
-    )
-    out = {}
-    for k, clip_id in enumerate(clips):
-        out[int(clip_id)] = int(pairs[winner_pos[k], 1]) if best[k] * 2 > totals[k] else None
-    return out
+    clips, clip_index = np.unique(rows[:, 0], return_inverse=True)
+    genders, gender_index = np.unique(rows[:, 1], return_inverse=True)
+    counts = np.zeros((len(clips), len(genders)), dtype=np.int64)
+    np.add.at(counts, (clip_index, gender_index), 1)
+    winner, _ = agreement.majority_counts(counts, counts.sum(axis=1) // 2 + 1)
+    return {int(c): (int(genders[w]) if w >= 0 else None) for c, w in zip(clips, winner, strict=True)}
 
 
 def adjudication_queue(*, project: Project, curator) -> QuerySet[ClipConsensus]:

@@ -36,8 +36,8 @@ word, flag it back to validation instead of labelling it."""
 def ensure_guideline() -> None:
     """Create the default rejection reasons and label schema if missing (idempotent).
 
-    The default label mappings of importable corpora are the datasets app's
-    (`datasets.importers.label_mappings_ensure`).
+    The default label mappings of importable corpora are the releases app's
+    (`releases.importers.label_mappings_ensure`).
     """
     from importlib import import_module
 

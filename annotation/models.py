@@ -254,6 +254,31 @@ class Flag(models.Model):
         return f"clip #{self.clip_id} flagged by {self.user_id}"
 
 
+def agreement_label(*, status: str, n_agree: int, n_votes: int, min_votes: int) -> str:
+    """How a clip's consensus reads in tables and exports: "3/3", "2/3", "none", "gold",
+    "adjudicated" or "discarded".
+
+    Args:
+        status: a ClipConsensus.Status value.
+        n_agree: votes for the winning emotion.
+        n_votes: labels the clip has.
+        min_votes: the project's `consensus_min_votes` (a winner below it is no consensus).
+    """
+    if status in (
+        ClipConsensus.Status.GOLD,
+        ClipConsensus.Status.ADJUDICATED,
+        ClipConsensus.Status.DISCARDED,
+    ):
+        return str(status)
+    return f"{n_agree}/{n_votes}" if n_agree >= max(min_votes, 1) and n_votes else "none"
+
+
+class ClipConsensusQuerySet(models.QuerySet):
+    def usable(self, **kwargs) -> ClipConsensusQuerySet:
+        """Consensus that may serve as a clip's label (see `ClipConsensus.usable_q`)."""
+        return self.filter(ClipConsensus.usable_q(**kwargs))
+
+
 class ClipConsensus(models.Model):
     """What a clip's labels agree on. Recomputed when its K-th label arrives; raw labels stay."""
 
@@ -277,18 +302,55 @@ class ClipConsensus(models.Model):
     distribution = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ClipConsensusQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["status", "n_agree"], name="consensus_status_agree")]
 
     def __str__(self) -> str:
-        return f"clip #{self.clip_id}: {self.status} ({self.agreement})"
+        return f"clip #{self.clip_id}: {self.status} ({self.n_agree}/{self.n_votes})"
+
+    @classmethod
+    def usable_q(
+        cls,
+        *,
+        prefix: str = "",
+        min_agreement: int | None = None,
+        adjudicated: bool = True,
+        gold: bool = True,
+    ) -> models.Q:
+        """The one rule of which consensus may serve as a clip's label.
+
+        Agreed (with at least `min_agreement` votes for the winner, if given), adjudicated by a
+        curator (unless `adjudicated=False`) and gold from an imported corpus (unless
+        `gold=False`). Never "needs adjudication" or "discarded".
+
+        Args:
+            prefix: the path from the queried model to the consensus, e.g. "clip__consensus__".
+        Returns:
+            A Q object.
+        """
+        agreed = models.Q(**{f"{prefix}status": cls.Status.AGREED})
+        if min_agreement is not None:
+            agreed &= models.Q(**{f"{prefix}n_agree__gte": min_agreement})
+        q = agreed
+        if adjudicated:
+            q |= models.Q(**{f"{prefix}status": cls.Status.ADJUDICATED})
+        if gold:
+            q |= models.Q(**{f"{prefix}status": cls.Status.GOLD})
+        return q
+
+    def agreement_for(self, min_votes: int) -> str:
+        """This clip's agreement as it reads in tables ("2/3", "none", "gold"...)."""
+        return agreement_label(
+            status=self.status, n_agree=self.n_agree, n_votes=self.n_votes, min_votes=min_votes
+        )
 
     @property
     def agreement(self) -> str:
-        """'3/3', '2/3' ... or 'none'; 'gold' for imported labels."""
-        if self.status == self.Status.GOLD:
-            return "gold"
-        return f"{self.n_agree}/{self.n_votes}" if self.n_agree >= 2 else "none"
+        """This clip's agreement under its project's `consensus_min_votes` (one query)."""
+        config = AnnotationConfig.objects.filter(project__sources__recordings__clips=self.clip_id).first()
+        return self.agreement_for(config.consensus_min_votes if config else 2)
 
 
 class Adjudication(models.Model):

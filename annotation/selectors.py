@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, Q
-from django.urls import reverse
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
@@ -106,32 +106,22 @@ def project_progress(*, project: Project) -> dict:
     }
 
 
-def rejected_clips(*, project: Project, limit: int = 200) -> list[dict]:
-    clips = (
+def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
+    """The project's rejected clips, newest first, with their validation votes and reasons
+    prefetched (curators review and may overturn them)."""
+    active_votes = Prefetch(
+        "validation_votes",
+        queryset=ValidationVote.objects.filter(active=True)
+        .select_related("validator")
+        .prefetch_related("reasons"),
+        to_attr="active_votes",
+    )
+    return (
         Clip.objects.filter(recording__source__project=project, status=Clip.Status.REJECTED)
         .select_related("recording")
-        .prefetch_related("validation_votes__reasons", "validation_votes__validator")
+        .prefetch_related(active_votes)
         .order_by("-id")[:limit]
     )
-    return [
-        {
-            "clip": clip.pk,
-            "recording": clip.recording_id,
-            "start_s": clip.start_s,
-            "duration_s": clip.duration_s,
-            "audio_url": reverse("corpus-api:clip-audio", args=[clip.pk]),
-            "votes": [
-                {
-                    "validator": v.validator.username,
-                    "accept": v.accept,
-                    "reasons": [r.text for r in v.reasons.all()],
-                }
-                for v in clip.validation_votes.all()
-                if v.active
-            ],
-        }
-        for clip in clips
-    ]
 
 
 def agreement_figures(*, project: Project, source_ids=None, date_from=None, date_to=None) -> dict:
@@ -166,10 +156,7 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
     for row in figures["rater_agreement_with_consensus"]:
         row["rater"] = raters[row["rater"]]
 
-    usable = ClipConsensus.objects.filter(
-        clip__in=clips,
-        status__in=[ClipConsensus.Status.AGREED, ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.GOLD],
-    )
+    usable = ClipConsensus.objects.usable().filter(clip__in=clips)
     emotions = list(
         LabelOption.objects.filter(kind="emotion", active=True)
         .order_by("order")
@@ -236,7 +223,18 @@ def annotator_confusions(*, project: Project) -> dict:
     }
 
 
-def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[dict]:
+@dataclass(frozen=True)
+class AdjudicationItem:
+    """A clip awaiting adjudication, with the labels it got (annotator, emotion, gender)."""
+
+    clip_id: int
+    duration_s: float
+    labels: list[dict]
+    distribution: dict
+
+
+def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[AdjudicationItem]:
+    """Clips with no majority that `curator` did not label, with their labels (oldest first)."""
     from annotation.consensus import adjudication_queue
 
     queue = list(adjudication_queue(project=project, curator=curator)[:limit])
@@ -246,12 +244,11 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[d
     ).values_list("clip_id", "annotator__username", "emotion__code", "gender__code"):
         labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
     return [
-        {
-            "clip": c.clip_id,
-            "duration_s": c.clip.duration_s,
-            "audio_url": reverse("corpus-api:clip-audio", args=[c.clip_id]),
-            "labels": labels.get(c.clip_id, []),
-            "distribution": c.distribution,
-        }
+        AdjudicationItem(
+            clip_id=c.clip_id,
+            duration_s=c.clip.duration_s,
+            labels=labels.get(c.clip_id, []),
+            distribution=c.distribution,
+        )
         for c in queue
     ]

@@ -1,18 +1,30 @@
 """50 simulated annotators over HTTP against PostgreSQL holding 100,000 clips.
 
-    python -m benchmarks.annotation_load [--clips 100000] [--annotators 50] [--seconds 60]
-                                         [--think-ms 2000] [--workers 4]
+From the repository root, with PostgreSQL running (the command of RESULTS.md, in two lines):
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/tuniser_bench
+    .venv/bin/python -m benchmarks.annotation_load
+
+Options, at their defaults: --clips 100000 --annotators 50 --seconds 60 --think-ms 2000
+--workers 4.
 
 1. A scratch PostgreSQL database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-   tuniser_bench, created if missing): migrate, one real recording, `--clips` accepted clips in
-   the labelling pool, `--annotators` annotators with API tokens.
+   tuniser_bench, created if missing; a non-PostgreSQL URL is refused, and the database's clips,
+   recordings, sources and labels are deleted first): migrate, one real recording (two RAVDESS
+   files from $TUNISER_DATA_DIR, default ../shared/data), `--clips` accepted clips in the
+   labelling pool, `--annotators` annotators with API tokens.
 2. gunicorn serves the platform on a free loopback port (DEBUG off, `--workers` processes).
 3. Each simulated annotator loops for `--seconds` (bounded, loopback only): GET
-   /api/annotation/next/, wait `--think-ms` (a person hears the clip, median 1.8 s, and decides: 2 s is faster than any human),
-   POST /api/annotation/annotations/. Latencies are measured in the client.
-4. Afterwards the database is checked for double assignments: a clip labelled twice by one
-   annotator, or more than K labels plus live assignments on a clip.
-Prints a table and, last, `annotation_next_p95_ms=<value>`.
+   /api/annotation/next/, wait `--think-ms` x 0.5-1.5 (a person hears the clip, median 1.8 s,
+   and decides: 2 s is faster than any human), POST /api/annotation/annotations/. Latencies are
+   measured in the client.
+4. Afterwards the database is checked for double assignments (K = 3): a clip labelled twice by
+   one annotator, a pool entry with more than K labels done, a clip with more than K live
+   assignments.
+
+Prints a table and, last, the one line `annotation_next_p95_ms=<p95>`: the 95th percentile of
+the GET /api/annotation/next/ latencies, in milliseconds, one decimal
+(`annotation_next_p95_ms=64.6` in RESULTS.md; `nan` when no GET completed).
 """
 
 from __future__ import annotations
@@ -75,7 +87,7 @@ def setup(n_clips: int, n_annotators: int, media: Path) -> dict[str, str]:
     from core.access import project_get_default
     from corpus import services
     from corpus.models import Clip, Recording, Source
-    from datasets.importers import label_mappings_ensure
+    from releases.importers import label_mappings_ensure
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
@@ -284,8 +296,8 @@ def main() -> None:
         ("database", f"PostgreSQL, {args.clips:,} clips in the labelling pool (setup {setup_s:.0f} s)"),
         (
             "load",
-            f"{args.annotators} annotators over HTTP, {args.seconds:.0f} s, think time {args.think_ms:.0f} ms, "
-            f"gunicorn x{args.workers}",
+            f"{args.annotators} annotators over HTTP, {args.seconds:.0f} s, "
+            f"think time {args.think_ms:.0f} ms, gunicorn x{args.workers}",
         ),
         ("requests", f"{n_requests:,} in {elapsed:.1f} s = {n_requests / elapsed:.1f} req/s"),
         ("labels stored", f"{len(submit_ms):,}"),

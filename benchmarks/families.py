@@ -1,6 +1,11 @@
 """Every model family on the RAVDESS 4-class release with speakers held out, through the platform.
 
-    python -m benchmarks.families [--families classical,mfcc_lstm,logmel_cnn] [--backbone DIR]
+From the repository root (the command of RESULTS.md):
+
+    .venv/bin/python -m benchmarks.families
+
+Options: --families (comma-separated, default classical,mfcc_lstm,logmel_cnn); --backbone DIR
+adds the transformer family. RAVDESS comes from $TUNISER_DATA_DIR (default ../shared/data).
 
 1. Scratch database; all RAVDESS speech imported with `import_corpus` (calm -> neutral).
 2. Release `ravdess4`: happy, sad, angry, neutral; undersampled; split 70/15/15 grouped by
@@ -8,7 +13,10 @@
 3. Each family trained through `training.services` on the CPU (the `transformer` family only
    with --backbone: a local pretrained wav2vec 2.0 / HuBERT / WavLM directory; none can be
    downloaded on the lab's offline machines), evaluated on the held-out actors.
-Prints the metrics table and, last, `best_test_ua=<value>`.
+
+Prints the metrics table and, last, the one line `best_test_ua=<UA>`: the highest test UA
+(unweighted average recall, 0..1) among the families that trained, three decimals
+(`best_test_ua=0.656` in RESULTS.md; `best_test_ua=nan` when none trained).
 """
 
 from __future__ import annotations
@@ -52,8 +60,8 @@ def main() -> None:
 
     from annotation.guideline import ensure_guideline
     from core.access import project_get_default
-    from datasets.importers import label_mappings_ensure
-    from datasets.releases.build import ReleaseParams, release_build
+    from releases.build import ReleaseParams, release_build
+    from releases.importers import label_mappings_ensure
     from training import services
 
     call_command("migrate", verbosity=0)

@@ -1,7 +1,13 @@
 """Pre-labelling throughput (platform path vs bare model) and the live page's latency per chunk.
 
-    python -m benchmarks.prelabel --device cuda [--clips 20000]     # on a GPU machine
-    python -m benchmarks.prelabel --device cpu --clips 400 --small  # here (no GPU)
+From the repository root:
+
+    .venv/bin/python -m benchmarks.prelabel --device cuda                                # a GPU
+    .venv/bin/python -m benchmarks.prelabel --device cpu --clips 300 --small --batch 32  # no GPU
+
+The second is the command of RESULTS.md. Defaults: --device cuda --clips 20000 --batch 64 (clips
+per inference batch); --small uses a tiny encoder. DATABASE_URL defaults to a scratch SQLite
+file; RAVDESS comes from $TUNISER_DATA_DIR (default ../shared/data).
 
 1. Scratch database and media; `--clips` clip files of 1-5 s cut from real RAVDESS speech.
 2. A wav2vec2-base-sized model (randomly initialised: same compute) exported as a ModelVersion
@@ -11,7 +17,10 @@
 4. Bare: the same model's forward on the same clips already batched as tensors on the device.
 5. Live latency: the inference API's path (`infer_upload`, mode=chunk) on 2 s chunks of real
    speech with the classical family (the model a deployment has on day one), median of 30.
-Prints a table and, last, `prelabel_ratio=<platform clips/s / bare clips/s>`.
+
+Prints a table, then `live_chunk_median_ms=<median>` (step 5, ms, one decimal) and, last, the one
+line `prelabel_ratio=<platform clips/s / bare clips/s>`, two decimals (`prelabel_ratio=0.85` in
+RESULTS.md, on the CPU; 1.00 = the platform as fast as the bare model).
 """
 
 from __future__ import annotations
@@ -60,10 +69,10 @@ def main() -> None:
     from core.access import project_get_default
     from corpus import services as corpus_services
     from corpus.models import Clip, Recording
-    from datasets.importers import label_mappings_ensure
-    from datasets.models import Release
     from inference import services
     from inference.models import Prediction
+    from releases.importers import label_mappings_ensure
+    from releases.models import Release
     from training.ml import engine
     from training.models import ModelVersion, TrainingRun
 

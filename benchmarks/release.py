@@ -1,7 +1,12 @@
 """Consensus + agreement figures on 100,000 clips with 3 labels each, and building + exporting a
 balanced release, against a plain copy of the same audio files into an archive (the floor).
 
-    python -m benchmarks.release [--clips 100000] [--audio-files 2000] [--clip-s 1.0]
+From the repository root (the command of RESULTS.md):
+
+    .venv/bin/python -m benchmarks.release
+
+Options, at their defaults: --clips 100000 --audio-files 2000 --clip-s 1.0 (seconds). RAVDESS
+comes from $TUNISER_DATA_DIR (default ../shared/data).
 
 1. Scratch database (SQLite by default; DATABASE_URL for PostgreSQL) and media folder.
 2. `--audio-files` distinct clip WAVs cut from real RAVDESS speech (`--clip-s` long); the
@@ -11,7 +16,10 @@ balanced release, against a plain copy of the same audio files into an archive (
 4. Timed: consensus of every clip; the agreement figures (the dashboard's); building a 4-class
    undersampled release grouped by episode; exporting it (ZIP of WAVs + metadata + data card).
 5. Floor: zipfile writing the same WAV files, one per release item, into a stored ZIP.
-Prints a table and, last, `release_ratio=<(build + export) / floor>`.
+
+Prints a table, then `agreement_s=<seconds>` (the agreement figures of step 4, two decimals)
+and, last, the one line `release_ratio=<(build + export) / floor>`: release build plus export
+time over the best of two floor runs, two decimals (`release_ratio=1.24` in RESULTS.md).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
     from core.access import project_get_default
     from corpus import services
     from corpus.models import Clip, Recording
-    from datasets.importers import label_mappings_ensure
+    from releases.importers import label_mappings_ensure
 
     call_command("migrate", verbosity=0)
     ensure_guideline()
@@ -152,9 +160,9 @@ def main() -> None:
 
     from annotation.consensus import consensus_recompute
     from annotation.selectors import agreement_figures
-    from datasets.models import ReleaseExport
-    from datasets.releases.build import ReleaseParams, release_build
-    from datasets.releases.export import release_export_create, release_export_execute
+    from releases.build import ReleaseParams, release_build
+    from releases.export import release_export_create, release_export_execute
+    from releases.models import ReleaseExport
 
     t = time.perf_counter()
     project = setup(args.clips, args.audio_files, args.clip_s, scratch / "media")["project"]
@@ -194,7 +202,8 @@ def main() -> None:
         ),
         (
             "agreement figures",
-            f"{agreement_s:.2f} s (Fleiss {figures['fleiss_kappa']:.3f}, alpha {figures['krippendorff_alpha']:.3f})",
+            f"{agreement_s:.2f} s (Fleiss {figures['fleiss_kappa']:.3f}, "
+            f"alpha {figures['krippendorff_alpha']:.3f})",
         ),
         ("consensus + agreement", f"{consensus_s + agreement_s:.2f} s"),
         ("release build (4 classes, undersample, by episode)", f"{build_s:.2f} s, {release.n_items:,} items"),

@@ -1,15 +1,22 @@
 """Ingestion + segmentation of one hour of broadcast-like mp3, against ffmpeg's decode (the floor).
 
-    python -m benchmarks.segmentation [--minutes 60] [--repeat 2]
+From the repository root (the command of RESULTS.md; these are also the defaults):
+
+    .venv/bin/python -m benchmarks.segmentation --minutes 60 --repeat 2
+
+RAVDESS and EmoDB come from $TUNISER_DATA_DIR (default ../shared/data).
 
 1. Build (once, cached under var/bench/) an hour of broadcast-like audio: real RAVDESS and EmoDB
    utterances at varied levels, 0.3-3 s pauses, a -45 dBFS noise bed and a music-like interlude
    every few minutes, encoded as 44.1 kHz stereo 128 kb/s mp3 (the truth is kept beside it).
-2. Floor: ffmpeg decoding that mp3 to 16 kHz mono PCM (best of --repeat).
+2. Floor: ffmpeg decoding that mp3 to 16 kHz mono PCM (best of --repeat + 1 runs).
 3. Platform, end to end on a scratch SQLite database and media folder: `recording_ingest` (hash,
    decode, store original + normalised WAV, write the row) then `segmentation_run_execute` (VAD,
    quality figures, one WAV per clip, one transaction), best of --repeat.
-Prints a table and, last, `segmentation_ratio=<platform time / floor>`.
+
+Prints a table and, last, the one line `segmentation_ratio=<platform time / floor>`: the best
+platform total (ingest + segmentation) over the best ffmpeg decode, two decimals
+(`segmentation_ratio=1.69` in RESULTS.md).
 """
 
 from __future__ import annotations

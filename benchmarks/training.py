@@ -1,7 +1,13 @@
 """The platform's training loop against the bare model's step, and the classical family's fit time.
 
-    python -m benchmarks.training --device cuda            # wav2vec2-base size, 3 s clips, batch 64, bf16
-    python -m benchmarks.training --device cpu             # here: tiny transformer + classical on RAVDESS
+From the repository root:
+
+    .venv/bin/python -m benchmarks.training --device cuda  # wav2vec2-base, 3 s clips, batch 64, bf16
+    .venv/bin/python -m benchmarks.training --device cpu   # tiny encoder, batch 16, fp32, 1 thread
+
+The second is the command of RESULTS.md. Other options: --small, --batch, --seconds (clip length,
+default 3), --steps (40 on cuda, 20 on cpu), --warmup (10), --precision, --workers, --threads,
+--skip-classical; `--help` describes them.
 
 1. Encoder: a randomly initialised `Wav2Vec2Model(Wav2Vec2Config())` (wav2vec2-base size; on the
    CPU, or with --small, a tiny one), `save_pretrained` into a temporary directory and loaded from
@@ -19,7 +25,10 @@
    (neutral / happy / sad / angry; train actors 1-16, validation 17-20, test 21-24). Skipped when
    the data is missing (e.g. on a GPU machine without ../shared/data).
 
-Prints a table and, last, `training_ratio=<platform samples/s / bare samples/s>`.
+Prints a table (figures meant for scripts, such as `classical_train_s`, as `name=value` lines)
+and, last, the one line `training_ratio=<platform samples/s / bare samples/s>`, three decimals
+(`training_ratio=1.115` in RESULTS.md, on the CPU, where run-to-run noise dominates; 1.000 = the
+platform as fast as the bare step).
 """
 
 from __future__ import annotations
@@ -270,7 +279,8 @@ def main() -> None:
         ("device", device_name),
         (
             "encoder",
-            f"{'tiny' if args.small else 'wav2vec2-base'} wav2vec2, {platform['n_params'] / 1e6:.1f} M params",
+            f"{'tiny' if args.small else 'wav2vec2-base'} wav2vec2, "
+            f"{platform['n_params'] / 1e6:.1f} M params",
         ),
         ("batch", f"{args.batch} x {args.seconds:g} s, {args.precision}, {workers} workers"),
         (

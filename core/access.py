@@ -1,7 +1,7 @@
 """Who may act where: the role checks and the project scoping every API, page and file uses.
 
 - `projects_for_user` is the one selector of the projects a user may act in; every per-resource
-  access helper (`corpus.selectors.recording_for_user`, `datasets.selectors.release_for_user`,
+  access helper (`corpus.selectors.recording_for_user`, `releases.selectors.release_for_user`,
   `training.selectors.run_for_user`, ...) filters through it, in the manner of healthchecks'
   `_get_check_for_user`.
 - `RolePermission(...)` (DRF) and `role_required(...)` (pages) take the roles an operation needs.
@@ -90,8 +90,10 @@ def object_for_user(queryset: QuerySet[M], pk, *, what: str) -> M:
 
 
 def role_denied_message(names: tuple[str, ...]) -> str:
-    """ "This needs the role curator or ml_staff." for the roles an operation needs."""
-    return f"This needs the role {' or '.join(names)}."
+    """What a refused person reads, e.g. "Only curators and ML staff may do this."."""
+    people = [roles.PLURAL.get(name, name) for name in names]
+    listed = people[0] if len(people) == 1 else f"{', '.join(people[:-1])} and {people[-1]}"
+    return f"Only {listed} may do this."
 
 
 def require_role(user, *names: str) -> None:

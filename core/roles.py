@@ -9,12 +9,18 @@ VALIDATOR = "validator"
 CURATOR = "curator"
 ML_STAFF = "ml_staff"
 ALL_ROLES = (ANNOTATOR, VALIDATOR, CURATOR, ML_STAFF)
+# How messages name the people of each role ("Only curators and ML staff ...").
+PLURAL = {ANNOTATOR: "annotators", VALIDATOR: "validators", CURATOR: "curators", ML_STAFF: "ML staff"}
 
 # Who may bring audio in and (re)segment it.
 INGEST_ROLES = (CURATOR, ML_STAFF)
 
 
 def user_has_role(user, *roles: str) -> bool:
+    """True if `user` is authenticated and a superuser or a member of one of the `roles` groups.
+
+    The user's group names are read once per request (cached on the user object).
+    """
     if not user.is_authenticated:
         return False
     if user.is_superuser:

@@ -6,7 +6,6 @@ per-process cache keyed by ModelVersion id.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import tempfile
@@ -19,7 +18,6 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 
 from annotation import services as annotation_services
@@ -80,12 +78,6 @@ def prelabeller_activate(
     return pre
 
 
-def _load_clip(name: str) -> np.ndarray:
-    with default_storage.open(name, "rb") as fh:
-        samples, _ = sf.read(io.BytesIO(fh.read()), dtype="float32")
-    return samples
-
-
 def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
     """Predict the clips `model_version` has not predicted yet; store the rows; re-rank the queue.
 
@@ -102,9 +94,10 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
     predictor = predictor_for(model_version)
     labels = list(predictor.labels)
     written = 0
+    read = audio.stored_file_reader()
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
-        proba = predictor.predict_proba([_load_clip(name) for _, name in chunk])
+        proba = predictor.predict_proba([audio.stored_clip_samples(name, read=read)[0] for _, name in chunk])
         ent = entropy_bits(proba)
         rows = [
             Prediction(
@@ -343,9 +336,9 @@ def infer_upload(
 def prelabel_quality(*, project: Project) -> list[dict]:
     """How often each model's top label matches the consensus, overall and per consensus class."""
     out = []
-    usable = [ClipConsensus.Status.AGREED, ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.GOLD]
+    usable = ClipConsensus.usable_q(prefix="clip__consensus__")
     for mv in ModelVersion.objects.filter(project=project).order_by("-created_at"):
-        rows = Prediction.objects.filter(model_version=mv, clip__consensus__status__in=usable).values_list(
+        rows = Prediction.objects.filter(usable, model_version=mv).values_list(
             "top_label", "clip__consensus__emotion__code"
         )
         per: dict[str, list[int]] = {}

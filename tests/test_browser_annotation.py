@@ -21,7 +21,7 @@ from annotation.models import Annotation, Assignment, PoolEntry, RejectionReason
 from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
-from datasets.importers import label_mappings_ensure
+from releases.importers import label_mappings_ensure
 from tests.conftest import CHROMIUM_ARGS, _new_page, chromium_path, login
 
 pytestmark = pytest.mark.browser

@@ -23,8 +23,8 @@ from annotation.tests.factories import clone_clips
 from corpus import services as corpus_services
 from corpus.models import Source
 from corpus.tests import media_files as mf
-from datasets.importers import label_mappings_ensure
-from datasets.models import Release, ReleaseExport
+from releases.importers import label_mappings_ensure
+from releases.models import Release, ReleaseExport
 from tests.conftest import login
 
 pytestmark = pytest.mark.browser

@@ -22,8 +22,8 @@ from playwright.sync_api import expect
 
 from annotation.guideline import ensure_guideline
 from corpus.tests import media_files as mf
-from datasets.importers import label_mappings_ensure
-from datasets.releases.build import ReleaseParams, release_build
+from releases.build import ReleaseParams, release_build
+from releases.importers import label_mappings_ensure
 from tests.conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, login
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission
-from datasets import selectors as datasets_selectors
+from releases import selectors as releases_selectors
 from training import selectors, services
 from training.ml import families
 from training.models import Family, ModelVersion, TrainingRun
@@ -92,7 +92,7 @@ class RunListCreateApi(MlStaffApi):
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        release = datasets_selectors.releases_for_user(request.user).filter(pk=v.pop("release")).first()
+        release = releases_selectors.releases_for_user(request.user).filter(pk=v.pop("release")).first()
         if release is None:
             raise serializers.ValidationError({"release": "No such release in your projects."})
         run = services.run_create(release=release, created_by=request.user, **v)

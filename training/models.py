@@ -9,7 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from core.models import JobRow, Project
-from datasets.models import Release
+from releases.models import Release
 
 
 class Family(models.TextChoices):

@@ -7,24 +7,22 @@ row and the engine, and records the ModelVersion a finished run produces.
 
 from __future__ import annotations
 
-import io
 import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 import tuniser
 from core import jobs
-from datasets.models import Release
-from datasets.releases.augment import augmented_copy, copy_seed
+from corpus.audio import stored_file_reader
+from releases.augment import release_item_samples
+from releases.models import Release
 from training.ml import engine, families
 from training.models import Family, ModelVersion, TrainingRun
 
@@ -175,13 +173,15 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
     items = list(release.items.select_related("clip").order_by("split", "label", "clip_id", "copy_index"))
     seed = int(release.params.get("seed", 0))
     chunks, offsets, ids, splits, ys = [], [0], [], [], []
+    read = stored_file_reader()
     for item in items:
-        with default_storage.open(item.clip.audio.name, "rb") as fh:
-            samples, rate = sf.read(io.BytesIO(fh.read()), dtype="float32")
-        if item.copy_index:
-            samples = augmented_copy(
-                samples, rate, seed=copy_seed(seed, item.clip_id), copy_index=item.copy_index
-            )
+        samples, _ = release_item_samples(
+            audio_name=item.clip.audio.name,
+            clip_id=item.clip_id,
+            copy_index=item.copy_index,
+            seed=seed,
+            read=read,
+        )
         pcm = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
         chunks.append(pcm)
         offsets.append(offsets[-1] + len(pcm))

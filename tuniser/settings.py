@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "core",
     "corpus",
     "annotation",
-    "datasets",
+    "releases",
     "training",
     "inference",
 ]
@@ -187,7 +187,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "corpus.tasks.*": {"queue": "audio"},
-    "datasets.tasks.*": {"queue": "audio"},
+    "releases.tasks.*": {"queue": "audio"},
     "training.tasks.*": {"queue": "gpu"},
     "inference.tasks.*": {"queue": "gpu"},
 }

@@ -7,8 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation.urls import api_urlpatterns as annotation_api
 from corpus import views as corpus_views
 from corpus.urls import api_urlpatterns as corpus_api
-from datasets.urls import api_urlpatterns as datasets_api
 from inference.urls import api_urlpatterns as inference_api
+from releases.urls import api_urlpatterns as releases_api
 from training.urls import api_urlpatterns as training_api
 
 from . import views
@@ -26,12 +26,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include((corpus_api, "corpus-api"))),
     path("api/", include((annotation_api, "annotation-api"))),
-    path("api/", include((datasets_api, "datasets-api"))),
+    path("api/", include((releases_api, "releases-api"))),
     path("api/", include((training_api, "training-api"))),
     path("api/", include((inference_api, "inference-api"))),
     path("", include("corpus.urls")),
     path("", include("annotation.urls")),
-    path("", include("datasets.urls")),
+    path("", include("releases.urls")),
     path("", include("training.urls")),
     path("", include("inference.urls")),
 ]

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 from annotation import services
 from annotation.guideline import ensure_guideline
 from annotation.models import Annotation, Assignment, ClipDecision, PoolEntry, ValidationVote
+from core.errors import ApplicationError
 from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
@@ -73,14 +73,14 @@ def test_new_clips_enter_validation_and_accepted_ones_the_labelling_pool(clips, 
     again = services.assignment_next(user=validator, project=project, kind=V)
     assert again.resumed and again.assignment.pk == handout.assignment.pk
 
-    with pytest.raises(services.AnnotationError, match="Listen to the whole clip") as exc:
+    with pytest.raises(ApplicationError, match="Listen to the whole clip") as exc:
         services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=True)
     assert exc.value.status == 400 and not ValidationVote.objects.exists()
 
     served_long_ago(validator, V)
-    with pytest.raises(services.AnnotationError, match="needs at least one reason"):
+    with pytest.raises(ApplicationError, match="needs at least one reason"):
         services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=False)
-    with pytest.raises(services.AnnotationError, match="Unknown rejection reason"):
+    with pytest.raises(ApplicationError, match="Unknown rejection reason"):
         services.validation_vote(
             user=validator, clip_id=handout.assignment.clip_id, accept=False, reasons=["boring"]
         )
@@ -93,7 +93,7 @@ def test_new_clips_enter_validation_and_accepted_ones_the_labelling_pool(clips, 
         "music",
         "noise",
     ]
-    with pytest.raises(services.AnnotationError, match="already voted") as exc:
+    with pytest.raises(ApplicationError, match="already voted") as exc:
         services.validation_vote(user=validator, clip_id=rejected.pk, accept=True)
     assert exc.value.status == 409
 
@@ -173,16 +173,17 @@ def test_bad_submissions_get_a_clear_refusal_and_store_nothing_twice(clips, make
         (dict(clip_id=clip_id, emotion="happy", gender="robot"), 400, "Unknown gender"),
     ]
     for kwargs, status, message in cases:
-        with pytest.raises(services.AnnotationError, match=message) as exc:
+        with pytest.raises(ApplicationError, match=message) as exc:
             services.annotation_submit(user=ann, **kwargs)
         assert exc.value.status == status
     assert not Annotation.objects.exists()
     services.annotation_submit(user=ann, clip_id=clip_id, emotion="happy", gender="male")
-    with pytest.raises(services.AnnotationError, match="already labelled") as exc:
+    with pytest.raises(ApplicationError, match="already labelled") as exc:
         services.annotation_submit(user=ann, clip_id=clip_id, emotion="sad", gender="male")
     assert exc.value.status == 409 and Annotation.objects.count() == 1
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ApplicationError) as refused:
         services.assignment_next(user=make_user("outsider-role", "validator"), project=project, kind=L)
+    assert refused.value.status == 403
     assert services.assignment_next(user=other, project=project, kind=L).assignment.clip_id == clip_id
 
 
@@ -225,7 +226,7 @@ def test_a_late_label_on_a_full_clip_is_refused(clips, make_user, project):
     services.assignment_next(user=fast, project=project, kind=L)
     services.annotation_submit(user=fast, clip_id=clip_id, emotion="angry", gender="male")
 
-    with pytest.raises(services.AnnotationError, match="expired") as exc:
+    with pytest.raises(ApplicationError, match="expired") as exc:
         services.annotation_submit(user=slow, clip_id=clip_id, emotion="sad", gender="male")
     assert exc.value.status == 409 and Annotation.objects.count() == 1
 
@@ -239,7 +240,7 @@ def test_flag_sends_a_clip_back_to_validation_keeping_its_labels(clips, make_use
     services.annotation_submit(user=a, clip_id=clip_id, emotion="happy", gender="female")
     services.assignment_next(user=b, project=project, kind=L)
 
-    with pytest.raises(services.AnnotationError, match="Say why"):
+    with pytest.raises(ApplicationError, match="Say why"):
         services.clip_flag(user=b, clip_id=clip_id)
     services.clip_flag(user=b, clip_id=clip_id, reason="multiple_speakers")
 

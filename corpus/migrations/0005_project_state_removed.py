@@ -1,4 +1,4 @@
-"""State-only moves of the platform's refactor: Project to `core`, releases to `datasets`.
+"""State-only moves of the platform's refactor: Project to `core`, releases to the `releases` app.
 
 The tables keep their names (`corpus_project`, `annotation_release`, ...), so existing databases
 migrate without a row moving; only Django's idea of which app owns a model changes, and the
@@ -11,11 +11,11 @@ from django.db import migrations
 
 MOVED = {
     ("corpus", "project"): "core",
-    ("annotation", "goldlabel"): "datasets",
-    ("annotation", "labelmapping"): "datasets",
-    ("annotation", "release"): "datasets",
-    ("annotation", "releaseitem"): "datasets",
-    ("annotation", "releaseexport"): "datasets",
+    ("annotation", "goldlabel"): "releases",
+    ("annotation", "labelmapping"): "releases",
+    ("annotation", "release"): "releases",
+    ("annotation", "releaseitem"): "releases",
+    ("annotation", "releaseexport"): "releases",
 }
 
 
@@ -37,7 +37,7 @@ def move_content_types_back(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
-        ("annotation", "0006_datasets_state_removed"),
+        ("annotation", "0006_releases_state_removed"),
         ("corpus", "0004_project_moves_to_core"),
         ("inference", "0002_project_moved_job_status"),
         ("training", "0002_project_and_release_moved"),

@@ -196,9 +196,23 @@ def _get_silero():
 class Analysis:
     """One recording framed once: tick energies, detector decisions (cached per setting).
 
-    ``samples`` is the 16 kHz float32 copy, ``duration`` its length in seconds, ``energy_db`` the
-    RMS level (dBFS) of every 10 ms tick. Detector outputs are computed on first use and cached:
-    ``webrtc_flags(aggressiveness, frame_ms)`` and ``silero_probs()``.
+    Arguments: ``samples``, int16 / int32 / uint8 PCM or any float dtype in [-1, 1], 1-D or 2-D
+    ((n, channels) as soundfile gives it, or (channels, n) with at most 8 channels; channels are
+    averaged); ``sample_rate`` in Hz, any positive int (resampled to 16 kHz with
+    ``scipy.signal.resample_poly``); ``params`` chooses the detector run up front (default
+    ``VadParams()``); ``progress``, an optional callable receiving increasing fractions in [0, 1].
+
+    Attributes: ``samples``, float32 (n,), the 16 kHz mono copy; ``sample_rate`` (16000) and
+    ``source_rate`` (the input's, Hz); ``duration`` in seconds; ``n_ticks`` = n // 160 whole
+    10 ms ticks (a shorter tail is ignored by the energy tracks); ``power``, float64
+    (n_ticks,), mean square per tick (1.0 = full-scale); ``energy_db``, the same in dBFS, floored
+    at -120; ``clipped_per_tick``, int (n_ticks,), input samples with |x| >= 0.999 per tick.
+    Detector outputs are computed on first use and cached: ``webrtc_flags(aggressiveness,
+    frame_ms)`` and ``silero_probs()``.
+
+    Raises ValueError on invalid ``params``, a ``sample_rate`` that is not a positive whole
+    number, samples that are not 1-D or 2-D, or an unsupported sample type (int8, int64, bool,
+    complex...).
     """
 
     def __init__(self, samples, sample_rate: int, params: VadParams | None = None, progress=None):
@@ -239,7 +253,16 @@ class Analysis:
     # detectors -------------------------------------------------------------------------------
 
     def webrtc_flags(self, aggressiveness: int, frame_ms: int, progress=None) -> np.ndarray:
-        """webrtcvad decision (bool) for each full ``frame_ms`` frame."""
+        """webrtcvad's speech decision for each full ``frame_ms`` frame: bool array (n_frames,).
+
+        Frame i covers samples [i k, (i + 1) k) of the 16 kHz copy, k = 16 * frame_ms; a partial
+        last frame is dropped, so n_frames = len(samples) // k. webrtcvad (py-webrtcvad,
+        the WebRTC GMM VAD) reads 16-bit mono PCM in 10, 20 or 30 ms frames: here the 16 kHz copy
+        scaled by ``detector_gain``. ``aggressiveness`` is its mode 0..3 (webrtcvad raises
+        ValueError outside it); ``frame_ms`` is not checked here, pass 10, 20 or 30 as
+        ``VadParams.validate`` requires. Cached per (aggressiveness, frame_ms); ``progress`` as
+        in the constructor.
+        """
         key = (int(aggressiveness), int(frame_ms))
         if key in self._webrtc:
             return self._webrtc[key]
@@ -273,7 +296,8 @@ class Analysis:
         return flags
 
     def detector_gain(self) -> float:
-        """Gain applied to webrtcvad's copy of the audio (never to the clips or their figures).
+        """Linear amplitude gain (1.0 up to about 31.6, i.e. 0..+30 dB) applied to webrtcvad's copy
+        of the audio (never to the clips or their figures).
 
         webrtcvad is level-sensitive: quiet recordings (e.g. calm RAVDESS actors at -55 dBFS,
         a programme mixed low) come back with no voiced frame at all. The loudest frames
@@ -309,7 +333,11 @@ class Analysis:
         return self._pcm
 
     def silero_probs(self, progress=None) -> np.ndarray:
-        """Silero speech probability for each 32 ms chunk (the last one zero-padded).
+        """Silero VAD's speech probability for each 32 ms chunk: float32 (ceil(n / 512),), in [0, 1].
+
+        Chunk i covers samples [512 i, 512 (i + 1)) of the 16 kHz copy; the last one is
+        zero-padded. The model (Silero VAD, from the silero-vad package; torch required) is
+        loaded on first use, once per process. Cached; ``progress`` as in the constructor.
 
         The model is a recurrent network fed one 32 ms chunk per call. A long recording is cut
         into 10 s stretches that run side by side as one batch, each primed with the 3 s of
@@ -365,7 +393,11 @@ class Analysis:
         return probs
 
     def voiced_ticks(self, params: VadParams) -> np.ndarray:
-        """The detector's frame decisions spread over the 10 ms ticks."""
+        """The chosen detector's decision per 10 ms tick: bool array (n_ticks,).
+
+        Silero: the probability of the 32 ms chunk holding the tick's centre is at least
+        ``params.silero_threshold``; webrtc: ``webrtc_voiced_ticks``.
+        """
         if params.detector == "silero":
             probs = self.silero_probs()
             centre = np.arange(self.n_ticks) * TICK + TICK // 2
@@ -373,6 +405,8 @@ class Analysis:
         return self.webrtc_voiced_ticks(params.aggressiveness, params.frame_ms)
 
     def webrtc_voiced_ticks(self, aggressiveness: int, frame_ms: int) -> np.ndarray:
+        """``webrtc_flags`` on the 10 ms tick grid: bool (n_ticks,), each frame's decision repeated
+        over its frame_ms / 10 ticks; ticks after the last full frame are False."""
         flags = self.webrtc_flags(aggressiveness, frame_ms)
         ticks = np.repeat(flags, frame_ms // 10)
         out = np.zeros(self.n_ticks, dtype=bool)
@@ -383,14 +417,16 @@ class Analysis:
     # derived energy tracks -------------------------------------------------------------------
 
     def smoothed_db(self, width: int) -> np.ndarray:
-        """RMS level (dB) over ``width`` ticks centred on each tick."""
+        """RMS level in dBFS (floored at -120) over ``width`` ticks (10 ms each) centred on each
+        tick, the window cut short at the edges: float64 (n_ticks,). Cached per width."""
         key = f"smooth{width}"
         if key not in self._derived:
             self._derived[key] = _db(_moving_mean(self.power, width))
         return self._derived[key]
 
     def noise_floor_db(self) -> np.ndarray:
-        """Per-tick noise floor: min over +-2 s of the 10th-percentile energy of 1 s blocks."""
+        """Per-tick noise floor in dBFS, float64 (n_ticks,): the 10th percentile of the tick levels
+        of each 1 s block, then the lowest of those within +-2 blocks (+-2 s). Cached."""
         if "noise" not in self._derived:
             e = self.energy_db
             n_blocks = max(1, -(-len(e) // NOISE_BLOCK_TICKS))
@@ -409,7 +445,12 @@ class Analysis:
     # clips -------------------------------------------------------------------------------------
 
     def clip_quality(self, start: float, end: float, params: VadParams | None = None) -> dict:
-        """See ``clip_quality``."""
+        """Quality figures of the clip [start, end) seconds, a dict as ``clip_quality`` describes.
+
+        ``start`` and ``end`` are clamped to [0, duration]; ValueError when nothing is left.
+        ``params`` (default ``VadParams()``) picks the webrtcvad mode and frame length, whatever
+        the detector used for the regions.
+        """
         params = params or VadParams()
         start = max(0.0, float(start))
         end = min(self.duration, float(end))
@@ -460,7 +501,9 @@ class Analysis:
     # detection -------------------------------------------------------------------------------
 
     def detect_regions(self, params: VadParams | None = None, progress=None) -> list[Region]:
-        """See ``detect_regions``."""
+        """Speech regions of this recording (list of ``Region``, seconds), as the module function
+        ``detect_regions`` describes. ValueError on invalid ``params`` (default ``VadParams()``).
+        """
         params = params or VadParams()
         params.validate()
         prog = progress if isinstance(progress, _Progress) else _Progress(progress)
@@ -556,7 +599,8 @@ class Analysis:
         return out
 
     def local_peak_db(self) -> np.ndarray:
-        """Loudest 30 ms level within +-1 s of each tick."""
+        """Loudest 30 ms level (``smoothed_db(3)``, dBFS) within +-1 s of each tick: float64
+        (n_ticks,). Cached."""
         if "peak" not in self._derived:
             from scipy.ndimage import maximum_filter1d
 
@@ -567,7 +611,9 @@ class Analysis:
         return self._derived["peak"]
 
     def refine_thresholds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-tick (detection, extension) energy thresholds in dB for boundary refinement."""
+        """Per-tick (detection, extension) thresholds in dBFS for boundary refinement, two float64
+        (n_ticks,) arrays: max(noise floor + 9 dB, local peak - 35 dB) and max(noise floor + 2 dB,
+        local peak - 35 dB) (``noise_floor_db``, ``local_peak_db``). Cached."""
         if "thr_hi" not in self._derived:
             noise = self.noise_floor_db()
             floor = self.local_peak_db() - PEAK_RANGE_DB
@@ -620,7 +666,11 @@ MIN_CONTRAST_DB = 15.0
 
 
 def analyse(samples, sample_rate: int, params: VadParams = DEFAULT_PARAMS, progress=None) -> Analysis:
-    """Frame a recording once (energies + the chosen detector's decisions) for reuse."""
+    """Frame a recording once (energies + the chosen detector's decisions) for reuse.
+
+    Arguments, attributes and errors (ValueError) as in ``Analysis``; pass the result as
+    ``samples`` to ``detect_regions`` and ``clip_quality`` so that nothing is recomputed.
+    """
     return Analysis(samples, sample_rate, params, progress)
 
 
@@ -629,9 +679,14 @@ def detect_regions(
 ) -> list[Region]:
     """Speech regions of a recording, sorted, non-overlapping, each min_clip_s..max_clip_s long.
 
-    ``samples``: 1-D int16, or float in [-1, 1] (any other rate than 16 kHz is resampled), or an
-    ``Analysis`` (then ``sample_rate`` is ignored). ``progress``: optional callable receiving
-    increasing fractions, about 100 calls at most, the last one 1.0.
+    ``samples``: 1-D int16, or float in [-1, 1] (2-D and other PCM types as ``Analysis`` takes
+    them), at ``sample_rate`` Hz (any other rate than 16 kHz is resampled), or an ``Analysis``
+    (then ``sample_rate`` is ignored). ``progress``: optional callable receiving increasing
+    fractions, about 100 calls at most, the last one 1.0.
+
+    Returns a list of ``Region`` (start, end in seconds on the 10 ms grid), empty when no speech
+    is found; the algorithm is steps 1-4 of the module docstring. Raises ValueError on invalid
+    ``params`` or input (see ``Analysis``).
     """
     params.validate()
     prog = _Progress(progress)
@@ -645,7 +700,9 @@ def detect_regions(
 def clip_quality(
     samples, sample_rate: int, start: float, end: float, params: VadParams = DEFAULT_PARAMS
 ) -> dict:
-    """Quality figures of the clip [start, end) seconds.
+    """Quality figures of the clip [start, end) seconds of the recording.
+
+    Returns a dict of four floats (rounded to 2, 4, 6 and 2 decimals):
 
     * ``level_dbfs``: RMS level of the clip in dBFS (-120.0 for digital silence);
     * ``speech_ratio``: share of the webrtcvad frames (params.aggressiveness / frame_ms) that
@@ -659,7 +716,9 @@ def clip_quality(
       silence as noise gives about +120 dB.
 
     ``samples`` may be an ``Analysis`` of the whole recording (fast path: nothing is recomputed);
-    otherwise only the clip and its context are analysed.
+    otherwise 1-D (or (n, channels)) samples at ``sample_rate`` Hz, of which only the clip and
+    its 0.5 s context are analysed. Raises ValueError on invalid ``params`` or input, or when
+    [start, end) clamped to the recording is empty.
     """
     params.validate()
     if isinstance(samples, Analysis):

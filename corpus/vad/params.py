@@ -12,31 +12,36 @@ FRAME_MS_CHOICES = (10, 20, 30)
 
 @dataclass(frozen=True)
 class VadParams:
-    """How audio is cut into speech regions.
+    """How audio is cut into speech regions (frozen; checked by ``validate``, not on construction).
+
+    Durations ending in ``_ms`` are whole milliseconds, those ending in ``_s`` seconds.
 
     detector        "webrtc" (default; the webrtcvad GMM, C code, fast) or "silero" (neural, slower,
                     more robust to music and noise; the model ships in the silero-vad wheel).
     aggressiveness  webrtcvad mode 0..3 (3 rejects the most non-speech).
-    frame_ms        webrtcvad frame length: 10, 20 or 30 ms.
-    hangover_ms     length of the smoothing ring buffer (the classic py-webrtcvad example): a
-                    region starts when more than 90 % of the buffer is voiced and ends when more
-                    than 90 % is unvoiced.
+    frame_ms        webrtcvad frame length: 10, 20 or 30 ms, the only frame lengths webrtcvad
+                    (the WebRTC project's GMM VAD) accepts.
+    hangover_ms     length of the smoothing ring buffer (the classic py-webrtcvad example.py):
+                    a region starts when more than 90 % of the buffer is voiced and ends when more
+                    than 90 % is unvoiced. 0..5000 ms.
     padding_ms      silence kept around each refined region (never merging two regions: a pause
                     shorter than two paddings is shared). Default 30 ms, the F1-best value:
                     boundary F1 at 100 ms on the RAVDESS broadcast test, mean of 5 seeds, is
                     0.942 with 0 ms, 0.946 with 20-50 ms, 0.22 with 100 ms (every boundary then
                     misses by 100 ms). Raise it if clips sound cut short; the ring buffer of
                     ``refine=False`` pads by itself, so padding applies to refined regions only
-                    (unrefined Silero takes it as its own speech_pad_ms).
+                    (unrefined Silero takes it as its own speech_pad_ms). 0..5000 ms.
     merge_gap_ms    pauses shorter than this are merged into one region. Default 250 ms, not
                     300: the test track joins utterances with pauses of 0.3-2 s (the product
                     owner's setup), and a boundary found 10-20 ms outside the true one would turn
                     a 0.30 s pause into a merged one with a 300 ms limit, losing two boundaries.
                     250 ms keeps a 50 ms margin (measured F1 is the same for both: 0.946/0.947)
                     while word pauses inside a sentence, mostly under 250 ms, stay merged.
+                    0..10000 ms.
     min_clip_s      every returned region lasts at least this long (0.1 s or more) ...
     max_clip_s      ... and at most this long (60 s or less, and at least twice min_clip_s).
-    silero_threshold speech probability above which a Silero chunk is speech (0..1, exclusive).
+    silero_threshold speech probability from which a 32 ms Silero chunk is speech (0..1, exclusive;
+                    0.5 is Silero's own default).
     refine          boundary refinement (default on): the detector's voiced frames and smoothed
                     regions say where speech is; each boundary is then placed where the 30 ms
                     energy crosses thresholds set from the local noise floor and peak (details in
@@ -56,7 +61,13 @@ class VadParams:
     refine: bool = True
 
     def validate(self) -> None:
-        """Raise ValueError with a message a user can act on when a value is out of range."""
+        """Check every field; return None when all are valid.
+
+        Raises ValueError listing every problem at once ("Invalid VAD settings: ...; ..."), in
+        words a user can act on: an unknown detector, a non-integer or out-of-range millisecond
+        value, min_clip_s < 0.1 s, max_clip_s > 60 s or under twice min_clip_s, a threshold
+        outside (0, 1), a non-bool refine. Booleans are not accepted as numbers.
+        """
         problems: list[str] = []
         if self.detector not in DETECTORS:
             problems.append(f"detector must be one of {', '.join(DETECTORS)} (got {self.detector!r})")
@@ -91,7 +102,8 @@ class VadParams:
                 )
             elif self.max_clip_s < 2 * self.min_clip_s:
                 problems.append(
-                    f"max_clip_s ({self.max_clip_s} s) must be at least twice min_clip_s ({self.min_clip_s} s), "
+                    f"max_clip_s ({self.max_clip_s} s) must be at least twice "
+                    f"min_clip_s ({self.min_clip_s} s), "
                     "so that a long region can always be split into clips that are long enough"
                 )
         if not _is_number(self.silero_threshold) or not 0 < self.silero_threshold < 1:
@@ -106,13 +118,18 @@ class VadParams:
 
 @dataclass(frozen=True)
 class Region:
-    """A speech region, in seconds from the start of the recording."""
+    """A speech region: ``start`` and ``end`` in seconds from the start of the recording.
+
+    ``detect_regions`` returns them sorted and non-overlapping, with start < end on the 10 ms
+    tick grid (tick index / 100); nothing is checked on construction.
+    """
 
     start: float
     end: float
 
     @property
     def duration(self) -> float:
+        """``end - start``, in seconds."""
         return self.end - self.start
 
 

@@ -1,4 +1,4 @@
-"""State-only moves of the platform's refactor: Project to `core`, releases to `datasets`.
+"""State-only moves of the platform's refactor: Project to `core`, releases to the `releases` app.
 
 The tables keep their names (`corpus_project`, `annotation_release`, ...), so existing databases
 migrate without a row moving; only Django's idea of which app owns a model changes, and the
@@ -14,7 +14,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0001_initial"),
-        ("datasets", "0001_initial"),
+        ("releases", "0001_initial"),
         ("training", "0001_initial"),
     ]
 
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                     field=models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="model_versions",
-                        to="datasets.release",
+                        to="releases.release",
                     ),
                 ),
                 migrations.AlterField(
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                     field=models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="training_runs",
-                        to="datasets.release",
+                        to="releases.release",
                     ),
                 ),
             ],

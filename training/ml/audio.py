@@ -26,13 +26,23 @@ MIN_TRIMMED_S = 0.1
 
 
 def load_audio(path: str | Path) -> np.ndarray:
-    """Decode a file to float32 mono at `SAMPLE_RATE` (channels averaged, resampled if needed)."""
+    """Decode a file to float32 mono at `SAMPLE_RATE` (channels averaged, resampled if needed).
+
+    `path`: any format libsndfile reads (WAV, FLAC, OGG, and MP3 with libsndfile >= 1.1). Returns
+    a float32 array (n,) at 16 kHz, nominally in [-1, 1] (resampling may overshoot slightly).
+    Raises `soundfile.LibsndfileError` (a RuntimeError) when the file is missing or cannot be
+    decoded.
+    """
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     samples = data.mean(axis=1)
     return to_model_rate(samples, sr)
 
 
 def to_model_rate(samples: np.ndarray, sr: int) -> np.ndarray:
+    """`samples` (mono, `sr` Hz; any array is flattened, so pass one channel) as a contiguous
+    float32 array (m,) at `SAMPLE_RATE` (16 kHz), m ~ n * 16000 / sr: unchanged at 16 kHz,
+    otherwise `librosa.resample(res_type="soxr_hq")` (the soxr resampler). `sr` must be positive
+    (0 raises ZeroDivisionError inside librosa)."""
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     if sr != SAMPLE_RATE:
         samples = librosa.resample(samples, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
@@ -47,6 +57,10 @@ def preprocess(
     max_s: float | None = None,
 ) -> np.ndarray:
     """The clip as every model family sees it, in training and at inference.
+
+    `samples`: mono float32 (n,) at `sr` Hz, in [-1, 1]. `trim_db` in dB (relative to the loudest
+    frame), `max_s` in seconds. Returns a contiguous float32 array (m,) at 16 kHz, m <=
+    round(max_s * 16000) when `max_s` is set; an empty clip stays empty.
 
     1. Resample to `SAMPLE_RATE` if `sr` differs; float32 mono.
     2. Trim leading and trailing silence with `librosa.effects.trim(top_db=trim_db)` (frames

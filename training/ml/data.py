@@ -13,7 +13,14 @@ from .audio import SAMPLE_RATE
 
 def make_waveform_augmenter(hp: dict) -> Callable[[np.ndarray], np.ndarray] | None:
     """audiomentations on the training waveforms (paper 003's noise, pitch shift, time shift, plus
-    gain); each transform applied with its own probability. None when all are off."""
+    gain); each transform applied with its own probability. None when all are off.
+
+    `hp` needs the probabilities (0..1) `aug_noise` (Gaussian noise at 10-40 dB SNR),
+    `aug_pitch_shift` (-2..+2 semitones), `aug_time_shift` (-15..+15 % of the clip, the gap
+    zero-filled, no rollover) and `aug_gain` (-6..+6 dB); KeyError when one is missing. The
+    returned callable maps a float32 (n,) 16 kHz clip to a float32 (n,) clip clipped to [-1, 1].
+    Imports audiomentations only when some probability is > 0.
+    """
     if not any(hp[k] > 0 for k in ("aug_noise", "aug_pitch_shift", "aug_time_shift", "aug_gain")):
         return None
     import audiomentations as A
@@ -51,7 +58,12 @@ def spec_augment(
 ) -> np.ndarray:
     """SpecAugment's time and frequency masks (Park et al. 2019) on a (T, F) feature matrix: with
     probability `p_time` one band of 0..time_width frames, with `p_freq` one band of 0..freq_width
-    bins, filled with the clip's mean (so that the mask carries no level information)."""
+    bins, filled with the clip's mean (so that the mask carries no level information).
+
+    One mask of each kind at most, no time warping; a mask never covers a whole axis. `rng` draws
+    everything. Returns a copy of shape (T, F), masked or not as drawn, or `frames` itself when
+    both probabilities are 0.
+    """
     if p_time <= 0 and p_freq <= 0:
         return frames
     frames = frames.copy()
@@ -70,7 +82,14 @@ def spec_augment(
 
 class ClipDataset(torch.utils.data.Dataset):
     """Preprocessed clips -> (features, label). Training clips are augmented on the fly (in the
-    DataLoader workers when num_workers > 0); clips that are not augmented are featurised once."""
+    DataLoader workers when num_workers > 0); clips that are not augmented are featurised once.
+
+    `waves`: N float32 (n_i,) clips at 16 kHz (`audio.preprocess` output); `labels`: N class
+    indices; `featurize(wave, rng)` returns the family's features (`rng` is None when the clips
+    are featurised once up front, else a `numpy.random.Generator`); `augment`: a wave ->
+    wave callable such as `make_waveform_augmenter` returns. Item i is (features, int label);
+    `lengths` is int64 (N,), clip lengths in samples.
+    """
 
     def __init__(
         self,
@@ -109,7 +128,11 @@ class ClipDataset(torch.utils.data.Dataset):
 class BucketBatchSampler(torch.utils.data.Sampler):
     """Batches of clips of similar length (less padding): sort by length, cut into batches, and for
     training shuffle the order of the batches, with a little noise in the sort so that batches
-    differ between epochs. Deterministic given (seed, epoch), so a resumed run sees the same order."""
+    differ between epochs. Deterministic given (seed, epoch), so a resumed run sees the same order.
+
+    `lengths`: (N,) clip lengths (any unit, samples here); `batch_size` in clips (the batch of the
+    longest clips may be smaller); the sort noise multiplies each length by 0.9..1.1.
+    """
 
     def __init__(self, lengths: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0):
         self.lengths = np.asarray(lengths, dtype=np.float64)
@@ -119,9 +142,11 @@ class BucketBatchSampler(torch.utils.data.Sampler):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Use `epoch` (0-based) for the next shuffle, as DistributedSampler does."""
         self.epoch = epoch
 
     def batches(self) -> list[list[int]]:
+        """This epoch's batches: lists of dataset indices, each index exactly once."""
         if self.shuffle:
             rng = np.random.default_rng([self.seed, self.epoch])
             keys = self.lengths * rng.uniform(0.9, 1.1, size=self.lengths.size)
@@ -144,7 +169,8 @@ class BucketBatchSampler(torch.utils.data.Sampler):
 
 
 class WaveFeatures:
-    """Transformer family: the model reads the waveform itself."""
+    """Transformer family: the model reads the waveform itself, so a float32 (n,) 16 kHz clip is
+    returned unchanged (`rng` is ignored: `random = False`)."""
 
     random = False
 
@@ -153,6 +179,13 @@ class WaveFeatures:
 
 
 class MfccFeatures:
+    """mfcc_lstm family: a wave -> float32 (T, n_mfcc) MFCC frames (`features.mfcc_frames`, 10 ms
+    hop), with SpecAugment (`spec_augment`) when built with `train=True` and called with an `rng`.
+
+    `hp` needs `n_mfcc`, `spec_time_mask`, `spec_freq_mask` (probabilities), `spec_time_width`
+    (frames) and `spec_freq_width` (coefficients); KeyError when one is missing.
+    """
+
     def __init__(self, hp: dict, train: bool):
         self.n_mfcc = hp["n_mfcc"]
         self.p_time = hp["spec_time_mask"] if train else 0.0
@@ -178,6 +211,11 @@ class MfccFeatures:
 
 
 class PatchFeatures:
+    """logmel_cnn family: a wave -> float32 (P, 1, 96, 64) log-mel patches (`features.logmel` then
+    `frames_to_patches`); SpecAugment is applied to the (T, 64) frames before cutting them, when
+    built with `train=True` and called with an `rng`. `hp` keys as `MfccFeatures` (bar `n_mfcc`).
+    """
+
     def __init__(self, hp: dict, train: bool):
         self.p_time = hp["spec_time_mask"] if train else 0.0
         self.p_freq = hp["spec_freq_mask"] if train else 0.0
@@ -204,7 +242,13 @@ class PatchFeatures:
 class WaveCollate:
     """Pad and normalise with the encoder's feature extractor (the pipeline does the same), with
     an attention mask so that pooling ignores padding. `min_samples` pads short batches so that
-    the encoder's time masking (SpecAugment in the encoder) always has room."""
+    the encoder's time masking (SpecAugment in the encoder) always has room.
+
+    Called on [(float32 (n_i,) 16 kHz wave, label), ...] (B items), returns `input_values` float
+    (B, L), each clip zero-mean unit-variance over its own samples when `do_normalize`, zero
+    padded; `attention_mask` (B, L), 1 on real samples; `labels` int64 (B,); L = max(longest
+    clip, min_samples). Needs transformers.
+    """
 
     def __init__(self, do_normalize: bool, min_samples: int = 0):
         from transformers import Wav2Vec2FeatureExtractor
@@ -228,6 +272,9 @@ class WaveCollate:
 
 
 class FramesCollate:
+    """Batch [(float32 (T_i, F) frames, label), ...] (B items) into `features` float32 (B, T, F),
+    zero-padded to the longest T_i, `lengths` int64 (B,) = T_i, and `labels` int64 (B,)."""
+
     def __call__(self, items) -> dict[str, torch.Tensor]:
         lengths = [len(f) for f, _ in items]
         out = np.zeros((len(items), max(lengths), items[0][0].shape[1]), dtype=np.float32)
@@ -241,6 +288,10 @@ class FramesCollate:
 
 
 class PatchCollate:
+    """Batch [(float32 (P_i, 1, 96, 64) patches, label), ...] (B items) into `patches` (sum P_i, 1,
+    96, 64), `clip_index` int64 (sum P_i,) giving each patch's item, `n_clips` (a 0-d tensor, B)
+    and `labels` int64 (B,): the inputs of `nets.VggishCnn.forward`."""
+
     def __call__(self, items) -> dict[str, torch.Tensor]:
         patches = np.concatenate([p for p, _ in items], axis=0)
         clip_index = np.concatenate([np.full(len(p), i, dtype=np.int64) for i, (p, _) in enumerate(items)])

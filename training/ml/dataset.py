@@ -15,7 +15,12 @@ from .audio import SAMPLE_RATE, preprocess
 class Dataset:
     """One split of a release, already decoded: float32 mono clips at 16 kHz, int labels (indices
     into the run's label list) and the clip ids they came from (for traceability and to tell
-    whether a checkpoint belongs to the same data)."""
+    whether a checkpoint belongs to the same data).
+
+    `samples`: N float32 arrays (n_i,), 16 kHz mono, in [-1, 1] (not checked here); `labels`:
+    anything array-like of N ints, stored as int64 (N,); `ids`: N ints, 0..N-1 when left empty.
+    Raises ValueError when the three lengths differ. `len(ds)` is N.
+    """
 
     samples: list[np.ndarray]
     labels: np.ndarray
@@ -38,4 +43,6 @@ class Dataset:
 def preprocess_all(
     samples: Sequence[np.ndarray], *, sr: int = SAMPLE_RATE, trim_db: float | None, max_s: float | None
 ) -> list[np.ndarray]:
+    """`audio.preprocess` (resample from `sr` Hz, trim at `trim_db` dB, centre-crop to `max_s`
+    seconds) on each clip: a list of float32 (m_i,) arrays at 16 kHz, in the input order."""
     return [preprocess(x, sr, trim_db=trim_db, max_s=max_s) for x in samples]

@@ -51,7 +51,11 @@ _OPERATIONAL = {"num_workers", "progress_every", "n_jobs"}
 
 @dataclass
 class Progress:
-    """What `on_progress` receives: at least every `progress_every` steps and at every epoch end."""
+    """What `on_progress` receives: at least every `progress_every` steps and at every epoch end.
+
+    The classical family reports three steps of one epoch: training features ready, fit and
+    validation done, export done. `train_loss` is a mean cross-entropy in nats.
+    """
 
     epoch: int  # 1-based epoch in progress (or just finished when `epoch_done`)
     step: int  # optimizer steps done in the whole run
@@ -63,6 +67,11 @@ class Progress:
 
 @dataclass
 class TrainResult:
+    """What `train` returns. Metrics dicts are `metrics.evaluate` outputs; `n_params` counts the
+    torch model's parameters, or the numbers a fitted scikit-learn pipeline stores; `seconds` is
+    the wall time of the call; `device` / `precision` are the resolved ones ('cpu' / 'fp32' for
+    the classical family)."""
+
     family: str
     hparams: dict  # the full hyper-parameters (defaults filled in)
     history: list[dict]  # per epoch: train_loss, val_loss, val_ua, val_wa, val_macro_f1, lr, seconds
@@ -79,13 +88,17 @@ class TrainResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (`dataclasses.asdict`), `artifact_dir` as a str or None."""
         out = asdict(self)
         out["artifact_dir"] = str(self.artifact_dir) if self.artifact_dir else None
         return out
 
 
 class GpuOutOfMemory(RuntimeError):
-    """CUDA ran out of memory; the run can be retried with a smaller batch."""
+    """CUDA ran out of memory; the run can be retried with a smaller batch.
+
+    `batch_size`: the batch size that failed; `message`: the text shown to the user.
+    """
 
     def __init__(self, batch_size: int, message: str | None = None):
         self.batch_size = batch_size
@@ -94,7 +107,12 @@ class GpuOutOfMemory(RuntimeError):
 
 
 def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; an explicit 'cuda' must exist."""
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; an explicit 'cuda' must exist.
+
+    Returns 'cpu', 'cuda' or the given 'cuda:N' (the index itself is not checked). Raises
+    ValueError for a string other than 'auto', 'cpu', 'cuda' or 'cuda:N', or a CUDA device
+    without a visible GPU.
+    """
     import torch
 
     check_device_and_precision(device, "fp32")
@@ -132,6 +150,19 @@ def train(
     `on_progress` returning True cancels: the run stops at that step, keeps `best.pt` and the last
     epoch's checkpoint, and returns with `cancelled=True` (no test evaluation, no export). An
     exception raised by `on_progress` propagates (the checkpoint of the last epoch stays).
+
+    Arguments: `family` a name of `families.FAMILIES`; `hparams` that family's hyper-parameters
+    (missing ones take defaults); `train` / `val` / `test` `Dataset`s whose labels index
+    `labels` (at least two unique names; val and test may be empty); `workdir` a directory for
+    checkpoints and the export (created); `device` 'auto', 'cpu', 'cuda' or 'cuda:N';
+    `precision` 'fp32', 'bf16' or 'fp16'; `backbone_dir` a local pretrained encoder directory,
+    for the transformer family only; `resume=False` discards a checkpoint in `workdir` (the
+    classical family never resumes).
+
+    Raises ValueError on an unknown family, bad hyper-parameters, device or precision (mixed
+    precision on the CPU included), labels or splits (an empty or single-class training split),
+    a checkpoint of another run, or a missing/unfit backbone; `GpuOutOfMemory` when CUDA runs
+    out of memory.
     """
     fam = get_family(family)
     hp = fam.validate(hparams, device=device, precision=precision)
@@ -671,6 +702,10 @@ def export(
     - classical: model.joblib (a pickled scikit-learn Pipeline: there is no safe tensor format
       for it) + config.json with the scikit-learn version it needs.
     - metrics.json (when `metrics` is given): test/val metrics and history, for the record.
+
+    `model` is the trained torch module or scikit-learn Pipeline; `preprocessing` defaults to
+    the model config's, else the family's for `hparams`. The directory is written as
+    `out_dir.tmp` then moved into place. Returns `out_dir`; ValueError for an unknown family.
     """
     fam = get_family(family)
     out_dir = Path(out_dir)

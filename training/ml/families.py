@@ -128,26 +128,40 @@ def _base_config(family: str, hp: dict, labels: list[str], preprocessing: dict, 
 
 
 class Family:
+    """A model family: its `name`, whether it `uses_torch`, and its hyper-parameter `schema`
+    (name -> `hparams.Param`). Subclasses add model building, featurisation, export and loading.
+    """
+
     name: str = ""
     uses_torch: bool = True
     schema: dict[str, Param] = {}
 
     def default_hparams(self) -> dict:
+        """Every hyper-parameter of the schema at its default (a new dict)."""
         return {name: p.default for name, p in self.schema.items()}
 
     def describe_hparams(self) -> dict[str, str]:
+        """Name -> one-line help (with units) of every hyper-parameter."""
         return {name: p.help for name, p in self.schema.items()}
 
     def validate(self, hparams: dict | None = None, *, device: str = "auto", precision: str = "fp32") -> dict:
+        """The full hyper-parameter dict (defaults overlaid with `hparams`, values coerced).
+
+        Raises ValueError on a bad device or precision (`hparams.check_device_and_precision`),
+        an unknown name or invalid value (`hparams.apply_schema`), or a combination the family
+        refuses (`check_combination`).
+        """
         check_device_and_precision(device, precision)
         hp = apply_schema(self.name, self.schema, hparams)
         self.check_combination(hp, device=device, precision=precision)
         return hp
 
     def check_combination(self, hp: dict, *, device: str, precision: str) -> None:
-        pass
+        """Raise ValueError on values that are valid one by one but not together (none here)."""
 
     def preprocessing(self, hp: dict) -> dict:
+        """What inference must repeat: `sample_rate` (Hz), `trim_db` (dB or None), `max_s` (seconds
+        or None, from `max_clip_s`); subclasses add their feature settings."""
         return {"sample_rate": SAMPLE_RATE, "trim_db": hp["trim_db"], "max_s": hp["max_clip_s"]}
 
 
@@ -166,6 +180,8 @@ class TorchFamily(Family):
         raise NotImplementedError
 
     def featurizer(self, hp: dict, preprocessing: dict, *, train: bool):
+        """The per-clip featurisation (picklable): `f(wave, rng) -> features`, random only with
+        `train=True` (see `data.ClipDataset`)."""
         raise NotImplementedError
 
     def collate(self, hp: dict, preprocessing: dict, *, train: bool, model=None):
@@ -173,21 +189,28 @@ class TorchFamily(Family):
         raise NotImplementedError
 
     def logits(self, model, batch: dict):
+        """Logits (B, n_classes) for a collated batch, its `labels` removed."""
         return model(**batch)
 
     def param_groups(self, model, hp: dict) -> list[dict]:
+        """AdamW parameter groups: every trainable parameter at `hp["lr"]`."""
         return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": hp["lr"]}]
 
     def set_train_mode(self, model, hp: dict) -> None:
+        """Put `model` in training mode before each epoch."""
         model.train()
 
     def model_args(self, hp: dict, n_classes: int) -> dict:
+        """The keyword arguments of the network's constructor, stored in config.json."""
         raise NotImplementedError
 
     def make_net(self, model_args: dict):
+        """A fresh network (random weights) from `model_args`."""
         raise NotImplementedError
 
     def export(self, model, hp: dict, labels: list[str], preprocessing: dict, out_dir: Path) -> None:
+        """Write model.safetensors (the state dict, buffers included, on the CPU) and config.json
+        (`_base_config` plus `model_args` and `weights`) into the existing `out_dir`."""
         from safetensors.torch import save_file
 
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -212,6 +235,9 @@ class TorchFamily(Family):
 
 
 class TransformerFamily(TorchFamily):
+    """A pretrained speech encoder (wav2vec 2.0 / HuBERT / WavLM) fine-tuned with the TuniSER head
+    on the waveform (`modeling_tuniser.TuniserForAudioClassification`)."""
+
     name = "transformer"
     schema = {
         **_PREPROCESSING,
@@ -256,6 +282,8 @@ class TransformerFamily(TorchFamily):
     # the probability of each frame starting a masked span); the width params do not apply.
 
     def check_combination(self, hp: dict, *, device: str, precision: str) -> None:
+        """ValueError when `freeze_backbone` is combined with `freeze_feature_encoder=false` or with
+        `gradient_checkpointing`."""
         if hp["freeze_backbone"] and not hp["freeze_feature_encoder"]:
             raise ValueError(
                 "freeze_feature_encoder=false contradicts freeze_backbone=true: a frozen backbone includes "
@@ -267,6 +295,11 @@ class TransformerFamily(TorchFamily):
             )
 
     def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        """(model, preprocessing): the encoder of `backbone_dir` (a local `save_pretrained`
+        directory; nothing is downloaded) under a fresh head, its SpecAugment probabilities set
+        from the hyper-parameters and the freezing applied; `do_normalize` comes from its
+        preprocessor_config.json (True without one). `train_waves` is unused. Raises ValueError
+        when `backbone_dir` is None, has no config.json, or holds weights that do not fit it."""
         from transformers import AutoModel, Wav2Vec2FeatureExtractor
 
         from .modeling_tuniser import TuniserConfig, TuniserForAudioClassification
@@ -320,11 +353,14 @@ class TransformerFamily(TorchFamily):
         return model, preprocessing
 
     def featurizer(self, hp, preprocessing, *, train):
+        """`data.WaveFeatures`: the waveform itself."""
         from .data import WaveFeatures
 
         return WaveFeatures()
 
     def collate(self, hp, preprocessing, *, train, model=None):
+        """`data.WaveCollate`, padding to at least 0.1 s, and in training with the encoder's time
+        masking on to at least twice a mask span (`mask_time_length` frames x the conv stride)."""
         from .data import WaveCollate
 
         min_samples = SAMPLE_RATE // 10  # longer than any encoder's receptive field (400 for wav2vec2)
@@ -335,9 +371,11 @@ class TransformerFamily(TorchFamily):
         return WaveCollate(preprocessing["do_normalize"], min_samples)
 
     def logits(self, model, batch):
+        """The `logits` of the model's SequenceClassifierOutput, (B, n_classes)."""
         return model(**batch).logits
 
     def param_groups(self, model, hp):
+        """Head and layer weights at `head_lr`; trainable encoder parameters (if any) at `lr`."""
         head = [p for n, p in model.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
         encoder = [p for p in model.backbone.parameters() if p.requires_grad]
         groups = [{"params": head, "lr": hp["head_lr"]}]
@@ -346,6 +384,7 @@ class TransformerFamily(TorchFamily):
         return groups
 
     def set_train_mode(self, model, hp):
+        """Training mode, except a frozen (`freeze_backbone`) encoder, which stays in eval mode."""
         model.train()
         if hp["freeze_backbone"]:
             model.backbone.eval()  # linear probing: no dropout / masking inside the frozen encoder
@@ -371,6 +410,7 @@ class TransformerFamily(TorchFamily):
         ).save_pretrained(out_dir)
 
     def load(self, artifact_dir, config):
+        """(model in eval mode on the CPU, preprocessing) via `from_pretrained`, offline."""
         from .modeling_tuniser import TuniserForAudioClassification
 
         model = TuniserForAudioClassification.from_pretrained(artifact_dir, local_files_only=True)
@@ -378,6 +418,8 @@ class TransformerFamily(TorchFamily):
 
 
 class MfccLstmFamily(TorchFamily):
+    """The TuniSER paper's LSTM baseline on MFCC frames (`nets.MfccLstm`)."""
+
     name = "mfcc_lstm"
     schema = {
         **_PREPROCESSING,
@@ -397,6 +439,7 @@ class MfccLstmFamily(TorchFamily):
     }
 
     def model_args(self, hp, n_classes):
+        """Constructor arguments of `nets.MfccLstm`."""
         return {
             "n_mfcc": hp["n_mfcc"],
             "hidden": hp["hidden"],
@@ -408,11 +451,14 @@ class MfccLstmFamily(TorchFamily):
         }
 
     def make_net(self, model_args):
+        """A fresh `nets.MfccLstm`."""
         from .nets import MfccLstm
 
         return MfccLstm(**model_args)
 
     def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        """A fresh network whose `mean` / `std` buffers are the per-coefficient MFCC statistics of
+        up to 1000 training clips (std + 1e-5). `backbone_dir` is unused."""
         import torch
 
         from .data import MfccFeatures
@@ -425,20 +471,26 @@ class MfccLstmFamily(TorchFamily):
         return model, self.preprocessing(hp)
 
     def preprocessing(self, hp):
+        """The shared settings plus `features="mfcc_frames"` and `n_mfcc`."""
         return {**super().preprocessing(hp), "features": "mfcc_frames", "n_mfcc": hp["n_mfcc"]}
 
     def featurizer(self, hp, preprocessing, *, train):
+        """`data.MfccFeatures`: (T, n_mfcc) frames, SpecAugment in training."""
         from .data import MfccFeatures
 
         return MfccFeatures(hp, train=train)
 
     def collate(self, hp, preprocessing, *, train, model=None):
+        """`data.FramesCollate`: zero-padded frames and their lengths."""
         from .data import FramesCollate
 
         return FramesCollate()
 
 
 class LogmelCnnFamily(TorchFamily):
+    """A VGGish-like CNN (Hershey et al. 2017) trained from scratch on 0.96 s log-mel patches
+    (`nets.VggishCnn`); a clip's logits are the mean of its patches'."""
+
     name = "logmel_cnn"
     schema = {
         **_PREPROCESSING,
@@ -455,6 +507,7 @@ class LogmelCnnFamily(TorchFamily):
     }
 
     def model_args(self, hp, n_classes):
+        """Constructor arguments of `nets.VggishCnn`."""
         return {
             "width": hp["width"],
             "dropout": hp["dropout"],
@@ -463,11 +516,14 @@ class LogmelCnnFamily(TorchFamily):
         }
 
     def make_net(self, model_args):
+        """A fresh `nets.VggishCnn`."""
         from .nets import VggishCnn
 
         return VggishCnn(**model_args)
 
     def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        """A fresh network whose scalar `mean` / `std` buffers are the overall log-mel statistics of
+        the patches of up to 1000 training clips (std + 1e-5). `backbone_dir` is unused."""
         from .data import PatchFeatures
 
         model = self.make_net(self.model_args(hp, len(labels)))
@@ -478,6 +534,8 @@ class LogmelCnnFamily(TorchFamily):
         return model, self.preprocessing(hp)
 
     def preprocessing(self, hp):
+        """The shared settings plus the patch layout: 64 mel bands, 96-frame patches every 48
+        frames (0.96 s every 0.48 s)."""
         return {
             **super().preprocessing(hp),
             "features": "logmel_patches",
@@ -487,11 +545,13 @@ class LogmelCnnFamily(TorchFamily):
         }
 
     def featurizer(self, hp, preprocessing, *, train):
+        """`data.PatchFeatures`: (P, 1, 96, 64) patches, SpecAugment in training."""
         from .data import PatchFeatures
 
         return PatchFeatures(hp, train=train)
 
     def collate(self, hp, preprocessing, *, train, model=None):
+        """`data.PatchCollate`: the batch's patches stacked, with the clip of each."""
         from .data import PatchCollate
 
         return PatchCollate()
@@ -512,6 +572,9 @@ CLASSIFIERS = ("svm", "knn", "logreg", "mlp")
 
 
 class ClassicalFamily(Family):
+    """A scikit-learn classifier on the 94 hand-crafted features of paper 002 (`features.handcrafted`:
+    per-clip means, plus standard deviations with `with_std`), standardised; CPU only."""
+
     name = "classical"
     uses_torch = False
     schema = {
@@ -534,6 +597,7 @@ class ClassicalFamily(Family):
     }
 
     def check_combination(self, hp, *, device, precision):
+        """ValueError for a CUDA device or a precision other than 'fp32'."""
         if device.startswith("cuda"):
             raise ValueError(
                 f"the classical family trains with scikit-learn on the CPU: device {device!r} is not "
@@ -545,9 +609,13 @@ class ClassicalFamily(Family):
             )
 
     def preprocessing(self, hp):
+        """The shared settings plus `features="handcrafted"` and `with_std`."""
         return {**super().preprocessing(hp), "features": "handcrafted", "with_std": hp["with_std"]}
 
     def build_pipeline(self, hp: dict):
+        """An unfitted Pipeline: StandardScaler, then `classifier`: 'svm' (RBF SVC with Platt-scaled
+        probabilities, Platt 1999, from `CalibratedClassifierCV` over 3 stratified folds), 'knn'
+        (distance-weighted), 'logreg' or 'mlp' (one hidden layer)."""
         from sklearn.neighbors import KNeighborsClassifier
         from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import Pipeline
@@ -578,7 +646,11 @@ class ClassicalFamily(Family):
 
     def fit(self, pipeline, X: np.ndarray, y: np.ndarray, hp: dict):
         """Fit; with `balanced`, as sample weights so that the SVM's Platt calibration is balanced
-        too (class_weight alone would leave the calibrated probabilities skewed to the majority)."""
+        too (class_weight alone would leave the calibrated probabilities skewed to the majority).
+
+        `X`: float32 (N, 188 or 94) features; `y`: int class indices (N,). Returns the fitted
+        `pipeline` (kNN ignores `balanced`).
+        """
         if hp["balanced"] and hp["classifier"] != "knn":
             from sklearn.utils.class_weight import compute_sample_weight
 
@@ -586,6 +658,8 @@ class ClassicalFamily(Family):
         return pipeline.fit(X, y)
 
     def features(self, waves: list[np.ndarray], preprocessing: dict, n_jobs: int = 1) -> np.ndarray:
+        """`features.handcrafted` of each preprocessed float32 16 kHz clip: float32 (N, 188), or
+        (N, 94) without `with_std`; over `n_jobs` joblib processes when there are more than 50."""
         from .features import handcrafted
 
         if not waves:
@@ -601,6 +675,7 @@ class ClassicalFamily(Family):
         return np.stack(rows)
 
     def export(self, pipeline, hp, labels, preprocessing, out_dir):
+        """Write model.joblib (the pickled Pipeline) and config.json (with `sklearn_version`)."""
         import joblib
         import sklearn
 
@@ -618,6 +693,8 @@ class ClassicalFamily(Family):
         _write_json(out_dir / "config.json", config)
 
     def load(self, artifact_dir, config):
+        """(Pipeline, preprocessing). Raises ValueError when the model was saved with another
+        scikit-learn version (unpickling across versions is unsafe)."""
         import joblib
         import sklearn
 
@@ -642,6 +719,7 @@ FAMILY_NAMES = tuple(FAMILIES)
 
 
 def get_family(name: str) -> Family:
+    """The family registered as `name`; ValueError listing the known names otherwise."""
     try:
         return FAMILIES[name]
     except (KeyError, TypeError):
@@ -649,10 +727,13 @@ def get_family(name: str) -> Family:
 
 
 def default_hparams(family: str) -> dict:
+    """`Family.default_hparams` of the family named `family` (ValueError if unknown)."""
     return get_family(family).default_hparams()
 
 
 def validate(
     family: str, hparams: dict | None = None, *, device: str = "auto", precision: str = "fp32"
 ) -> dict:
+    """`Family.validate` of the family named `family`: the full hyper-parameter dict, or
+    ValueError (unknown family, device, precision, name, value or combination)."""
     return get_family(family).validate(hparams, device=device, precision=precision)

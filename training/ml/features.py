@@ -1,6 +1,9 @@
 """Feature extraction for the three families that do not learn from the raw waveform.
 
-All functions take a preprocessed float32 mono clip (see `audio.preprocess`) and its sample rate.
+All functions take a preprocessed float32 mono clip (see `audio.preprocess`), shape (n,), in
+[-1, 1], and its sample rate `sr` in Hz (16 kHz in the platform). Window and hop lengths are fixed
+in samples, so the durations quoted below hold at 16 kHz. Clips shorter than one FFT window are
+zero-padded to it, so even an empty clip gives one frame (or one patch).
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-# Hand-crafted vector of the speech-and-text study (paper 002): chroma 12 + mel 60 + MFCC 20 +
+# Hand-crafted vector of the speech-and-text study (paper 002: Sharma, "Speech and Text-Based
+# Emotion Recognizer", section "Feature Engineering"): chroma 12 + mel 60 + MFCC 20 +
 # zero-crossing rate + spectral centroid = 94 per-clip means. 64 ms frames, 16 ms hop at 16 kHz.
 HC_N_FFT = 1024
 HC_HOP = 256
@@ -42,6 +46,13 @@ def _pad_to(samples: np.ndarray, n: int) -> np.ndarray:
 def handcrafted(samples: np.ndarray, sr: int, *, with_std: bool = True) -> np.ndarray:
     """Per-clip statistics of 94 frame features: 94 means, then (with_std) 94 standard deviations.
 
+    The 94 hand-crafted features of paper 002, named in `HC_NAMES` order, on 1024-sample frames
+    with a 256-sample hop (64 / 16 ms at 16 kHz), computed with librosa: chroma (12 pitch classes,
+    each frame scaled to a maximum of 1), 60 mel bands in dB (`power_to_db`: re 1.0, at most
+    80 dB below the clip's loudest bin), 20 MFCC from those bands, zero-crossing rate (fraction of
+    samples, 0..1) and spectral centroid divided by the Nyquist frequency (0..1).
+    Returns float32 (188,) with `with_std`, else (94,).
+
     The mel part is in dB (log power) rather than raw power: raw-power means are dominated by a few
     loud frames and span orders of magnitude, which the classical classifiers' scaling does not fix.
     """
@@ -61,7 +72,12 @@ def handcrafted(samples: np.ndarray, sr: int, *, with_std: bool = True) -> np.nd
 
 
 def mfcc_frames(samples: np.ndarray, sr: int, n_mfcc: int = 40) -> np.ndarray:
-    """MFCC frames, shape (T, n_mfcc): 25 ms windows, 10 ms hop, from 64 mel bands."""
+    """MFCC frames, float32 (T, n_mfcc): 25 ms windows, 10 ms hop, from 64 mel bands.
+
+    librosa's MFCC (power mel spectrogram in dB, at most 80 dB below its peak, then DCT-II),
+    400-sample Hann windows zero-padded to a 512-point FFT, 160-sample hop, no centring:
+    T = 1 + (max(n, 512) - 512) // 160. The input of the TuniSER paper's MFCC + LSTM baseline.
+    """
     x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
     mfcc = librosa.feature.mfcc(
         y=x, sr=sr, n_mfcc=n_mfcc, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=64, center=False
@@ -70,7 +86,14 @@ def mfcc_frames(samples: np.ndarray, sr: int, n_mfcc: int = 40) -> np.ndarray:
 
 
 def logmel(samples: np.ndarray, sr: int, n_mels: int = 64) -> np.ndarray:
-    """VGGish-style stabilised log-mel frames, shape (T, n_mels)."""
+    """VGGish-style stabilised log-mel frames, float32 (T, n_mels), natural log.
+
+    VGGish's front end (Hershey et al. 2017, "CNN architectures for large-scale audio
+    classification"): magnitude STFT of 25 ms Hann windows (400 samples, 512-point FFT) every
+    10 ms (160 samples), `n_mels` bands over 125-7500 Hz, log(mel + 0.01). T as in `mfcc_frames`.
+    The filters are librosa's (Slaney), not VGGish's HTK ones, so values are VGGish-like, not
+    identical.
+    """
     x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
     mel = librosa.feature.melspectrogram(
         y=x,
@@ -91,13 +114,16 @@ def logmel(samples: np.ndarray, sr: int, n_mels: int = 64) -> np.ndarray:
 def logmel_patches(
     samples: np.ndarray, sr: int, n_mels: int = 64, patch_frames: int = 96, hop_frames: int = 48
 ) -> np.ndarray:
-    """VGGish-like 0.96 s patches of 64-band log-mel, shape (P, 1, patch_frames, n_mels)."""
+    """VGGish-like 0.96 s patches of 64-band log-mel, float32 (P, 1, patch_frames, n_mels), P >= 1:
+    `logmel` then `frames_to_patches` (`patch_frames` and `hop_frames` in 10 ms frames)."""
     return frames_to_patches(logmel(samples, sr, n_mels), patch_frames=patch_frames, hop_frames=hop_frames)
 
 
 def frames_to_patches(frames: np.ndarray, patch_frames: int = 96, hop_frames: int = 48) -> np.ndarray:
-    """Cut (T, n_mels) log-mel frames into (P, 1, patch_frames, n_mels) patches.
+    """Cut (T, n_mels) log-mel frames into float32 (P, 1, patch_frames, n_mels) patches, P >= 1.
 
+    `frames` as `logmel` returns them; `patch_frames` and `hop_frames` count 10 ms frames (96 =
+    0.96 s, VGGish's example length, Hershey et al. 2017; VGGish's examples do not overlap).
     Patches start every `hop_frames` (0.48 s: the TuniSER paper's 50 % overlap). The last one is
     filled with silence (the log of the offset) to full length, and is only made if it brings at
     least half a hop of new frames (shorter tails, under 0.24 s, carry too little to classify and

@@ -13,6 +13,13 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 @dataclass(frozen=True)
 class Param:
+    """One hyper-parameter of a family's schema: its default, type and allowed values.
+
+    `kind` is bool, int, float or str; `help` is the one-line description shown to users (units
+    included) and quoted in range errors; `choices` lists the only accepted values; `low` / `high`
+    are inclusive bounds unless `low_open` / `high_open`; `nullable` admits None (JSON null).
+    """
+
     default: Any
     kind: type  # bool, int, float or str
     help: str
@@ -24,7 +31,12 @@ class Param:
     nullable: bool = False
 
     def check(self, name: str, value: Any) -> Any:
-        """The value, coerced (an int where a float is expected), or ValueError saying what is wrong."""
+        """The value, coerced (an int where a float is expected), or ValueError saying what is wrong.
+
+        `name` is used in the message only. ValueError on None when not nullable, a wrong type
+        (a bool is never taken for an int or float), NaN, a value outside `choices`, or one
+        outside the bounds.
+        """
         if value is None:
             if self.nullable:
                 return None
@@ -60,12 +72,17 @@ class Param:
 
 
 def probability(default: float, help: str) -> Param:
+    """A float `Param` in [0, 1], both ends included (an augmentation's or mask's probability)."""
     return Param(default, float, help, low=0.0, high=1.0)
 
 
 def apply_schema(family: str, schema: dict[str, Param], hparams: dict | None) -> dict:
     """Defaults overlaid with `hparams`, every value checked; unknown names are refused (typos would
-    otherwise silently train with the default)."""
+    otherwise silently train with the default).
+
+    Returns a new dict with exactly the names of `schema`, values coerced by `Param.check`.
+    Raises ValueError naming `family` and the unknown names, or the first invalid value.
+    """
     hparams = dict(hparams or {})
     unknown = sorted(set(hparams) - set(schema))
     if unknown:
@@ -77,6 +94,10 @@ def apply_schema(family: str, schema: dict[str, Param], hparams: dict | None) ->
 
 
 def check_device_and_precision(device: str, precision: str) -> None:
+    """Check the device string ('auto', 'cpu', 'cuda' or 'cuda:N') and precision ('fp32', 'bf16',
+    'fp16'), and refuse mixed precision on 'cpu'; returns None or raises ValueError. Whether a GPU
+    exists is not checked here ('auto' passes with any precision; `engine.train` checks again
+    once the device is resolved)."""
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
         raise ValueError(f"device must be {DEVICES_HELP}, not {device!r}")
     if precision not in PRECISIONS:

@@ -4,6 +4,9 @@
 - UA (unweighted average recall) = balanced accuracy: the mean of per-class recalls, over the
   classes present in `y_true`; the headline metric for imbalanced emotion sets.
 - macro-F1 over the classes that occur (in truth or prediction).
+
+WA and UA are the measures of the INTERSPEECH 2009 Emotion Challenge (Schuller, Steidl and
+Batliner 2009), which made UA the primary one; paper 002 reports both, as WA and UA.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ import numpy as np
 
 def evaluate(y_true, y_pred, labels: list[str]) -> dict:
     """JSON-serialisable metrics: wa, ua, macro_f1, n, labels, per_class {label: precision, recall,
-    f1, support}, confusion_matrix (rows = truth, columns = prediction, in `labels` order)."""
+    f1, support}, confusion_matrix (rows = truth, columns = prediction, in `labels` order).
+
+    `y_true`, `y_pred`: int class indices into `labels`, shape (n,) (anything array-like,
+    flattened). Scores are floats in [0, 1] (a class never predicted has precision 0, one absent
+    from `y_true` recall 0 and support 0); `n` and supports are ints; the confusion matrix is a
+    C x C list of int lists, C = len(labels). Raises ValueError on an empty set or when the two
+    lengths differ.
+    """
     from sklearn.metrics import (
         accuracy_score,
         balanced_accuracy_score,

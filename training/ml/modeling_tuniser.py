@@ -26,6 +26,11 @@ from .nets import TuniserHead
 class TuniserConfig(PreTrainedConfig):
     """`encoder_config` is the encoder's own config as a dict (with its `model_type`).
 
+    `pooling`: 'mean' (last layer) or 'weighted' (softmax-weighted sum of all hidden states);
+    `head_hidden_size` units and `head_dropout` probability of the TuniSER head; the classes
+    come from the usual `id2label` / `label2id`. Nothing is checked here: the model checks
+    `encoder_config` and `pooling` when built.
+
     `family`, `hparams` and `preprocessing` record how the model was trained; the preprocessing
     is what `TuniserFeatureExtractor` applies (trim_db, max_s), kept here too so that one file
     describes the model.
@@ -43,6 +48,16 @@ class TuniserConfig(PreTrainedConfig):
 
 
 class TuniserForAudioClassification(PreTrainedModel):
+    """Speech encoder + pooling + TuniSER head, loadable with `AutoModelForAudioClassification`.
+
+    The encoder is built from `config.encoder_config` with random weights (`from_pretrained`, or
+    the training code for a pretrained encoder, then loads real ones): wav2vec 2.0 (Baevski et
+    al. 2020), HuBERT (Hsu et al. 2021) or WavLM (Chen et al. 2022). Pooling 'weighted' is the
+    learned layer average of the SUPERB benchmark (Yang et al. 2021), initialised uniform.
+    Raises ValueError when `config.encoder_config` is empty or `config.pooling` is neither
+    'mean' nor 'weighted'.
+    """
+
     config_class = TuniserConfig
     base_model_prefix = "backbone"
     main_input_name = "input_values"
@@ -73,9 +88,13 @@ class TuniserForAudioClassification(PreTrainedModel):
             self.layer_weights.zero_()  # uniform softmax: start from the plain average of layers
 
     def freeze_feature_encoder(self):
+        """Stop gradients to the encoder's convolutional feature encoder (the encoder's own
+        `freeze_feature_encoder`, which wav2vec 2.0, HuBERT and WavLM models have)."""
         self.backbone.freeze_feature_encoder()
 
     def freeze_backbone(self):
+        """Stop gradients to every encoder parameter (linear probing: only the head, and the
+        layer weights, learn); `forward` then runs the encoder without a graph."""
         for p in self.backbone.parameters():
             p.requires_grad = False
 
@@ -86,6 +105,11 @@ class TuniserForAudioClassification(PreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
+        """`input_values` float (B, L): 16 kHz waveforms as `TuniserFeatureExtractor` makes them;
+        `attention_mask` (B, L), 1 on real samples (None: every frame counts); `labels` int64
+        (B,) class ids. Returns `logits` (B, num_labels) and, with labels, `loss`: the mean
+        cross-entropy, computed in float32. Other keyword arguments are ignored.
+        """
         weighted = self.config.pooling == "weighted"
         # A frozen encoder needs no graph: probing then costs one inference pass.
         encoder_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.backbone.parameters())
@@ -113,7 +137,12 @@ class TuniserForAudioClassification(PreTrainedModel):
 class TuniserFeatureExtractor(Wav2Vec2FeatureExtractor):
     """Wav2Vec2's extractor (pad, per-clip zero-mean unit-variance) after the platform's
     `audio.preprocess` (silence trim at `trim_db`, centre crop to `max_s`), so that the pipeline
-    sees clips exactly as training did."""
+    sees clips exactly as training did.
+
+    `trim_db` in dB, `max_s` in seconds (None disables each). Called on one clip (a 1-D array or
+    list of floats) or a batch of them, at `sampling_rate` Hz (default 16 kHz; other rates are
+    resampled to 16 kHz by `preprocess`); other arguments go to Wav2Vec2FeatureExtractor.
+    """
 
     def __init__(self, trim_db: float | None = 30.0, max_s: float | None = None, **kwargs):
         kwargs.setdefault("sampling_rate", SAMPLE_RATE)

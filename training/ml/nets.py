@@ -11,7 +11,11 @@ from torch import nn
 
 
 class TuniserHead(nn.Module):
-    """Table 2 of the TuniSER paper: dropout -> linear -> tanh -> dropout -> linear."""
+    """Table 2 of the TuniSER paper: dropout -> linear -> tanh -> dropout -> linear.
+
+    `in_features` -> `hidden` -> `n_classes` units; `dropout` is the probability of both dropout
+    layers (the layout of transformers' `RobertaClassificationHead`).
+    """
 
     def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float):
         super().__init__()
@@ -20,6 +24,7 @@ class TuniserHead(nn.Module):
         self.out_proj = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features, float (B, in_features) -> logits (B, n_classes)."""
         x = torch.tanh(self.dense(self.dropout(x)))
         return self.out_proj(self.dropout(x))
 
@@ -27,7 +32,11 @@ class TuniserHead(nn.Module):
 class MfccLstm(nn.Module):
     """The TuniSER paper's LSTM baseline: standardised MFCC frames -> (bi)LSTM -> mean over the
     valid frames -> TuniSER head. `mean`/`std` are the training set's per-coefficient statistics,
-    kept as buffers so that they travel with the weights."""
+    kept as buffers so that they travel with the weights.
+
+    `hidden` LSTM units per direction, `num_layers` stacked layers, `dropout` between them (when
+    more than one) and in the head, `head_hidden` units in the head.
+    """
 
     def __init__(
         self,
@@ -54,6 +63,9 @@ class MfccLstm(nn.Module):
         self.head = TuniserHead(hidden * (2 if bidirectional else 1), head_hidden, n_classes, dropout)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`features` float (B, T, n_mfcc), zero-padded MFCC frames; `lengths` int64 (B,), valid
+        frames per clip, each in 1..T (`pack_padded_sequence` raises RuntimeError on 0). Returns
+        logits (B, n_classes)."""
         x = (features - self.mean) / self.std
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
@@ -78,11 +90,12 @@ def _vgg_block(c_in: int, c_out: int, n_convs: int) -> list[nn.Module]:
 class VggishCnn(nn.Module):
     """A VGGish-like CNN trained from scratch on (1, 96, 64) log-mel patches.
 
-    VGGish's four conv blocks (1, 1, 2, 2 convolutions, each block halving time and frequency) at
-    `width` x (1, 2, 4, 8) channels, with batch norm; global average pooling and the TuniSER head
+    The four conv blocks of VGGish (Hershey et al. 2017): 1, 1, 2, 2 3x3 convolutions, each block
+    ending in a 2x2 max-pool that halves time and frequency, here at `width` x (1, 2, 4, 8)
+    channels, with batch norm; global average pooling and the TuniSER head
     replace VGGish's two 4096-unit layers, which would dwarf SER-sized datasets. Patch logits
     are averaged per clip ("average logits clip accuracy" in the TuniSER paper), in training and
-    in inference alike.
+    in inference alike. `mean` / `std` are scalar buffers: the training patches' overall statistics.
     """
 
     def __init__(self, *, width: int, dropout: float, head_hidden: int, n_classes: int):
@@ -100,6 +113,9 @@ class VggishCnn(nn.Module):
         self.head = TuniserHead(8 * w, head_hidden, n_classes, dropout)
 
     def forward(self, patches: torch.Tensor, clip_index: torch.Tensor, n_clips: torch.Tensor) -> torch.Tensor:
+        """`patches` float (P, 1, 96, 64) log-mel patches of a batch of clips; `clip_index` int64
+        (P,), the clip (0..n_clips-1) of each patch; `n_clips` an int or 0-d tensor. Returns the
+        mean patch logits per clip, (n_clips, n_classes); a clip without patches gets zeros."""
         x = (patches - self.mean) / self.std
         patch_logits = self.head(self.pool(self.features(x)).flatten(1))
         n = int(n_clips)

@@ -25,6 +25,14 @@ BF16_MIN_CLIPS = 32
 
 
 class Predictor:
+    """An exported model ready to predict; made by `load_predictor`, not by hand.
+
+    `labels` (class names, the columns of `predict_proba`), `family` (its name), `device`,
+    `model` (a torch module in eval mode, or a scikit-learn Pipeline), `preprocessing` (trim_db,
+    max_s and feature settings), `config` (the exported config.json); for the torch families also
+    `batch_size` (the training batch size by default).
+    """
+
     def __init__(self, artifact_dir: Path, config: dict, family, model, preprocessing: dict, device: str):
         self.artifact_dir = artifact_dir
         self.config = config
@@ -43,7 +51,15 @@ class Predictor:
     def predict_proba(
         self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE, batch_size: int | None = None
     ) -> np.ndarray:
-        """Class probabilities, shape (len(clips), len(labels)), in `labels` order."""
+        """Class probabilities, float64 (len(clips), len(labels)), in `labels` order, rows summing
+        to 1 ((0, len(labels)) for no clips).
+
+        `clips`: float32 mono arrays (n_i,) at `sr` Hz, in [-1, 1]; preprocessed as in training.
+        Torch families run softmax over the logits in length-sorted batches of `batch_size`
+        (default `self.batch_size`), under bf16 autocast on CUDA from 32 clips; the classical
+        family uses the pipeline's `predict_proba` (a class absent from training gets 0).
+        A CUDA out-of-memory error propagates as torch raises it (torch.OutOfMemoryError).
+        """
         if len(clips) == 0:
             return np.zeros((0, len(self.labels)))
         waves = preprocess_all(
@@ -57,6 +73,7 @@ class Predictor:
         return self._torch_proba(waves, batch_size or self.batch_size)
 
     def predict(self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE) -> list[str]:
+        """The most probable label of each clip (argmax of `predict_proba`), one per clip."""
         return [self.labels[i] for i in self.predict_proba(clips, sr=sr).argmax(axis=1)]
 
     def _torch_proba(self, waves: list[np.ndarray], batch_size: int) -> np.ndarray:
@@ -82,7 +99,12 @@ class Predictor:
 
 
 def read_config(artifact_dir: Path | str) -> dict:
-    """The exported config.json, with `family` and `labels` filled in for every family."""
+    """The exported config.json, with `family` and `labels` filled in for every family.
+
+    `labels` is taken from `id2label` (ordered by id) when the config lacks it (transformers
+    configs). Raises FileNotFoundError without config.json, json.JSONDecodeError (a ValueError)
+    on malformed JSON, ValueError when it names no family.
+    """
     artifact_dir = Path(artifact_dir)
     config = json.loads((artifact_dir / "config.json").read_text())
     if "labels" not in config:  # a transformers config: labels come from id2label
@@ -95,7 +117,12 @@ def read_config(artifact_dir: Path | str) -> dict:
 
 def load_predictor(artifact_dir: Path | str, device: str = "cpu") -> Predictor:
     """The exported model in `artifact_dir`, ready to predict. `device`: 'cpu', 'cuda[:N]' or 'auto'
-    for the torch families; the classical family always predicts on the CPU."""
+    for the torch families; the classical family always predicts on the CPU.
+
+    Raises as `read_config` does; ValueError for an unknown family, an invalid device string or
+    CUDA requested without a GPU (`engine.resolve_device`), and for a classical model saved with
+    another scikit-learn version.
+    """
     artifact_dir = Path(artifact_dir)
     config = read_config(artifact_dir)
     family = get_family(config["family"])

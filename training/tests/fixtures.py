@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from annotation.guideline import ensure_guideline
-from datasets.importers import label_mappings_ensure
-from datasets.releases.build import ReleaseParams, release_build
+from releases.build import ReleaseParams, release_build
+from releases.importers import label_mappings_ensure
 
 # Angry vs neutral (calm counts as neutral); speakers held out by the release split.
 ACTORS = range(1, 13)

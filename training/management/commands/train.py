@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from datasets.models import Release
+from releases.models import Release
 from training import services
 from training.models import Family, TrainingRun
 

@@ -1,4 +1,4 @@
-"""REST API of releases and their exports (curators): thin views over datasets services."""
+"""REST API of releases and their exports (curators): thin views over the releases services."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, project_for_user
-from datasets import selectors
-from datasets.models import Release, ReleaseExport
-from datasets.releases.build import ReleaseParams, release_build
-from datasets.releases.export import release_export_create
+from releases import selectors
+from releases.build import ReleaseParams, release_build
+from releases.export import release_export_create
+from releases.models import Release, ReleaseExport
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
 

@@ -15,10 +15,10 @@ from django.core.management import CommandError, call_command
 
 from annotation.guideline import ensure_guideline
 from corpus.models import Clip
-from datasets.importers import label_mappings_ensure
-from datasets.models import GoldLabel, Release, ReleaseExport
-from datasets.releases.build import ReleaseParams, release_build
-from datasets.releases.export import release_export_create
+from releases.build import ReleaseParams, release_build
+from releases.export import release_export_create
+from releases.importers import label_mappings_ensure
+from releases.models import GoldLabel, Release, ReleaseExport
 
 # 12 actors x (neutral, calm, happy, sad, angry) x statement 1 x both intensities where they exist.
 RAVDESS_ACTORS = range(1, 13)

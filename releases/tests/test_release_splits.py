@@ -1,5 +1,5 @@
 """Release building on real corpus metadata: balancing, leakage-free stratified splits, oversampling
-plans and augmented copies (datasets.releases: pure functions, no database)."""
+plans and augmented copies (releases: pure functions, no database)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datasets.releases.augment import augmented_copy, augmenter, copy_seed
-from datasets.releases.balance import STRATEGIES, balance, class_counts, class_targets, plan_oversampling
-from datasets.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
+from releases.augment import augmented_copy, augmenter, copy_seed
+from releases.balance import STRATEGIES, balance, class_counts, class_targets, plan_oversampling
+from releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
 
 # RAVDESS emotion codes kept for a four-class release; calm is folded into neutral.
 RAVDESS_CLASSES = {"01": "neutral", "02": "neutral", "03": "happy", "04": "sad", "05": "angry"}

@@ -1,4 +1,4 @@
-"""State-only moves of the platform's refactor: Project to `core`, releases to `datasets`.
+"""State-only moves of the platform's refactor: Project to `core`, releases to the `releases` app.
 
 The tables keep their names (`corpus_project`, `annotation_release`, ...), so existing databases
 migrate without a row moving; only Django's idea of which app owns a model changes, and the

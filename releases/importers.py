@@ -20,7 +20,7 @@ from annotation.models import ClipConsensus, LabelOption
 from core.models import Project
 from corpus import services as corpus_services
 from corpus.models import Clip
-from datasets.models import GoldLabel, LabelMapping
+from releases.models import GoldLabel, LabelMapping
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg"}
 

@@ -1,8 +1,8 @@
-"""Celery adapters of the datasets app: ids in, one service call, state on the rows."""
+"""Celery adapters of the releases app: ids in, one service call, state on the rows."""
 
 from celery import shared_task
 
-from datasets.releases import export
+from releases import export
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -1,11 +1,11 @@
-"""Reads of the datasets app, scoped to the projects a user may act in (core.access)."""
+"""Reads of the releases app, scoped to the projects a user may act in (core.access)."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
 from core.access import object_for_user, projects_for_user
-from datasets.models import Release, ReleaseExport
+from releases.models import Release, ReleaseExport
 
 
 def releases_for_user(user) -> QuerySet[Release]:

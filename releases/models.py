@@ -1,4 +1,4 @@
-"""Labelled data in and out of the platform (the `datasets` app).
+"""Labelled data in and out of the platform (the `releases` app).
 
 Imports: GoldLabel (a label that came with an imported corpus) and LabelMapping (how a corpus's
 labels map onto the project schema). Releases: Release (immutable, versioned), ReleaseItem (one

@@ -1,4 +1,4 @@
-"""Exporting a release: one archive a training script (or `datasets`) can read as it is.
+"""Exporting a release: one archive a training script (or Hugging Face `datasets`) can read as it is.
 
     audio/<split>/<label>/<clip>.wav     the clips (augmented copies: <clip>_aug<n>.wav, train only)
     audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
@@ -30,9 +30,10 @@ from django.db import transaction
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import AnnotationConfig
 from core import jobs
+from corpus.audio import stored_file_reader
 from corpus.models import Clip, Source
-from datasets.models import Release, ReleaseExport
-from datasets.releases.augment import augmented_copy, copy_seed
+from releases.augment import release_item_samples
+from releases.models import Release, ReleaseExport
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def release_export_create(*, release: Release, created_by=None, enqueue: bool = 
             return busy
         export = ReleaseExport.objects.create(release=release, created_by=created_by)
         if enqueue:
-            from datasets.tasks import export_release
+            from releases.tasks import export_release
 
             transaction.on_commit(lambda: export_release.delay(export.pk))
     return export
@@ -109,34 +110,24 @@ def _local_path(key: str) -> tuple[str, Path] | None:
     return name, path
 
 
-def _reader():
-    """Read a stored file's bytes: straight from disk on a filesystem storage (resolving the
-    root once: the per-call path checks cost more than reading a one-second clip)."""
-    try:
-        root = Path(default_storage.path(""))
-    except NotImplementedError:
-
-        def read(name: str) -> bytes:
-            with default_storage.open(name, "rb") as fh:
-                return fh.read()
-
-        return read
-    return lambda name: (root / name).read_bytes()
-
-
 def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed, progress) -> None:
-    read = _reader()
+    read = stored_file_reader()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for n, item in enumerate(items, start=1):
-            data = read(audio_names[item["clip_id"]])
+            name = audio_names[item["clip_id"]]
             if item["augmented_copy"]:
-                samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-                out = io.BytesIO()
-                copy = augmented_copy(
-                    samples, rate, seed=copy_seed(seed, item["clip_id"]), copy_index=item["augmented_copy"]
+                copy, rate = release_item_samples(
+                    audio_name=name,
+                    clip_id=item["clip_id"],
+                    copy_index=item["augmented_copy"],
+                    seed=seed,
+                    read=read,
                 )
+                out = io.BytesIO()
                 sf.write(out, copy, rate, subtype="PCM_16", format="WAV")
                 data = out.getvalue()
+            else:
+                data = read(name)  # the clip itself: its WAV bytes as stored
             zf.writestr(item["file_name"], data)
             progress(0.95 * n / len(items))
         # `audiofolder` reads the metadata that sits beside each split's files.

@@ -78,3 +78,28 @@ def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
         return audio[..., :length]
     pad = [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])]
     return np.pad(audio, pad)
+
+
+def release_item_samples(
+    *, audio_name: str, clip_id: int, copy_index: int, seed: int, read=None
+) -> tuple[np.ndarray, int]:
+    """The audio of one release item: its clip's samples, augmented for copy n > 0.
+
+    The one reader of release-item audio (exports write it, training decodes it), so that a model
+    is trained on exactly the audio the export ships.
+
+    Args:
+        audio_name: the clip's storage name.
+        clip_id: the clip's id (it seeds the item's copies, `copy_seed`).
+        copy_index: 0 for the clip itself, n > 0 for its n-th augmented copy.
+        seed: the release's seed.
+        read: a reader from `corpus.audio.stored_file_reader` (pass one when reading many).
+    Returns:
+        (samples, rate): float32 array (n,) in [-1, 1] and its sample rate in Hz.
+    """
+    from corpus.audio import stored_clip_samples
+
+    samples, rate = stored_clip_samples(audio_name, read=read)
+    if copy_index:
+        samples = augmented_copy(samples, rate, seed=copy_seed(seed, clip_id), copy_index=copy_index)
+    return samples, rate

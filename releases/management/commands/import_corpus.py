@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from core.access import project_get_default
 from core.models import Project
-from datasets.importers import PARSERS, corpus_import
+from releases.importers import PARSERS, corpus_import
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.access import project_get_default
 from core.models import Project
-from datasets.releases.balance import STRATEGIES
-from datasets.releases.build import GROUP_KEYS, ReleaseParams, release_build
-from datasets.releases.export import release_export_create, release_export_execute
+from releases.balance import STRATEGIES
+from releases.build import GROUP_KEYS, ReleaseParams, release_build
+from releases.export import release_export_create, release_export_execute
 
 
 class Command(BaseCommand):

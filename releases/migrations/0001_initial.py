@@ -1,4 +1,4 @@
-"""State-only moves of the platform's refactor: Project to `core`, releases to `datasets`.
+"""State-only moves of the platform's refactor: Project to `core`, releases to the `releases` app.
 
 The tables keep their names (`corpus_project`, `annotation_release`, ...), so existing databases
 migrate without a row moving; only Django's idea of which app owns a model changes, and the
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("annotation", "0005_datasets_move_out"),
+        ("annotation", "0005_releases_move_out"),
         ("core", "0001_initial"),
         ("corpus", "0004_project_moves_to_core"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -172,7 +172,7 @@ class Migration(migrations.Migration):
                             models.ForeignKey(
                                 on_delete=django.db.models.deletion.CASCADE,
                                 related_name="exports",
-                                to="datasets.release",
+                                to="releases.release",
                             ),
                         ),
                     ],
@@ -215,7 +215,7 @@ class Migration(migrations.Migration):
                             models.ForeignKey(
                                 on_delete=django.db.models.deletion.CASCADE,
                                 related_name="items",
-                                to="datasets.release",
+                                to="releases.release",
                             ),
                         ),
                     ],

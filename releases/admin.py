@@ -1,12 +1,12 @@
-"""Admin pages of the datasets app: corpus label mappings (editable), gold labels and releases
+"""Admin pages of the releases app: corpus label mappings (editable), gold labels and releases
 (records: read-only; a release is exported from here as a Celery job)."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdmin
-from datasets.models import GoldLabel, LabelMapping, Release, ReleaseExport
-from datasets.releases.export import release_export_create
+from releases.export import release_export_create
+from releases.models import GoldLabel, LabelMapping, Release, ReleaseExport
 
 
 @admin.register(LabelMapping)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from datasets.releases.splits import Item, check_seed, in_id_order
+from releases.splits import Item, check_seed, in_id_order
 
 __all__ = ["STRATEGIES", "Item", "balance", "class_counts", "class_targets", "plan_oversampling"]
 

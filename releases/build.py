@@ -16,16 +16,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 
 import tuniser
-from annotation.models import Annotation, ClipConsensus, LabelOption
+from annotation.models import Annotation, AnnotationConfig, ClipConsensus, LabelOption, agreement_label
 from core.bulk import fast_insert
 from core.models import Project
 from corpus.models import Clip
-from datasets.models import Release, ReleaseItem
-from datasets.releases.balance import STRATEGIES, balance, plan_oversampling
-from datasets.releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
+from releases.balance import STRATEGIES, balance, plan_oversampling
+from releases.models import Release, ReleaseItem
+from releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
 
 GROUP_KEYS = ("speaker", "recording", "episode", "series")
 PRIMARY = ["happy", "sad", "angry", "neutral"]
@@ -90,13 +90,13 @@ class Candidate:
     title: str
     episode: str
 
+    min_votes: int = 2  # the project's consensus_min_votes
+
     @property
     def agreement(self) -> str:
-        if self.status == ClipConsensus.Status.GOLD:
-            return "gold"
-        if self.status == ClipConsensus.Status.ADJUDICATED:
-            return "adjudicated"
-        return f"{self.n_agree}/{self.n_votes}" if self.n_agree >= 2 else "none"
+        return agreement_label(
+            status=self.status, n_agree=self.n_agree, n_votes=self.n_votes, min_votes=self.min_votes
+        )
 
     @property
     def source(self) -> str:
@@ -133,11 +133,9 @@ def _group_key(c: Candidate, group_by: str) -> str:
 def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candidate]:
     """Clips that may enter the release, with their consensus and provenance (plain rows: a
     release reads up to 100,000 of them)."""
-    ok = Q(status=ClipConsensus.Status.AGREED, n_agree__gte=params.min_agreement)
-    if params.include_adjudicated:
-        ok |= Q(status=ClipConsensus.Status.ADJUDICATED)
-    if params.include_gold:
-        ok |= Q(status=ClipConsensus.Status.GOLD)
+    ok = ClipConsensus.usable_q(
+        min_agreement=params.min_agreement, adjudicated=params.include_adjudicated, gold=params.include_gold
+    )
     qs = (
         ClipConsensus.objects.filter(
             ok, clip__recording__source__project=project, emotion__code__in=params.label_set
@@ -147,8 +145,10 @@ def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candi
     )
     if params.sources:
         qs = qs.filter(clip__recording__source_id__in=params.sources)
+    min_votes = AnnotationConfig.objects.filter(project=project).values_list("consensus_min_votes", flat=True)
+    min_votes = min_votes.first() or 2
     return [
-        Candidate(*row[:2], row[2] or "", *row[3:])
+        Candidate(*row[:2], row[2] or "", *row[3:], min_votes=min_votes)
         for row in qs.values_list(*CANDIDATE_FIELDS).iterator(chunk_size=20000)
     ]
 

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from datasets import apis, views
+from releases import apis, views
 
-app_name = "datasets"
+app_name = "releases"
 
 urlpatterns = [
     path("curation/releases/", views.releases_page, name="releases"),

@@ -1,4 +1,4 @@
-"""Pages of the datasets app: the releases page renders a shell; the work goes through the API."""
+"""Pages of the releases app: the releases page renders a shell; the work goes through the API."""
 
 from django.shortcuts import render
 
@@ -11,5 +11,5 @@ from corpus import selectors as corpus_selectors
 def releases_page(request):
     """Build, list and export releases (curators)."""
     return render(
-        request, "datasets/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)}
+        request, "releases/releases.html", {"sources": corpus_selectors.sources_for_user(request.user)}
     )

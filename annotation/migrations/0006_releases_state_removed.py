@@ -1,4 +1,4 @@
-"""State-only moves of the platform's refactor: Project to `core`, releases to `datasets`.
+"""State-only moves of the platform's refactor: Project to `core`, releases to the `releases` app.
 
 The tables keep their names (`corpus_project`, `annotation_release`, ...), so existing databases
 migrate without a row moving; only Django's idea of which app owns a model changes, and the
@@ -12,7 +12,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0005_datasets_move_out"),
+        ("annotation", "0005_releases_move_out"),
         ("training", "0002_project_and_release_moved"),
     ]
 

@@ -1,1 +1,0 @@
-"""Building a dataset release: balancing, leakage-free stratified splits, augmentation of train copies."""
