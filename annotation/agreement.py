@@ -68,6 +68,13 @@ class Votes:
     0..n_items-1, 0..n_raters-1 and 0..n_categories-1, and a rater votes at most once per item
     (every statistic here assumes one label per annotator and clip). The arrays are read-only
     copies, so a `Votes` can be shared between computations.
+
+    Args:
+        items, raters, labels: int arrays (n_votes,), copied to read-only int64.
+        n_items, n_raters, n_categories: the index ranges (n_categories >= 1).
+    Raises:
+        ValueError: arrays not one-dimensional or of unequal length, an index out of range,
+            n_categories < 1, or a rater voting twice on an item.
     """
 
     items: np.ndarray
@@ -103,6 +110,7 @@ class Votes:
 
     @property
     def n_votes(self) -> int:
+        """The number of votes (length of the three arrays)."""
         return len(self.labels)
 
     @classmethod
@@ -116,6 +124,16 @@ class Votes:
         Returns the votes, then item_keys and rater_keys: position = dense index, in order of
         first appearance. An unknown category raises ValueError (a typo in a label would
         otherwise silently lower every agreement figure).
+
+        Args:
+            triples: (item key, rater key, category) rows, e.g. (clip id, annotator id, emotion
+                code); consumed once, so a generator will do.
+            categories: the distinct categories; category index = position here.
+        Returns:
+            (votes, item_keys, rater_keys).
+        Raises:
+            ValueError: repeated categories, an unknown category, or a rater voting twice on an
+                item (from the constructor).
         """
         category_index = {category: index for index, category in enumerate(categories)}
         if len(category_index) != len(categories):
@@ -143,13 +161,14 @@ class Votes:
         return votes, list(item_index), list(rater_index)
 
     def counts(self) -> np.ndarray:
-        """(n_items, n_categories) number of votes for each category on each item."""
+        """(n_items, n_categories) int64 number of votes for each category on each item."""
         flat = np.bincount(
             self.items * self.n_categories + self.labels, minlength=self.n_items * self.n_categories
         )
         return flat.reshape(self.n_items, self.n_categories)
 
     def votes_per_item(self) -> np.ndarray:
+        """int64 (n_items,): how many votes each item got."""
         return np.bincount(self.items, minlength=self.n_items)
 
 
@@ -181,7 +200,15 @@ def majority_counts(counts: np.ndarray, min_votes) -> tuple[np.ndarray, np.ndarr
 
 
 def majority(votes: Votes, min_votes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """`majority_counts` over the votes' item x category counts (see there)."""
+    """`majority_counts` over the votes' item x category counts (see there).
+
+    Args:
+        votes: the votes.
+        min_votes: votes the winning category needs (AnnotationConfig.consensus_min_votes).
+    Returns:
+        (winner, top): int64 arrays (n_items,), the category index or -1 (NO_CONSENSUS), and the
+        top count.
+    """
     return majority_counts(votes.counts(), min_votes)
 
 
@@ -191,6 +218,13 @@ def agreement_levels(votes: Votes) -> dict:
     Only items with at least 2 votes count (one vote agrees with nothing). "unanimous" means every
     vote on the item is the same (3/3, or 2/2 on a clip that only got two labels); "at_least_two"
     is unanimous + partial; the three shares unanimous/partial/none add up to 1.
+
+    Args:
+        votes: the votes.
+    Returns:
+        {"n_items" (items with >= 2 votes), "n_unanimous", "n_partial", "n_at_least_two",
+        "n_none"} as ints, and the shares "unanimous", "partial", "at_least_two", "none" of
+        n_items as floats (nan when n_items is 0).
     """
     counts = votes.counts()
     n_per_item = counts.sum(axis=1)
@@ -227,6 +261,13 @@ def fleiss_table(votes: Votes, items_with_k: int | None = None) -> tuple[np.ndar
     not matter). Items with another number of votes are left out: k is the most common number
     of votes per item among items with at least 2 votes (ties: the larger k), unless given.
     Krippendorff's alpha is the statistic that uses every item.
+
+    Args:
+        votes: the votes.
+        items_with_k: k to use; None picks it as above.
+    Returns:
+        (table, k): int64 (n_items_with_k, n_categories) counts, and k; an empty table and k = 0
+        when no item has 2 or more votes (and k not given).
     """
     counts = votes.counts()
     n_per_item = counts.sum(axis=1)
@@ -243,6 +284,15 @@ def fleiss_kappa(votes: Votes, items_with_k: int | None = None) -> float:
 
     nan when undefined: fewer than 2 votes per item, no such items, or every vote in one category
     (chance agreement is then 1).
+
+    Source: Fleiss (1971), "Measuring nominal scale agreement among many raters", Psychological
+    Bulletin 76(5); `statsmodels.stats.inter_rater.fleiss_kappa(table, method="fleiss")`.
+
+    Args:
+        votes: the votes.
+        items_with_k: k (votes per item) to compute on; None: the most common (`fleiss_table`).
+    Returns:
+        kappa as a float, or nan.
     """
     table, k = fleiss_table(votes, items_with_k)
     if k < 2 or len(table) == 0:
@@ -259,6 +309,12 @@ def fleiss_kappa_per_category(votes: Votes, items_with_k: int | None = None) -> 
     category j and q_j = 1 - p_j. statsmodels has no per-category version. The overall kappa is
     the p_j q_j-weighted mean of these (tested). nan where p_j q_j = 0 (category never used, or
     used for every vote).
+
+    Args:
+        votes: the votes.
+        items_with_k: as in `fleiss_kappa`.
+    Returns:
+        float64 (n_categories,) kappas; all nan when k < 2 or no item has k votes.
     """
     table, k = fleiss_table(votes, items_with_k)
     result = np.full(votes.n_categories, math.nan)
@@ -287,6 +343,14 @@ def krippendorff_alpha(votes: Votes) -> float:
     (0.1 s against 0.75 s). Items with a single vote are unpairable and drop out, as the
     method requires.
     nan when undefined (fewer than two pairable values, or a single category used).
+
+    Source: Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability" (nominal metric);
+    `krippendorff.alpha(value_counts=..., level_of_measurement="nominal")`.
+
+    Args:
+        votes: the votes.
+    Returns:
+        alpha as a float, or nan.
     """
     counts = votes.counts()
     pairable = counts[counts.sum(axis=1) >= 2]
@@ -308,6 +372,9 @@ def reliability_matrix(votes: Votes) -> np.ndarray:
 
     The krippendorff package's other input; kept for callers (and the test that checks both
     inputs agree).
+
+    Returns:
+        float64 (n_raters, n_items): the category index, or nan.
     """
     matrix = np.full((votes.n_raters, votes.n_items), np.nan)
     matrix[votes.raters, votes.items] = votes.labels
@@ -347,6 +414,16 @@ def cohen_kappa_pairs(votes: Votes, min_overlap: int = 10) -> list[tuple[int, in
     lists (the tests check they are equal), at ~1/100 of the per-pair cost, which matters with
     30 annotators (435 pairs). kappa is nan where undefined (both raters always gave one and
     the same category).
+
+    Source: Cohen (1960), "A coefficient of agreement for nominal scales", Educational and
+    Psychological Measurement 20(1).
+
+    Args:
+        votes: the votes.
+        min_overlap: items a pair must share to be reported (values below 1 count as 1).
+    Returns:
+        A list of (rater_a, rater_b, kappa, n_shared): dense rater indices, kappa a float or nan,
+        n_shared the number of items both rated; [] if no pair qualifies.
     """
     c = votes.n_categories
     rater_a, rater_b, label_a, label_b = _vote_pairs(votes)
@@ -386,6 +463,12 @@ def pairwise_confusion(votes: Votes) -> np.ndarray:
     item's counts n, that is n n^T - diag(n), summed over items. Off-diagonal mass shows which
     emotions annotators mix up (this is Krippendorff's coincidence matrix before its 1/(m_u - 1)
     weighting).
+
+    Args:
+        votes: the votes.
+    Returns:
+        int64 (n_categories, n_categories), symmetric; its sum is the number of ordered vote
+        pairs.
     """
     counts = votes.counts()
     return counts.T @ counts - np.diag(counts.sum(axis=0))
@@ -397,6 +480,16 @@ def rater_agreement_with_consensus(votes: Votes, consensus: np.ndarray) -> tuple
     Only votes on items with a consensus (!= -1) are compared; the share is nan for a rater with
     none. The rater's own vote is part of a majority consensus, which flatters everyone a
     little (more so with few votes per item): compare raters with each other, not with 1.0.
+
+    Args:
+        votes: the votes.
+        consensus: int array (n_items,), a category index per item or -1 (NO_CONSENSUS), e.g. the
+            winner from `majority`.
+    Returns:
+        (share, n_compared): float64 (n_raters,) shares in [0, 1] or nan, and int64 (n_raters,)
+        counts of compared votes.
+    Raises:
+        ValueError: `consensus` is not of shape (n_items,).
     """
     consensus = np.asarray(consensus)
     if consensus.shape != (votes.n_items,):
@@ -417,6 +510,9 @@ def rater_agreement_with_consensus(votes: Votes, consensus: np.ndarray) -> tuple
 
 @dataclass(frozen=True)
 class DawidSkeneResult:
+    """The outcome of `dawid_skene`: per-item posteriors and labels, class priors, per-rater
+    confusion matrices, and how the EM ended (C = n_categories)."""
+
     posteriors: np.ndarray  # (n_items, C): P(true class | votes); rows sum to 1
     labels: np.ndarray  # (n_items,): argmax of the posteriors
     priors: np.ndarray  # (C,): estimated class proportions
@@ -426,7 +522,11 @@ class DawidSkeneResult:
     log_likelihood: float  # log P(votes | final priors and confusions)
 
     def rater_accuracy(self) -> np.ndarray:
-        """Per rater: estimated P(vote is right) = sum_k prior_k confusion[r, k, k]."""
+        """Per rater: estimated P(vote is right) = sum_k prior_k confusion[r, k, k].
+
+        Returns:
+            float64 (n_raters,) in [0, 1].
+        """
         return np.einsum("k,rkk->r", self.priors, self.confusions)
 
 
@@ -446,6 +546,17 @@ def dawid_skene(
     Vectorised: M is the sparse item x (rater, label) indicator matrix, so the E-step sums are
     M @ log_confusion and the M-step counts M^T @ posteriors: two sparse products per
     iteration whatever the number of raters.
+
+    Source: Dawid & Skene (1979), "Maximum likelihood estimation of observer error-rates using
+    the EM algorithm", Journal of the Royal Statistical Society C (Applied Statistics) 28(1).
+
+    Args:
+        votes: the votes.
+        max_iter: the most EM iterations.
+        tol: relative change of the log-likelihood under which EM stops (converged=True).
+        smoothing: the Dirichlet pseudo-count added to every confusion cell and prior.
+    Returns:
+        DawidSkeneResult; `labels` is empty when there are no items.
     """
     n, c, r = votes.n_items, votes.n_categories, votes.n_raters
     indicator = sparse.csr_matrix(
@@ -507,6 +618,17 @@ def summary(votes: Votes, consensus_min_votes: int = 2) -> dict:
 
     Rater and category positions are the dense indices of `votes`; the caller maps them back
     with the keys `Votes.from_triples` returned. Undefined statistics are None.
+
+    Args:
+        votes: the votes.
+        consensus_min_votes: `min_votes` of the majority consensus the rater figures compare to.
+    Returns:
+        A dict: "n_items", "n_raters", "n_votes", "n_categories"; "votes_per_item" (histogram:
+        entry n = items with n votes); "fleiss_kappa", "fleiss_k", "fleiss_n_items",
+        "fleiss_kappa_per_category" (Fleiss 1971); "krippendorff_alpha" (Krippendorff 2011);
+        "agreement_levels" (`agreement_levels`); "consensus" {"min_votes", "n_items", "share",
+        "per_category"}; "cohen_kappa_pairs" (Cohen 1960; pairs sharing >= 10 items) and
+        "rater_agreement_with_consensus" as lists of dicts; "pairwise_confusion" (C x C lists).
     """
     consensus, _top = majority(votes, min_votes=consensus_min_votes)
     fleiss_items, fleiss_k = fleiss_table(votes)

@@ -66,7 +66,7 @@ class HandoutSerializer(serializers.Serializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if instance.get("suggestion") is None:
-            data.pop("suggestion")
+            data.pop("suggestion", None)
         return data
 
 

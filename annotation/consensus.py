@@ -44,7 +44,20 @@ def _winner(counter: Counter, min_votes: int):
 
 
 def consensus_compute(*, clip_id: int) -> ClipConsensus:
-    """Majority consensus of one clip (called in the transaction that adds its K-th label)."""
+    """Majority consensus of one clip (called in the transaction that adds its K-th label).
+
+    Emotion: `agreement.majority_counts` with the project's `consensus_min_votes` (a tie or too
+    few votes: needs adjudication). Gender: a strict majority of the clip's labels, else None.
+    The soft label `distribution` is each emotion code's share of the votes (4 places). The
+    clip's ClipConsensus row is created or overwritten with method "majority".
+
+    Args:
+        clip_id: the clip.
+    Returns:
+        The ClipConsensus (status agreed or needs_adjudication).
+    Raises:
+        Clip.DoesNotExist: no such clip.
+    """
     clip = Clip.objects.select_related("recording__source").get(pk=clip_id)
     config = _config(clip.recording.source.project_id)
     labels = list(Annotation.objects.filter(clip_id=clip_id).values_list("emotion_id", "gender_id"))
@@ -69,7 +82,18 @@ def consensus_compute(*, clip_id: int) -> ClipConsensus:
 
 
 def project_votes(project: Project, clips: QuerySet | None = None):
-    """All labels of a project as agreement.Votes (+ the dense index -> clip id / user id maps)."""
+    """All labels of a project as agreement.Votes (+ the dense index -> clip id / user id maps).
+
+    Args:
+        project: the project.
+        clips: a Clip queryset to restrict the labels to, or None for all.
+    Returns:
+        (votes, clip_ids, user_ids, codes): the emotion votes; the clip id and annotator id of
+        each dense item and rater index (order of first appearance); the active emotion codes
+        ordered by LabelOption.order (category index = position).
+    Raises:
+        ValueError: a label whose emotion is no longer active (`Votes.from_triples`).
+    """
     annotations = Annotation.objects.filter(clip__recording__source__project=project)
     if clips is not None:
         annotations = annotations.filter(clip__in=clips)
@@ -95,6 +119,25 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
     Dawid-Skene weighs each annotator by an estimated confusion matrix and gives each clip a
     posterior; a clip whose top posterior is under 0.5 goes to adjudication. Curator decisions
     (adjudicated, discarded) and gold labels are never overwritten.
+
+    1. Read every label of the project as `agreement.Votes` (`project_votes`).
+    2. Emotion: majority (`agreement.majority`, `consensus_min_votes`; distribution = vote
+       shares) or Dawid & Skene (1979) EM (`agreement.dawid_skene`; distribution = posteriors).
+       Gender: a strict majority per clip, else None.
+    3. Write every clip's row in one transaction (`core.bulk` inserts and updates), skipping
+       adjudicated, discarded and gold ones.
+
+    Checks no role (the API and admin callers do).
+
+    Args:
+        project: the project.
+        method: "majority" or "dawid_skene"; None: AnnotationConfig.consensus_method.
+    Returns:
+        {"method", "clips": labelled clips considered, "needs_adjudication": clips without a
+        winner (protected ones included)}; {"method", "clips": 0} when nothing is labelled.
+    Raises:
+        ApplicationError 400 (`invalid`): an unknown method.
+        ValueError: a label whose emotion is no longer active (`project_votes`).
     """
     config = _config(project.pk)
     method = method or config.consensus_method
@@ -171,7 +214,15 @@ def _gender_majorities(project: Project) -> dict[int, int | None]:
 
 
 def adjudication_queue(*, project: Project, curator) -> QuerySet[ClipConsensus]:
-    """Clips with no majority that this curator did not label (a curator never judges their own)."""
+    """Clips with no majority that this curator did not label (a curator never judges their own).
+
+    Args:
+        project: the project.
+        curator: the curator who will adjudicate.
+    Returns:
+        A queryset of ClipConsensus with status needs_adjudication, `clip` selected, ordered by
+        clip id.
+    """
     return (
         ClipConsensus.objects.filter(
             status=ClipConsensus.Status.NEEDS_ADJUDICATION, clip__recording__source__project=project
@@ -191,7 +242,29 @@ def adjudicate(
     gender: str | None = None,
     note: str = "",
 ) -> Adjudication:
-    """A curator who did not label the clip decides its label, sends it back, or discards it."""
+    """A curator who did not label the clip decides its label, sends it back, or discards it.
+
+    label: the consensus becomes adjudicated with the curator's emotion (and gender, if given;
+    else the majority's stays). discard: the consensus becomes discarded and the clip excluded.
+    send_back: the consensus row is deleted and the clip returns to validation
+    (`services.clip_return_to_validation`). The Adjudication row records the decision either way.
+    Project membership is the caller's check (the API resolves the clip with `clip_for_user`).
+
+    Args:
+        curator: the deciding curator.
+        clip_id: the clip.
+        decision: "label", "send_back" or "discard" (Adjudication.Decision).
+        emotion: an active emotion code; required for "label", ignored otherwise.
+        gender: an active gender code, optional, for "label".
+        note: why, recorded on the Adjudication.
+    Returns:
+        The new Adjudication.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        ApplicationError 400 (`invalid`): an unknown decision, emotion or gender.
+        ApplicationError 409 (`invalid`): the clip is not awaiting adjudication.
+        ApplicationError 403 (`invalid`): the curator labelled this clip.
+    """
     require_role(curator, roles.CURATOR)
     if decision not in Adjudication.Decision.values:
         raise ApplicationError(f"Unknown decision '{decision}': use label, send_back or discard.")

@@ -16,6 +16,7 @@ from corpus.models import Clip
 
 
 def default_guideline() -> str:
+    """The built-in labelling guideline text, shown when a project has written none."""
     return DEFAULT_GUIDELINE
 
 
@@ -25,6 +26,15 @@ def _today_start():
 
 
 def user_counts(*, user) -> dict:
+    """How much `user` has labelled and validated, in all projects: today (since local midnight)
+    and in total.
+
+    Args:
+        user: the person.
+    Returns:
+        {"labelled_today", "labelled_total", "validated_today", "validated_total"}: ints;
+        validation counts include votes of earlier rounds (inactive ones).
+    """
     today = _today_start()
     labelled = Annotation.objects.filter(annotator=user).aggregate(
         total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
@@ -86,6 +96,18 @@ def _per_user(project: Project, kind: str, done_model, user_field: str) -> list[
 
 
 def project_progress(*, project: Project) -> dict:
+    """Per-person progress and the state of the pools of `project` (the progress page).
+
+    Args:
+        project: the project.
+    Returns:
+        {"annotators": [...], "validators": [...], "pool": {"clips_by_status": {status: n},
+        "validation_open", "labelling_open", "live_assignments", "labelled_last_24h"}}. Each
+        person row is {"user" (username), "done", "skipped" (skips, flags not counted),
+        "flagged" (labelling only), "skip_rate" (skipped / (done + skipped), 3 places),
+        "median_s_per_clip", "mean_s_per_clip" (time spent, seconds, 2 places)}, most done
+        first.
+    """
     clips = Clip.objects.filter(recording__source__project=project)
     by_status = dict(clips.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     pool = PoolEntry.objects.filter(project=project)
@@ -108,7 +130,15 @@ def project_progress(*, project: Project) -> dict:
 
 def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
     """The project's rejected clips, newest first, with their validation votes and reasons
-    prefetched (curators review and may overturn them)."""
+    prefetched (curators review and may overturn them).
+
+    Args:
+        project: the project.
+        limit: the most clips returned.
+    Returns:
+        A sliced queryset of Clip ordered by -id, `recording` selected; each clip's active votes
+        (`validator` selected, `reasons` prefetched) in the list attribute `active_votes`.
+    """
     active_votes = Prefetch(
         "validation_votes",
         queryset=ValidationVote.objects.filter(active=True)
@@ -127,7 +157,24 @@ def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
 def agreement_figures(*, project: Project, source_ids=None, date_from=None, date_to=None) -> dict:
     """The agreement dashboard: statistics of the raw labels, the corpus table, durations.
 
-    Filters: sources, and the dates the labels were given (inclusive).
+    Filters: sources, and the dates the labels were given (inclusive). A date filter selects the
+    clips with a label given in the range; the statistics then use all labels of those clips.
+
+    Args:
+        project: the project.
+        source_ids: Source ids to restrict to, or None/empty for all.
+        date_from: a date; labels given on or after it.
+        date_to: a date; labels given on or before it.
+    Returns:
+        `agreement.summary(votes)` (Fleiss 1971, Krippendorff 2011, Cohen 1960 figures; its
+        consensus at the default min_votes 2, not the project's setting) with rater indices
+        replaced by usernames, plus "categories" (active emotion codes), "raters"
+        (usernames), "corpus_table" ({"genders", "rows": per emotion counts by gender and
+        "total", "totals"}, over usable consensus: agreed, adjudicated, gold),
+        "durations" ({"edges": 1 s bins from 0 to 15 s, "counts", "total_h"}, of the usable
+        clips) and "consensus_status" ({status: clips}).
+    Raises:
+        ValueError: a label whose emotion is no longer active (`project_votes`).
     """
     from django.contrib.auth import get_user_model
 
@@ -197,7 +244,19 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
 
 
 def annotator_confusions(*, project: Project) -> dict:
-    """Dawid-Skene's estimate of each annotator's confusion matrix (rows: true, columns: given)."""
+    """Dawid-Skene's estimate of each annotator's confusion matrix (rows: true, columns: given).
+
+    Source: Dawid & Skene (1979), via `agreement.dawid_skene` on all of the project's labels.
+
+    Args:
+        project: the project.
+    Returns:
+        {"categories": emotion codes, "class_priors": C floats, "annotators": [{"user",
+        "accuracy" (estimated P(vote is right)), "confusion" (C x C lists, rows sum to 1)}]}
+        with 4 decimals; just {"categories", "annotators": []} when nothing is labelled.
+    Raises:
+        ValueError: a label whose emotion is no longer active (`project_votes`).
+    """
     from django.contrib.auth import get_user_model
 
     from annotation import agreement
@@ -234,7 +293,17 @@ class AdjudicationItem:
 
 
 def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[AdjudicationItem]:
-    """Clips with no majority that `curator` did not label, with their labels (oldest first)."""
+    """Clips with no majority that `curator` did not label, with their labels (oldest first).
+
+    Args:
+        project: the project.
+        curator: the curator who will adjudicate (their own labelled clips are left out).
+        limit: the most clips returned.
+    Returns:
+        AdjudicationItems in clip id order; `duration_s` in seconds, `labels` as
+        {"annotator" (username), "emotion", "gender"} (codes), `distribution` the consensus's
+        soft label ({emotion code: vote share, or Dawid-Skene posterior}).
+    """
     from annotation.consensus import adjudication_queue
 
     queue = list(adjudication_queue(project=project, curator=curator)[:limit])

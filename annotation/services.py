@@ -43,6 +43,8 @@ LISTEN_TOLERANCE_S = 0.3
 
 
 def config_for(project: Project) -> AnnotationConfig:
+    """The project's AnnotationConfig (K, votes needed, assignment minutes, queue policy, consensus
+    rule), created with the model's defaults on first use."""
     config, _ = AnnotationConfig.objects.get_or_create(project=project)
     return config
 
@@ -51,14 +53,34 @@ def config_for(project: Project) -> AnnotationConfig:
 
 
 def pool_add_clips(*, clip_ids, kind: str = VALIDATION) -> int:
-    """Put clips into a pool (new clips: the validation pool). Idempotent."""
+    """Put clips into a pool (new clips: the validation pool). Idempotent.
+
+    Each entry takes the project of its clip's source; a clip that already has an entry of
+    `kind` keeps it (the insert ignores the unique conflict), ids of missing clips are ignored.
+
+    Args:
+        clip_ids: an iterable of clip ids.
+        kind: "validation" or "labelling" (Assignment.Kind).
+    Returns:
+        The number of entries sent to the insert, i.e. of the clips found: with
+        `ignore_conflicts` the database does not say which were new.
+    """
     clips = Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
     entries = [PoolEntry(kind=kind, clip_id=pk, project_id=project_id) for pk, project_id in clips]
     return len(PoolEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000))
 
 
 def pool_sync(*, project: Project) -> int:
-    """Safety net: give every awaiting or accepted clip of `project` its pool entry."""
+    """Safety net: give every awaiting or accepted clip of `project` its pool entry.
+
+    Clips awaiting validation without a validation entry get one; accepted clips without a
+    labelling entry get one.
+
+    Args:
+        project: the project to repair.
+    Returns:
+        The number of entries added (counted as `pool_add_clips` counts).
+    """
     base = Clip.objects.filter(recording__source__project=project)
     added = pool_add_clips(
         clip_ids=base.filter(status=Clip.Status.AWAITING_VALIDATION)
@@ -111,6 +133,9 @@ def _refresh_open(entry: PoolEntry, config: AnnotationConfig | None = None) -> N
 
 @dataclass(frozen=True)
 class Handout:
+    """What `assignment_next` hands out: the live assignment (its `clip` loaded), and whether the
+    user already held it."""
+
     assignment: Assignment
     resumed: bool  # the user already held this clip (second tab, page reload)
 
@@ -123,6 +148,24 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     3. Otherwise take the first open entry the queue policy ranks highest that the user has never
        been handed (blind, never twice), locking it (SKIP LOCKED on PostgreSQL).
     4. Record the assignment and count it on the entry, in the same transaction.
+
+    "Never handed" excludes clips with any assignment of this kind to the user, and clips the
+    user has labelled (labelling) or holds an active vote on (validation). The labelling queue
+    is ordered by the project's `queue_policy` (`annotation.policies.order`); the validation
+    queue always breadth-first.
+
+    Args:
+        user: the person asking for work.
+        project: the project whose pool is served.
+        kind: "validation" or "labelling" (Assignment.Kind).
+    Returns:
+        A Handout (resumed=True when the user already held a live assignment of this kind, in
+        this or another project), or None when no clip is left for this user.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a validator (validation) or annotator
+            (labelling), nor a curator.
+        IntegrityError: the one-live-assignment constraint failed and no live assignment was
+            found afterwards (not expected).
     """
     require_role(user, roles.VALIDATOR if kind == VALIDATION else roles.ANNOTATOR, roles.CURATOR)
     config = config_for(project)
@@ -218,6 +261,19 @@ def _finish(assignment: Assignment, entry: PoolEntry, state: str) -> None:
 
 
 def assignment_skip(*, user, clip_id: int, kind: str) -> None:
+    """Give back a held clip unanswered: the assignment becomes skipped and the clip returns to
+    the pool for others (never to this user: the assignment row remains).
+
+    Checks no role: only the holder of the clip can skip it.
+
+    Args:
+        user: the holder.
+        clip_id: the clip.
+        kind: "validation" or "labelling".
+    Raises:
+        ApplicationError 409 (`not_in_pool`): the clip has no entry in that pool.
+        ApplicationError 409 (`not_held`): the user holds no live or expired assignment of it.
+    """
     with transaction.atomic():
         entry = _lock_entry(clip_id, kind)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=kind)
@@ -238,6 +294,26 @@ def validation_vote(
 
     Refused: a clip the validator does not hold; a vote sooner than the clip's duration after it
     was served (it was not heard to the end); a rejection without a known reason; a second vote.
+
+    Decision rule (active votes of the current round only): accepted once accepts >=
+    `validation_votes_needed` and accepts > rejects; rejected likewise. An accepted clip enters
+    the labelling pool; either way a ClipDecision is recorded and the validation entry closes.
+
+    Args:
+        user: the validator (or curator).
+        clip_id: the clip voted on.
+        accept: True to accept, False to reject.
+        reasons: RejectionReason codes (active ones); at least one to reject. Duplicates are
+            allowed and counted once.
+        time_spent_ms: time the validator spent, in milliseconds (negative values stored as 0).
+    Returns:
+        The new ValidationVote, its reasons set.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a validator or curator.
+        ApplicationError 409: `not_in_pool`, `duplicate` (an active vote of this user on the
+            clip), `not_held`, `decided` (the clip no longer awaits validation).
+        ApplicationError 400: `too_soon` (served less than duration - LISTEN_TOLERANCE_S
+            seconds ago), `unknown_reason`, `reason_required`.
     """
     require_role(user, roles.VALIDATOR, roles.CURATOR)
     reasons = reasons or []
@@ -306,7 +382,26 @@ def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None
 
 
 def clip_decision_overturn(*, curator, clip_id: int, accept: bool, note: str = "") -> ClipDecision:
-    """A curator accepts a rejected clip or rejects an accepted one (labels already given stay)."""
+    """A curator accepts a rejected clip or rejects an accepted one (labels already given stay).
+
+    Any clip not yet fully labelled may be decided this way (one awaiting validation too).
+    Accepting puts the clip into the labelling pool; rejecting closes its labelling entry.
+
+    Args:
+        curator: the deciding curator (a member of the clip's project, or a superuser).
+        clip_id: the clip.
+        accept: the new decision.
+        note: why, recorded on the ClipDecision.
+    Returns:
+        The new ClipDecision (the clip's latest).
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        Clip.DoesNotExist: no such clip.
+        django.core.exceptions.PermissionDenied (403): the clip is not in one of the curator's
+            projects.
+        ApplicationError 409 (`invalid`): the clip is labelled (exclude it from releases
+            instead).
+    """
     require_role(curator, roles.CURATOR)
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("recording__source").get(pk=clip_id)
@@ -341,6 +436,27 @@ def annotation_submit(
     Refused: an unknown emotion or gender, a clip the annotator was never handed, a second label
     of the same clip. A label submitted after its assignment expired is kept while the clip still
     has room (fewer than K labels and live assignments): a label is never lost for lateness alone.
+
+    The K-th label (AnnotationConfig.labels_per_clip) marks the clip labelled, computes its
+    majority consensus (`consensus.consensus_compute`) and runs the `clip_labelled` hooks, in
+    the same transaction.
+
+    Args:
+        user: the annotator (or curator).
+        clip_id: the clip labelled.
+        emotion: an active LabelOption code of kind emotion.
+        gender: an active LabelOption code of kind gender (required).
+        time_spent_ms: labelling time in milliseconds (negative or None stored as 0).
+        comment: free text.
+        shown_prediction: the pre-label suggestion the annotator was shown, if any, stored as
+            JSON as given.
+    Returns:
+        The new Annotation.
+    Raises:
+        ApplicationError 403 (`forbidden`): not an annotator or curator.
+        ApplicationError 400: `gender_required`, `unknown_emotion`, `unknown_gender`.
+        ApplicationError 409: `not_in_pool`, `duplicate` (already labelled by this user),
+            `not_held`, `expired` (expired and the clip has since filled up).
     """
     require_role(user, roles.ANNOTATOR, roles.CURATOR)
     options = {
@@ -368,7 +484,8 @@ def annotation_submit(
         k = config.labels_per_clip
         if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
             raise ApplicationError(
-                "Your assignment expired and the clip has since been given to others; your label was not needed.",
+                "Your assignment expired and the clip has since been given to others; "
+                "your label was not needed.",
                 status=409,
                 code="expired",
             )
@@ -394,7 +511,22 @@ def annotation_submit(
 
 
 def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
-    """An annotator sends the clip back to validation. Labels already given are kept."""
+    """An annotator sends the clip back to validation. Labels already given are kept.
+
+    The held assignment becomes skipped and `clip_return_to_validation` starts a new round.
+
+    Args:
+        user: the annotator (or curator) holding the clip.
+        clip_id: the clip.
+        reason: an active RejectionReason code, or None.
+        comment: free text; required when there is no reason.
+    Returns:
+        The new Flag.
+    Raises:
+        ApplicationError 403 (`forbidden`): not an annotator or curator.
+        ApplicationError 400: `unknown_reason`, `reason_required` (neither reason nor comment).
+        ApplicationError 409: `not_in_pool` (no labelling entry), `not_held`.
+    """
     require_role(user, roles.ANNOTATOR, roles.CURATOR)
     reason_row = None
     if reason:
@@ -422,6 +554,12 @@ def clip_return_to_validation(*, clip_id: int) -> None:
 
     Earlier votes stop counting, the clip leaves the labelling pool, and the labels it already
     has are kept. Runs inside the caller's transaction.
+
+    The validation entry is reopened with n_done 0 (created if missing), and the clip's finished
+    validation assignments are deleted so that earlier validators may be handed it again.
+
+    Args:
+        clip_id: the clip.
     """
     ValidationVote.objects.filter(clip_id=clip_id, active=True).update(active=False)
     Clip.objects.filter(pk=clip_id).update(status=Clip.Status.AWAITING_VALIDATION)
@@ -433,7 +571,16 @@ def clip_return_to_validation(*, clip_id: int) -> None:
 
 
 def work_check(clips):
-    """Clips carrying somebody's work: the corpus never deletes or moves these."""
+    """Clips carrying somebody's work: the corpus never deletes or moves these.
+
+    Registered as the corpus's clip work check (`corpus.policies.register_clip_work_check`).
+
+    Args:
+        clips: a Clip queryset.
+    Returns:
+        The distinct subset with any validation vote (inactive ones too), annotation, flag or
+        curator decision.
+    """
     return clips.filter(
         Q(validation_votes__isnull=False)
         | Q(annotations__isnull=False)
@@ -443,12 +590,30 @@ def work_check(clips):
 
 
 def holds_clip(user, clip_id: int) -> bool:
-    """Whoever holds a live assignment of a clip may hear it (and nobody else without a role)."""
+    """Whoever holds a live assignment of a clip may hear it (and nobody else without a role).
+
+    Registered as the corpus's clip access check (`corpus.policies.register_clip_access_check`).
+
+    Args:
+        user: the requesting user.
+        clip_id: the clip.
+    Returns:
+        True if `user` has a live assignment (of either kind) of the clip.
+    """
     return Assignment.objects.filter(user=user, clip_id=clip_id, state=Assignment.State.LIVE).exists()
 
 
 def pool_set_priorities(*, priorities: dict[int, float]) -> int:
-    """Set the labelling-queue priority of clips (lower first); written by queue policies."""
+    """Set the labelling-queue priority of clips (lower first); written by queue policies.
+
+    Only labelling pool entries are touched; a clip without one is skipped.
+
+    Args:
+        priorities: {clip id: priority}; lower is handed out first (after n_done, in
+            `policies.breadth_first`).
+    Returns:
+        The number of rows sent (`core.bulk.fast_update`), not the number matched.
+    """
     from core.bulk import fast_update
 
     rows = [(float(p), cid) for cid, p in sorted(priorities.items())]

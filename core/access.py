@@ -29,8 +29,11 @@ M = TypeVar("M", bound=Model)
 def projects_for_user(user) -> QuerySet[Project]:
     """The projects `user` may act in: all of them for a superuser, else those they belong to.
 
+    Args:
+        user: a Django user, possibly anonymous.
     Returns:
-        A queryset of Project (empty for anonymous users).
+        A queryset of Project in the model's order (by name), nothing joined; empty for an
+        anonymous user.
     """
     if not user.is_authenticated:
         return Project.objects.none()
@@ -40,7 +43,11 @@ def projects_for_user(user) -> QuerySet[Project]:
 
 
 def project_get_default() -> Project:
-    """The installation's default project (slug `tuniser`), created on first use."""
+    """The installation's default project (slug `tuniser`), created on first use.
+
+    Returns:
+        The Project row (created with name "TuniSER" if it did not exist).
+    """
     project, _ = Project.objects.get_or_create(slug="tuniser", defaults={"name": "TuniSER"})
     return project
 
@@ -80,6 +87,8 @@ def object_for_user(queryset: QuerySet[M], pk, *, what: str) -> M:
         queryset: rows the user may see (built on `projects_for_user`).
         pk: the requested id (any value: a malformed one is simply not found).
         what: the kind for the message ("recording", "release").
+    Returns:
+        The row, with whatever `select_related` the queryset carries.
     Raises:
         Http404: no such row among those the user may see (whether or not it exists elsewhere).
     """
@@ -90,7 +99,13 @@ def object_for_user(queryset: QuerySet[M], pk, *, what: str) -> M:
 
 
 def role_denied_message(names: tuple[str, ...]) -> str:
-    """What a refused person reads, e.g. "Only curators and ML staff may do this."."""
+    """What a refused person reads, e.g. "Only curators and ML staff may do this.".
+
+    Args:
+        names: role names (`core.roles`); each is named by its plural in `roles.PLURAL`.
+    Returns:
+        One sentence.
+    """
     people = [roles.PLURAL.get(name, name) for name in names]
     listed = people[0] if len(people) == 1 else f"{', '.join(people[:-1])} and {people[-1]}"
     return f"Only {listed} may do this."
@@ -99,6 +114,9 @@ def role_denied_message(names: tuple[str, ...]) -> str:
 def require_role(user, *names: str) -> None:
     """Refuse, in a service, a user who holds none of `names` (superusers pass).
 
+    Args:
+        user: the acting user.
+        names: the role names any one of which suffices (`core.roles`).
     Raises:
         ApplicationError 403 (`forbidden`).
     """
@@ -110,6 +128,13 @@ def RolePermission(*names: str) -> type[BasePermission]:  # noqa: N802 - used li
     """A DRF permission class admitting authenticated users who hold one of `names` (or superusers).
 
     Usage: `permission_classes = [RolePermission(roles.CURATOR, roles.ML_STAFF)]`.
+
+    Args:
+        names: the role names any one of which suffices.
+    Returns:
+        A new BasePermission subclass. DRF refuses a signed-in user without the role with 403
+        and `role_denied_message(names)`; an anonymous request gets DRF's NotAuthenticated
+        (401 or 403, depending on the authentication classes).
     """
 
     class _RolePermission(BasePermission):
@@ -123,7 +148,16 @@ def RolePermission(*names: str) -> type[BasePermission]:  # noqa: N802 - used li
 
 
 def role_required(*names: str) -> Callable:
-    """Page decorator: 403 (the platform's 403 page) unless the user holds one of `names`."""
+    """Page decorator: 403 (the platform's 403 page) unless the user holds one of `names`.
+
+    Args:
+        names: the role names any one of which suffices (superusers always pass).
+    Returns:
+        The decorator for a function view `view(request, *args, **kwargs)`.
+    Raises:
+        django.core.exceptions.PermissionDenied (from the wrapped view, per request): a user,
+            anonymous ones included, who holds none of `names`.
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)

@@ -25,10 +25,23 @@ def _chunks(rows: Iterable[Sequence], size: int):
 
 
 def fast_insert(model, fields: Sequence[str], rows: Iterable[Sequence], *, batch: int = 5000) -> int:
-    """INSERT rows (tuples ordered as `fields`, given as model field names)."""
+    """INSERT rows (tuples ordered as `fields`, given as model field names).
+
+    No model instances, no `save()`, no signals, no defaults: every NOT NULL column without a
+    database default must be among `fields`.
+
+    Args:
+        model: the model class whose table receives the rows.
+        fields: model field names (mapped to their db columns), the order of each tuple.
+        rows: database-ready tuples, consumed lazily.
+        batch: rows per `executemany` call.
+    Returns:
+        The number of rows sent.
+    """
     qn = connection.ops.quote_name
     columns = [model._meta.get_field(f).column for f in fields]
-    sql = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) VALUES ({', '.join(['%s'] * len(columns))})"
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(map(qn, columns))}) VALUES ({placeholders})"
     n = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, batch):
@@ -46,8 +59,19 @@ def fast_update(
     where: dict | None = None,
     batch: int = 5000,
 ) -> int:
-    """UPDATE ... SET fields WHERE key = ? [AND field = value ...]; each row is
-    (*values in `fields` order, key value); `where` adds fixed equality conditions."""
+    """UPDATE ... SET fields WHERE key = ? [AND field = value ...], one statement per row.
+
+    Args:
+        model: the model class whose table is updated.
+        key: the model field matched per row (usually "id").
+        fields: model field names set, in the order of each tuple.
+        rows: tuples (*values in `fields` order, key value), database-ready, consumed lazily.
+        where: fixed equality conditions added to every statement ({field name: value}), e.g. the
+            project, so a stray key cannot touch another project's row.
+        batch: rows per `executemany` call.
+    Returns:
+        The number of rows sent (not the number matched: a key that matches nothing counts).
+    """
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(model._meta.get_field(f).column)} = %s" for f in fields)
     extra = list((where or {}).items())

@@ -55,6 +55,14 @@ def _first_message(data) -> str:
 def exception_handler(exc, context) -> Response | None:
     """DRF's EXCEPTION_HANDLER: ApplicationError, Django and DRF errors as `{"detail", "code"}`.
 
+    ApplicationError answers its own status with `{"detail", "code", **extra}`; a Django
+    ValidationError becomes DRF's (400, per-field lists kept); any DRF response whose body lacks
+    `detail` gets one (the first message, prefixed by its field), and a list body moves under
+    `errors`.
+
+    Args:
+        exc: the exception a view raised.
+        context: DRF's handler context (view, request), passed through to DRF's handler.
     Returns:
         The response, or None for an exception DRF does not handle (a 500, logged by Django).
     """

@@ -50,6 +50,10 @@ def job_claim(model: type[JobRow], pk: int, **also: Any) -> bool:
         model: a JobRow subclass.
         pk: the row's id.
         also: extra columns to set in the same UPDATE (e.g. `attempts=F("attempts") + 1`).
+
+    Sets status RUNNING and `started_at` = `heartbeat_at` = now; claimable means QUEUED, or
+    RUNNING with a stale heartbeat (`JobRow.stale_q`).
+
     Returns:
         True if this caller now owns the job; False if it is finished, or running elsewhere with
         a fresh heartbeat.
@@ -82,7 +86,15 @@ class JobProgress:
         self._last = 0.0
 
     def __call__(self, fraction: float | None = None, *, force: bool = False, **fields: Any) -> bool:
-        """Write progress (and `fields`) if the throttle allows; returns True if it wrote."""
+        """Write progress (and `fields`) if the throttle allows.
+
+        Args:
+            fraction: progress in [0, 1] (clamped, rounded to 4 places); None leaves it as is.
+            force: write even if the last write was less than `every_s` ago.
+            fields: more columns to write (dropped with the rest if the throttle refuses).
+        Returns:
+            True if it wrote (`heartbeat_at` is refreshed with every write).
+        """
         now = time.monotonic()
         if not force and now - self._last < self.every_s:
             return False
@@ -94,7 +106,13 @@ class JobProgress:
 
 
 def job_succeed(model: type[JobRow], pk: int, **fields: Any) -> None:
-    """Mark job `pk` SUCCEEDED (progress 1.0, finished now), with `fields` written alongside."""
+    """Mark job `pk` SUCCEEDED (progress 1.0, finished now), with `fields` written alongside.
+
+    Args:
+        model: the JobRow subclass.
+        pk: the row's id.
+        fields: more columns to write (`progress` may be overridden).
+    """
     now = timezone.now()
     fields.setdefault("progress", 1.0)
     model.objects.filter(pk=pk).update(
@@ -103,7 +121,15 @@ def job_succeed(model: type[JobRow], pk: int, **fields: Any) -> None:
 
 
 def job_fail(model: type[JobRow], pk: int, *, error: str, traceback: str = "", **fields: Any) -> None:
-    """Mark job `pk` FAILED with a one-line reason (truncated to ERROR_MAX_CHARS) and traceback."""
+    """Mark job `pk` FAILED with a one-line reason (truncated to ERROR_MAX_CHARS) and traceback.
+
+    Args:
+        model: the JobRow subclass.
+        pk: the row's id.
+        error: what a person reads (see `failure_message`).
+        traceback: the formatted traceback, stored whole.
+        fields: more columns to write.
+    """
     model.objects.filter(pk=pk).update(
         status=JobStatus.FAILED,
         error=error[:ERROR_MAX_CHARS],
@@ -114,7 +140,13 @@ def job_fail(model: type[JobRow], pk: int, *, error: str, traceback: str = "", *
 
 
 def job_cancel(model: type[JobRow], pk: int, **fields: Any) -> None:
-    """Mark job `pk` CANCELLED (finished now), with `fields` written alongside."""
+    """Mark job `pk` CANCELLED (finished now), with `fields` written alongside.
+
+    Args:
+        model: the JobRow subclass.
+        pk: the row's id.
+        fields: more columns to write (e.g. the history so far).
+    """
     now = timezone.now()
     model.objects.filter(pk=pk).update(
         status=JobStatus.CANCELLED, finished_at=now, heartbeat_at=now, **fields
@@ -122,8 +154,14 @@ def job_cancel(model: type[JobRow], pk: int, **fields: Any) -> None:
 
 
 def failure_message(exc: BaseException) -> str:
-    """What a person reads for a failed job: the error's own message if it has one, else
-    "<Type>: <text>"."""
+    """What a person reads for a failed job.
+
+    Args:
+        exc: the exception the job's work raised.
+    Returns:
+        The exception's non-empty string `message` attribute if it has one (ApplicationError,
+        AudioError), else "<Type>: <text>".
+    """
     message = getattr(exc, "message", None)
     return message if isinstance(message, str) and message else f"{type(exc).__name__}: {exc}"
 
@@ -154,14 +192,13 @@ def job_execute(
         work: the job's own work (see step 3).
         claim_fields: extra columns for the claiming UPDATE.
         progress_every_s: throttle of the progress writes.
-        on_failure: clean-up to run before the row is marked failed.
+        on_failure: clean-up to run before the row is marked failed (exceptions it raises
+            propagate, and the row then stays RUNNING until its heartbeat goes stale).
     Returns:
         True if this call ran the job (whatever its outcome), False if it was not ours to run.
     """
     if not job_claim(model, pk, **(claim_fields or {})):
-        logger.info(
-            "%s %s is not free to take (finished, or running elsewhere); skipping", model.__name__, pk
-        )
+        logger.info("%s %s is not queued (already taken or finished); skipping", model.__name__, pk)
         return False
     row = model.objects.get(pk=pk)
     progress = JobProgress(model, pk, every_s=progress_every_s)

@@ -18,7 +18,11 @@ from django.utils import timezone
 
 
 class Project(models.Model):
-    """A dataset under construction (e.g. "TuniSER: Tunisian Derja from TV series")."""
+    """A dataset under construction (e.g. "TuniSER: Tunisian Derja from TV series").
+
+    The unit of tenancy: `members` (related name `corpus_projects`) may act in it
+    (`core.access.projects_for_user`); ordered by name.
+    """
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)

@@ -20,6 +20,12 @@ def user_has_role(user, *roles: str) -> bool:
     """True if `user` is authenticated and a superuser or a member of one of the `roles` groups.
 
     The user's group names are read once per request (cached on the user object).
+
+    Args:
+        user: a Django user, possibly anonymous.
+        roles: role (group) names, any one of which suffices (see the constants above).
+    Returns:
+        Whether the user holds one of them; always True for a superuser, False for anonymous.
     """
     if not user.is_authenticated:
         return False

@@ -235,7 +235,8 @@ def ingest_response(result: services.IngestResult, request) -> dict:
     if not hasattr(rec, "n_clips"):
         rec.n_clips = rec.clips.count()
     if result.duplicate:
-        detail = f"Already ingested as recording #{rec.pk} ({rec.original_name}, {rec.get_status_display().lower()})."
+        state = rec.get_status_display().lower()
+        detail = f"Already ingested as recording #{rec.pk} ({rec.original_name}, {state})."
     elif result.failed:
         detail = rec.error
     else:

@@ -35,6 +35,8 @@ class AudioError(Exception):
 
 @cache
 def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary the `imageio-ffmpeg` wheel ships (resolved once, and handed to
+    pydub as its converter)."""
     import imageio_ffmpeg
 
     exe = imageio_ffmpeg.get_ffmpeg_exe()
@@ -44,6 +46,9 @@ def ffmpeg_exe() -> str:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """What a file's header says: container, duration in seconds, and its first audio stream
+    (codec, sample rate in Hz, channel count; None where ffmpeg reports none)."""
+
     container: str
     duration_s: float | None
     audio_codec: str | None
@@ -68,7 +73,17 @@ def _channels(layout: str) -> int | None:
 
 
 def probe(path: Path) -> ProbeResult:
-    """Read the container header with `ffmpeg -i` (ffprobe is not shipped by imageio-ffmpeg)."""
+    """Read the container header with `ffmpeg -i` (ffprobe is not shipped by imageio-ffmpeg).
+
+    Args:
+        path: a local file.
+    Returns:
+        ProbeResult parsed from ffmpeg's banner: `audio_codec` etc. None for a file with no
+        audio stream; `has_video` ignores cover art (mjpeg, png streams).
+    Raises:
+        AudioError: ffmpeg recognises no format in the file.
+        subprocess.TimeoutExpired: ffmpeg ran more than 120 s.
+    """
     proc = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
         capture_output=True,
@@ -100,9 +115,20 @@ def probe(path: Path) -> ProbeResult:
 def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[ProbeResult, float]:
     """Decode the first audio stream of `src` to 16 kHz mono 16-bit WAV at `dst`.
 
-    Returns the probe and the decoded duration. Raises AudioError, with a message fit for the
-    user, for a file with no audio track, an undecodable or corrupt file, or a truncated one
-    (a header that promises more audio than the file holds).
+    A file already 16 kHz mono WAV/FLAC is copied through libsndfile with no ffmpeg process;
+    anything else is probed, then decoded by ffmpeg (first audio stream, downmixed, resampled).
+
+    Args:
+        src: the local file to decode.
+        dst: where to write the WAV (overwritten; removed again on failure).
+        timeout_s: seconds the ffmpeg decode may run.
+    Returns:
+        (probe, duration_s): the ProbeResult and the decoded duration in seconds.
+    Raises:
+        AudioError, with a message fit for the user: no audio track, an undecodable or corrupt
+            file, zero samples, a decode over `timeout_s`, or a truncated file (decoded more than
+            max(0.5 s, 2 %) shorter than the header announces).
+        subprocess.TimeoutExpired: the probe itself ran over 120 s.
     """
     fast = _decode_native(src, dst)
     if fast is not None:
@@ -204,7 +230,16 @@ def _ffmpeg_reason(proc: subprocess.CompletedProcess) -> str:
 
 
 def read_pcm16(fileobj) -> np.ndarray:
-    """The normalised WAV as int16 samples (the storage layer hands us a file object)."""
+    """The normalised WAV as int16 samples (the storage layer hands us a file object).
+
+    Args:
+        fileobj: a binary file object holding a WAV (or any libsndfile format).
+    Returns:
+        int16 array (n,) at 16 kHz.
+    Raises:
+        AudioError: the file is not 16 kHz mono.
+        soundfile.LibsndfileError: the file is not readable audio.
+    """
     data, rate = sf.read(fileobj, dtype="int16", always_2d=False)
     if rate != SAMPLE_RATE or data.ndim != 1:
         raise AudioError(f"Expected a 16 kHz mono WAV, got {rate} Hz with shape {data.shape}.")
@@ -212,13 +247,22 @@ def read_pcm16(fileobj) -> np.ndarray:
 
 
 def clip_wav_bytes(segment: AudioSegment, start_s: float, end_s: float) -> bytes:
-    """Cut [start_s, end_s) out of the decoded recording and return it as a 16 kHz mono WAV."""
+    """Cut [start_s, end_s) out of the decoded recording and return it as a 16 kHz mono WAV.
+
+    Args:
+        segment: the whole recording, from `pcm16_segment`.
+        start_s: start in seconds (rounded to the millisecond, pydub's slicing unit).
+        end_s: end in seconds (rounded likewise; clamped by pydub to the recording's end).
+    Returns:
+        The bytes of a 16-bit PCM WAV at the segment's rate and channels.
+    """
     buf = io.BytesIO()
     segment[int(round(start_s * 1000)) : int(round(end_s * 1000))].export(buf, format="wav")
     return buf.getvalue()
 
 
 def pcm16_segment(samples: np.ndarray) -> AudioSegment:
+    """Wrap int16 samples (n,) of 16 kHz mono audio as a pydub AudioSegment, for `clip_wav_bytes`."""
     return AudioSegment(
         data=samples.astype("<i2").tobytes(), sample_width=2, frame_rate=SAMPLE_RATE, channels=1
     )
@@ -230,6 +274,9 @@ def stored_file_reader() -> Callable[[str], bytes]:
     On a filesystem storage it reads straight from disk, resolving the storage root once (the
     storage API's per-call path checks cost more than reading a one-second clip); on an object
     store it goes through the storage API.
+
+    Returns:
+        `read(name) -> bytes`; it raises FileNotFoundError for a missing file.
     """
     try:
         root = Path(default_storage.path(""))

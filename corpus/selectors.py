@@ -13,6 +13,14 @@ from corpus.models import Clip, Recording, SegmentationRun, Source
 
 
 def recordings_for_user(user) -> QuerySet[Recording]:
+    """Recordings of the user's projects (`projects_for_user`), whatever the user's role.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Recording with `source`, `source__project` and `uploaded_by` selected,
+        annotated `n_clips` (its clip count), newest first (`-created_at`, `-id`).
+    """
     qs = (
         Recording.objects.select_related("source", "source__project", "uploaded_by")
         .annotate(n_clips=Count("clips", distinct=True))
@@ -22,7 +30,15 @@ def recordings_for_user(user) -> QuerySet[Recording]:
 
 
 def clips_for_user(user) -> QuerySet[Clip]:
-    """Clips of the user's projects (curating roles; annotators reach clips through assignments)."""
+    """Clips of the user's projects (curating roles; annotators reach clips through assignments).
+
+    Scopes by project membership only: the caller checks the role.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Clip with `recording` selected, in the model's default order.
+    """
     qs = Clip.objects.select_related("recording")
     return qs.filter(recording__source__project__in=projects_for_user(user))
 
@@ -32,6 +48,15 @@ def recording_for_user(user, pk) -> Recording:
 
     Recordings are browsed by curators and ML staff only: annotators and validators hear the
     clip in hand and nothing else (blind labelling).
+
+    Args:
+        user: the requesting user.
+        pk: the requested id (any value; a malformed one is not found).
+    Returns:
+        The Recording, as `recordings_for_user` selects and annotates it.
+    Raises:
+        Http404: not a curator or ML staff (superusers pass), or no such recording in the user's
+            projects.
     """
     if not roles.user_has_role(user, *roles.INGEST_ROLES):
         raise Http404("No such recording.")
@@ -39,13 +64,36 @@ def recording_for_user(user, pk) -> Recording:
 
 
 def clip_for_user(user, pk) -> Clip:
-    """Clip `pk` of one of the user's projects (curating roles); Http404 otherwise."""
+    """Clip `pk` of one of the user's projects (curating roles); Http404 otherwise.
+
+    Checks project membership only (see `clips_for_user`): the caller checks the role.
+
+    Args:
+        user: the requesting user.
+        pk: the requested id.
+    Returns:
+        The Clip with `recording` selected.
+    Raises:
+        Http404: no such clip in the user's projects.
+    """
     return object_for_user(clips_for_user(user), pk, what="clip")
 
 
 def clip_audio_for_user(user, pk) -> Clip:
     """Clip `pk` whose audio the user may hear: a curating role of its project, or whoever holds
-    it right now (a live assignment: blind labelling); Http404 for anyone else."""
+    it right now (a live assignment: blind labelling); Http404 for anyone else.
+
+    The second case is decided by the checks upper layers register in
+    `corpus.policies.register_clip_access_check`.
+
+    Args:
+        user: the requesting user.
+        pk: the clip's id.
+    Returns:
+        The Clip (with `recording` selected only when reached through a curating role).
+    Raises:
+        Http404: neither case holds, or no such clip.
+    """
     clip = None
     if roles.user_has_role(user, *roles.INGEST_ROLES):
         clip = clips_for_user(user).filter(pk=pk).first()
@@ -57,12 +105,31 @@ def clip_audio_for_user(user, pk) -> Clip:
 
 
 def segmentation_run_for_user(user, pk) -> SegmentationRun:
-    """Segmentation run `pk` of a recording the user may browse; Http404 otherwise."""
+    """Segmentation run `pk` of a recording the user's projects hold; Http404 otherwise.
+
+    Scopes through `recordings_for_user` (project membership, not role).
+
+    Args:
+        user: the requesting user.
+        pk: the requested id.
+    Returns:
+        The SegmentationRun (nothing selected).
+    Raises:
+        Http404: no such run among the user's projects.
+    """
     runs = SegmentationRun.objects.filter(recording__in=recordings_for_user(user).values("id"))
     return object_for_user(runs, pk, what="segmentation run")
 
 
 def sources_for_user(user) -> QuerySet[Source]:
+    """Sources (series/programme and episode) of the user's projects.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Source with `project` selected, annotated `n_recordings`, ordered by
+        title then episode.
+    """
     qs = (
         Source.objects.select_related("project")
         .annotate(n_recordings=Count("recordings"))
@@ -72,15 +139,28 @@ def sources_for_user(user) -> QuerySet[Source]:
 
 
 def recording_clips(recording: Recording) -> QuerySet[Clip]:
+    """The clips of `recording` in time order (`start_s`, seconds), nothing selected."""
     return recording.clips.order_by("start_s")
 
 
 def recording_latest_run(recording: Recording) -> SegmentationRun | None:
+    """The most recently created segmentation run of `recording`, or None if it has none."""
     return recording.segmentation_runs.order_by("-created_at", "-id").first()
 
 
 def clip_summary(clips: QuerySet[Clip], *, bins: int = 15, max_s: float = 15.0) -> dict:
-    """Count, total speech, mean/median length and a duration histogram of `clips`."""
+    """Count, total speech, mean/median length and a duration histogram of `clips`.
+
+    Args:
+        clips: the clips to summarise (only `duration_s` is read).
+        bins: the number of histogram bins.
+        max_s: the histogram's upper edge in seconds, raised to the longest clip if that is
+            longer; bins are equal-width from 0.
+    Returns:
+        {"count", "total_s", "mean_s", "median_s", "min_s", "max_s", "histogram": {"edges"
+        (bins + 1 floats), "counts" (bins ints)}}; durations in seconds rounded to 2 places;
+        the mean, median, min and max are None when there are no clips.
+    """
     durations = np.array(list(clips.values_list("duration_s", flat=True)), dtype=float)
     edges = np.linspace(0.0, max(max_s, float(durations.max()) if durations.size else 0.0), bins + 1)
     counts, _ = np.histogram(durations, bins=edges)
@@ -96,6 +176,16 @@ def clip_summary(clips: QuerySet[Clip], *, bins: int = 15, max_s: float = 15.0) 
 
 
 def corpus_overview(*, user) -> dict:
+    """Headline figures of the corpus across the user's projects (the corpus dashboard).
+
+    Args:
+        user: the requesting user (scoped as `recordings_for_user`).
+    Returns:
+        {"recordings": int, "failed": recordings with status failed (undecodable, or never
+        segmented successfully), "hours": decoded audio in hours (2 places), "clips": int,
+        "clips_by_status": {Clip.Status value: count}, "awaiting_validation": int,
+        "running_jobs": segmentation runs queued or running}.
+    """
     recordings = recordings_for_user(user)
     clips = Clip.objects.filter(recording__in=recordings.values("id"))
     agg = recordings.aggregate(total_s=Sum("duration_s"), last=Max("created_at"))

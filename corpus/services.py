@@ -45,11 +45,14 @@ class IngestRejected(ApplicationError):
 
 @dataclass(frozen=True)
 class IngestResult:
+    """What `recording_ingest` did with one file: the Recording it stored or found again."""
+
     recording: Recording
     duplicate: bool  # the same bytes were ingested before: `recording` is that earlier one
 
     @property
     def failed(self) -> bool:
+        """True if the file was stored but did not decode (status failed, reason in `error`)."""
         return self.recording.status == Recording.Status.FAILED
 
 
@@ -60,6 +63,19 @@ def _config(key: str):
 def source_get_or_create(
     *, project: Project, title: str, episode: str = "", created_by=None, **fields
 ) -> Source:
+    """The project's Source (series or programme, and episode) of that title, created if new.
+
+    Args:
+        project: the project the source belongs to.
+        title: the series or programme; surrounding whitespace is stripped.
+        episode: the episode ("" for none); stripped. (project, title, episode) is unique.
+        created_by: the user recorded on a new source.
+        fields: more Source columns, used only when the source is created.
+    Returns:
+        The existing or new Source.
+    Raises:
+        ValidationError ({"source": ...}): an empty title.
+    """
     title = (title or "").strip()
     if not title:
         raise ValidationError({"source": "A source title (the series or programme) is required."})
@@ -73,6 +89,15 @@ def source_get_or_create(
 
 
 def upload_check(*, name: str, size: int) -> None:
+    """Refuse, before anything is read or stored, a file of the wrong type, empty or too large.
+
+    Args:
+        name: the file name; its extension (case-insensitive) must be in
+            TUNISER_ALLOWED_EXTENSIONS.
+        size: its size in bytes; at most TUNISER_MAX_UPLOAD_MB MiB.
+    Raises:
+        IngestRejected: 400 `unsupported_type`, 400 `empty` (0 bytes), 413 `too_large`.
+    """
     ext = Path(name).suffix.lower().lstrip(".")
     allowed = _config("ALLOWED_EXTENSIONS")
     if ext not in allowed:
@@ -117,6 +142,24 @@ def recording_ingest(
        does not decode is kept with status failed and its error, and is never segmented.
     5. Queue a SegmentationRun after commit (unless segment=False).
     Give either `path` (a local file) or `upload` (a Django UploadedFile).
+
+    Args:
+        source: the Source (and so the project) the recording belongs to.
+        path: a local file to ingest (read in place, not moved).
+        upload: a Django UploadedFile (spooled to a temporary file if it is in memory).
+        original_name: the name to record and check the extension of; default the file's name.
+        uploaded_by: the user recorded on the Recording and the SegmentationRun.
+        segment: queue a segmentation; None follows TUNISER_AUTO_SEGMENT.
+    Returns:
+        IngestResult: the new Recording (status decoded, or failed with `error`), or, with
+        duplicate=True, the Recording of the same SHA-256 stored earlier (in any project: the
+        hash is unique), its `source` selected.
+    Raises:
+        TypeError: both or neither of `path` and `upload`.
+        IngestRejected: 400 `not_found` (path is not a file), 400 `unsupported_type`, 400
+            `empty`, 413 `too_large` (see `upload_check`). A file that does not decode is not an
+            error: it is stored with status failed.
+        ValidationError: from `segmentation_run_create`, for invalid configured VAD defaults.
     """
     if (path is None) == (upload is None):
         raise TypeError("recording_ingest takes exactly one of path= or upload=")
@@ -231,6 +274,9 @@ PARAM_FIELDS = (
 
 
 def segmentation_defaults() -> dict:
+    """The configured segmentation parameters (TUNISER_VAD_DETECTOR, _VAD_AGGRESSIVENESS,
+    _VAD_FRAME_MS in ms, _MIN_CLIP_S and _MAX_CLIP_S in seconds), keyed as SegmentationRun fields;
+    the other PARAM_FIELDS keep their model defaults."""
     return {
         "detector": _config("VAD_DETECTOR"),
         "aggressiveness": _config("VAD_AGGRESSIVENESS"),
@@ -244,7 +290,21 @@ def segmentation_run_create(
     *, recording: Recording, created_by=None, enqueue: bool = True, **params
 ) -> SegmentationRun:
     """Create a segmentation of `recording` with `params` over the configured defaults, and queue
-    it on the `audio` queue after commit (enqueue=False: the caller executes it in-process)."""
+    it on the `audio` queue after commit (enqueue=False: the caller executes it in-process).
+
+    Args:
+        recording: the recording to segment; it must have a normalised WAV.
+        created_by: the user recorded on the run.
+        enqueue: queue `corpus.tasks.segment_recording` after commit.
+        params: any of PARAM_FIELDS (milliseconds for the `*_ms` fields, seconds for
+            `min_clip_s`/`max_clip_s`), over `segmentation_defaults()`.
+    Returns:
+        The saved SegmentationRun (status queued).
+    Raises:
+        ValidationError: an unknown parameter; a recording that failed to decode; parameters
+            that `VadParams.validate` or the model's `full_clean` refuse; a run of this
+            recording already queued or running (checked under a row lock on the recording).
+    """
     unknown = set(params) - set(PARAM_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown segmentation parameter(s): {', '.join(sorted(unknown))}.")
@@ -291,6 +351,12 @@ def _protected_spans(recording: Recording) -> tuple[list[tuple[float, float]], s
 
 def segmentation_run_execute(*, run_id: int) -> bool:
     """Run one queued segmentation. Returns False if the run was not ours to take.
+
+    Args:
+        run_id: the SegmentationRun's id.
+    Returns:
+        True if this call ran the job, whatever its outcome (read it on the row), False if it
+        was finished or running elsewhere. Errors are recorded on the row, not raised.
 
     1. Claim the row (core.jobs: QUEUED -> RUNNING, or a stale RUNNING one): a redelivered
        message does nothing twice.
@@ -396,7 +462,16 @@ def _recording_after_failure(run: SegmentationRun, error: str) -> None:
 
 
 def ingest_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders (recursively) into the files to ingest; report missing paths."""
+    """Expand files and folders (recursively) into the files to ingest; report missing paths.
+
+    Args:
+        paths: files and folders, as given on the command line (`manage.py ingest`).
+    Returns:
+        (files, missing): the files in the order given, each folder expanded to its files with
+        an allowed extension (TUNISER_ALLOWED_EXTENSIONS), sorted by path; and the arguments
+        that are neither a file nor a folder, as given. A file named directly is not filtered
+        by type (`recording_ingest` refuses it).
+    """
     files: list[Path] = []
     missing: list[str] = []
     allowed = set(_config("ALLOWED_EXTENSIONS"))
@@ -418,8 +493,20 @@ def clip_create_whole(
 ) -> Clip:
     """One clip spanning a whole recording (an imported corpus utterance is already one clip).
 
-    The clip gets its own WAV and the same quality figures as a segmented clip. Runs inside the
-    caller's transaction; writes its file first and removes it if the row cannot be written.
+    The clip gets its own WAV and the same quality figures as a segmented clip (computed with
+    the default `VadParams`). Runs inside the caller's transaction; writes its file first and
+    removes it if the row cannot be written. Sets the recording's status to segmented; a clip
+    awaiting validation is announced to `policies.clips_created`.
+
+    Args:
+        recording: a recording with a normalised 16 kHz mono WAV.
+        speaker: the speaker label, if the corpus names one.
+        status: the clip's status (an imported, already-validated utterance may enter accepted).
+    Returns:
+        The new Clip (start 0.0, end and duration in seconds, rounded to 4 places).
+    Raises:
+        AudioError: the normalised WAV is not 16 kHz mono.
+        ValueError: the recording has no samples (from `clip_quality`).
     """
     with default_storage.open(recording.normalised.name, "rb") as fh:
         samples = audio.read_pcm16(fh)

@@ -40,7 +40,19 @@ _predictors_lock = threading.Lock()
 
 
 def predictor_for(model_version: ModelVersion):
-    """The model of `model_version`, loaded on first use in this process (GPU when present)."""
+    """The model of `model_version`, loaded on first use in this process (GPU when present).
+
+    The cache keeps one model per process: loading another evicts the previous one. The
+    classical family always runs on the CPU, the torch families on device "auto".
+
+    Args:
+        model_version: the model to load (from its `artifact_dir`).
+    Returns:
+        A `training.ml.predict.Predictor` (`labels`, `predict_proba`).
+    Raises:
+        FileNotFoundError, ValueError: as `training.ml.predict.load_predictor` (no or malformed
+            config.json, unknown family, incompatible scikit-learn version).
+    """
     with _predictors_lock:
         predictor = _predictors.get(model_version.pk)
         if predictor is None:
@@ -54,6 +66,13 @@ def predictor_for(model_version: ModelVersion):
 
 
 def entropy_bits(p: np.ndarray) -> np.ndarray:
+    """Shannon entropy in bits of probability vectors along the last axis.
+
+    Args:
+        p: probabilities (..., n_classes); clipped to [1e-12, 1] so that 0 log 0 counts as 0.
+    Returns:
+        float array (...), from 0 (certain) to log2(n_classes) (uniform).
+    """
     p = np.clip(p, 1e-12, 1.0)
     return -(p * np.log2(p)).sum(axis=-1)
 
@@ -64,6 +83,22 @@ def entropy_bits(p: np.ndarray) -> np.ndarray:
 def prelabeller_activate(
     *, project: Project, model_version: ModelVersion, user=None, show_to_annotators: bool = False
 ) -> Prelabeller:
+    """Make `model_version` the project's pre-labeller (one per project; it replaces any other).
+
+    Predictions already stored are not recomputed here (`prelabel_job_create` does that).
+    Checks no role (the caller does).
+
+    Args:
+        project: the project.
+        model_version: a model version of that project.
+        user: recorded as `activated_by`.
+        show_to_annotators: show the suggestion on the labelling page (off by default: a
+            suggestion anchors annotators).
+    Returns:
+        The created or updated Prelabeller.
+    Raises:
+        ValidationError: the model version belongs to another project.
+    """
     if model_version.project_id != project.pk:
         raise ValidationError("This model version belongs to another project.")
     with transaction.atomic():
@@ -81,7 +116,19 @@ def prelabeller_activate(
 def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
     """Predict the clips `model_version` has not predicted yet; store the rows; re-rank the queue.
 
-    Audio is read and the model run outside any transaction; the rows are written in one.
+    Audio is read and the model run outside any transaction; the rows are written in one per
+    batch of BATCH clips. Each Prediction stores the probabilities (5 places), the top label and
+    probability, and the entropy in bits. If anything was predicted, the labelling queue of the
+    model's project is re-ranked (`queue_reprioritise`).
+
+    Args:
+        model_version: the model.
+        clip_ids: clip ids (missing ones are ignored).
+    Returns:
+        The number of predictions sent for writing (a concurrent duplicate is ignored silently).
+    Raises:
+        as `predictor_for`, `corpus.audio.stored_clip_samples` and the predictor's
+        `predict_proba`.
     """
     done = set(
         Prediction.objects.filter(model_version=model_version, clip_id__in=clip_ids).values_list(
@@ -119,7 +166,15 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
 
 
 def on_clips_created(clip_ids: list[int]) -> None:
-    """Corpus hook (inside the segmentation transaction): pre-label new clips after commit."""
+    """Corpus hook (inside the segmentation transaction): pre-label new clips after commit.
+
+    Registered with `corpus.policies.register_clips_created_hook`. Does nothing unless the
+    clips' project (read from the first clip) has a pre-labeller; otherwise queues
+    `inference.tasks.prelabel_new_clips` with its model version after commit.
+
+    Args:
+        clip_ids: the new clips, all of one project.
+    """
     if not clip_ids:
         return
     project_id = (
@@ -137,6 +192,19 @@ def on_clips_created(clip_ids: list[int]) -> None:
 def prelabel_job_create(
     *, project: Project, model_version: ModelVersion | None = None, user=None, enqueue: bool = True
 ) -> PrelabelJob:
+    """Create (and queue after commit) a job that pre-labels the project's clips.
+
+    Args:
+        project: the project.
+        model_version: the model to run; None: the project's pre-labeller's. It is not checked
+            here against `project`.
+        user: recorded as `created_by`.
+        enqueue: queue `inference.tasks.run_prelabel_job` after commit.
+    Returns:
+        The new PrelabelJob (status queued).
+    Raises:
+        ValidationError: no model version given and the project has no pre-labeller.
+    """
     if model_version is None:
         pre = Prelabeller.objects.filter(project=project).select_related("model_version").first()
         if pre is None:
@@ -156,8 +224,11 @@ def prelabel_job_execute(*, job_id: int) -> bool:
 
     A job row (core.jobs): claimed, progress and heartbeat per batch, failure recorded. Clips
     already predicted by this model version are skipped, so a re-run after a crash does the
-    rest only (predictions are unique per model version and clip).
+    rest only (predictions are unique per model version and clip). Rejected and excluded clips
+    are left out; the row's `n_total` and `n_done` count clips.
 
+    Args:
+        job_id: the PrelabelJob's id.
     Returns:
         False if the job was not free to take; True once this call ran it.
     """
@@ -186,8 +257,19 @@ def queue_reprioritise(*, project: Project) -> int:
     rarest_predicted_first: clips whose predicted class is rarest among the project's labels so
       far (consensus counts; predictions before any label) come first, surest first — so Fear,
       Disgust, Surprise, Sad and Happy reach annotators before the overabundant Neutral.
-    most_uncertain_first: highest entropy first (active learning).
+    most_uncertain_first: highest entropy first (active learning: uncertainty sampling, see
+      Settles 2009, "Active Learning Literature Survey").
     Other policies: no ranking (priority 0). Breadth-first completion of started clips stays first.
+
+    Priorities (lower first) of the open labelling entries: rarest_predicted_first gives
+    share of the predicted class - 0.01 x top probability; most_uncertain_first gives -entropy;
+    a clip the pre-labeller has not predicted yet gets 10.0 (after the ranked ones). Without a
+    pre-labeller every entry gets 0.
+
+    Args:
+        project: the project.
+    Returns:
+        The number of entries written (`annotation.services.pool_set_priorities`).
     """
     config, _ = AnnotationConfig.objects.get_or_create(project=project)
     pre = Prelabeller.objects.filter(project=project).first()
@@ -226,7 +308,18 @@ def queue_reprioritise(*, project: Project) -> int:
 
 
 def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:
-    """What the annotator page shows with a clip: the pre-label, only when the project wants it."""
+    """What the annotator page shows with a clip: the pre-label, only when the project wants it.
+
+    Registered with `annotation.policies.register_handout_extra`.
+
+    Args:
+        clip_id: the clip handed out.
+        project: its project.
+        kind: "labelling" or "validation" (validation never gets a suggestion).
+    Returns:
+        {"suggestion": {"label", "probabilities" ({label: p}), "model_version" (id)}} when the
+        project's pre-labeller is shown to annotators and has predicted the clip; else {}.
+    """
     if kind != "labelling":
         return {}
     pre = Prelabeller.objects.filter(project=project, show_to_annotators=True).first()
@@ -247,13 +340,18 @@ def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:
 # --- inference on uploads ------------------------------------------------------------------------
 
 
-def __init__(self, message: str, *, status: int = 400):
-    super().__init__(message)
-    self.message = message
-    self.status = status
-
-
 def model_for_inference(*, project: Project, model_version_id: int | None = None) -> ModelVersion:
+    """The model that answers an inference request.
+
+    Args:
+        project: the project.
+        model_version_id: a model version of the project; None: the pre-labeller's model, else
+            the project's newest model version.
+    Returns:
+        The ModelVersion.
+    Raises:
+        ApplicationError 400 (`invalid`): no such model version in the project, or none trained.
+    """
     qs = ModelVersion.objects.filter(project=project)
     if model_version_id:
         mv = qs.filter(pk=model_version_id).first()
@@ -271,7 +369,31 @@ def infer_upload(
     *, upload, project: Project, mode: str = "file", model_version_id: int | None = None
 ) -> dict:
     """Predict emotions on an uploaded file: segmented by the platform's VAD (mode "file") or as
-    one chunk (mode "chunk", the live page). Near-silent audio is answered as silence."""
+    one chunk (mode "chunk", the live page). Near-silent audio is answered as silence.
+
+    1. Check the mode and the upload (`corpus.services.upload_check`), and pick the model
+       (`model_for_inference`).
+    2. Decode to 16 kHz mono (`corpus.audio.decode_to_wav`) in a temporary folder.
+    3. Silence: RMS level below TUNISER_SILENCE_DBFS (default -50 dBFS), or (mode "file") no
+       speech region under the default `VadParams`. Otherwise predict each region (or the
+       whole chunk) in one `predict_proba` call.
+
+    Args:
+        upload: a Django UploadedFile (any type TUNISER_ALLOWED_EXTENSIONS allows).
+        project: the project whose models may answer.
+        mode: "file" or "chunk".
+        model_version_id: a model version of the project, or None (see `model_for_inference`).
+    Returns:
+        {"model_version": {"id", "name", "family"}, "labels", "duration_s" (seconds),
+        "silence": bool, "segments": [{"start", "end" (seconds, 3 places), "label",
+        "probabilities" ({label: p}, 4 places)}], "rms_dbfs" (1 place), "latency_ms"}.
+    Raises:
+        ApplicationError 400 (`invalid`): an unknown mode, model version, or no model.
+        IngestRejected: 400 `unsupported_type` / `empty`, 413 `too_large`.
+        ApplicationError 422 (`undecodable`): the file does not decode (AudioError's message).
+        ApplicationError 413 (`too_long`): longer than TUNISER_INFERENCE_MAX_S seconds.
+        FileNotFoundError, ValueError: the model cannot be loaded (`predictor_for`).
+    """
     started = time.perf_counter()
     conf = settings.TUNISER
     if mode not in ("file", "chunk"):
@@ -289,7 +411,8 @@ def infer_upload(
             raise ApplicationError(str(exc), code="undecodable", status=422) from exc
         if duration > conf["INFERENCE_MAX_S"]:
             raise ApplicationError(
-                f"The audio lasts {duration:.0f} s; the inference API takes at most {conf['INFERENCE_MAX_S']:.0f} s "
+                f"The audio lasts {duration:.0f} s; the inference API takes at most "
+                f"{conf['INFERENCE_MAX_S']:.0f} s "
                 "(ingest long recordings instead).",
                 code="too_long",
                 status=413,
@@ -334,7 +457,18 @@ def infer_upload(
 
 
 def prelabel_quality(*, project: Project) -> list[dict]:
-    """How often each model's top label matches the consensus, overall and per consensus class."""
+    """How often each model's top label matches the consensus, overall and per consensus class.
+
+    Only clips with a usable consensus count (`ClipConsensus.usable_q`: agreed, adjudicated or
+    gold).
+
+    Args:
+        project: the project.
+    Returns:
+        One dict per model version of the project, newest first: {"id", "name", "n_compared",
+        "agreement" (share of matches, 4 places, None when nothing was compared), "per_class":
+        {consensus emotion code: {"n", "agreement"}}}.
+    """
     out = []
     usable = ClipConsensus.usable_q(prefix="clip__consensus__")
     for mv in ModelVersion.objects.filter(project=project).order_by("-created_at"):

@@ -25,6 +25,10 @@ def augmenter() -> Compose:
     with zero padding (rollover would splice the end of the utterance onto its start), the gain at
     most 6 dB. Noise is always added, at a low level, so that no copy is bit-identical to its
     source even when no other transform fires.
+
+    Returns:
+        A new audiomentations `Compose`: PitchShift (+-2 semitones, p=0.5), Shift (+-10 %, no
+        rollover, p=0.5), Gain (+-6 dB, p=0.5), AddGaussianNoise (amplitude 0.001-0.01, p=1).
     """
     return Compose(
         [
@@ -37,7 +41,14 @@ def augmenter() -> Compose:
 
 
 def copy_seed(seed: int, item_id: int) -> int:
-    """A seed for the copies of one item, so that two items' copies n draw different augmentations."""
+    """A seed for the copies of one item, so that two items' copies n draw different augmentations.
+
+    Args:
+        seed: the release's seed (non-negative).
+        item_id: the clip id.
+    Returns:
+        A 32-bit non-negative int from numpy's SeedSequence([seed, item_id]).
+    """
     return int(np.random.SeedSequence([seed, item_id]).generate_state(1)[0])
 
 
@@ -46,6 +57,16 @@ def augmented_copy(samples: np.ndarray, sample_rate: int, *, seed: int, copy_ind
 
     The same (seed, copy_index) always gives the same copy; pass `copy_seed(release_seed,
     item.id)` as the seed so that different items do not share augmentation draws.
+
+    Args:
+        samples: float audio, (n,) or (channels, n).
+        sample_rate: in Hz (16 kHz for the platform's clips).
+        seed: a non-negative int (see above).
+        copy_index: the copy's number, non-negative.
+    Returns:
+        float32 array of the same shape, clipped to [-1, 1].
+    Raises:
+        ValueError: a negative seed or copy_index, or audio that is not 1-D/2-D with samples.
     """
     if seed < 0 or copy_index < 0:
         raise ValueError("seed and copy_index must be non-negative integers.")
@@ -96,6 +117,8 @@ def release_item_samples(
         read: a reader from `corpus.audio.stored_file_reader` (pass one when reading many).
     Returns:
         (samples, rate): float32 array (n,) in [-1, 1] and its sample rate in Hz.
+    Raises:
+        FileNotFoundError, soundfile.LibsndfileError: as `corpus.audio.stored_clip_samples`.
     """
     from corpus.audio import stored_clip_samples
 

@@ -26,6 +26,15 @@ def class_targets(counts: dict[str, int], *, strategy: str, cap: int | None = No
 
     `cap` is read only by the "cap" strategy; the others ignore it, so that a form may keep the
     field filled while the curator tries strategies.
+
+    Args:
+        counts: {label: items}.
+        strategy: one of STRATEGIES.
+        cap: the most items any class keeps ("cap" only).
+    Returns:
+        {label: items kept}, never more than the class has.
+    Raises:
+        ValueError: an unknown strategy; for "cap", a missing cap or one that is not an int >= 1.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown balancing strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
@@ -61,6 +70,16 @@ def balance(items: Sequence[Item], *, strategy: str, seed: int, cap: int | None 
     Undersampling a class keeps a seeded, group-spread selection: its items are dealt round-robin
     over its groups (groups and items within each group in a seeded order) until the target is
     reached, so the kept counts of any two groups differ by at most one unless a group runs out.
+
+    Args:
+        items: the candidates (ids unique).
+        strategy: one of STRATEGIES.
+        seed: a non-negative int.
+        cap: for "cap" (see `class_targets`).
+    Returns:
+        The kept items, in id order.
+    Raises:
+        ValueError: an unknown strategy, a bad cap or seed, or an id listed twice.
     """
     ordered = in_id_order(items)
     rng = np.random.default_rng(check_seed(seed))
@@ -86,6 +105,14 @@ def plan_oversampling(train: Sequence[Item], *, seed: int) -> list[tuple[Item, i
     no item is copied twice before every item of its class has been copied once. The copy index
     counts that item's copies from 1, so (item.id, copy index) names a copy uniquely and seeds its
     augmentation (`augment.augmented_copy`).
+
+    Args:
+        train: the training split's items (ids unique).
+        seed: a non-negative int.
+    Returns:
+        The (item, copy index) pairs; [] for an empty split or one already balanced.
+    Raises:
+        ValueError: a bad seed, or an id listed twice.
     """
     ordered = in_id_order(train)
     rng = np.random.default_rng(check_seed(seed))
@@ -120,4 +147,5 @@ def _group_round_robin(members: list[Item], rng: np.random.Generator) -> list[It
 
 
 def class_counts(items: Sequence[Item]) -> dict[str, int]:
+    """{label: number of items}, labels sorted."""
     return dict(sorted(Counter(item.label for item in items).items()))

@@ -33,6 +33,23 @@ PRIMARY = ["happy", "sad", "angry", "neutral"]
 
 @dataclass
 class ReleaseParams:
+    """Everything that builds a release (stored whole on it as `Release.params`).
+
+    Attributes:
+        name: the release name; each build of a name is its next version.
+        label_set: emotion codes the release keeps (at least two, active).
+        min_agreement: votes the consensus emotion needs (2: >= 2/3, 3: 3/3).
+        include_adjudicated: admit curator-adjudicated clips.
+        include_gold: admit gold labels of imported corpora.
+        balancing: one of `balance.STRATEGIES`.
+        cap: items per class for the "cap" strategy.
+        split: train/validation/test percentages ("70/15/15", or "80/20"; `parse_ratios`).
+        group_by: the leakage unit, one of GROUP_KEYS (speaker falls back to the recording
+            when the speaker is unknown).
+        seed: the seed of every random draw (a non-negative int).
+        sources: Source ids to restrict to; empty for all.
+    """
+
     name: str
     label_set: list[str] = field(default_factory=lambda: list(PRIMARY))
     min_agreement: int = 2  # votes for the consensus emotion: 2 (>= 2/3) or 3 (3/3)
@@ -46,6 +63,14 @@ class ReleaseParams:
     sources: list[int] = field(default_factory=list)
 
     def validate(self) -> tuple[float, float, float]:
+        """Check every field at once; on success, drop repeated labels (first order kept).
+
+        Returns:
+            The split ratios as fractions (train, validation, test).
+        Raises:
+            ValidationError: {field: message} for each bad field (label_set, min_agreement,
+                balancing, cap, group_by, split). The seed is checked later, by the split.
+        """
         errors = {}
         known = set(LabelOption.objects.filter(kind="emotion", active=True).values_list("code", flat=True))
         if not self.label_set:
@@ -77,6 +102,12 @@ class ReleaseParams:
 
 @dataclass(frozen=True)
 class Candidate:
+    """One clip that may enter a release: its usable consensus and provenance, as plain values.
+
+    `label` and `gender` are codes ("" for no gender), `status` the consensus status,
+    `distribution` its soft label, `duration` in seconds, `title`/`episode` the source's.
+    """
+
     clip_id: int
     label: str
     gender: str
@@ -94,12 +125,14 @@ class Candidate:
 
     @property
     def agreement(self) -> str:
+        """The agreement as tables read it ("2/3", "3/3", "gold", "adjudicated"...)."""
         return agreement_label(
             status=self.status, n_agree=self.n_agree, n_votes=self.n_votes, min_votes=self.min_votes
         )
 
     @property
     def source(self) -> str:
+        """The source as tables read it: "title — episode", or the title alone."""
         return f"{self.title} — {self.episode}" if self.episode else self.title
 
 
@@ -132,7 +165,19 @@ def _group_key(c: Candidate, group_by: str) -> str:
 
 def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candidate]:
     """Clips that may enter the release, with their consensus and provenance (plain rows: a
-    release reads up to 100,000 of them)."""
+    release reads up to 100,000 of them).
+
+    A candidate's consensus is usable (`ClipConsensus.usable_q`: agreed with at least
+    `min_agreement` votes, or adjudicated / gold if the params admit them), its emotion is in
+    `label_set`, its clip is neither rejected nor excluded, and its source among `sources` if
+    given.
+
+    Args:
+        project: the project.
+        params: the release parameters (not validated here).
+    Returns:
+        Candidates in clip id order, each with the project's `consensus_min_votes` (default 2).
+    """
     ok = ClipConsensus.usable_q(
         min_agreement=params.min_agreement, adjudicated=params.include_adjudicated, gold=params.include_gold
     )
@@ -162,6 +207,22 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
        undersampling, each split is balanced after the split).
     4. For oversampling, plan augmented copies of training items only.
     5. Write the sorted JSON-lines manifest, its sha256, and the items, in one transaction.
+
+    The version is the name's highest version in the project + 1 (read under a row lock); the
+    manifest is stored at releases/<project slug>/<name>/v<version>/manifest.jsonl and deleted
+    again if the rows cannot be written.
+
+    Args:
+        project: the project.
+        params: the release parameters.
+        created_by: the user recorded on the release.
+    Returns:
+        The new Release (status built), with `counts` = `split_report` (+ "augmented_copies"
+        per label when oversampling).
+    Raises:
+        ValidationError: invalid parameters ({field: message}); no matching clip; a label of
+            `label_set` no clip carries ({"label_set"}); a split that cannot be made, e.g. too
+            few groups or a bad seed ({"split"}).
     """
     ratios = params.validate()
     candidates = release_candidates(project=project, params=params)

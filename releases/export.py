@@ -39,7 +39,18 @@ logger = logging.getLogger(__name__)
 
 
 def release_export_create(*, release: Release, created_by=None, enqueue: bool = True) -> ReleaseExport:
-    """Queue an export of `release` (or return the one already queued or running)."""
+    """Queue an export of `release` (or return the one already queued or running).
+
+    Checks no role: the caller resolves the release with `release_for_user`.
+
+    Args:
+        release: the release to export.
+        created_by: the user recorded on the export.
+        enqueue: queue `releases.tasks.export_release` after commit (False: the caller runs
+            `release_export_execute` itself).
+    Returns:
+        The new ReleaseExport (status queued), or the release's export already queued or running.
+    """
     with transaction.atomic():
         busy = release.exports.filter(
             status__in=[ReleaseExport.Status.QUEUED, ReleaseExport.Status.RUNNING]
@@ -62,6 +73,12 @@ def release_export_execute(*, export_id: int) -> bool:
        manifest order; augmented copies are made here, deterministically from the release seed.
     3. Add metadata.csv, manifest.jsonl and README.md; store the archive; mark the row done.
 
+    The archive is stored at exports/<project slug>/<name>-v<version>.zip (or a free name next
+    to it); the row gets `archive` (the storage key) and `size_bytes`. On failure a partly
+    written archive on a filesystem storage is removed.
+
+    Args:
+        export_id: the ReleaseExport's id.
     Returns:
         False if the export was not free to take, True once this call ran it (its outcome is on
         the row).
@@ -180,7 +197,22 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
 
 
 def data_card(release: Release, items: list[dict]) -> str:
-    """The README of an export: what is in it, how it was built, how far to trust its labels."""
+    """The README of an export: what is in it, how it was built, how far to trust its labels.
+
+    Sections: header (items, manifest sha256, build time, parameters), a split x label x gender
+    table, a histogram of clip durations (1 s bins; augmented copies left out), the agreement of
+    the released clips, the project's annotation guideline (or the default one), and the
+    sources with their licence notes.
+
+    Args:
+        release: the release.
+        items: its manifest rows, as dicts (`json.loads` of each manifest line).
+    Returns:
+        The Markdown text.
+    Raises:
+        ValueError: `items` holds no clip that is not an augmented copy (numpy's max of an empty
+            array).
+    """
     params = release.params
     splits = ["train", "validation", "test"]
     labels = sorted({i["label"] for i in items})
@@ -209,13 +241,14 @@ def data_card(release: Release, items: list[dict]) -> str:
     counts, edges = np.histogram(durations, bins=np.arange(0, max(16, int(durations.max()) + 2), 1.0))
     lines += ["", "## Clip durations", "", "| seconds | clips |", "|---|---|"]
     lines += [
-        f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {'█' * max(1, round(40 * c / counts.max())) if c else ''} {c} |"
+        f"| {edges[k]:.0f}–{edges[k + 1]:.0f} | {_bar(c, counts.max())} {c} |"
         for k, c in enumerate(counts)
         if c
     ]
     lines += [
         "",
-        f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; median {np.median(durations):.2f} s.",
+        f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; "
+        f"median {np.median(durations):.2f} s.",
     ]
     agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
     lines += [
@@ -244,3 +277,8 @@ def data_card(release: Release, items: list[dict]) -> str:
     lines += [f"- {s}: {s.licence_note or 'no licence note recorded'}" for s in sources]
     lines.append("")
     return "\n".join(lines)
+
+
+def _bar(count: int, largest: int) -> str:
+    """A text bar of at most 40 blocks for the data card's duration histogram ("" for 0)."""
+    return "█" * max(1, round(40 * count / largest)) if count else ""

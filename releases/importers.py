@@ -27,13 +27,15 @@ AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg"}
 
 @dataclass(frozen=True)
 class Parsed:
+    """What a corpus file's name (or folder) says about it."""
+
     speaker: str
     gender: str  # "male", "female" or "" when the corpus does not say
     label: str  # the corpus's own label
 
 
 class UnknownName(ValueError):
-    pass
+    """A file name the format's parser does not recognise; the message says what was expected."""
 
 
 RAVDESS_EMOTIONS = {
@@ -49,6 +51,17 @@ RAVDESS_EMOTIONS = {
 
 
 def parse_ravdess(path: Path) -> Parsed:
+    """RAVDESS (Livingstone & Russo 2018): MM-VC-EE-II-SS-RR-AA, e.g. 03-01-05-01-02-01-12.wav.
+
+    EE is the emotion (RAVDESS_EMOTIONS), AA the actor: odd actors are male, even female.
+
+    Args:
+        path: the file; only its stem is read.
+    Returns:
+        Parsed("ravdess-AA", gender, RAVDESS emotion name).
+    Raises:
+        UnknownName: not such a name, an unknown emotion code, or a song (vocal channel 02).
+    """
     m = re.fullmatch(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)", path.stem)
     if not m or m.group(3) not in RAVDESS_EMOTIONS:
         raise UnknownName("not a RAVDESS name (MM-VC-EE-II-SS-RR-AA)")
@@ -72,6 +85,18 @@ EMODB_FEMALE = {"08", "09", "13", "14", "16"}
 
 
 def parse_emodb(path: Path) -> Parsed:
+    """EmoDB, Berlin Database of Emotional Speech (Burkhardt et al. 2005): SSTTTEV, e.g. 03a01Fa.
+
+    SS is the speaker (gender from EMODB_MALE / EMODB_FEMALE), TTT the text, E the German
+    emotion letter (EMODB_EMOTIONS), V the version.
+
+    Args:
+        path: the file; only its stem is read.
+    Returns:
+        Parsed("emodb-SS", gender, English emotion name).
+    Raises:
+        UnknownName: not such a name, an unknown emotion letter or speaker.
+    """
     m = re.fullmatch(r"(\d\d)([a-z]\d\d)([A-Z])([a-z])", path.stem)
     if not m or m.group(3) not in EMODB_EMOTIONS or m.group(1) not in EMODB_MALE | EMODB_FEMALE:
         raise UnknownName("not an EmoDB name (SSTTTEV)")
@@ -82,6 +107,17 @@ def parse_emodb(path: Path) -> Parsed:
 
 
 def parse_tess(path: Path) -> Parsed:
+    """TESS, Toronto emotional speech set (Dupuis & Pichora-Fuller 2010): OAF|YAF_word_emotion.
+
+    Two female speakers (older and younger); "ps" is pleasant surprise. Case-insensitive.
+
+    Args:
+        path: the file; only its stem is read.
+    Returns:
+        Parsed("tess-OAF" or "tess-YAF", "female", emotion in lower case).
+    Raises:
+        UnknownName: not such a name.
+    """
     m = re.fullmatch(
         r"(OAF|YAF)_\w+?_(angry|disgust|fear|happy|neutral|ps|sad)", path.stem, flags=re.IGNORECASE
     )
@@ -91,6 +127,15 @@ def parse_tess(path: Path) -> Parsed:
 
 
 def parse_cremad(path: Path) -> Parsed:
+    """CREMA-D (Cao et al. 2014): ActorID_Sentence_Emotion_Level, e.g. 1001_DFA_ANG_XX.
+
+    Args:
+        path: the file; only its stem is read.
+    Returns:
+        Parsed("cremad-<actor>", "" (gender is not in the name), the three-letter emotion).
+    Raises:
+        UnknownName: not such a name.
+    """
     m = re.fullmatch(r"(\d{4})_([A-Z]{3})_(ANG|DIS|FEA|HAP|NEU|SAD)_(LO|MD|HI|XX|X)", path.stem)
     if not m:
         raise UnknownName("not a CREMA-D name (1001_DFA_ANG_XX)")
@@ -99,6 +144,17 @@ def parse_cremad(path: Path) -> Parsed:
 
 
 def parse_savee(path: Path) -> Parsed:
+    """SAVEE, Surrey Audio-Visual Expressed Emotion (Haq & Jackson 2009): SP_eNN, e.g. DC_a01.
+
+    Four male speakers (DC, JE, JK, KL); emotion a, d, f, h, n, sa or su.
+
+    Args:
+        path: the file; only its stem is read.
+    Returns:
+        Parsed("savee-SP", "male", the emotion letter(s)).
+    Raises:
+        UnknownName: not such a name.
+    """
     m = re.fullmatch(r"(DC|JE|JK|KL)_(a|d|f|h|n|sa|su)(\d\d)", path.stem)
     if not m:
         raise UnknownName("not a SAVEE name (DC_a01)")
@@ -106,7 +162,13 @@ def parse_savee(path: Path) -> Parsed:
 
 
 def parse_folder(path: Path) -> Parsed:
-    """<root>/<label>/<file>: the folder names the label; speakers are unknown."""
+    """<root>/<label>/<file>: the folder names the label; speakers are unknown.
+
+    Args:
+        path: the file.
+    Returns:
+        Parsed("", "", the parent folder's name in lower case); never raises.
+    """
     return Parsed("", "", path.parent.name.lower())
 
 
@@ -130,6 +192,18 @@ TITLES = {
 
 @dataclass
 class ImportReport:
+    """What `corpus_import` did, file by file: counts, and the names and reasons it skipped.
+
+    Attributes:
+        imported: clips created.
+        duplicates: files whose bytes were already ingested.
+        excluded: {original label: files} skipped because the mapping excludes the label.
+        unknown_names: "relative path: reason" for names the parser refused.
+        unmapped: {original label: files} with no mapping.
+        failed: "relative path: reason" for files refused or undecodable.
+        by_label: {emotion code: clips imported}.
+    """
+
     imported: int = 0
     duplicates: int = 0
     excluded: Counter = field(default_factory=Counter)  # original label -> files skipped by mapping
@@ -140,6 +214,8 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
+        """True if no file was skipped for an unknown name, an unmapped label or a failure
+        (duplicates and excluded labels are not problems)."""
         return not (self.unknown_names or self.unmapped or self.failed)
 
 
@@ -159,6 +235,23 @@ def corpus_import(
     3. Ingest the file (same service as every other way in; duplicates recognised), make one
        clip of it with the speaker, and record its gold label and consensus, in one transaction
        per file, so an interrupted import leaves only whole files behind.
+
+    Files are those under `root` (recursively) with an extension in AUDIO_EXTENSIONS, in path
+    order. The folder format also accepts a folder named after an active emotion code when no
+    mapping exists. Duplicates (same bytes already ingested, in any project) are counted, not
+    imported again; a file that does not decode stays stored as a failed recording and is
+    reported in `failed`, as is a file `recording_ingest` refuses.
+
+    Args:
+        project: the project the clips join.
+        fmt: a key of PARSERS ("ravdess", "emodb", "tess", "crema-d", "savee", "folder").
+        root: the corpus folder.
+        source_title: the Source title; default the format's title (TITLES).
+        progress: called as progress(n, total) before each file.
+    Returns:
+        The ImportReport.
+    Raises:
+        ValueError: an unknown format, or `root` is not a folder.
     """
     if fmt not in PARSERS:
         raise ValueError(f"Unknown format '{fmt}'. Choose from: {', '.join(PARSERS)}.")

@@ -30,7 +30,8 @@ class Item:
     """One candidate clip of a release.
 
     `group` is the leakage unit chosen by the curator (a speaker group, an episode or a series):
-    all items of one group always land in the same split.
+    all items of one group always land in the same split. `id` is the clip id (unique within a
+    release), `label` the emotion code, `gender` a code or "", `duration` in seconds.
     """
 
     id: int
@@ -41,13 +42,22 @@ class Item:
 
 
 def check_seed(seed: int) -> int:
+    """`seed` as a Python int.
+
+    Raises:
+        ValueError: a bool, a non-integer, or a negative number.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"The seed must be a non-negative integer, not {seed!r}.")
     return int(seed)
 
 
 def in_id_order(items: Iterable[Item]) -> list[Item]:
-    """The items sorted by id; the canonical order every random draw starts from."""
+    """The items sorted by id; the canonical order every random draw starts from.
+
+    Raises:
+        ValueError: an id appears twice.
+    """
     ordered = sorted(items, key=lambda item: item.id)
     for before, after in zip(ordered, ordered[1:], strict=False):
         if before.id == after.id:
@@ -60,6 +70,11 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
     A blank text means the default, 70/15/15. The percentages must add up to 100, train must be at
     least 50 and test above 0; validation may be 0 (no validation split).
+
+    Returns:
+        (train, validation, test) fractions adding up to 1.
+    Raises:
+        ValueError: a message saying which rule the text breaks.
     """
     text = (text or "").strip() or DEFAULT_RATIOS
     usage = "write train/validation/test percentages such as '70/15/15', or train/test such as '80/20'"
@@ -120,6 +135,17 @@ def grouped_stratified_split(
     the output lists are in id order. When every group holds each label in the same numbers,
     every split is exactly balanced the same way, and each split's size is within one group of
     its target; with uneven groups no whole-group split can promise "within one clip".
+
+    Args:
+        items: the items (ids unique).
+        ratios: (train, validation, test) fractions adding up to 1, train and test > 0
+            (`parse_ratios`).
+        seed: a non-negative int.
+    Returns:
+        {"train": [...], "validation": [...], "test": [...]}, each list in id order.
+    Raises:
+        ValueError: bad ratios or seed, an id listed twice, no items, fewer groups than
+            non-empty splits, or a split left without a group (step 6).
     """
     r = _check_ratios(ratios)
     rng = np.random.default_rng(check_seed(seed))
@@ -225,6 +251,13 @@ def split_report(splits: Mapping[str, Sequence[Item]]) -> dict:
     """Per split: items, groups, total duration, and per label its count, share and gender counts.
 
     JSON-serialisable (str keys, int and float values); an empty gender is reported as "unknown".
+
+    Args:
+        splits: {split name: items}, e.g. the output of `grouped_stratified_split`.
+    Returns:
+        {split: {"items", "groups", "duration_s" (seconds, 3 places), "labels": {label:
+        {"items", "share" (of the split, 4 places), "genders": {gender: items}}}}}, splits in
+        SPLITS order then any others sorted, labels and genders sorted.
     """
     report: dict[str, dict] = {}
     for name in [s for s in SPLITS if s in splits] + sorted(set(splits) - set(SPLITS)):

@@ -110,7 +110,8 @@ def wait_for_next(page, root: str, previous: int) -> int | None:
     page.wait_for_function(
         """([sel, prev]) => {
              const r = document.querySelector(sel);
-             return r.dataset.mode === "empty" || (r.dataset.mode === "clip" && r.dataset.clip !== String(prev));
+             return r.dataset.mode === "empty"
+               || (r.dataset.mode === "clip" && r.dataset.clip !== String(prev));
            }""",
         arg=[root, previous],
     )

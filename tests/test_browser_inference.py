@@ -142,7 +142,8 @@ def test_live_microphone_sends_chunks_and_shows_each_answer(
         # The server really received the chunks: 2 s WAVs (the header we wrote says so), each
         # answered as one segment over the model's labels.
         page.wait_for_function(  # the chunks still in flight at Stop land too
-            "document.getElementById('n-answered').textContent === document.getElementById('n-sent').textContent"
+            "document.getElementById('n-answered').textContent"
+            " === document.getElementById('n-sent').textContent"
         )
         page.wait_for_timeout(200)  # and their response events reach this side
         ok = [r.json() for r in answers if r.status == 200]

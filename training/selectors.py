@@ -7,29 +7,72 @@ from training.models import ModelVersion, TrainingRun
 
 
 def runs_for_user(user) -> QuerySet[TrainingRun]:
-    """Training runs of the user's projects, with release, project and model version joined."""
+    """Training runs of the user's projects, with release, project and model version joined.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of TrainingRun, `release`, `project` and `model_version` selected, newest
+        first (the model's `-created_at, -id`).
+    """
     return TrainingRun.objects.filter(project__in=projects_for_user(user)).select_related(
         "release", "project", "model_version"
     )
 
 
 def model_versions_for_user(user) -> QuerySet[ModelVersion]:
-    """Model versions of the user's projects, with release and run joined."""
+    """Model versions of the user's projects, with release and run joined.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of ModelVersion, `release` and `run` selected, newest first (the model's
+        `-created_at, -id`).
+    """
     return ModelVersion.objects.filter(project__in=projects_for_user(user)).select_related("release", "run")
 
 
 def run_for_user(user, pk) -> TrainingRun:
-    """Training run `pk` of one of the user's projects; Http404 otherwise."""
+    """Training run `pk` of one of the user's projects; Http404 otherwise.
+
+    Args:
+        user: the requesting user.
+        pk: the requested id (a malformed one is not found).
+    Returns:
+        The TrainingRun, joined as `runs_for_user`.
+    Raises:
+        Http404: no such run in the user's projects.
+    """
     return object_for_user(runs_for_user(user), pk, what="training run")
 
 
 def model_version_for_user(user, pk) -> ModelVersion:
-    """Model version `pk` of one of the user's projects; Http404 otherwise."""
+    """Model version `pk` of one of the user's projects; Http404 otherwise.
+
+    Args:
+        user: the requesting user.
+        pk: the requested id.
+    Returns:
+        The ModelVersion, joined as `model_versions_for_user`.
+    Raises:
+        Http404: no such model version in the user's projects.
+    """
     return object_for_user(model_versions_for_user(user), pk, what="model version")
 
 
 def runs_compared(runs) -> list[dict]:
-    """Side-by-side rows: family, release, hyper-parameters, best validation and test metrics."""
+    """Side-by-side rows: family, release, hyper-parameters, best validation and test metrics.
+
+    UA (unweighted average recall) and WA (accuracy) as in the INTERSPEECH 2009 Emotion
+    Challenge (Schuller, Steidl and Batliner 2009); see `training.ml.metrics`.
+
+    Args:
+        runs: TrainingRuns, in the order wanted (select `release` to avoid a query per run).
+    Returns:
+        One dict per run: "id", "name", "family", "release", "status", "epochs", "device" (the
+        one used, else the one asked for), "precision", "best_val_ua" (the best epoch's), "test_ua",
+        "test_wa", "test_macro_f1" (None where absent), "hparams" (resolved, else as given).
+    """
     rows = []
     for run in runs:
         test = run.test_metrics or {}

@@ -35,6 +35,8 @@ def _dirs() -> tuple[Path, Path, Path]:
 
 
 def run_workdir(run: TrainingRun) -> Path:
+    """The run's work directory, TUNISER_RUNS_DIR/run-<id> (its checkpoints; a retry resumes
+    from them)."""
     return _dirs()[0] / f"run-{run.pk}"
 
 
@@ -50,7 +52,27 @@ def run_create(
     created_by=None,
     enqueue: bool = True,
 ) -> TrainingRun:
-    """Validate and queue a training run. Invalid combinations are refused with a message."""
+    """Validate and queue a training run. Invalid combinations are refused with a message.
+
+    Checks no role (the API does). A "cuda" device is checked by the GPU worker, not here.
+
+    Args:
+        release: the release to train on (its project becomes the run's).
+        family: a Family value ("transformer", "mfcc_lstm", "logmel_cnn", "classical").
+        hparams: overrides of the family's defaults; resolved and checked by
+            `training.ml.families.validate` (the full dict is stored as `resolved_hparams`).
+        device: "auto", "cuda" or "cpu".
+        precision: "fp32", "fp16" or "bf16".
+        backbone: transformer family only: a local directory with a saved model (config.json).
+        name: an optional display name.
+        created_by: the user recorded on the run.
+        enqueue: queue `training.tasks.train_run` after commit.
+    Returns:
+        The new TrainingRun (status queued).
+    Raises:
+        ValidationError: {field: message} for an unknown family, device or precision, invalid
+            hparams, a missing or unsaved backbone, or a release with fewer than two labels.
+    """
     hparams = dict(hparams or {})
     if family not in Family.values:
         raise ValidationError({"family": f"Unknown family '{family}'."})
@@ -103,7 +125,15 @@ def _enqueue(run: TrainingRun) -> None:
 
 def run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run is cancelled at once; a running one stops at its next step (keeping its best
-    checkpoint)."""
+    checkpoint).
+
+    Args:
+        run: the run (re-read under a row lock).
+    Returns:
+        The run as saved: status cancelled, or still running with `cancel_requested` set.
+    Raises:
+        ValidationError: the run is already finished (succeeded, failed or cancelled).
+    """
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status == TrainingRun.Status.QUEUED:
@@ -118,7 +148,19 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 
 def run_retry(*, run: TrainingRun) -> TrainingRun:
-    """Queue a failed, cancelled or dead run again: it resumes from its last checkpoint."""
+    """Queue a failed, cancelled or dead run again: it resumes from its last checkpoint.
+
+    "Dead" is RUNNING with a heartbeat older than `TrainingRun.stale_after` (`JobRow.stale_q`).
+    The error, traceback, finish time and cancel request are cleared; the task is queued after
+    commit.
+
+    Args:
+        run: the run (re-read under a row lock).
+    Returns:
+        The run, status queued.
+    Raises:
+        ValidationError: the run is queued, succeeded, or running with a fresh heartbeat.
+    """
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         dead = TrainingRun.objects.filter(TrainingRun.stale_q(), pk=run.pk).exists()
@@ -137,7 +179,14 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
 
 
 def run_mark_dead(*, run: TrainingRun) -> None:
-    """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests)."""
+    """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests).
+
+    Backdates a RUNNING run's heartbeat past `stale_after`, so that `JobRow.stale_q` counts it
+    dead: it may then be retried or re-claimed. A run in any other status is left alone.
+
+    Args:
+        run: the run.
+    """
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
         heartbeat_at=timezone.now() - 2 * TrainingRun.stale_after
     )
@@ -150,6 +199,19 @@ def release_datasets(release: Release) -> tuple[engine.Dataset, engine.Dataset, 
     """The release's clips decoded once to float32 arrays, cached per release (and checksum).
 
     Augmented training copies (oversampling) are made with the same seed as the export.
+
+    The cache, TUNISER_CACHE_DIR/releases/release-<id>-<checksum[:16]>.npz, holds 16-bit PCM
+    (as the export's WAVs), written to a temporary file and renamed into place.
+
+    Args:
+        release: the release.
+    Returns:
+        (train, validation, test, labels): `training.ml.engine.Dataset`s of float32 (n_i,)
+        16 kHz mono arrays in [-1, 1], label indices into `labels`, and clip ids; items ordered
+        by (split, label, clip id, copy index). `labels` is the release's `label_set`.
+    Raises:
+        FileNotFoundError, soundfile.LibsndfileError: a clip's audio is missing or unreadable
+            (while the cache is built).
     """
     labels = list(release.params["label_set"])
     cache = _dirs()[2] / "releases" / f"release-{release.pk}-{release.checksum[:16]}.npz"
@@ -229,11 +291,13 @@ def run_execute(*, run_id: int) -> bool:
        each claim counts one more attempt.
     2. Decode the release once (cached), then train with the engine: it checkpoints every epoch
        and resumes from the last checkpoint of this run's work directory.
-    3. Success: move the exported model under TUNISER_MODELS_DIR and create its ModelVersion, with
-       the metrics, in one transaction with the row's success. Cancellation keeps the best
-       checkpoint. GPU memory exhaustion (with the batch size that failed) and every other
-       failure are recorded on the row with their reason.
+    3. Success: copy the exported model to TUNISER_MODELS_DIR/<project slug>/run-<id>-<family>
+       and create its ModelVersion, with the metrics, in one transaction with the row's success.
+       Cancellation keeps the best checkpoint. GPU memory exhaustion (with the batch size that
+       failed) and every other failure are recorded on the row with their reason.
 
+    Args:
+        run_id: the TrainingRun's id.
     Returns:
         False if the run was not free to take; True once this call ran it.
     """

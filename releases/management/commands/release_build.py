@@ -63,5 +63,6 @@ class Command(BaseCommand):
             if job.status != "succeeded":
                 raise CommandError(f"export failed: {job.error}")
             self.stdout.write(
-                f"archive: {job.archive.path if hasattr(job.archive, 'path') else job.archive.name} ({job.size_bytes / 2**20:.1f} MiB)"
+                f"archive: {job.archive.path if hasattr(job.archive, 'path') else job.archive.name} "
+                f"({job.size_bytes / 2**20:.1f} MiB)"
             )
