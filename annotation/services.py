@@ -598,9 +598,14 @@ def holds_clip(user, clip_id: int) -> bool:
         user: the requesting user.
         clip_id: the clip.
     Returns:
-        True if `user` has a live assignment (of either kind) of the clip.
+        True if `user` has a live assignment (of either kind) of the clip that has not expired
+        (an expired one is swept back to the pool at the next hand-out; its audio closes now).
     """
-    return Assignment.objects.filter(user=user, clip_id=clip_id, state=Assignment.State.LIVE).exists()
+    if not user.is_authenticated:
+        return False
+    return Assignment.objects.filter(
+        user=user, clip_id=clip_id, state=Assignment.State.LIVE, expires_at__gt=timezone.now()
+    ).exists()
 
 
 def pool_set_priorities(*, priorities: dict[int, float]) -> int:

@@ -86,7 +86,13 @@ def main() -> None:
     (media / "clips" / "b").mkdir(parents=True)
     source = corpus_services.source_get_or_create(project=project, title="Bench")
     rec = Recording.objects.create(
-        source=source, original="x", original_name="x", size_bytes=1, sha256="0" * 64, status="segmented"
+        source=source,
+        project=project,
+        original="x",
+        original_name="x",
+        size_bytes=1,
+        sha256="0" * 64,
+        status="segmented",
     )
     rows, waves = [], []
     for i in range(args.clips):

@@ -75,6 +75,7 @@ def setup(n_clips: int, n_files: int, clip_s: float, media: Path) -> dict:
         recordings.append(
             Recording.objects.create(
                 source=source,
+                project=project,
                 original=names[0],
                 original_name=f"e{e}.wav",
                 size_bytes=1,

@@ -202,6 +202,8 @@ class RecordingListCreateApi(APIView):
         data = RecordingUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        # Refuse a bad file before anything is written (not even its Source).
+        services.upload_check(name=v["file"].name, size=v["file"].size)
         if v.get("source"):
             source = selectors.sources_for_user(request.user).filter(pk=v["source"]).first()
             if source is None:

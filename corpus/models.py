@@ -55,18 +55,25 @@ class Recording(models.Model):
         FAILED = "failed", "Failed"
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="recordings")
-    original = models.FileField(upload_to="recordings/original/%Y/%m/", max_length=500)
+    # The source's project, kept on the row so that a file is unique per project (the same
+    # episode may be ingested into two projects) and scoping needs no join.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="recordings")
+    # Indexed: the media route finds a file's owner by its storage name (core.files).
+    original = models.FileField(upload_to="recordings/original/%Y/%m/", max_length=500, db_index=True)
     original_name = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField()
-    # Identity of the uploaded bytes: the same file twice is recognised, not stored twice.
-    sha256 = models.CharField(max_length=64, unique=True)
+    # Identity of the uploaded bytes: the same file twice in one project is recognised, not stored
+    # twice (constraint recording_unique_file_per_project).
+    sha256 = models.CharField(max_length=64, db_index=True)
     container = models.CharField(max_length=100, blank=True, help_text="Format as ffmpeg names it.")
     codec = models.CharField(max_length=100, blank=True)
     original_sample_rate = models.PositiveIntegerField(null=True, blank=True)
     original_channels = models.PositiveSmallIntegerField(null=True, blank=True)
     has_video = models.BooleanField(default=False)
     # The normalised audio every later stage reads: 16 kHz mono 16-bit PCM WAV.
-    normalised = models.FileField(upload_to="recordings/normalised/%Y/%m/", max_length=500, blank=True)
+    normalised = models.FileField(
+        upload_to="recordings/normalised/%Y/%m/", max_length=500, blank=True, db_index=True
+    )
     duration_s = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DECODED, db_index=True)
     error = models.TextField(blank=True)
@@ -78,16 +85,15 @@ class Recording(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="recording_unique_file_per_project"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.original_name}"
 
     def get_absolute_url(self) -> str:
         return reverse("corpus:recording-detail", args=[self.pk])
-
-    @property
-    def project(self) -> Project:
-        return self.source.project
 
 
 class SegmentationRun(JobRow):
@@ -166,7 +172,7 @@ class Clip(models.Model):
     start_s = models.FloatField()
     end_s = models.FloatField()
     duration_s = models.FloatField()
-    audio = models.FileField(upload_to="clips/", max_length=500)
+    audio = models.FileField(upload_to="clips/", max_length=500, db_index=True)  # see Recording.original
     level_dbfs = models.FloatField(help_text="RMS level in dBFS.")
     speech_ratio = models.FloatField(help_text="Share of voiced frames.")
     clipping_ratio = models.FloatField(help_text="Share of samples at full scale.")

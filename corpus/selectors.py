@@ -121,6 +121,29 @@ def segmentation_run_for_user(user, pk) -> SegmentationRun:
     return object_for_user(runs, pk, what="segmentation run")
 
 
+def stored_file_access(user, name: str) -> bool | None:
+    """The corpus's answer for a stored file (registered in core.files): None if `name` is not
+    a clip's or recording's file; else whether `user` may fetch it (`clip_audio_for_user`,
+    `recording_for_user`)."""
+    clip_id = Clip.objects.filter(audio=name).values_list("pk", flat=True).first()
+    if clip_id is not None:
+        return _allowed(clip_audio_for_user, user, clip_id)
+    recording_id = (
+        Recording.objects.filter(Q(original=name) | Q(normalised=name)).values_list("pk", flat=True).first()
+    )
+    if recording_id is not None:
+        return _allowed(recording_for_user, user, recording_id)
+    return None
+
+
+def _allowed(lookup, user, pk) -> bool:
+    try:
+        lookup(user, pk)
+    except Http404:
+        return False
+    return True
+
+
 def sources_for_user(user) -> QuerySet[Source]:
     """Sources (series/programme and episode) of the user's projects.
 

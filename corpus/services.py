@@ -152,8 +152,8 @@ def recording_ingest(
         segment: queue a segmentation; None follows TUNISER_AUTO_SEGMENT.
     Returns:
         IngestResult: the new Recording (status decoded, or failed with `error`), or, with
-        duplicate=True, the Recording of the same SHA-256 stored earlier (in any project: the
-        hash is unique), its `source` selected.
+        duplicate=True, the Recording of the same SHA-256 stored earlier in the same project
+        (the same file may be ingested into two projects), its `source` selected.
     Raises:
         TypeError: both or neither of `path` and `upload`.
         IngestRejected: 400 `not_found` (path is not a file), 400 `unsupported_type`, 400
@@ -183,7 +183,11 @@ def recording_ingest(
                     for chunk in upload.chunks():
                         fh.write(chunk)
         sha = _sha256(local)
-        existing = Recording.objects.filter(sha256=sha).select_related("source").first()
+        existing = (
+            Recording.objects.filter(project_id=source.project_id, sha256=sha)
+            .select_related("source")
+            .first()
+        )
         if existing:
             return IngestResult(recording=existing, duplicate=True)
 
@@ -225,6 +229,7 @@ def _recording_store(
         with transaction.atomic():
             recording = Recording.objects.create(
                 source=source,
+                project_id=source.project_id,
                 original=stored[0],
                 normalised=stored[1] if wav is not None else "",
                 original_name=name,
@@ -246,7 +251,7 @@ def _recording_store(
         # The same bytes were ingested concurrently by someone else between our check and insert.
         for key in stored:
             default_storage.delete(key)
-        existing = Recording.objects.filter(sha256=sha).first()
+        existing = Recording.objects.filter(project_id=source.project_id, sha256=sha).first()
         if existing is None:
             raise
         return IngestResult(recording=existing, duplicate=True)

@@ -7,3 +7,9 @@ class ReleasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "releases"
     verbose_name = "Corpus imports and releases"
+
+    def ready(self) -> None:
+        from core.files import register_file_resolver
+        from releases.selectors import stored_file_access
+
+        register_file_resolver(stored_file_access)

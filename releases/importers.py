@@ -238,9 +238,10 @@ def corpus_import(
 
     Files are those under `root` (recursively) with an extension in AUDIO_EXTENSIONS, in path
     order. The folder format also accepts a folder named after an active emotion code when no
-    mapping exists. Duplicates (same bytes already ingested, in any project) are counted, not
-    imported again; a file that does not decode stays stored as a failed recording and is
-    reported in `failed`, as is a file `recording_ingest` refuses.
+    mapping exists. Duplicates (same bytes already ingested into this project) are counted, not
+    imported again (the same file may enter two projects); a file that does not decode stays
+    stored as a failed recording and is reported in `failed`, as is a file `recording_ingest`
+    refuses.
 
     Args:
         project: the project the clips join.

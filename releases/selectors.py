@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core import roles
 from core.access import object_for_user, projects_for_user
 from releases.models import Release, ReleaseExport
 
@@ -64,3 +65,20 @@ def export_for_user(user, pk) -> ReleaseExport:
         Http404: no such export in the user's projects.
     """
     return object_for_user(exports_for_user(user), pk, what="export")
+
+
+def stored_file_access(user, name: str) -> bool | None:
+    """The releases app's answer for a stored file (registered in core.files): None if `name` is
+    not a release manifest or export archive; else True for curators and ML staff of its
+    project."""
+    owned = (
+        Release.objects.filter(manifest=name).exists() or ReleaseExport.objects.filter(archive=name).exists()
+    )
+    if not owned:
+        return None
+    if not roles.user_has_role(user, roles.CURATOR, roles.ML_STAFF):
+        return False
+    return (
+        releases_for_user(user).filter(manifest=name).exists()
+        or exports_for_user(user).filter(archive=name).exists()
+    )

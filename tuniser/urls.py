@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotation.urls import api_urlpatterns as annotation_api
-from corpus import views as corpus_views
+from core import views as core_views
 from corpus.urls import api_urlpatterns as corpus_api
 from inference.urls import api_urlpatterns as inference_api
 from releases.urls import api_urlpatterns as releases_api
@@ -37,6 +37,6 @@ urlpatterns = [
 ]
 
 if settings.STORAGE_BACKEND == "filesystem":
-    # Media (clip and recording audio) is served by Django to curating roles only (see
-    # corpus.views.media). A deployment may put a proxy with auth_request in front.
-    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", corpus_views.media, name="media")]
+    # Media (audio, manifests, exports) is served by Django after one access check (see
+    # core.views.media and core.files). A deployment may put a proxy with auth_request in front.
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", core_views.media, name="media")]

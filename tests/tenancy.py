@@ -1,0 +1,176 @@
+"""Two projects built through the real services, and a cast of users, for the access and fuzz tests.
+
+Project A ("alpha") and project B ("bravo") each hold real RAVDESS speech (different actors, so
+nothing is shared): gold-labelled clips imported with `corpus_import`, a broadcast-like recording
+ingested with `recording_ingest` and cut into clips, a queued segmentation run, a release built by
+`release_build`, a queued export, a classical model trained through `run_execute`, a queued run,
+an active pre-labeller and a queued pre-label job. Nothing is enqueued: the tests run in one
+transaction, so `on_commit` never fires.
+
+Every name and title of project B carries MARKER_B, so that a response to one of A's users that
+mentions it has leaked B's data (and MARKER_A the other way round).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from annotation import services as annotation_services
+from annotation.guideline import ensure_guideline
+from annotation.models import Assignment
+from annotation.tests.factories import clone_clips
+from core import roles
+from core.models import Project
+from corpus import services as corpus_services
+from corpus.models import Clip
+from corpus.tests import media_files as mf
+from inference import services as inference_services
+from releases.build import ReleaseParams, release_build
+from releases.export import release_export_create
+from releases.importers import corpus_import, label_mappings_ensure
+from training import services as training_services
+from training.models import ModelVersion
+
+MARKER_A = "alphamarker"
+MARKER_B = "bravomarker"
+# The people of project A: one per role, and a member who holds no role.
+ROLE_USERS = ("annotator", "validator", "curator", "ml_staff")
+A_USERS = ("norole", *ROLE_USERS)
+
+
+@dataclass
+class Tenant:
+    """One project's objects (ids by kind, as a URL or a body names them)."""
+
+    project: Project
+    marker: str
+    ids: dict[str, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # storage names: a clip WAV, a manifest
+
+
+def _user(django_user_model, username: str, groups: tuple[str, ...], project: Project):
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username)
+    user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])
+    project.members.add(user)
+    return user
+
+
+def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: Path, owner) -> Tenant:
+    """Build one project's objects through the services (see the module docstring)."""
+    project = Project.objects.create(name=f"{slug} {marker}", slug=slug)
+    project.members.add(owner)
+    t = Tenant(project=project, marker=marker)
+    folder = tmp_path / slug
+    folder.mkdir()
+    # One neutral (01) and one angry (05) utterance per actor: two labels, speakers to split by.
+    for actor in actors:
+        for emotion in ("01", "05"):
+            f = data_dir / "ravdess" / f"03-01-{emotion}-01-01-01-{actor:02d}.flac"
+            (folder / f.name).symlink_to(f)
+    report = corpus_import(project=project, fmt="ravdess", root=folder, source_title=f"RAVDESS {marker}")
+    assert report.ok and report.imported == 2 * len(actors), report
+
+    # A broadcast-like recording (three joined utterances), whole-file clip + cloned clips for
+    # the labelling pool (accepted) and the validation pool (awaiting validation).
+    source = corpus_services.source_get_or_create(
+        project=project, title=f"Broadcast {marker}", created_by=owner
+    )
+    samples, rate = mf.ravdess_speech(data_dir, n=3, offset=actors.start * 20)
+    wav = mf.write_wav(tmp_path / f"{slug}-{marker}.wav", samples, rate)
+    with transaction.atomic():
+        recording = corpus_services.recording_ingest(
+            source=source, path=wav, uploaded_by=owner, segment=False
+        ).recording
+        whole = corpus_services.clip_create_whole(recording=recording, status=Clip.Status.ACCEPTED)
+    labelling = clone_clips(recording, 3, status=Clip.Status.ACCEPTED)
+    validation = clone_clips(recording, 3, status=Clip.Status.AWAITING_VALIDATION)
+    run = corpus_services.segmentation_run_create(recording=recording, created_by=owner, enqueue=False)
+
+    release = release_build(
+        project=project,
+        params=ReleaseParams(
+            name=f"rel-{marker}", label_set=["angry", "neutral"], group_by="speaker", split="70/15/15", seed=1
+        ),
+        created_by=owner,
+    )
+    export = release_export_create(release=release, created_by=owner, enqueue=False)
+    trained = training_services.run_create(
+        release=release, family="classical", device="cpu", name=f"trained-{marker}", enqueue=False
+    )
+    training_services.run_execute(run_id=trained.pk)
+    model_version = ModelVersion.objects.get(run=trained)
+    queued = training_services.run_create(
+        release=release, family="classical", device="cpu", name=f"queued-{marker}", enqueue=False
+    )
+    inference_services.prelabeller_activate(project=project, model_version=model_version, user=owner)
+    job = inference_services.prelabel_job_create(project=project, user=owner, enqueue=False)
+
+    t.ids = {
+        "recording": recording.pk,
+        "source": source.pk,
+        "clip": labelling[0],
+        "validation_clip": validation[0],
+        "whole_clip": whole.pk,
+        "segmentation_run": run.pk,
+        "release": release.pk,
+        "export": export.pk,
+        "run": queued.pk,
+        "trained_run": trained.pk,
+        "model_version": model_version.pk,
+        "prelabel_job": job.pk,
+    }
+    t.files = {
+        "clip_audio": Clip.objects.get(pk=labelling[0]).audio.name,
+        "recording_audio": recording.normalised.name,
+        "manifest": release.manifest.name,
+    }
+    return t
+
+
+@dataclass
+class World:
+    a: Tenant
+    b: Tenant
+    users: dict  # "norole", the four roles (members of A), "outsider" (every role, member of B)
+
+
+def build_world(*, django_user_model, data_dir: Path, tmp_path: Path) -> World:
+    """Projects A and B, A's cast (one user per role, a member with no role), B's outsider.
+
+    The annotator of A holds A's `clip` (a live labelling assignment) and the validator holds
+    A's `validation_clip`, as they would after asking for their next clip.
+    """
+    ensure_guideline()
+    label_mappings_ensure()
+    owner_a = django_user_model.objects.create_user(username=f"owner-{MARKER_A}", password="x")
+    owner_b = django_user_model.objects.create_user(username=f"owner-{MARKER_B}", password="x")
+    a = _tenant(
+        slug="alpha", marker=MARKER_A, actors=range(1, 7), data_dir=data_dir, tmp_path=tmp_path, owner=owner_a
+    )
+    b = _tenant(
+        slug="bravo",
+        marker=MARKER_B,
+        actors=range(7, 13),
+        data_dir=data_dir,
+        tmp_path=tmp_path,
+        owner=owner_b,
+    )
+    users = {"norole": _user(django_user_model, "norole", (), a.project)}
+    for name in ROLE_USERS:
+        users[name] = _user(django_user_model, name, (name,), a.project)
+    users["outsider"] = _user(django_user_model, "outsider", roles.ALL_ROLES, b.project)
+    # The annotator and the validator each hold one clip of A, as after "next clip".
+    held = annotation_services.assignment_next(
+        user=users["annotator"], project=a.project, kind=Assignment.Kind.LABELLING
+    )
+    a.ids["clip"] = held.assignment.clip_id
+    a.files["clip_audio"] = Clip.objects.get(pk=a.ids["clip"]).audio.name
+    held = annotation_services.assignment_next(
+        user=users["validator"], project=a.project, kind=Assignment.Kind.VALIDATION
+    )
+    a.ids["validation_clip"] = held.assignment.clip_id
+    return World(a=a, b=b, users=users)
