@@ -19,11 +19,11 @@ from annotation.models import (
     RejectionReason,
     ValidationVote,
 )
-from core.admin import ReadOnlyAdmin
+from core.admin import ProjectScopedAdmin, ReadOnlyAdmin
 
 
 @admin.register(AnnotationConfig)
-class AnnotationConfigAdmin(admin.ModelAdmin):
+class AnnotationConfigAdmin(ProjectScopedAdmin):
     list_display = [
         "project",
         "labels_per_clip",
@@ -56,6 +56,7 @@ class LabelOptionAdmin(admin.ModelAdmin):
 
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["kind", "clip", "user", "state", "served_at", "expires_at"]
     list_filter = ["kind", "state"]
     raw_id_fields = ["clip"]
@@ -63,17 +64,20 @@ class AssignmentAdmin(ReadOnlyAdmin):
 
 @admin.register(ValidationVote)
 class ValidationVoteAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "validator", "accept", "active", "created_at"]
     list_filter = ["accept", "active"]
 
 
 @admin.register(ClipDecision)
 class ClipDecisionAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "accepted", "by_curator", "created_at"]
 
 
 @admin.register(Annotation)
 class AnnotationAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "annotator", "emotion", "gender", "time_spent_ms", "created_at"]
     list_filter = ["emotion", "gender"]
     search_fields = ["annotator__username"]
@@ -81,15 +85,18 @@ class AnnotationAdmin(ReadOnlyAdmin):
 
 @admin.register(Flag)
 class FlagAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "user", "reason", "created_at"]
 
 
 @admin.register(ClipConsensus)
 class ClipConsensusAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "status", "emotion", "gender", "agreement", "method", "updated_at"]
     list_filter = ["status", "emotion", "method"]
 
 
 @admin.register(Adjudication)
 class AdjudicationAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "curator", "decision", "emotion", "created_at"]

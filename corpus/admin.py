@@ -6,21 +6,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from core.models import Project
+from core.admin import ProjectScopedAdmin
 from corpus import services
 from corpus.models import Clip, Recording, SegmentationRun, Source
 
 
-@admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "dialect", "created_at"]
-    prepopulated_fields = {"slug": ["name"]}
-    filter_horizontal = ["members"]
-    search_fields = ["name", "slug"]
-
-
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(ProjectScopedAdmin):
     list_display = ["title", "episode", "kind", "channel", "air_date", "project"]
     list_filter = ["project", "kind", "channel"]
     search_fields = ["title", "episode", "channel"]
@@ -59,7 +51,7 @@ class ClipInline(admin.TabularInline):
 
 
 @admin.register(Recording)
-class RecordingAdmin(admin.ModelAdmin):
+class RecordingAdmin(ProjectScopedAdmin):
     list_display = ["id", "original_name", "source", "status", "duration_s", "created_at"]
     list_filter = ["status", "source__project", "source"]
     search_fields = ["original_name", "sha256", "source__title"]
@@ -161,7 +153,8 @@ class SegmentationRunForm(forms.ModelForm):
 
 
 @admin.register(SegmentationRun)
-class SegmentationRunAdmin(admin.ModelAdmin):
+class SegmentationRunAdmin(ProjectScopedAdmin):
+    project_field = "recording__project"
     form = SegmentationRunForm
     list_display = ["id", "recording", "detector", "status", "progress_bar", "n_clips_created", "created_at"]
     list_filter = ["status", "detector"]
@@ -193,7 +186,8 @@ class SegmentationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Clip)
-class ClipAdmin(admin.ModelAdmin):
+class ClipAdmin(ProjectScopedAdmin):
+    project_field = "recording__project"
     list_display = ["id", "recording", "start_s", "end_s", "duration_s", "status", "snr_db", "player"]
     list_filter = ["status", "recording__source__project", "recording__source"]
     readonly_fields = [f.name for f in Clip._meta.fields if f.name != "status"] + ["player"]

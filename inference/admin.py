@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from core.admin import ProjectScopedAdmin
 from inference import services
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from training.admin import ModelVersionAdmin
@@ -19,7 +20,7 @@ ModelVersionAdmin.actions = [*getattr(ModelVersionAdmin, "actions", []), promote
 
 
 @admin.register(Prelabeller)
-class PrelabellerAdmin(admin.ModelAdmin):
+class PrelabellerAdmin(ProjectScopedAdmin):
     list_display = ["project", "model_version", "show_to_annotators", "activated_by", "activated_at"]
     actions = ["prelabel_existing"]
 
@@ -36,7 +37,8 @@ class PrelabellerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ProjectScopedAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "model_version", "top_label", "top_probability", "entropy", "created_at"]
     list_filter = ["model_version", "top_label"]
     raw_id_fields = ["clip"]
@@ -49,7 +51,7 @@ class PredictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PrelabelJob)
-class PrelabelJobAdmin(admin.ModelAdmin):
+class PrelabelJobAdmin(ProjectScopedAdmin):
     list_display = ["id", "project", "model_version", "status", "progress", "n_done", "n_total", "created_at"]
     readonly_fields = [f.name for f in PrelabelJob._meta.fields]
 

@@ -18,6 +18,7 @@ class LabelMappingAdmin(admin.ModelAdmin):
 
 @admin.register(GoldLabel)
 class GoldLabelAdmin(ReadOnlyAdmin):
+    project_field = "clip__recording__project"
     list_display = ["clip", "corpus", "original_label", "emotion", "gender"]
     list_filter = ["corpus", "emotion"]
 

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from core.admin import ProjectScopedAdmin
 from training import services
 from training.ml import families
 from training.models import ModelVersion, TrainingRun
@@ -41,7 +42,7 @@ class TrainingRunForm(forms.ModelForm):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(ProjectScopedAdmin):
     form = TrainingRunForm
     change_form_template = "admin/training/trainingrun/change_form.html"
     list_display = ["id", "__str__", "family", "release", "status", "progress_bar", "test_ua", "created_at"]
@@ -103,7 +104,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ProjectScopedAdmin):
     list_display = ["name", "family", "release", "test_ua", "created_at"]
     list_filter = ["family", "project"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]

@@ -1,0 +1,66 @@
+"""Give a person a role in a project, in one step (group, membership, staff status).
+
+    manage.py member_add fatma --project tuniser --role ml_staff
+    manage.py member_add sami --project tuniser --role annotator --create --email sami@lab.tn
+
+With --create, a missing user is created; the password is read from TUNISER_NEW_USER_PASSWORD
+or asked for (never on the command line, where it would stay in the shell history).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from core import roles
+from core.errors import ApplicationError
+from core.models import Project
+from core.services import member_add
+
+
+class Command(BaseCommand):
+    help = "Give USER a role in a project (group + membership + staff status for admin roles)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--project", required=True, help="Project slug.")
+        parser.add_argument("--role", required=True, choices=roles.ALL_ROLES)
+        parser.add_argument("--create", action="store_true", help="Create the user if missing.")
+        parser.add_argument("--email", default="")
+
+    def handle(self, *args, username, project, role, create, email, **options):
+        project_obj = Project.objects.filter(slug=project).first()
+        if project_obj is None:
+            known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No project '{project}' (projects: {known}).")
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not create:
+                raise CommandError(f"No user '{username}': add --create to create them.")
+            user = self._create(User, username, email)
+        try:
+            changed = member_add(user=user, project=project_obj, role=role)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        staff = " (staff: may open the admin)" if user.is_staff else ""
+        verb = "is now" if changed else "was already"
+        self.stdout.write(f"{username} {verb} {role} in {project_obj.slug}{staff}.")
+
+    def _create(self, User, username: str, email: str):
+        password = os.environ.get("TUNISER_NEW_USER_PASSWORD") or getpass.getpass(
+            f"Password for {username}: "
+        )
+        user = User(username=username, email=email)
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"Created user {username}.")
+        return user
