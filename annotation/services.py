@@ -448,8 +448,9 @@ def annotation_submit(
         gender: an active LabelOption code of kind gender (required).
         time_spent_ms: labelling time in milliseconds (negative or None stored as 0).
         comment: free text.
-        shown_prediction: the pre-label suggestion the annotator was shown, if any, stored as
-            JSON as given.
+        shown_prediction: what the client says it showed. Not trusted: the stored value is the
+            suggestion the server itself hands out with this clip (`policies.handout_extras`),
+            or None when the project shows none, whatever the client sends.
     Returns:
         The new Annotation.
     Raises:
@@ -497,7 +498,9 @@ def annotation_submit(
             time_spent_ms=max(int(time_spent_ms or 0), 0),
             comment=comment or "",
             assignment=assignment,
-            shown_prediction=shown_prediction,
+            shown_prediction=policies.handout_extras(
+                clip_id=clip_id, project=entry.project, kind=LABELLING
+            ).get("suggestion"),
         )
         _finish(assignment, entry, Assignment.State.DONE)
         entry.n_done += 1  # the row is locked: plain arithmetic is safe

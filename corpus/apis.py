@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, project_for_user
+from core.serializers import IdField
 from corpus import audio, selectors, services
 from corpus.models import Clip, Recording, SegmentationRun, Source
 
@@ -125,11 +126,9 @@ class RecordingUploadSerializer(serializers.Serializer):
         allow_empty_file=True, help_text="Audio or video: wav, mp3, m4a/aac, ogg/opus, flac, mp4, mkv, webm."
     )
     project = serializers.SlugField(
-        required=False, help_text="Project slug; optional if you belong to one project."
+        required=False, max_length=80, help_text="Project slug; optional if you belong to one project."
     )
-    source = serializers.IntegerField(
-        required=False, help_text="Existing source id (else give source_title)."
-    )
+    source = IdField(required=False, help_text="Existing source id (else give source_title).")
     source_title = serializers.CharField(
         required=False, max_length=300, help_text="Series or programme title."
     )
@@ -144,6 +143,12 @@ class RecordingUploadSerializer(serializers.Serializer):
         if not attrs.get("source") and not attrs.get("source_title"):
             raise serializers.ValidationError("Give a source id or a source_title (the series or programme).")
         return attrs
+
+
+class PeaksQuerySerializer(serializers.Serializer):
+    n = serializers.IntegerField(
+        required=False, default=4000, min_value=100, max_value=20000, help_text="Number of peaks"
+    )
 
 
 class IngestResponseSerializer(serializers.Serializer):
@@ -205,9 +210,7 @@ class RecordingListCreateApi(APIView):
         # Refuse a bad file before anything is written (not even its Source).
         services.upload_check(name=v["file"].name, size=v["file"].size)
         if v.get("source"):
-            source = selectors.sources_for_user(request.user).filter(pk=v["source"]).first()
-            if source is None:
-                raise serializers.ValidationError({"source": f"No source #{v['source']} in your projects."})
+            source = selectors.source_for_user(request.user, v["source"])
         else:
             project = project_for_user(request.user, v.get("project"))
             source = services.source_get_or_create(
@@ -296,7 +299,7 @@ class RecordingSummaryApi(APIView):
 class RecordingPeaksApi(APIView):
     @extend_schema(
         operation_id="recordings_peaks",
-        parameters=[OpenApiParameter("n", int, description="Number of peaks (100–20000, default 4000)")],
+        parameters=[PeaksQuerySerializer],
         responses=inline_serializer(
             "RecordingPeaks", {"duration": serializers.FloatField(), "peaks": serializers.ListField()}
         ),
@@ -306,10 +309,9 @@ class RecordingPeaksApi(APIView):
         recording = selectors.recording_for_user(request.user, pk)
         if not recording.normalised:
             raise Http404("This recording has no decoded audio.")
-        try:
-            n = min(max(int(request.query_params.get("n", 4000)), 100), 20000)
-        except ValueError as exc:
-            raise serializers.ValidationError({"n": "n must be an integer."}) from exc
+        query = PeaksQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        n = query.validated_data["n"]
         # The normalised audio of a recording never changes: its peaks are computed once.
         key = f"peaks:{recording.sha256}:{n}"
         return Response(
@@ -352,12 +354,15 @@ class RecordingSegmentApi(APIView):
 
 
 class SegmentationRunDetailApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
     @extend_schema(operation_id="segmentation_runs_retrieve", responses=SegmentationRunSerializer)
     def get(self, request, pk: int):
         return Response(SegmentationRunSerializer(selectors.segmentation_run_for_user(request.user, pk)).data)
 
 
 class SourceListApi(generics.ListAPIView):
+    permission_classes = [INGEST_PERMISSION]
     serializer_class = SourceSerializer
 
     def get_queryset(self):

@@ -208,7 +208,7 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     4. For oversampling, plan augmented copies of training items only.
     5. Write the sorted JSON-lines manifest, its sha256, and the items, in one transaction.
 
-    The version is the name's highest version in the project + 1 (read under a row lock); the
+    The version is the name's highest version in the project + 1 (read under a lock of the project row); the
     manifest is stored at releases/<project slug>/<name>/v<version>/manifest.jsonl and deleted
     again if the rows cannot be written.
 
@@ -310,11 +310,11 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
     if copies:
         report["augmented_copies"] = dict(sorted(Counter(item.label for item, _ in copies).items()))
     with transaction.atomic():
+        # Lock a row that exists (the project: FOR UPDATE cannot lock an aggregate), so two
+        # builds of one name take their versions one after the other: v1 and v2, never a clash.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
         version = (
-            Release.objects.select_for_update()
-            .filter(project=project, name=params.name)
-            .aggregate(v=Max("version"))["v"]
-            or 0
+            Release.objects.filter(project=project, name=params.name).aggregate(v=Max("version"))["v"] or 0
         ) + 1
         key = default_storage.save(
             f"releases/{project.slug}/{params.name}/v{version}/manifest.jsonl", ContentFile(manifest)

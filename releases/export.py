@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import logging
+import os
 import tempfile
 import zipfile
 from collections import Counter
@@ -52,6 +53,9 @@ def release_export_create(*, release: Release, created_by=None, enqueue: bool = 
         The new ReleaseExport (status queued), or the release's export already queued or running.
     """
     with transaction.atomic():
+        # Lock the release row: two simultaneous requests queue one export, not two writing the
+        # same archive.
+        Release.objects.select_for_update().filter(pk=release.pk).first()
         busy = release.exports.filter(
             status__in=[ReleaseExport.Status.QUEUED, ReleaseExport.Status.RUNNING]
         ).first()
@@ -96,19 +100,22 @@ def _export(export: ReleaseExport, progress: jobs.JobProgress) -> dict:
     )
     seed = int(release.params.get("seed", 0))
     key = f"exports/{release.project.slug}/{release.name}-v{release.version}.zip"
-    local = _local_path(key)
-    if local is not None:
-        key, local = local
+    # One partial file per export, the same at every attempt: an attempt whose worker was killed
+    # leaves it behind, and the next attempt overwrites it (no orphan archive next to the real one).
+    local = _local_path(_partial_key(export))
     with tempfile.TemporaryDirectory(prefix="tuniser-export-") as tmp:
-        # On a filesystem storage the archive is written in place (no second copy of GBs);
-        # on an object store it is written to a temporary file and uploaded.
+        # On a filesystem storage the archive is written in place (no second copy of GBs), then
+        # renamed to a free name; on an object store it is written to a temporary file and uploaded.
         path = local or Path(tmp) / Path(key).name
         try:
             _write_archive(path, release, items, manifest_bytes, audio_names, seed, progress)
+            size = path.stat().st_size
             if local is None:
                 with open(path, "rb") as fh:
                     key = default_storage.save(key, File(fh))
-            size = path.stat().st_size
+            else:
+                key = default_storage.get_available_name(key)
+                os.replace(path, default_storage.path(key))
         except BaseException:
             if local is not None:
                 local.unlink(missing_ok=True)
@@ -116,15 +123,32 @@ def _export(export: ReleaseExport, progress: jobs.JobProgress) -> dict:
     return {"archive": key, "size_bytes": size}
 
 
-def _local_path(key: str) -> tuple[str, Path] | None:
-    """A free name near `key` and its file on a filesystem storage; None on object stores."""
+def _partial_key(export: ReleaseExport) -> str:
+    return f"exports/{export.release.project.slug}/.export-{export.pk}.zip.part"
+
+
+def _local_path(key: str) -> Path | None:
+    """The file of `key` on a filesystem storage (its folder made); None on object stores."""
     try:
-        name = default_storage.get_available_name(key)
-        path = Path(default_storage.path(name))
+        path = Path(default_storage.path(key))
     except NotImplementedError:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return name, path
+    return path
+
+
+def release_export_given_up(*, pk: int, error: str) -> None:
+    """Clean up after core.jobs gave up export `pk` (its worker was lost at every attempt): the
+    partial archive its attempts wrote is deleted.
+
+    Args:
+        pk: the ReleaseExport's id.
+        error: the reason written on the row (unused: nothing else to record).
+    """
+    export = ReleaseExport.objects.filter(pk=pk).select_related("release__project").first()
+    path = _local_path(_partial_key(export)) if export is not None else None
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _write_archive(path: Path, release, items, manifest_bytes, audio_names, seed, progress) -> None:

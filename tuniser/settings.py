@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     # The workflow, bottom to top: imports only point down this list.
     "core",
     "corpus",
@@ -83,7 +84,24 @@ MIDDLEWARE = [
     "tuniser.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Login throttling (django-axes): repeated failures lock a username from an address -------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind a proxy, the client address comes from X-Forwarded-For only when the proxy is trusted.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env_bool("DJANGO_BEHIND_PROXY", False) else ["REMOTE_ADDR"]
+)
 
 ROOT_URLCONF = "tuniser.urls"
 WSGI_APPLICATION = "tuniser.wsgi.application"
@@ -129,7 +147,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 10)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -200,6 +223,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # message to a second worker while the first is still working on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 12 * 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Nothing waits for the visibility timeout: the job sweep (core.jobs.jobs_sweep) takes back jobs
+# whose worker died and re-sends messages the broker lost. Celery beat runs it (`make run`, and
+# the compose `beat` service); a sweep message that waited longer than one period is dropped.
+JOB_SWEEP_EVERY_S = env_float("TUNISER_JOB_SWEEP_EVERY_S", 30.0)
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {
+        "task": "core.tasks.jobs_sweep",
+        "schedule": JOB_SWEEP_EVERY_S,
+        "options": {"expires": JOB_SWEEP_EVERY_S},
+    }
+}
 
 # --- REST framework and OpenAPI ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -213,13 +247,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    # Token and basic-auth guessing is slowed by django-axes too (BasicAuthentication goes
+    # through authenticate()); these rates bound everyone else.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", "60/min"),
+        "user": env("API_THROTTLE_USER", "3000/min"),
+    },
 }
+# The throttles count in the cache: the Redis server when there is one (shared by every web
+# process), else this process's memory.
+CACHES = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+    if env("REDIS_URL")
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TuniSER Studio API",
     "DESCRIPTION": "Ingest broadcast audio, segment it into utterances, validate, label, agree, "
     "release balanced datasets, train and pre-label speech-emotion models.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for people who have an account.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -248,6 +301,11 @@ TUNISER = {
     # Inference API: longest upload it answers, and the RMS level under which audio is silence.
     "INFERENCE_MAX_S": env_float("TUNISER_INFERENCE_MAX_S", 600.0),
     "SILENCE_DBFS": env_float("TUNISER_SILENCE_DBFS", -50.0),
+    # Jobs (core.jobs): a running job's worker beats every JOB_HEARTBEAT_S; a job without a beat
+    # for JOB_STALE_AFTER_S lost its worker and is taken again, until JOB_MAX_ATTEMPTS claims.
+    "JOB_HEARTBEAT_S": env_float("TUNISER_JOB_HEARTBEAT_S", 5.0),
+    "JOB_STALE_AFTER_S": env_float("TUNISER_JOB_STALE_AFTER_S", 60.0),
+    "JOB_MAX_ATTEMPTS": env_int("TUNISER_JOB_MAX_ATTEMPTS", 3),
 }
 
 LOGGING = {
@@ -262,3 +320,16 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # HTTPS: redirect, HSTS (start low, raise once the site is known to work over HTTPS).
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and only then).
+    if env_bool("DJANGO_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST", True)
+    # The health check answers plain HTTP probes from inside the deployment.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -324,3 +324,18 @@ def test_api_roles_and_blindness(clips, make_user, project, outsider):
     assert progress["annotators"][0]["user"] == "ann" and progress["annotators"][0]["done"] == 1
     assert progress["annotators"][0]["median_s_per_clip"] == 1.8
     assert progress["validators"][0]["done"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_shown_prediction_is_not_stored(clips, make_user, project):
+    """The suggestion shown is the server's to record: with no pre-labeller shown, a client's
+    claim of one is dropped."""
+    accept_all(clips, make_user("val", "validator"))
+    ann = make_user("ann", "annotator")
+    clip_id = services.assignment_next(user=ann, project=project, kind=L).assignment.clip_id
+    forged = {"label": "happy", "probabilities": {"happy": 1.0}, "model_version": 999}
+    annotation = services.annotation_submit(
+        user=ann, clip_id=clip_id, emotion="sad", gender="female", shown_prediction=forged
+    )
+    annotation.refresh_from_db()
+    assert annotation.shown_prediction is None

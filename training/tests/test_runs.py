@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from conftest import wait_for
@@ -167,3 +167,13 @@ def test_train_command(release, capsys):
     out = capsys.readouterr().out
     assert "succeeded" in out and "UA" in out
     assert Path(ModelVersion.objects.get().artifact_dir, "config.json").is_file()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_command_names_a_missing_release_or_version_clearly(release):
+    with pytest.raises(CommandError, match=r"No release 'nope'\.$"):
+        call_command("train", "--release", "nope", "--family", "classical")
+    with pytest.raises(CommandError, match=r"No release 'angry-neutral' v9\.$"):
+        call_command("train", "--release", "angry-neutral", "--release-version", "9", "--family", "classical")
+    with pytest.raises(CommandError, match=r"in project 'elsewhere'"):
+        call_command("train", "--release", "angry-neutral", "--project", "elsewhere", "--family", "classical")

@@ -18,6 +18,7 @@ class Command(BaseCommand):
             "--release", required=True, help="Release name (latest version unless --version)."
         )
         parser.add_argument("--release-version", type=int, default=None)
+        parser.add_argument("--project", default="", help="Project slug (when the name exists in several).")
         parser.add_argument("--family", required=True, choices=Family.values)
         parser.add_argument("--device", default="auto", choices=TrainingRun.Device.values)
         parser.add_argument("--precision", default="fp32", choices=TrainingRun.Precision.values)
@@ -33,15 +34,23 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         releases = Release.objects.filter(name=o["release"])
+        if o["project"]:
+            releases = releases.filter(project__slug=o["project"])
+        projects = sorted(set(releases.values_list("project__slug", flat=True)))
+        if len(projects) > 1:
+            raise CommandError(
+                f"Release '{o['release']}' exists in several projects ({', '.join(projects)}): "
+                "name one with --project."
+            )
         release = (
             releases.filter(version=o["release_version"]).first()
             if o["release_version"]
             else releases.order_by("-version").first()
         )
         if release is None:
-            raise CommandError(
-                f"No release '{o['release']}'" + (f" v{o['version']}" if o["release_version"] else "") + "."
-            )
+            version = f" v{o['release_version']}" if o["release_version"] else ""
+            where = f" in project '{o['project']}'" if o["project"] else ""
+            raise CommandError(f"No release '{o['release']}'{version}{where}.")
         try:
             hparams = json.loads(o["hparams"])
         except json.JSONDecodeError as exc:
@@ -67,7 +76,11 @@ class Command(BaseCommand):
                 enqueue=not o["sync"],
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+            if hasattr(exc, "error_dict"):
+                raise CommandError(
+                    "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+                ) from exc
+            raise CommandError(" ".join(exc.messages)) from exc
         if not o["sync"]:
             self.stdout.write(f"run #{run.pk} queued on the gpu queue")
             return
