@@ -13,7 +13,7 @@ import subprocess
 import warnings
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -45,9 +45,45 @@ def ffmpeg_exe() -> str:
 
 
 @dataclass(frozen=True)
+class AudioTrack:
+    """One audio stream of a file, as ffmpeg's banner describes it.
+
+    Attributes:
+        index: the stream's index in the file (ffmpeg's `#0:<index>`).
+        position: its position among the file's audio streams (0-based; ffmpeg's `0:a:<n>`):
+            what a user names with `--track` / `audio_track`.
+        codec: ffmpeg's codec name ("aac", "ac3", "mp2", "pcm_s16le").
+        sample_rate: Hz, or None if ffmpeg does not say.
+        channels: channel count, or None.
+        layout: ffmpeg's channel layout name ("stereo", "5.1(side)").
+        language: the container's language tag as given ("ara", "fre"), "" if none.
+        default: the stream carries the default disposition.
+        title: the stream's title tag, "" if none.
+    """
+
+    index: int
+    position: int
+    codec: str
+    sample_rate: int | None
+    channels: int | None
+    layout: str
+    language: str
+    default: bool
+    title: str
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields (stored on the Recording)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ProbeResult:
-    """What a file's header says: container, duration in seconds, and its first audio stream
-    (codec, sample rate in Hz, channel count; None where ffmpeg reports none)."""
+    """What a file's header says: container, duration in seconds, every audio stream, and the
+    first audio stream's codec, sample rate in Hz and channel count (None where there is none).
+
+    `duration_reliable` is False when ffmpeg had to estimate the duration from the bitrate (a WAV
+    written to a pipe, a VBR mp3 without a Xing header): such a header cannot judge truncation.
+    """
 
     container: str
     duration_s: float | None
@@ -55,21 +91,65 @@ class ProbeResult:
     sample_rate: int | None
     channels: int | None
     has_video: bool
+    tracks: tuple[AudioTrack, ...] = ()
+    duration_reliable: bool = True
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _INPUT = re.compile(r"Input #0, ([^,]+(?:,[^,]+)*?), from")
-_AUDIO = re.compile(r"Stream #0:\d+(?:\[\w+\])?(?:\(\w+\))?: Audio: ([^,\s]+)[^\n]*?, (\d+) Hz, ([^,\n]+)")
-_VIDEO = re.compile(r"Stream #0:\d+(?:\[\w+\])?(?:\(\w+\))?: Video: (?!mjpeg|png)")
-_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+_STREAM = re.compile(
+    r"^\s*Stream #0:(\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\((\w+)\))?: (Audio|Video|Subtitle|Data|Attachment): (.*)$"
+)
+_TITLE = re.compile(r"^\s+title\s*: (.*)$")
+_CHANNELS = {
+    "mono": 1,
+    "stereo": 2,
+    "2.1": 3,
+    "3.0": 3,
+    "3.0(back)": 3,
+    "4.0": 4,
+    "quad": 4,
+    "quad(side)": 4,
+    "5.0": 5,
+    "5.0(side)": 5,
+    "5.1": 6,
+    "5.1(side)": 6,
+    "6.1": 7,
+    "7.1": 8,
+    "7.1(wide)": 8,
+}
+# Layouts whose third channel (ffmpeg's order) is the front centre, where film and TV put dialogue.
+CENTRE_LAYOUTS = {"3.0", "4.0", "5.0", "5.0(side)", "5.1", "5.1(side)", "6.1", "7.1", "7.1(wide)"}
 
 
 def _channels(layout: str) -> int | None:
-    layout = layout.strip().split("(")[0]
+    layout = layout.strip()
     if layout in _CHANNELS:
         return _CHANNELS[layout]
     match = re.match(r"(\d+) channels", layout)
     return int(match.group(1)) if match else None
+
+
+def _audio_track(index: int, position: int, language: str | None, rest: str, line: str) -> AudioTrack:
+    parts = [p.strip() for p in rest.split(",")]
+    codec = parts[0].split(" ")[0] if parts else ""
+    rate, layout = None, ""
+    for i, part in enumerate(parts):
+        if m := re.fullmatch(r"(\d+) Hz", part):
+            rate = int(m.group(1))
+            layout = parts[i + 1] if i + 1 < len(parts) else ""
+            break
+    return AudioTrack(
+        index=index,
+        position=position,
+        codec=codec,
+        sample_rate=rate,
+        channels=_channels(layout),
+        layout=layout,
+        language=(language or "").lower() if (language or "").lower() != "und" else "",
+        default="(default)" in line,
+        title="",
+    )
 
 
 def probe(path: Path) -> ProbeResult:
@@ -78,8 +158,9 @@ def probe(path: Path) -> ProbeResult:
     Args:
         path: a local file.
     Returns:
-        ProbeResult parsed from ffmpeg's banner: `audio_codec` etc. None for a file with no
-        audio stream; `has_video` ignores cover art (mjpeg, png streams).
+        ProbeResult parsed from ffmpeg's banner, every audio stream in `tracks` (with its
+        language tag, default flag and title); `audio_codec` etc. describe the first audio stream
+        and are None for a file with none; `has_video` ignores cover art (mjpeg, png streams).
     Raises:
         AudioError: ffmpeg recognises no format in the file.
         subprocess.TimeoutExpired: ffmpeg ran more than 120 s.
@@ -101,58 +182,175 @@ def probe(path: Path) -> ProbeResult:
     duration = None
     if m := _DURATION.search(err):
         duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    audio = _AUDIO.search(err)
+    tracks: list[AudioTrack] = []
+    has_video = False
+    current: AudioTrack | None = None
+    for line in err.splitlines():
+        if m := _STREAM.match(line):
+            index, language, kind, rest = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+            current = None
+            if kind == "Audio":
+                current = _audio_track(index, len(tracks), language, rest, line)
+                tracks.append(current)
+            elif kind == "Video" and not re.match(r"(mjpeg|png)\b", rest):
+                has_video = True
+        elif current is not None and (t := _TITLE.match(line)):
+            tracks[-1] = current = replace(current, title=t.group(1).strip())
+        elif not line.startswith("    "):
+            current = None
+    first = tracks[0] if tracks else None
     return ProbeResult(
         container=container,
         duration_s=duration,
-        audio_codec=audio.group(1) if audio else None,
-        sample_rate=int(audio.group(2)) if audio else None,
-        channels=_channels(audio.group(3)) if audio else None,
-        has_video=bool(_VIDEO.search(err)),
+        audio_codec=first.codec if first else None,
+        sample_rate=first.sample_rate if first else None,
+        channels=first.channels if first else None,
+        has_video=has_video,
+        tracks=tuple(tracks),
+        duration_reliable="Estimating duration from bitrate" not in err and "Ignoring maximum wav" not in err,
     )
 
 
-def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[ProbeResult, float]:
-    """Decode the first audio stream of `src` to 16 kHz mono 16-bit WAV at `dst`.
+# Language tags that name the same language (ISO 639-1, 639-2/B, 639-2/T, 639-3 varieties).
+LANGUAGE_ALIASES = {
+    "ara": {"ara", "ar", "arb", "aeb", "arq", "ary", "arz", "apc", "acm"},  # Tunisian Arabic: aeb
+    "fre": {"fre", "fra", "fr"},
+    "eng": {"eng", "en"},
+    "ger": {"ger", "deu", "de"},
+    "spa": {"spa", "es"},
+    "ita": {"ita", "it"},
+    "tur": {"tur", "tr"},
+}
 
-    A file already 16 kHz mono WAV/FLAC is copied through libsndfile with no ffmpeg process;
-    anything else is probed, then decoded by ffmpeg (first audio stream, downmixed, resampled).
+
+def language_matches(tag: str, wanted: str) -> bool:
+    """True if container tag `tag` names language `wanted` (any of its ISO 639 codes)."""
+    tag, wanted = tag.lower(), wanted.lower()
+    for codes in LANGUAGE_ALIASES.values():
+        if wanted in codes:
+            return tag in codes
+    return tag == wanted
+
+
+def choose_track(
+    tracks: tuple[AudioTrack, ...], *, requested: int | None = None, languages: tuple[str, ...] = ("ara",)
+) -> tuple[AudioTrack, str]:
+    """The audio track to segment, and why it was chosen.
+
+    Order: the track the user named (`requested`, a position among audio tracks) -> the first
+    track in one of the project's `languages` -> the default-flagged track -> the first.
+
+    Returns:
+        (track, reason): reason is "requested", "language", "default" or "first".
+    Raises:
+        AudioError: no audio track at all, or `requested` is not one of the file's tracks.
+    """
+    if not tracks:
+        raise AudioError("This file has no audio stream: there is nothing to segment.")
+    if requested is not None:
+        if not 0 <= requested < len(tracks):
+            have = ", ".join(f"{t.position} ({t.language or 'no language'})" for t in tracks)
+            raise AudioError(f"There is no audio track {requested} in this file; its tracks are: {have}.")
+        return tracks[requested], "requested"
+    for wanted in languages:
+        for track in tracks:
+            if track.language and language_matches(track.language, wanted):
+                return track, "language"
+    for track in tracks:
+        if track.default:
+            return track, "default"
+    return tracks[0], "first"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The outcome of decoding one file to the platform's 16 kHz mono WAV.
+
+    Attributes:
+        probe: what the header said.
+        duration_s: the decoded duration in seconds (what decodes, not what the header says).
+        track: the audio track decoded (None for the native fast path of 16 kHz mono files).
+        track_reason: why that track ("requested", "language", "default", "first", "only").
+        downmix: how the channels became one ("mono", "mean", "centre", "channel <n>: ...").
+        warnings: decode problems that did not stop it ("1.2 s of damaged audio skipped ...").
+    """
+
+    probe: ProbeResult
+    duration_s: float
+    track: AudioTrack | None = None
+    track_reason: str = "only"
+    downmix: str = "mono"
+    warnings: tuple[str, ...] = ()
+
+
+# The mono mix is "cancelled" when it is this much quieter than the loudest channel.
+CANCELLED_MIX_DB = 12.0
+# A recording is refused when less than this share of a reliable container duration decodes.
+MIN_DECODED_SHARE = 0.5
+
+
+def decode_to_wav(
+    src: Path,
+    dst: Path,
+    *,
+    timeout_s: float = 3600,
+    track: int | None = None,
+    languages: tuple[str, ...] = ("ara",),
+) -> Decoded:
+    """Decode one audio track of `src` to 16 kHz mono 16-bit WAV at `dst`.
+
+    1. A file already 16 kHz mono WAV/FLAC is copied through libsndfile (no ffmpeg process).
+    2. Otherwise probe every audio stream and choose one (`choose_track`).
+    3. Decode it with ffmpeg to 16 kHz, keeping its channels, skipping damaged packets (not
+       refusing the file for them) and counting the decoder's errors.
+    4. Downmix to mono without cancelling speech: the mean of the channels (for layouts with a
+       front centre, the centre plus half of front left and right, where dialogue lives), unless
+       that mix is more than CANCELLED_MIX_DB quieter than the loudest channel (phase-inverted
+       or mid/side material): then the loudest channel alone.
+    5. Judge truncation from the decoder, not from an estimated header: a reliable container
+       duration (not estimated from the bitrate) that decodes more than max(0.5 s, 2 %) short
+       is truncated when the decoder also reported errors or little of it decodes; otherwise a
+       shortfall with decoder errors is kept as a warning.
 
     Args:
-        src: the local file to decode.
+        src: the local file to decode (the extension is only a hint: content decides).
         dst: where to write the WAV (overwritten; removed again on failure).
         timeout_s: seconds the ffmpeg decode may run.
+        track: the audio track to decode (position among audio tracks), or None to choose.
+        languages: the project's languages, for choosing a track (ISO 639 codes).
     Returns:
-        (probe, duration_s): the ProbeResult and the decoded duration in seconds.
+        Decoded: probe, decoded duration, track, downmix and warnings.
     Raises:
-        AudioError, with a message fit for the user: no audio track, an undecodable or corrupt
-            file, zero samples, a decode over `timeout_s`, or a truncated file (decoded more than
-            max(0.5 s, 2 %) shorter than the header announces).
+        AudioError, with a message fit for the user: no audio stream, no such track, an
+            undecodable or corrupt file, zero samples, a decode over `timeout_s`, or a
+            truncated file.
         subprocess.TimeoutExpired: the probe itself ran over 120 s.
     """
-    fast = _decode_native(src, dst)
-    if fast is not None:
-        return fast
+    if track is None:
+        fast = _decode_native(src, dst)
+        if fast is not None:
+            return Decoded(probe=fast[0], duration_s=fast[1])
     info = probe(src)
-    if info.audio_codec is None:
+    if not info.tracks:
         what = "This video has no audio track" if info.has_video else "This file has no audio stream"
         raise AudioError(f"{what}: there is nothing to segment.")
+    chosen, reason = choose_track(info.tracks, requested=track, languages=languages)
+    if len(info.tracks) == 1 and reason != "requested":
+        reason = "only"
+    multi = dst.with_name(dst.stem + ".channels.wav")
     cmd = [
         ffmpeg_exe(),
         "-hide_banner",
         "-nostdin",
         "-v",
         "error",
-        "-xerror",
         "-i",
         str(src),
         "-map",
-        "0:a:0",
+        f"0:a:{chosen.position}",
         "-vn",
         "-sn",
         "-dn",
-        "-ac",
-        "1",
         "-ar",
         str(SAMPLE_RATE),
         "-c:a",
@@ -160,30 +358,129 @@ def decode_to_wav(src: Path, dst: Path, *, timeout_s: float = 3600) -> tuple[Pro
         "-f",
         "wav",
         "-y",
-        str(dst),
+        str(multi),
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        dst.unlink(missing_ok=True)
-        raise AudioError(f"Decoding took longer than {timeout_s:.0f} s and was stopped.") from exc
-    if proc.returncode != 0:
-        dst.unlink(missing_ok=True)
-        raise AudioError(
-            f"The audio is corrupt or truncated and could not be decoded ({_ffmpeg_reason(proc)})."
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise AudioError(f"Decoding took longer than {timeout_s:.0f} s and was stopped.") from exc
+        errors = [line for line in proc.stderr.splitlines() if line.strip()]
+        if proc.returncode != 0 or not multi.exists():
+            raise AudioError(
+                f"The audio is corrupt or truncated and could not be decoded ({_ffmpeg_reason(proc)})."
+            )
+        frames = sf.info(str(multi)).frames
+        if frames == 0:
+            raise AudioError("The file decodes to no audio samples (zero length).")
+        decoded = frames / SAMPLE_RATE
+        warnings_: list[str] = []
+        expected = _declared_duration(src, info)
+        short = bool(expected) and decoded < expected - max(0.5, 0.02 * expected)
+        stream = any(name in info.container for name in STREAM_CONTAINERS)
+        if short and (not stream or decoded < MIN_DECODED_SHARE * expected):
+            raise AudioError(
+                f"The file is truncated: its header announces {expected:.1f} s of audio but only "
+                f"{decoded:.1f} s could be decoded (corrupt or truncated audio)."
+            )
+        if short or errors:
+            n = f"{len(errors)} decoder error{'s' if len(errors) != 1 else ''}"
+            if short:
+                warnings_.append(f"{expected - decoded:.1f} s of damaged audio skipped ({n}).")
+            else:
+                warnings_.append(f"Damaged packets skipped ({n}).")
+        downmix = _downmix(multi, dst, chosen)
+        return Decoded(
+            probe=info,
+            duration_s=decoded,
+            track=chosen,
+            track_reason=reason,
+            downmix=downmix,
+            warnings=tuple(warnings_),
         )
-    frames = sf.info(str(dst)).frames
-    decoded = frames / SAMPLE_RATE
-    if frames == 0:
+    except BaseException:
         dst.unlink(missing_ok=True)
-        raise AudioError("The file decodes to no audio samples (zero length).")
-    if info.duration_s and decoded < info.duration_s - max(0.5, 0.02 * info.duration_s):
-        dst.unlink(missing_ok=True)
-        raise AudioError(
-            f"The file is truncated: its header announces {info.duration_s:.1f} s of audio "
-            f"but only {decoded:.1f} s could be decoded."
-        )
-    return info, decoded
+        raise
+    finally:
+        multi.unlink(missing_ok=True)
+
+
+# Broadcast streams (DVB/IPTV transport streams, program streams, MXF): a damaged packet is
+# skipped and reported, not a reason to refuse the recording.
+STREAM_CONTAINERS = ("mpegts", "mpeg", "mxf", "vob")
+
+
+def _declared_duration(src: Path, info: ProbeResult) -> float | None:
+    """The duration the file reliably declares, or None when it declares none it can be held to.
+
+    WAV: the RIFF data-chunk size (0 or 0xFFFFFFFF mean "written to a pipe": unknown), read
+    from the file itself because ffmpeg estimates from the bytes present when the size exceeds
+    them. Audio files: ffmpeg's duration unless ffmpeg said it estimated it from the bitrate (a
+    VBR mp3 without a Xing header). Video files: none (the duration is the video's).
+    """
+    if info.container.split(",")[0] == "wav":
+        return _wav_declared_duration(src)
+    if info.has_video:
+        return None  # the container's duration is the video's; its audio may end sooner
+    return info.duration_s if info.duration_reliable else None
+
+
+def _wav_declared_duration(src: Path) -> float | None:
+    try:
+        with open(src, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    if head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    pos, block_align, rate = 12, None, None
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt " and pos + 24 <= len(head):
+            rate = int.from_bytes(head[pos + 12 : pos + 16], "little")
+            block_align = int.from_bytes(head[pos + 20 : pos + 22], "little")
+        if chunk == b"data":
+            if size in (0, 0xFFFFFFFF) or not rate or not block_align:
+                return None
+            return size / block_align / rate
+        pos += 8 + size + (size & 1)
+    return None
+
+
+_BLOCK = SAMPLE_RATE * 60  # one minute of frames per block: memory stays flat for hour-long files
+
+
+def _mix(block: np.ndarray, layout: str) -> np.ndarray:
+    """The mono mix of a (frames, channels) float block: centre-weighted where there is a centre."""
+    if block.shape[1] >= 3 and layout in CENTRE_LAYOUTS:
+        return 0.5 * block[:, 2] + 0.25 * (block[:, 0] + block[:, 1])
+    return block.mean(axis=1)
+
+
+def _downmix(multi: Path, dst: Path, track: AudioTrack) -> str:
+    """Write the mono WAV `dst` from the multichannel `multi`; returns what was done."""
+    info = sf.info(str(multi))
+    if info.channels == 1:
+        multi.replace(dst)
+        return "mono"
+    mix_energy = 0.0
+    channel_energy = np.zeros(info.channels)
+    for block in sf.blocks(str(multi), blocksize=_BLOCK, dtype="float32", always_2d=True):
+        mix_energy += float(np.sum(_mix(block, track.layout).astype(np.float64) ** 2))
+        channel_energy += np.sum(block.astype(np.float64) ** 2, axis=0)
+    best = int(np.argmax(channel_energy))
+    ratio_db = 10 * np.log10(max(mix_energy, 1e-12) / max(channel_energy[best], 1e-12))
+    cancelled = channel_energy[best] > 0 and ratio_db < -CANCELLED_MIX_DB
+    centre = info.channels >= 3 and track.layout in CENTRE_LAYOUTS
+    with sf.SoundFile(
+        str(dst), "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16", format="WAV"
+    ) as out:
+        for block in sf.blocks(str(multi), blocksize=_BLOCK, dtype="float32", always_2d=True):
+            out.write(block[:, best] if cancelled else _mix(block, track.layout))
+    if cancelled:
+        how = "cancelled out" if ratio_db < -60 else f"came out {-ratio_db:.0f} dB quieter than it"
+        return f"channel {best + 1} of {info.channels} alone: the mix of the channels {how} (opposite phase)"
+    return "centre + half of front left/right" if centre else f"mean of {info.channels} channels"
 
 
 def _decode_native(src: Path, dst: Path) -> tuple[ProbeResult, float] | None:

@@ -194,7 +194,8 @@ def recording_ingest(
         wav = tmpdir / "normalised.wav"
         probe, error, duration = None, "", None
         try:
-            probe, duration = audio.decode_to_wav(local, wav, timeout_s=_config("DECODE_TIMEOUT_S"))
+            decoded = audio.decode_to_wav(local, wav, timeout_s=_config("DECODE_TIMEOUT_S"))
+            probe, duration = decoded.probe, decoded.duration_s
         except audio.AudioError as exc:
             error = str(exc)
         return _recording_store(
@@ -454,6 +455,29 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
     for clip in late:
         default_storage.delete(clip.audio.name)
     return old_files
+
+
+def segmentation_run_given_up(*, pk: int, error: str) -> None:
+    """Clean up after core.jobs gave up segmentation `pk` (its worker was lost at every attempt).
+
+    The WAVs its attempts wrote (never committed as clips) are deleted, and the recording is left
+    as after any failed segmentation.
+
+    Args:
+        pk: the SegmentationRun's id.
+        error: the reason written on the run.
+    """
+    run = SegmentationRun.objects.filter(pk=pk).first()
+    if run is None:
+        return
+    folder = f"clips/{run.recording_id}/run{run.pk}"
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        default_storage.delete(f"{folder}/{name}")
+    _recording_after_failure(run, error)
 
 
 def _recording_after_failure(run: SegmentationRun, error: str) -> None:

@@ -406,7 +406,8 @@ def infer_upload(
             for chunk in upload.chunks():
                 fh.write(chunk)
         try:
-            _, duration = audio.decode_to_wav(src, Path(tmp) / "a.wav", timeout_s=conf["DECODE_TIMEOUT_S"])
+            decoded = audio.decode_to_wav(src, Path(tmp) / "a.wav", timeout_s=conf["DECODE_TIMEOUT_S"])
+            duration = decoded.duration_s
         except audio.AudioError as exc:
             raise ApplicationError(str(exc), code="undecodable", status=422) from exc
         if duration > conf["INFERENCE_MAX_S"]:
