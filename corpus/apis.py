@@ -123,7 +123,18 @@ class ClipSerializer(serializers.ModelSerializer):
 
 class RecordingUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        allow_empty_file=True, help_text="Audio or video: wav, mp3, m4a/aac, ogg/opus, flac, mp4, mkv, webm."
+        allow_empty_file=True,
+        help_text="Any audio or video file in which ffmpeg finds an audio stream (wav, mp3, aac, "
+        "flac, mp4, mkv, MPEG-TS, ...): the content decides, not the extension.",
+    )
+    audio_track = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=63,
+        help_text="The audio track to use (0 = the file's first audio track). Default: one in the "
+        "project's languages, else the default-flagged track, else the first.",
     )
     project = serializers.SlugField(
         required=False, max_length=80, help_text="Project slug; optional if you belong to one project."
@@ -196,8 +207,9 @@ class RecordingListCreateApi(APIView):
         responses={
             201: OpenApiResponse(IngestResponseSerializer, description="Ingested; segmentation queued."),
             200: OpenApiResponse(IngestResponseSerializer, description="The same file was ingested before."),
-            400: OpenApiResponse(description="Empty file, unsupported type, missing source."),
+            400: OpenApiResponse(description="Empty file, no such audio track, missing source."),
             413: OpenApiResponse(description="Over the size limit."),
+            415: OpenApiResponse(description="No audio stream in the file (content decides, not the name)."),
             422: OpenApiResponse(
                 IngestResponseSerializer, description="Not decodable: kept with status failed."
             ),
@@ -222,7 +234,11 @@ class RecordingListCreateApi(APIView):
                 created_by=request.user,
             )
         result = services.recording_ingest(
-            source=source, upload=v["file"], uploaded_by=request.user, segment=v["segment"]
+            source=source,
+            upload=v["file"],
+            uploaded_by=request.user,
+            segment=v["segment"],
+            audio_track=v["audio_track"],
         )
         return Response(ingest_response(result, request), status=ingest_status(result))
 

@@ -296,6 +296,7 @@ def decode_to_wav(
     timeout_s: float = 3600,
     track: int | None = None,
     languages: tuple[str, ...] = ("ara",),
+    info: ProbeResult | None = None,
 ) -> Decoded:
     """Decode one audio track of `src` to 16 kHz mono 16-bit WAV at `dst`.
 
@@ -318,6 +319,7 @@ def decode_to_wav(
         timeout_s: seconds the ffmpeg decode may run.
         track: the audio track to decode (position among audio tracks), or None to choose.
         languages: the project's languages, for choosing a track (ISO 639 codes).
+        info: the file's ProbeResult, if the caller probed it already.
     Returns:
         Decoded: probe, decoded duration, track, downmix and warnings.
     Raises:
@@ -329,8 +331,8 @@ def decode_to_wav(
     if track is None:
         fast = _decode_native(src, dst)
         if fast is not None:
-            return Decoded(probe=fast[0], duration_s=fast[1])
-    info = probe(src)
+            return Decoded(probe=info or fast[0], duration_s=fast[1])
+    info = info or probe(src)
     if not info.tracks:
         what = "This video has no audio track" if info.has_video else "This file has no audio stream"
         raise AudioError(f"{what}: there is nothing to segment.")

@@ -70,6 +70,19 @@ class Recording(models.Model):
     original_sample_rate = models.PositiveIntegerField(null=True, blank=True)
     original_channels = models.PositiveSmallIntegerField(null=True, blank=True)
     has_video = models.BooleanField(default=False)
+    # Provenance of the decode (corpus.audio.decode_to_wav): every audio stream of the file, the
+    # one used and why, how its channels became one, and what went wrong without stopping it.
+    audio_tracks = models.JSONField(
+        default=list, blank=True, help_text="Every audio stream: index, language, codec, channels, ..."
+    )
+    audio_track = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The audio track decoded (position among the file's audio tracks)."
+    )
+    track_reason = models.CharField(
+        max_length=20, blank=True, help_text="requested, language, default, first or only."
+    )
+    downmix = models.CharField(max_length=200, blank=True, help_text="How the channels became mono.")
+    decode_warnings = models.JSONField(default=list, blank=True)
     # The normalised audio every later stage reads: 16 kHz mono 16-bit PCM WAV.
     normalised = models.FileField(
         upload_to="recordings/normalised/%Y/%m/", max_length=500, blank=True, db_index=True

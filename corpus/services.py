@@ -33,14 +33,17 @@ logger = logging.getLogger(__name__)
 
 
 class IngestRejected(ApplicationError):
-    """Input refused before anything was stored (missing, empty, too large, wrong type).
+    """Input refused before anything was stored (missing, empty, too large, no audio stream).
 
     The platform's one error type (core.errors), named so that batch callers (the CLI, corpus
-    imports) can report a refused file and go on: 413 for a file over the size limit, else 400.
+    imports) can report a refused file and go on: 413 for a file over the size limit, 415 for a
+    file in which ffmpeg finds no audio stream, else 400.
     """
 
+    STATUS = {"too_large": 413, "no_audio": 415}
+
     def __init__(self, message: str, *, code: str):
-        super().__init__(message, code=code, status=413 if code == "too_large" else 400)
+        super().__init__(message, code=code, status=self.STATUS.get(code, 400))
 
 
 @dataclass(frozen=True)
@@ -89,22 +92,17 @@ def source_get_or_create(
 
 
 def upload_check(*, name: str, size: int) -> None:
-    """Refuse, before anything is read or stored, a file of the wrong type, empty or too large.
+    """Refuse, before anything is stored, a file that is empty or over the size limit.
+
+    The type is not judged by the name: the extension is only a hint, and content decides
+    (`recording_ingest` refuses a file in which ffmpeg finds no audio stream).
 
     Args:
-        name: the file name; its extension (case-insensitive) must be in
-            TUNISER_ALLOWED_EXTENSIONS.
+        name: the file name (for the message).
         size: its size in bytes; at most TUNISER_MAX_UPLOAD_MB MiB.
     Raises:
-        IngestRejected: 400 `unsupported_type`, 400 `empty` (0 bytes), 413 `too_large`.
+        IngestRejected: 400 `empty` (0 bytes), 413 `too_large`.
     """
-    ext = Path(name).suffix.lower().lstrip(".")
-    allowed = _config("ALLOWED_EXTENSIONS")
-    if ext not in allowed:
-        raise IngestRejected(
-            f"'{name}': unsupported file type '.{ext}'. Accepted: {', '.join(allowed)}.",
-            code="unsupported_type",
-        )
     if size == 0:
         raise IngestRejected(f"'{name}' is empty (0 bytes).", code="empty")
     limit = _config("MAX_UPLOAD_BYTES")
@@ -114,6 +112,36 @@ def upload_check(*, name: str, size: int) -> None:
             "(TUNISER_MAX_UPLOAD_MB).",
             code="too_large",
         )
+
+
+def audio_probe_or_reject(*, local: Path, name: str, audio_track: int | None = None) -> audio.ProbeResult:
+    """Probe a file's streams; refuse, storing nothing, a file with no audio stream.
+
+    Args:
+        local: the local file.
+        name: its name, for the messages.
+        audio_track: the audio track the user asked for (position among audio tracks), if any.
+    Returns:
+        The ProbeResult (every audio track in `tracks`).
+    Raises:
+        IngestRejected: 415 `no_audio` (ffmpeg recognises no media in it, or a media file with
+            no audio stream: a subtitle file, a picture, a silent video); 400 `no_such_track`.
+    """
+    try:
+        info = audio.probe(local)
+    except audio.AudioError as exc:
+        raise IngestRejected(f"'{name}': {exc}", code="no_audio") from exc
+    if not info.tracks:
+        what = "a video with no audio track" if info.has_video else f"a {info.container or 'media'} file"
+        raise IngestRejected(
+            f"'{name}' has no audio stream ({what}): there is nothing to segment.", code="no_audio"
+        )
+    if audio_track is not None and not 0 <= audio_track < len(info.tracks):
+        have = ", ".join(f"{t.position} ({t.language or 'no language'})" for t in info.tracks)
+        raise IngestRejected(
+            f"'{name}' has no audio track {audio_track}; its tracks are: {have}.", code="no_such_track"
+        )
+    return info
 
 
 def _sha256(path: Path) -> str:
@@ -132,15 +160,20 @@ def recording_ingest(
     original_name: str | None = None,
     uploaded_by=None,
     segment: bool | None = None,
+    audio_track: int | None = None,
 ) -> IngestResult:
     """Bring one file in: check it, recognise duplicates, decode it to 16 kHz mono, store it.
 
-    1. Refuse, storing nothing, a missing, empty, over-size or wrongly-typed file (IngestRejected).
-    2. Hash the bytes; the same file seen before is returned as a duplicate, not stored again.
-    3. Decode (outside any transaction: slow) to a temporary 16 kHz mono 16-bit WAV.
-    4. Store the original and, if decoding worked, the WAV; write the Recording row. A file that
-       does not decode is kept with status failed and its error, and is never segmented.
-    5. Queue a SegmentationRun after commit (unless segment=False).
+    1. Refuse, storing nothing, a missing, empty or over-size file (IngestRejected).
+    2. Hash the bytes; the same file seen before in the project is returned as a duplicate.
+    3. Probe its streams; refuse a file with no audio stream (content decides, not the name).
+    4. Decode (outside any transaction: slow) the chosen audio track (the one asked for, else
+       one in the project's languages, else the default-flagged, else the first) to a temporary
+       16 kHz mono 16-bit WAV, with a downmix that cannot cancel speech.
+    5. Store the original and, if decoding worked, the WAV; write the Recording row with the
+       decode's provenance (tracks, track used and why, downmix, warnings). A file that does not
+       decode is kept with status failed and its error, and is never segmented.
+    6. Queue a SegmentationRun after commit (unless segment=False).
     Give either `path` (a local file) or `upload` (a Django UploadedFile).
 
     Args:
@@ -150,15 +183,17 @@ def recording_ingest(
         original_name: the name to record and check the extension of; default the file's name.
         uploaded_by: the user recorded on the Recording and the SegmentationRun.
         segment: queue a segmentation; None follows TUNISER_AUTO_SEGMENT.
+        audio_track: the audio track to decode (position among the file's audio tracks).
     Returns:
         IngestResult: the new Recording (status decoded, or failed with `error`), or, with
         duplicate=True, the Recording of the same SHA-256 stored earlier in the same project
         (the same file may be ingested into two projects), its `source` selected.
     Raises:
         TypeError: both or neither of `path` and `upload`.
-        IngestRejected: 400 `not_found` (path is not a file), 400 `unsupported_type`, 400
-            `empty`, 413 `too_large` (see `upload_check`). A file that does not decode is not an
-            error: it is stored with status failed.
+        IngestRejected: 400 `not_found` (path is not a file), 400 `empty`, 413 `too_large`
+            (see `upload_check`), 415 `no_audio`, 400 `no_such_track` (see
+            `audio_probe_or_reject`). A file whose audio does not decode is not an error: it is
+            stored with status failed.
         ValidationError: from `segmentation_run_create`, for invalid configured VAD defaults.
     """
     if (path is None) == (upload is None):
@@ -191,11 +226,18 @@ def recording_ingest(
         if existing:
             return IngestResult(recording=existing, duplicate=True)
 
+        info = audio_probe_or_reject(local=local, name=name, audio_track=audio_track)
         wav = tmpdir / "normalised.wav"
-        probe, error, duration = None, "", None
+        decoded, error = None, ""
         try:
-            decoded = audio.decode_to_wav(local, wav, timeout_s=_config("DECODE_TIMEOUT_S"))
-            probe, duration = decoded.probe, decoded.duration_s
+            decoded = audio.decode_to_wav(
+                local,
+                wav,
+                timeout_s=_config("DECODE_TIMEOUT_S"),
+                track=audio_track,
+                languages=source.project.language_codes,
+                info=info,
+            )
         except audio.AudioError as exc:
             error = str(exc)
         return _recording_store(
@@ -204,16 +246,35 @@ def recording_ingest(
             name=name,
             sha=sha,
             wav=None if error else wav,
-            probe=probe,
-            duration=duration,
+            probe=info,
+            decoded=decoded,
             error=error,
             uploaded_by=uploaded_by,
             segment=_config("AUTO_SEGMENT") if segment is None else segment,
         )
 
 
+def decode_provenance(probe: audio.ProbeResult, decoded: audio.Decoded | None) -> dict:
+    """The Recording fields that say how a file was decoded: container, the track used (its
+    codec, rate, channels), every track, why that one, the downmix and warnings, the duration."""
+    track = decoded.track if decoded and decoded.track else (probe.tracks[0] if probe.tracks else None)
+    return {
+        "container": probe.container,
+        "codec": track.codec if track else (probe.audio_codec or ""),
+        "original_sample_rate": track.sample_rate if track else probe.sample_rate,
+        "original_channels": track.channels if track else probe.channels,
+        "has_video": probe.has_video,
+        "audio_tracks": [t.as_dict() for t in probe.tracks],
+        "audio_track": decoded.track.position if decoded and decoded.track else None,
+        "track_reason": decoded.track_reason if decoded else "",
+        "downmix": decoded.downmix if decoded else "",
+        "decode_warnings": list(decoded.warnings) if decoded else [],
+        "duration_s": decoded.duration_s if decoded else None,
+    }
+
+
 def _recording_store(
-    *, source, local, name, sha, wav, probe, duration, error, uploaded_by, segment
+    *, source, local, name, sha, wav, probe, decoded, error, uploaded_by, segment
 ) -> IngestResult:
     stem = slugify(Path(name).stem)[:60] or "recording"
     stored: list[str] = []
@@ -236,12 +297,7 @@ def _recording_store(
                 original_name=name,
                 size_bytes=Path(local).stat().st_size,
                 sha256=sha,
-                container=probe.container if probe else "",
-                codec=(probe.audio_codec or "") if probe else "",
-                original_sample_rate=probe.sample_rate if probe else None,
-                original_channels=probe.channels if probe else None,
-                has_video=probe.has_video if probe else False,
-                duration_s=duration,
+                **decode_provenance(probe, decoded),
                 status=Recording.Status.FAILED if error else Recording.Status.DECODED,
                 error=error,
                 uploaded_by=uploaded_by,

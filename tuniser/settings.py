@@ -223,6 +223,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # message to a second worker while the first is still working on it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_S", 12 * 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job keeps running through a broker outage (its state is on its row; its message, if lost, is
+# re-sent by the sweep) rather than being cancelled and started over.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Nothing waits for the visibility timeout: the job sweep (core.jobs.jobs_sweep) takes back jobs
 # whose worker died and re-sends messages the broker lost. Celery beat runs it (`make run`, and
 # the compose `beat` service); a sweep message that waited longer than one period is dropped.
@@ -281,7 +284,9 @@ TUNISER = {
     # Ingestion
     "MAX_UPLOAD_BYTES": env_int("TUNISER_MAX_UPLOAD_MB", 4096) * 1024 * 1024,
     "ALLOWED_EXTENSIONS": env_list(
-        "TUNISER_ALLOWED_EXTENSIONS", "wav,mp3,m4a,aac,ogg,oga,opus,flac,mp4,mkv,webm,mov"
+        "TUNISER_ALLOWED_EXTENSIONS",
+        "wav,mp3,m4a,aac,ogg,oga,opus,flac,mp4,mkv,webm,mov,ts,m2ts,mts,mka,avi,flv,wmv,wma,3gp,amr,"
+        "aiff,aif,caf,mxf,vob,ac3,mpg,mpeg,mp2",
     ),
     "SAMPLE_RATE": 16000,
     "DECODE_TIMEOUT_S": env_int("TUNISER_DECODE_TIMEOUT_S", 3600),

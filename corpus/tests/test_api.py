@@ -81,12 +81,13 @@ def test_bad_uploads_get_a_clear_4xx_and_harm_nothing(curator, speech_bytes, set
 
     r = upload(client, "empty.wav", b"")
     assert r.status_code == 400 and r.json()["code"] == "empty" and "empty" in r.json()["detail"]
+    # No audio stream, whatever the name says: refused (415), nothing stored.
+    before = Recording.objects.count()
     r = upload(client, "notes.pdf", b"%PDF-1.4")
-    assert r.status_code == 400 and "unsupported file type '.pdf'" in r.json()["detail"]
+    assert r.status_code == 415 and r.json()["code"] == "no_audio"
     r = upload(client, "song.mp3", b"this is text, not audio\n" * 100)
-    assert r.status_code == 422 and "Not a readable audio or video file" in r.json()["detail"]
-    failed = Recording.objects.get(pk=r.json()["id"])
-    assert failed.status == "failed" and not failed.segmentation_runs.exists()
+    assert r.status_code == 415 and "Not a readable audio or video file" in r.json()["detail"]
+    assert Recording.objects.count() == before
     r = upload(client, "cut.wav", speech_bytes[: len(speech_bytes) // 2] + b"")
     # Half a WAV under the same name as no other file: the header promises twice the audio.
     assert r.status_code == 422 and "truncated" in r.json()["detail"]
@@ -165,7 +166,7 @@ def test_openapi_schema_documents_every_corpus_endpoint(curator):
     ):
         assert path in paths, path
     post = paths["/api/recordings/"]["post"]
-    assert {"201", "200", "400", "413", "422"} <= set(post["responses"])
+    assert {"201", "200", "400", "413", "415", "422"} <= set(post["responses"])
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert client.get("/api/docs/").status_code == 200
 

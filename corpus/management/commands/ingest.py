@@ -30,6 +30,13 @@ class Command(BaseCommand):
             help="Segment in this process instead of queueing a Celery job (no worker needed).",
         )
         parser.add_argument("--no-segment", action="store_true", help="Only decode and store.")
+        parser.add_argument(
+            "--track",
+            type=int,
+            default=None,
+            help="Audio track to use (0 = first audio track). Default: one in the project's "
+            "languages, else the default-flagged track, else the first.",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
@@ -54,7 +61,7 @@ class Command(BaseCommand):
             bar.set_postfix_str(path.name[-40:])
             try:
                 result = services.recording_ingest(
-                    source=source, path=path, segment=segment and not opts["sync"]
+                    source=source, path=path, segment=segment and not opts["sync"], audio_track=opts["track"]
                 )
             except services.IngestRejected as exc:
                 failures.append(exc.message)
