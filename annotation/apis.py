@@ -21,6 +21,7 @@ from annotation.models import (
 )
 from core import roles
 from core.access import RolePermission, project_for_user
+from core.serializers import IdField, IdListField, MillisecondsField
 from corpus import selectors as corpus_selectors
 from corpus.serializers import ClipAudioUrlField
 
@@ -33,6 +34,18 @@ class ClipInHandSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="clip_id")
     duration_s = serializers.FloatField(source="clip.duration_s")
     audio_url = ClipAudioUrlField(source="clip_id")
+    speech_prob = serializers.FloatField(
+        source="clip.speech_prob",
+        allow_null=True,
+        required=False,
+        help_text="Validation hand-outs only: Silero VAD's speech probability over the clip.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("kind") != Assignment.Kind.VALIDATION:
+            data.pop("speech_prob", None)  # annotators get the audio and nothing else (blind)
+        return data
 
 
 class CountsSerializer(serializers.Serializer):
@@ -84,7 +97,7 @@ def _handout_response(handout, user, kind: str, project=None) -> Response:
             "detail": "You already hold this clip." if handout.resumed else "",
             "suggestion": extras.get("suggestion"),
         }
-    return Response(HandoutSerializer({**body, "counts": counts}).data)
+    return Response(HandoutSerializer({**body, "counts": counts}, context={"kind": kind}).data)
 
 
 class LabelOptionSerializer(serializers.ModelSerializer):
@@ -163,10 +176,12 @@ class LabellingNextApi(NextApi):
 
 
 class VoteSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
+    clip = IdField()
     accept = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
-    time_spent_ms = serializers.IntegerField(required=False, default=0, min_value=0)
+    reasons = serializers.ListField(
+        child=serializers.SlugField(max_length=50), required=False, default=list, max_length=50
+    )
+    time_spent_ms = MillisecondsField(required=False, default=0)
 
 
 class VoteOutSerializer(serializers.ModelSerializer):
@@ -227,6 +242,7 @@ class ValidationVoteApi(APIView):
         data = VoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        corpus_selectors.clip_for_user(request.user, v["clip"])  # 404 outside the user's projects
         vote = services.validation_vote(
             user=request.user,
             clip_id=v["clip"],
@@ -240,7 +256,7 @@ class ValidationVoteApi(APIView):
 
 
 class ClipRefSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
+    clip = IdField()
 
 
 class SkipApi(APIView):
@@ -249,6 +265,9 @@ class SkipApi(APIView):
     def post(self, request):
         data = ClipRefSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        corpus_selectors.clip_for_user(
+            request.user, data.validated_data["clip"]
+        )  # 404 outside the user's projects
         services.assignment_skip(user=request.user, clip_id=data.validated_data["clip"], kind=self.kind)
         return Response(DetailSerializer({"detail": "Skipped."}).data)
 
@@ -278,10 +297,10 @@ class LabellingSkipApi(SkipApi):
 
 
 class AnnotationSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
+    clip = IdField()
     emotion = serializers.CharField(max_length=30)
     gender = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
-    time_spent_ms = serializers.IntegerField(required=False, default=0, min_value=0)
+    time_spent_ms = MillisecondsField(required=False, default=0)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     shown_prediction = serializers.JSONField(required=False, allow_null=True, default=None)
 
@@ -299,6 +318,9 @@ class AnnotationSubmitApi(APIView):
     def post(self, request):
         data = AnnotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        corpus_selectors.clip_for_user(
+            request.user, data.validated_data["clip"]
+        )  # 404 outside the user's projects
         annotation = services.annotation_submit(
             user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
         )
@@ -307,8 +329,8 @@ class AnnotationSubmitApi(APIView):
 
 
 class FlagSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
-    reason = serializers.SlugField(required=False, allow_blank=True, default="")
+    clip = IdField()
+    reason = serializers.SlugField(required=False, allow_blank=True, default="", max_length=50)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -322,6 +344,9 @@ class FlagApi(APIView):
         """Send the clip in hand back to validation, with a reason (labels already given stay)."""
         data = FlagSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        corpus_selectors.clip_for_user(
+            request.user, data.validated_data["clip"]
+        )  # 404 outside the user's projects
         flag = services.clip_flag(
             user=request.user,
             clip_id=data.validated_data["clip"],
@@ -406,7 +431,7 @@ class RejectedApi(CuratorApi):
 
 
 class DecisionSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
+    clip = IdField()
     accept = serializers.BooleanField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -457,15 +482,18 @@ class AgreementApi(CuratorApi):
         params = AgreementQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         v = params.validated_data
-        sources = [int(s) for s in request.query_params.getlist("source") if s.isdigit()]
         return Response(
             selectors.agreement_figures(
-                project=project, source_ids=sources, date_from=v.get("date_from"), date_to=v.get("date_to")
+                project=project,
+                source_ids=v.get("source", []),
+                date_from=v.get("date_from"),
+                date_to=v.get("date_to"),
             )
         )
 
 
 class AgreementQuerySerializer(serializers.Serializer):
+    source = IdListField(required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
 
@@ -521,10 +549,10 @@ class AdjudicationQueueApi(CuratorApi):
 
 
 class AdjudicateSerializer(serializers.Serializer):
-    clip = serializers.IntegerField()
+    clip = IdField()
     decision = serializers.ChoiceField(choices=["label", "send_back", "discard"])
-    emotion = serializers.CharField(required=False, allow_blank=True, default="")
-    gender = serializers.CharField(required=False, allow_blank=True, default="")
+    emotion = serializers.CharField(required=False, allow_blank=True, default="", max_length=30)
+    gender = serializers.CharField(required=False, allow_blank=True, default="", max_length=30)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 

@@ -130,6 +130,12 @@ class SegmentationRun(JobRow):
     silero_threshold = models.FloatField(
         default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
+    speech_gate = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.99)],
+        help_text="webrtc detector: keep only what Silero VAD also calls speech at this probability "
+        "(music, jingles and applause fall out); 0 turns the gate off.",
+    )
     refine = models.BooleanField(
         default=True, help_text="Refine boundaries to voiced frames and energy onsets."
     )
@@ -160,6 +166,7 @@ class SegmentationRun(JobRow):
             min_clip_s=self.min_clip_s,
             max_clip_s=self.max_clip_s,
             silero_threshold=self.silero_threshold,
+            speech_gate=self.speech_gate,
             refine=self.refine,
         )
 
@@ -190,6 +197,9 @@ class Clip(models.Model):
     speech_ratio = models.FloatField(help_text="Share of voiced frames.")
     clipping_ratio = models.FloatField(help_text="Share of samples at full scale.")
     snr_db = models.FloatField(help_text="Estimated signal-to-noise ratio.")
+    speech_prob = models.FloatField(
+        null=True, blank=True, help_text="Silero VAD's mean speech probability over the clip (0-1)."
+    )
     # Who speaks, when known (imported corpora name their actors); releases may group by it.
     speaker = models.CharField(max_length=100, blank=True, db_index=True)
     status = models.CharField(

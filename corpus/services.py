@@ -331,18 +331,21 @@ PARAM_FIELDS = (
     "min_clip_s",
     "max_clip_s",
     "silero_threshold",
+    "speech_gate",
     "refine",
 )
 
 
 def segmentation_defaults() -> dict:
     """The configured segmentation parameters (TUNISER_VAD_DETECTOR, _VAD_AGGRESSIVENESS,
-    _VAD_FRAME_MS in ms, _MIN_CLIP_S and _MAX_CLIP_S in seconds), keyed as SegmentationRun fields;
+    _VAD_FRAME_MS in ms, _VAD_SPEECH_GATE, _MIN_CLIP_S and _MAX_CLIP_S in seconds), keyed as
+    SegmentationRun fields;
     the other PARAM_FIELDS keep their model defaults."""
     return {
         "detector": _config("VAD_DETECTOR"),
         "aggressiveness": _config("VAD_AGGRESSIVENESS"),
         "frame_ms": _config("VAD_FRAME_MS"),
+        "speech_gate": _config("VAD_SPEECH_GATE"),
         "min_clip_s": _config("MIN_CLIP_S"),
         "max_clip_s": _config("MAX_CLIP_S"),
     }
@@ -466,6 +469,7 @@ def segmentation_run_execute(*, run_id: int) -> bool:
                     speech_ratio=float(quality["speech_ratio"]),
                     clipping_ratio=float(quality["clipping_ratio"]),
                     snr_db=float(quality["snr_db"]),
+                    speech_prob=round(analysis.speech_probability(region.start, region.end), 3),
                 )
             )
             progress(0.6 + 0.35 * (i + 1) / max(len(regions), 1))

@@ -294,6 +294,8 @@ TUNISER = {
     "VAD_DETECTOR": env("TUNISER_VAD_DETECTOR", "webrtc"),
     "VAD_AGGRESSIVENESS": env_int("TUNISER_VAD_AGGRESSIVENESS", 3),
     "VAD_FRAME_MS": env_int("TUNISER_VAD_FRAME_MS", 30),
+    # webrtc regions keep only what Silero VAD also calls speech (music out); 0 turns it off.
+    "VAD_SPEECH_GATE": env_float("TUNISER_VAD_SPEECH_GATE", 0.5),
     "MIN_CLIP_S": env_float("TUNISER_MIN_CLIP_S", 0.4),
     "MAX_CLIP_S": env_float("TUNISER_MAX_CLIP_S", 15.0),
     "AUTO_SEGMENT": env_bool("TUNISER_AUTO_SEGMENT", True),

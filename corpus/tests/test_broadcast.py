@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from django.contrib.auth.models import Group
 from django.core.files.storage import default_storage
+from rest_framework.test import APIClient
 
 from corpus import audio, services
 from corpus.audio import ffmpeg_exe
-from corpus.models import Recording
+from corpus.models import Clip, Recording
 from corpus.tests import media_files as mf
 
 
@@ -174,3 +176,28 @@ def test_choose_track_follows_the_documented_order():
     assert audio.choose_track(tracks, languages=("tur",)) == (tracks[1], "default")
     assert audio.choose_track(tracks[:1], languages=("tur",)) == (tracks[0], "first")
     assert audio.choose_track(tracks, requested=0, languages=("ara",)) == (tracks[0], "requested")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_theme_music_does_not_become_clips_and_each_clip_keeps_its_speech_probability(
+    broadcast, source, project, django_user_model
+):
+    rec = _ingest(source, broadcast / "theme_music_then_speech.mp3")
+    assert rec.status == Recording.Status.SEGMENTED, rec.error
+    clips = list(rec.clips.order_by("start_s"))
+    assert not [c for c in clips if c.start_s < 30.0]  # 0-30 s is the theme
+    assert len(clips) == 5
+    assert all(c.speech_prob is not None and c.speech_prob > 0.5 for c in clips)
+    # The validator sees it with the clip (annotators do not: blind labelling).
+    validator = django_user_model.objects.create_user(username="val", password="x")
+    validator.groups.add(Group.objects.get_or_create(name="validator")[0])
+    project.members.add(validator)
+    client = APIClient()
+    client.force_authenticate(validator)
+    handed = client.get("/api/validation/next/").json()["clip"]
+    assert handed["speech_prob"] == pytest.approx(Clip.objects.get(pk=handed["id"]).speech_prob)
+    # With the gate off, webrtcvad alone takes the music for voice: the gate is what removes it.
+    off = services.segmentation_run_create(recording=rec, speech_gate=0.0, enqueue=False)
+    services.segmentation_run_execute(run_id=off.pk)
+    music = rec.clips.filter(start_s__lt=30.0)
+    assert music.count() >= 10 and all(c.speech_prob < 0.2 for c in music)

@@ -235,14 +235,16 @@ def test_short_regions_are_merged_with_a_close_neighbour_or_dropped():
     alone = 1.5
     for t in (near, alone):
         x[int(t * sr) : int(t * sr) + len(snippet)] += snippet
-    params = VadParams(min_clip_s=0.8)
+    # The length rules alone (no Silero speech gate: Silero scores utterance 2 of this track 0.0,
+    # a miss the gate would turn into a dropped region; see benchmarks/RESULTS.md).
+    params = VadParams(min_clip_s=0.8, speech_gate=0.0)
     regions = detect_regions(x, sr, params)
     assert_valid_regions(regions, params, len(x) / sr)
     assert len(regions) == 2
     assert regions[1].start == pytest.approx(near, abs=0.1)  # the snippet joined utterance 2
     assert regions[0].start == pytest.approx(a1, abs=0.1)  # the lone snippet is gone
     # with the default minimum (0.4 s) the near snippet (0.5 s) is a region of its own
-    regions = detect_regions(x, sr)
+    regions = detect_regions(x, sr, VadParams(speech_gate=0.0))
     assert any(r.start == pytest.approx(near, abs=0.1) and r.end < a2 for r in regions)
 
 

@@ -521,9 +521,43 @@ class Analysis:
         pad = int(round(params.padding_ms / 10)) if params.refine else 0
         if pad:
             ticks = _pad(ticks, pad, self.n_ticks)
+        if params.detector == "webrtc" and params.speech_gate > 0 and ticks:
+            ticks = self._speech_gate(ticks, params)
         ticks = self._apply_length_rules(ticks, params)
         prog(1.0)
         return [Region(a / TICKS_PER_S, b / TICKS_PER_S) for a, b in ticks]
+
+    def speech_mask(self, threshold: float, pad_ms: int) -> np.ndarray:
+        """Ticks Silero VAD calls speech: bool (n_ticks,), the chunks with probability >=
+        ``threshold``, each run dilated by ``pad_ms`` on both sides (Silero's own 32 ms chunks
+        are coarser than the refined boundaries it must not cut)."""
+        probs = self.silero_probs()
+        centre = np.arange(self.n_ticks) * TICK + TICK // 2
+        mask = probs[np.minimum(centre // SILERO_CHUNK, len(probs) - 1)] >= threshold
+        pad = _ms_to_ticks(pad_ms)
+        if pad and mask.any():
+            out = np.zeros_like(mask)
+            for a, b in _runs(mask):
+                out[max(0, a - pad) : min(self.n_ticks, b + pad)] = True
+            mask = out
+        return mask
+
+    def _speech_gate(self, ticks: list[tuple[int, int]], params: VadParams) -> list[tuple[int, int]]:
+        """Keep of each region only the parts Silero also calls speech (``speech_mask``): music,
+        jingles and applause, which webrtcvad's energy-and-pitch GMM takes for voice, fall out."""
+        mask = self.speech_mask(params.speech_gate, params.speech_gate_pad_ms)
+        out: list[tuple[int, int]] = []
+        for a, b in ticks:
+            out.extend((a + s, a + e) for s, e in _runs(mask[a:b]))
+        return out
+
+    def speech_probability(self, start: float, end: float) -> float:
+        """Silero VAD's mean speech probability over [start, end) seconds, in [0, 1]."""
+        probs = self.silero_probs()
+        c0 = int(start * SAMPLE_RATE) // SILERO_CHUNK
+        c1 = max(c0 + 1, int(math.ceil(end * SAMPLE_RATE / SILERO_CHUNK)))
+        sel = probs[c0 : min(c1, len(probs))]
+        return float(sel.mean()) if len(sel) else 0.0
 
     def _coarse_ticks(self, params: VadParams) -> list[tuple[int, int]]:
         if params.detector == "silero":

@@ -59,6 +59,10 @@ class VadParams:
     max_clip_s: float = 15.0
     silero_threshold: float = 0.5
     refine: bool = True
+    # Non-speech (theme music, jingles, applause) out: webrtc regions keep only what Silero VAD
+    # also calls speech (probability >= speech_gate, dilated by speech_gate_pad_ms); 0 disables.
+    speech_gate: float = 0.5
+    speech_gate_pad_ms: int = 300
 
     def validate(self) -> None:
         """Check every field; return None when all are valid.
@@ -109,6 +113,12 @@ class VadParams:
         if not _is_number(self.silero_threshold) or not 0 < self.silero_threshold < 1:
             problems.append(
                 f"silero_threshold must be between 0 and 1, exclusive (got {self.silero_threshold!r})"
+            )
+        if not _is_number(self.speech_gate) or not 0 <= self.speech_gate < 1:
+            problems.append(f"speech_gate must be from 0 (off) to below 1 (got {self.speech_gate!r})")
+        if not _is_int(self.speech_gate_pad_ms) or not 0 <= self.speech_gate_pad_ms <= 2000:
+            problems.append(
+                f"speech_gate_pad_ms must be a whole number from 0 to 2000 (got {self.speech_gate_pad_ms!r})"
             )
         if not isinstance(self.refine, bool):
             problems.append(f"refine must be true or false (got {self.refine!r})")

@@ -179,7 +179,11 @@
     state.heard = false;
     state.shownAt = performance.now();
     root.dataset.clip = String(data.clip.id);
-    ui.clipTitle.textContent = `Clip #${data.clip.id} · ${data.clip.duration_s.toFixed(1)} s`;
+    const speech = typeof data.clip.speech_prob === "number"
+      ? ` · speech ${Math.round(data.clip.speech_prob * 100)} %` : "";
+    ui.clipTitle.textContent = `Clip #${data.clip.id} · ${data.clip.duration_s.toFixed(1)} s${speech}`;
+    ui.clipTitle.title = speech ? "Silero VAD's speech probability over the clip: low means music, "
+      + "noise or silence" : "";
     ui.clipTime.textContent = `0.0 / ${data.clip.duration_s.toFixed(1)} s`;
     ui.hint.textContent = data.resumed ? "You already held this clip: here it is again." : "Listening…";
     setProgress(ui.playback, 0);
