@@ -86,6 +86,11 @@ class RecordingSerializer(serializers.ModelSerializer):
             "original_sample_rate",
             "original_channels",
             "has_video",
+            "audio_tracks",
+            "audio_track",
+            "track_reason",
+            "downmix",
+            "decode_warnings",
             "duration_s",
             "status",
             "error",
@@ -367,6 +372,41 @@ class RecordingSegmentApi(APIView):
             recording=recording, created_by=request.user, **params.validated_data
         )
         return Response(SegmentationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RedecodeSerializer(serializers.Serializer):
+    audio_track = serializers.IntegerField(
+        min_value=0,
+        max_value=63,
+        help_text="The audio track to use (position among the file's audio tracks).",
+    )
+
+
+class RecordingRedecodeApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
+    @extend_schema(
+        operation_id="recordings_redecode",
+        request=RedecodeSerializer,
+        responses={
+            202: RecordingSerializer,
+            400: OpenApiResponse(description="No such audio track"),
+            409: OpenApiResponse(description="A segmentation is running, or clips already carry work"),
+            422: OpenApiResponse(description="That track does not decode"),
+        },
+    )
+    def post(self, request, pk: int):
+        """Decode the recording again from its original with another audio track, and segment it."""
+        recording = selectors.recording_for_user(request.user, pk)
+        data = RedecodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.recording_redecode(
+            recording=recording, audio_track=data.validated_data["audio_track"], created_by=request.user
+        )
+        fresh = selectors.recording_for_user(request.user, pk)
+        return Response(
+            RecordingSerializer(fresh, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class SegmentationRunDetailApi(APIView):

@@ -78,9 +78,15 @@ class Recording(models.Model):
     audio_track = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The audio track decoded (position among the file's audio tracks)."
     )
-    track_reason = models.CharField(
-        max_length=20, blank=True, help_text="requested, language, default, first or only."
-    )
+
+    class TrackReason(models.TextChoices):
+        REQUESTED = "requested", "named by the person who ingested it"
+        LANGUAGE = "language", "in the project's language"
+        DEFAULT = "default", "the file's default track"
+        FIRST = "first", "the file's first track"
+        ONLY = "only", "the file's only track"
+
+    track_reason = models.CharField(max_length=20, blank=True, choices=TrackReason.choices)
     downmix = models.CharField(max_length=200, blank=True, help_text="How the channels became mono.")
     decode_warnings = models.JSONField(default=list, blank=True)
     # The normalised audio every later stage reads: 16 kHz mono 16-bit PCM WAV.

@@ -254,6 +254,80 @@ def recording_ingest(
         )
 
 
+def recording_redecode(*, recording: Recording, audio_track: int, created_by=None) -> Recording:
+    """Decode a recording again from its original, with another audio track, and segment it.
+
+    1. Refuse while a segmentation of it is queued or running, and when any of its clips
+       carries somebody's work (votes, labels, decisions: that work was done on the audio of
+       the track in use, which must not change under it).
+    2. Probe the stored original and decode the named track (outside any transaction: slow).
+    3. In one transaction: store the new normalised WAV and the decode's provenance on the row,
+       and queue a segmentation (which replaces the clips, none of which carries work).
+    4. Delete the old normalised WAV once the row points to the new one.
+
+    Args:
+        recording: the recording (its original file is kept for exactly this).
+        audio_track: the track to use, a position among the file's audio tracks.
+        created_by: the user recorded on the new segmentation run.
+    Returns:
+        The recording, refreshed.
+    Raises:
+        ApplicationError 409 (`busy`, `has_work`); IngestRejected 400 (`no_such_track`) or 415.
+        The decode itself failing leaves the recording as it was and raises ApplicationError
+        422 (`undecodable`) with the decoder's reason.
+    """
+    if recording.segmentation_runs.filter(
+        status__in=[SegmentationRun.Status.QUEUED, SegmentationRun.Status.RUNNING]
+    ).exists():
+        raise ApplicationError(
+            "A segmentation of this recording is queued or running: wait for it to finish.",
+            code="busy",
+            status=409,
+        )
+    _, protected = _protected_spans(recording)
+    if protected:
+        raise ApplicationError(
+            f"{len(protected)} clip(s) of this recording already carry validation or labels, done on "
+            "the audio of the track in use: it cannot change under them.",
+            code="has_work",
+            status=409,
+        )
+    with tempfile.TemporaryDirectory(prefix="tuniser-redecode-") as tmp:
+        tmpdir = Path(tmp)
+        local = tmpdir / f"original{Path(recording.original.name).suffix.lower()}"
+        with default_storage.open(recording.original.name, "rb") as src, open(local, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        info = audio_probe_or_reject(local=local, name=recording.original_name, audio_track=audio_track)
+        wav = tmpdir / "normalised.wav"
+        try:
+            decoded = audio.decode_to_wav(
+                local, wav, timeout_s=_config("DECODE_TIMEOUT_S"), track=audio_track, info=info
+            )
+        except audio.AudioError as exc:
+            raise ApplicationError(str(exc), code="undecodable", status=422) from exc
+        stem = slugify(Path(recording.original_name).stem)[:60] or "recording"
+        with open(wav, "rb") as fh:
+            key = default_storage.save(
+                f"recordings/normalised/{recording.sha256[:2]}/{stem}-track{audio_track}.wav", File(fh)
+            )
+    old = recording.normalised.name
+    try:
+        with transaction.atomic():
+            Recording.objects.filter(pk=recording.pk).update(
+                normalised=key, status=Recording.Status.DECODED, error="", **decode_provenance(info, decoded)
+            )
+            recording.refresh_from_db()
+            segmentation_run_create(recording=recording, created_by=created_by)
+    except BaseException:
+        default_storage.delete(key)
+        raise
+    if old and old != key:
+        default_storage.delete(old)
+    recording.refresh_from_db()
+    return recording
+
+
 def decode_provenance(probe: audio.ProbeResult, decoded: audio.Decoded | None) -> dict:
     """The Recording fields that say how a file was decoded: container, the track used (its
     codec, rate, channels), every track, why that one, the downmix and warnings, the duration."""

@@ -17,6 +17,7 @@ api_urlpatterns = [
     path("recordings/<int:pk>/summary/", apis.RecordingSummaryApi.as_view(), name="recording-summary"),
     path("recordings/<int:pk>/peaks/", apis.RecordingPeaksApi.as_view(), name="recording-peaks"),
     path("recordings/<int:pk>/segment/", apis.RecordingSegmentApi.as_view(), name="recording-segment"),
+    path("recordings/<int:pk>/redecode/", apis.RecordingRedecodeApi.as_view(), name="recording-redecode"),
     path("segmentation-runs/<int:pk>/", apis.SegmentationRunDetailApi.as_view(), name="segmentation-run"),
     path("clips/<int:pk>/audio/", apis.ClipAudioApi.as_view(), name="clip-audio"),
     path("sources/", apis.SourceListApi.as_view(), name="sources"),

@@ -32,7 +32,7 @@ from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import AnnotationConfig
 from core import jobs
 from corpus.audio import stored_file_reader
-from corpus.models import Clip, Source
+from corpus.models import Clip, Recording, Source
 from releases.augment import release_item_samples
 from releases.models import Release, ReleaseExport
 
@@ -299,8 +299,54 @@ def data_card(release: Release, items: list[dict]) -> str:
     )
     lines += ["## Sources and licences", ""]
     lines += [f"- {s}: {s.licence_note or 'no licence note recorded'}" for s in sources]
+    lines += ["", "## Recordings (provenance of the audio)", ""]
+    lines += [
+        "| recording | source | container | track used | codec | channels | original rate | downmix "
+        "| decode warnings |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    recordings = (
+        Recording.objects.filter(clips__release_items__release=release)
+        .select_related("source")
+        .distinct()
+        .order_by("pk")
+    )
+    for rec in recordings:
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(x)
+                for x in (
+                    f"#{rec.pk} {rec.original_name}",
+                    rec.source,
+                    rec.container or "?",
+                    _track_used(rec),
+                    rec.codec or "?",
+                    rec.original_channels or "?",
+                    f"{rec.original_sample_rate} Hz" if rec.original_sample_rate else "?",
+                    rec.downmix or "mono",
+                    "; ".join(rec.decode_warnings) or "none",
+                )
+            )
+            + " |"
+        )
     lines.append("")
     return "\n".join(lines)
+
+
+def _track_used(rec) -> str:
+    """ "1 of 2 (ara, in the project's language)" for the data card."""
+    if rec.audio_track is None or not rec.audio_tracks:
+        return "the only one"
+    track = next((t for t in rec.audio_tracks if t.get("position") == rec.audio_track), {})
+    why = rec.get_track_reason_display() if rec.track_reason else ""
+    lang = track.get("language") or "no language"
+    return f"{rec.audio_track} of {len(rec.audio_tracks)} ({lang}{', ' + why if why else ''})"
+
+
+def _cell(value) -> str:
+    """A Markdown table cell: pipes escaped, one line."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _bar(count: int, largest: int) -> str:

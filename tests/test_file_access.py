@@ -96,6 +96,15 @@ def test_each_file_kind_is_scoped_by_role_and_project(two_projects):
         assert _status(curator, name, HTTP_RANGE="bytes=0-99") == 206, kind
     # ML staff get the recordings and the release files of their own project.
     assert all(_status(ml, files[k]) == 200 for k in ("original", "manifest", "export"))
+    # The data card names each recording's provenance (container, track, downmix, warnings).
+    import io
+    import zipfile
+
+    archive = zipfile.ZipFile(
+        io.BytesIO(b"".join(curator.get(f"/media/{files['export']}").streaming_content))
+    )
+    card = archive.read("README.md").decode()
+    assert "## Recordings (provenance of the audio)" in card and "| #" in card and "mono" in card
     # A name nobody stored is not served, even to a superuser-like curator of the project.
     assert _status(curator, "clips/guess/whole.wav") == 404
     assert _status(curator, f"exports/{b.slug}/ab-v1.zip") == 404

@@ -201,3 +201,33 @@ def test_theme_music_does_not_become_clips_and_each_clip_keeps_its_speech_probab
     services.segmentation_run_execute(run_id=off.pk)
     music = rec.clips.filter(start_s__lt=30.0)
     assert music.count() >= 10 and all(c.speech_prob < 0.2 for c in music)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_recording_is_decoded_again_with_another_track_until_someone_works_on_it(
+    broadcast, source, curator, project
+):
+    rec = _ingest(source, broadcast / "episode_default_second.mkv")
+    assert rec.audio_track == 1 and rec.clips.count() == 6
+    client = APIClient()
+    client.force_authenticate(curator)
+    r = client.post(f"/api/recordings/{rec.pk}/redecode/", {"audio_track": 9}, format="json")
+    assert r.status_code == 400 and "no audio track 9" in r.json()["detail"]
+    r = client.post(f"/api/recordings/{rec.pk}/redecode/", {"audio_track": 0}, format="json")
+    assert r.status_code == 202, r.json()
+    body = r.json()
+    assert (body["audio_track"], body["track_reason"]) == (0, "requested")
+    assert body["downmix"].startswith("centre")
+    rec.refresh_from_db()
+    assert rec.status == Recording.Status.SEGMENTED and rec.clips.exists()
+    # Once a clip carries a validation, the track may no longer change under it.
+    clip = rec.clips.first()
+    Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.ACCEPTED)
+    r = client.post(f"/api/recordings/{rec.pk}/redecode/", {"audio_track": 1}, format="json")
+    assert r.status_code == 409 and r.json()["code"] == "has_work"
+    page = client.get(rec.get_absolute_url())
+    # The page is a plain Django view: session login.
+    client.force_login(curator)
+    html = client.get(rec.get_absolute_url()).content.decode()
+    assert "Audio tracks" in html and "Arabe (original)" in html and "used" in html
+    assert page.status_code in (200, 302)

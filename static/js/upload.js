@@ -44,6 +44,7 @@
       episode: form.episode.value.trim(),
       channel: form.channel.value.trim(),
       air_date: form.air_date.value, // YYYY-MM-DD from <input type=date>, or "" (then omitted)
+      audio_track: form.audio_track.value, // "" = the platform chooses (language, default flag)
     };
   }
 
