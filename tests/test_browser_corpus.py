@@ -48,6 +48,9 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     good = speech_wav(data_dir, tmp_path / "nouba-s01e01.wav")
     bad = tmp_path / "not-audio.mp3"
     bad.write_text("not audio")
+    # Half a WAV: it has an audio stream, so it is kept as a failed recording with its error.
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(speech_wav(data_dir, tmp_path / "whole.wav").read_bytes()[:60000])
 
     login(page, live_server, "curator")
     response = page.goto(f"{live_server.url}/recordings/upload/")
@@ -56,7 +59,7 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     page.fill("#episode", "S01E01")
     page.fill("#channel", "Nessma")
     page.fill("#air_date", "2024-03-11")
-    page.set_input_files("#files", [str(good), str(bad)])
+    page.set_input_files("#files", [str(good), str(bad), str(cut)])
 
     good_row = page.locator('.upload-item[data-file="nouba-s01e01.wav"]')
     bad_row = page.locator('.upload-item[data-file="not-audio.mp3"]')
@@ -80,8 +83,12 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     )
     n_clips = Clip.objects.filter(recording=rec).count()
     assert n_clips >= 1
-    failed = Recording.objects.get(original_name="not-audio.mp3")
-    assert failed.status == Recording.Status.FAILED and failed.error
+    # No audio stream in it (whatever its name says): refused, nothing stored.
+    assert "no format" in bad_row.locator(".u-error").inner_text()
+    assert not Recording.objects.filter(original_name="not-audio.mp3").exists()
+    page.locator('.upload-item[data-file="cut.wav"] .u-error').wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    failed = Recording.objects.get(original_name="cut.wav")
+    assert failed.status == Recording.Status.FAILED and "truncated" in failed.error
 
     # The recording page: waveform from the peaks, one region and one row per clip, histogram.
     good_link.click()
@@ -142,7 +149,7 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     # The list filters by status; the overview counts both files.
     page.goto(f"{live_server.url}/recordings/?status=failed")
     assert page.locator("#recordings tbody tr[data-recording]").count() == 1
-    assert "not-audio.mp3" in page.inner_text("#recordings")
+    assert "cut.wav" in page.inner_text("#recordings")
     page.goto(f"{live_server.url}/recordings/")
     screenshot(page, "recording-list")
     page.goto(f"{live_server.url}/")
@@ -189,3 +196,33 @@ def test_recording_page_fits_a_phone(phone_page, live_server, curator, project, 
     assert phone_page.locator("#play-pause").is_visible()
     screenshot(phone_page, "recording-phone")
     assert not phone_page.js_errors, phone_page.js_errors
+
+
+def test_the_recording_page_shows_the_tracks_and_decodes_again_with_another(
+    page, live_server, curator, project, data_dir
+):
+    from corpus import services
+
+    source = services.source_get_or_create(project=project, title="Archive", episode="E07")
+    rec = services.recording_ingest(
+        source=source, path=data_dir / "broadcast" / "episode_default_second.mkv"
+    ).recording
+    rec.refresh_from_db()
+    assert rec.audio_track == 1
+    login(page, live_server, "curator")
+    page.goto(f"{live_server.url}/recordings/{rec.pk}/")
+    tracks = page.get_by_test_id("audio-tracks")
+    assert "Arabe (original)" in tracks.inner_text()
+    assert (
+        "used" in tracks.locator("li.used").inner_text()
+        and "language" in tracks.locator("li.used").inner_text()
+    )
+    page.select_option("#redecode-track", "0")
+    page.click("#redecode-submit")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=audio-tracks] li.used')"
+        " && document.querySelector('[data-testid=downmix]').textContent.startsWith('centre')"
+    )
+    rec.refresh_from_db()
+    assert (rec.audio_track, rec.track_reason) == (0, "requested")
+    screenshot(page, "recording-tracks")

@@ -352,6 +352,30 @@
     });
   }
 
+  const redecodeForm = document.getElementById("redecode-form");
+  if (redecodeForm) {
+    redecodeForm.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const msg = document.getElementById("redecode-message");
+      const btn = document.getElementById("redecode-submit");
+      btn.disabled = true;
+      msg.className = "small muted";
+      msg.textContent = "Decoding the chosen track…";
+      const body = { audio_track: parseInt(redecodeForm.audio_track.value, 10) };
+      const { status, data } = await api(cfg.redecodeUrl, { method: "POST", body })
+        .catch(() => ({ status: 0, data: null }));
+      if (status === 202) {
+        msg.className = "small";
+        msg.textContent = `Track ${data.audio_track} decoded; segmenting…`;
+        window.location.reload();
+      } else {
+        btn.disabled = false;
+        msg.className = "small error-text";
+        msg.textContent = (data && data.detail) || `The server answered ${status || "nothing"}.`;
+      }
+    });
+  }
+
   // --- start --------------------------------------------------------------------------------
   if (!failed) {
     loadWaveform();
