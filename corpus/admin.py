@@ -1,6 +1,9 @@
 """Admin pages of the corpus. Adding a recording or a segmentation run goes through the same
 services as the upload page, the API and the CLI."""
 
+import tempfile
+from pathlib import Path
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -23,17 +26,37 @@ class RecordingIngestForm(forms.ModelForm):
     upload = forms.FileField(help_text="Audio or video; decoded to 16 kHz mono and segmented.")
     segment = forms.BooleanField(required=False, initial=True, help_text="Queue segmentation right away.")
 
+    audio_track = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=63,
+        help_text="Blank: a track in the project's languages, else the default-flagged one, else the first.",
+    )
+
     class Meta:
         model = Recording
         fields = ["source"]
 
-    def clean_upload(self):
-        upload = self.cleaned_data["upload"]
+    def clean(self):
+        """Refuse here, with the same messages as the API, an empty or over-size file and one in
+        which ffmpeg finds no audio stream (or not the track asked for): nothing is stored."""
+        cleaned = super().clean()
+        upload = cleaned.get("upload")
+        if upload is None:
+            return cleaned
         try:
             services.upload_check(name=upload.name, size=upload.size)
+            with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix.lower()) as tmp:
+                for chunk in upload.chunks():
+                    tmp.write(chunk)
+                tmp.flush()
+                services.audio_probe_or_reject(
+                    local=Path(tmp.name), name=upload.name, audio_track=cleaned.get("audio_track")
+                )
+            upload.seek(0)
         except services.IngestRejected as exc:
-            raise ValidationError(exc.message) from exc
-        return upload
+            raise ValidationError({"upload": exc.message}) from exc
+        return cleaned
 
 
 class ClipInline(admin.TabularInline):
@@ -65,6 +88,11 @@ class RecordingAdmin(ProjectScopedAdmin):
         "original_sample_rate",
         "original_channels",
         "has_video",
+        "audio_tracks",
+        "audio_track",
+        "track_reason",
+        "downmix",
+        "decode_warnings",
         "normalised",
         "duration_s",
         "status",
@@ -98,6 +126,7 @@ class RecordingAdmin(ProjectScopedAdmin):
             upload=form.cleaned_data["upload"],
             uploaded_by=request.user,
             segment=form.cleaned_data["segment"],
+            audio_track=form.cleaned_data.get("audio_track"),
         )
         obj.pk = result.recording.pk
         obj.__dict__.update({k: v for k, v in result.recording.__dict__.items() if not k.startswith("_")})

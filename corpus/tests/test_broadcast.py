@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from django.contrib.auth.models import Group
 from django.core.files.storage import default_storage
+from django.test import Client
 from rest_framework.test import APIClient
 
 from corpus import audio, services
@@ -231,3 +232,25 @@ def test_the_recording_is_decoded_again_with_another_track_until_someone_works_o
     html = client.get(rec.get_absolute_url()).content.decode()
     assert "Audio tracks" in html and "Arabe (original)" in html and "used" in html
     assert page.status_code in (200, 302)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_add_form_agrees_with_the_api_on_files_without_audio(
+    broadcast, source, django_user_model, tmp_path
+):
+    admin = django_user_model.objects.create_superuser(username="root", password="x")
+    client = Client()
+    client.force_login(admin)
+    text = tmp_path / "subtitles.srt"
+    text.write_text("1\n00:00:01,000 --> 00:00:02,000\nAhla\n")
+    with open(text, "rb") as fh:
+        r = client.post("/admin/corpus/recording/add/", {"source": source.pk, "upload": fh, "segment": ""})
+    assert r.status_code == 200 and "has no audio stream" in r.content.decode()
+    assert not Recording.objects.exists()
+    with open(broadcast / "episode_two_tracks.ts", "rb") as fh:
+        r = client.post(
+            "/admin/corpus/recording/add/",
+            {"source": source.pk, "upload": fh, "segment": "", "audio_track": 1},
+        )
+    assert r.status_code == 302
+    assert Recording.objects.get().audio_track == 1
