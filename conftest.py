@@ -55,13 +55,20 @@ def _eager_celery():
 
 
 @pytest.fixture(scope="session")
-def broker_url(tmp_path_factory):
+def embedded_broker(tmp_path_factory):
+    """The embedded Redis of this test session (stop and start it to restart it on its socket);
+    None when REDIS_URL names a server."""
     if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
+        yield None
         return
     broker = EmbeddedRedis(tmp_path_factory.mktemp("redis") / "redis.sock", persist=False).start()
-    yield broker.url
+    yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_url(embedded_broker):
+    return embedded_broker.url if embedded_broker is not None else os.environ["REDIS_URL"]
 
 
 def _database_url() -> str:
@@ -87,7 +94,12 @@ def _reset_producers() -> None:
 @pytest.fixture
 def worker_factory(transactional_db, broker_url, settings, tmp_path):
     """Start real `celery worker` processes on the real broker, sharing the test database, media
-    and training directories. Each call starts one more; all are stopped at teardown."""
+    and training directories. Each call starts one more; all are stopped at teardown.
+
+    `start(pool="prefork")` runs one child process under a parent that outlives it (kill the
+    child, not the worker); `start(beat=True)` starts `celery beat` instead (it sends the job
+    sweep); keyword arguments in capitals are added to the process's environment.
+    """
     from redis import Redis
 
     celery_app.conf.task_always_eager = False
@@ -113,35 +125,24 @@ def worker_factory(transactional_db, broker_url, settings, tmp_path):
     }
     procs: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
-        log = tmp_path / f"worker{len(procs)}.log"
+    def start(*, pool: str = "solo", beat: bool = False, **extra_env: str) -> subprocess.Popen:
+        n = len(procs)
+        celery = [sys.executable, "-m", "celery", "-A", "tuniser"]
+        if beat:
+            log, ready = tmp_path / f"beat{n}.log", b"beat: Starting"
+            cmd = [*celery, "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / f"beat{n}-schedule")]
+        else:
+            log, ready = tmp_path / f"worker{n}.log", b"ready."
+            cmd = [*celery, "worker", "-Q", "default,audio,gpu", "--pool", pool, "--loglevel", "INFO"]
+            cmd += ["--concurrency", "1", "--hostname", f"test{n}-{os.getpid()}@%h"]
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "tuniser",
-                    "worker",
-                    "-Q",
-                    "default,audio,gpu",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    f"test{len(procs)}-{os.getpid()}@%h",
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                cmd, cwd=REPO, env={**env, **extra_env}, stdout=out, stderr=subprocess.STDOUT
             )
         proc.log_path = log
         procs.append(proc)
         deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
+        while ready not in log.read_bytes():
             if proc.poll() is not None:
                 pytest.fail(f"The Celery worker exited at start:\n{log.read_text()}")
             if time.monotonic() > deadline:

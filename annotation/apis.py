@@ -265,9 +265,8 @@ class SkipApi(APIView):
     def post(self, request):
         data = ClipRefSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        corpus_selectors.clip_for_user(
-            request.user, data.validated_data["clip"]
-        )  # 404 outside the user's projects
+        # 404 outside the user's projects
+        corpus_selectors.clip_for_user(request.user, data.validated_data["clip"])
         services.assignment_skip(user=request.user, clip_id=data.validated_data["clip"], kind=self.kind)
         return Response(DetailSerializer({"detail": "Skipped."}).data)
 
@@ -318,9 +317,8 @@ class AnnotationSubmitApi(APIView):
     def post(self, request):
         data = AnnotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        corpus_selectors.clip_for_user(
-            request.user, data.validated_data["clip"]
-        )  # 404 outside the user's projects
+        # 404 outside the user's projects
+        corpus_selectors.clip_for_user(request.user, data.validated_data["clip"])
         annotation = services.annotation_submit(
             user=request.user, clip_id=data.validated_data.pop("clip"), **data.validated_data
         )
@@ -344,9 +342,8 @@ class FlagApi(APIView):
         """Send the clip in hand back to validation, with a reason (labels already given stay)."""
         data = FlagSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        corpus_selectors.clip_for_user(
-            request.user, data.validated_data["clip"]
-        )  # 404 outside the user's projects
+        # 404 outside the user's projects
+        corpus_selectors.clip_for_user(request.user, data.validated_data["clip"])
         flag = services.clip_flag(
             user=request.user,
             clip_id=data.validated_data["clip"],

@@ -62,15 +62,18 @@ def project_for_user(user, slug: str | None = None) -> Project:
         The named project if the user may act in it; with no slug, the user's first project by
         id (a superuser of an empty installation gets the default project).
     Raises:
-        ApplicationError 400 (`unknown_project`): a slug the user does not belong to (the same
-            answer whether or not it exists, so nothing of another project is revealed).
+        ApplicationError 404 (`unknown_project`): a slug the user does not belong to (the same
+            answer whether or not it exists, so nothing of another project is revealed; 404 like
+            any other object outside the user's projects, see `object_for_user`).
         ApplicationError 403 (`no_project`): the user belongs to no project.
     """
     projects = projects_for_user(user)
     if slug:
         project = projects.filter(slug=slug).first()
         if project is None:
-            raise ApplicationError(f"No project '{slug}' that you belong to.", code="unknown_project")
+            raise ApplicationError(
+                f"No project '{slug[:80]}' that you belong to.", code="unknown_project", status=404
+            )
         return project
     project = projects.order_by("id").first()
     if project is None:

@@ -11,3 +11,12 @@ class CorpusConfig(AppConfig):
         from corpus.selectors import stored_file_access
 
         register_file_resolver(stored_file_access)
+
+        from core.jobs import job_type_register
+        from corpus.models import SegmentationRun
+
+        job_type_register(
+            SegmentationRun,
+            task="corpus.tasks.segment_recording",
+            on_give_up="corpus.services.segmentation_run_given_up",
+        )

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, object_for_user, project_for_user, projects_for_user
+from core.serializers import IdField
 from inference import services
 from inference.models import PrelabelJob
 from training import selectors as training_selectors
@@ -26,8 +27,8 @@ class PrelabelJobSerializer(serializers.ModelSerializer):
 class InferenceRequestSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     mode = serializers.ChoiceField(choices=["file", "chunk"], default="file")
-    model_version = serializers.IntegerField(required=False)
-    project = serializers.SlugField(required=False)
+    model_version = IdField(required=False)
+    project = serializers.SlugField(required=False, max_length=80)
 
 
 class InferenceApi(APIView):
@@ -61,16 +62,19 @@ class InferenceApi(APIView):
         data = InferenceRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        project = None
-        if v.get("model_version") and not v.get("project"):
-            # The model names its project (a user may belong to several).
-            mv = (
-                training_selectors.model_versions_for_user(request.user).filter(pk=v["model_version"]).first()
-            )
-            project = mv.project if mv else None
+        # 404 for a model version outside the user's projects.
+        mv = (
+            training_selectors.model_version_for_user(request.user, v["model_version"])
+            if v.get("model_version")
+            else None
+        )
+        if mv is not None and not v.get("project"):
+            project = mv.project  # the model names its project (a user may belong to several)
+        else:
+            project = project_for_user(request.user, v.get("project"))
         answer = services.infer_upload(
             upload=v["file"],
-            project=project or project_for_user(request.user, v.get("project")),
+            project=project,
             mode=v["mode"],
             model_version_id=v.get("model_version"),
         )
@@ -78,7 +82,7 @@ class InferenceApi(APIView):
 
 
 class PromoteSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
+    model_version = IdField()
     show_to_annotators = serializers.BooleanField(default=False)
 
 

@@ -18,3 +18,8 @@ class InferenceConfig(AppConfig):
         annotation_policies.register_policy("rarest_predicted_first", annotation_policies.breadth_first)
         annotation_policies.register_policy("most_uncertain_first", annotation_policies.breadth_first)
         annotation_policies.register_handout_extra(services.handout_suggestion)
+
+        from core.jobs import job_type_register
+        from inference.models import PrelabelJob
+
+        job_type_register(PrelabelJob, task="inference.tasks.run_prelabel_job")

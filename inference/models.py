@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 
@@ -50,9 +48,6 @@ class Prediction(models.Model):
 
 class PrelabelJob(JobRow):
     """Pre-labelling a project's existing clips in batches: a job row run on the `gpu` queue."""
-
-    # A batch of a large model on a busy GPU may take minutes between two heartbeats.
-    stale_after = timedelta(minutes=10)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prelabel_jobs")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="prelabel_jobs")

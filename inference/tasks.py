@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
+from core import jobs
 from inference import services
+from inference.models import PrelabelJob
 from training.models import ModelVersion
 
 
@@ -14,6 +16,9 @@ def prelabel_new_clips(model_version_id: int, clip_ids: list[int]) -> None:
         services.prelabel_clips(model_version=model_version, clip_ids=clip_ids)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def run_prelabel_job(job_id: int) -> None:
-    services.prelabel_job_execute(job_id=job_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_prelabel_job(self, job_id: int) -> None:
+    # A job whose worker died is taken again (see core.jobs.job_defer_while_running and the sweep);
+    # clips already predicted by its model version are skipped.
+    if not services.prelabel_job_execute(job_id=job_id):
+        jobs.job_defer_while_running(self, PrelabelJob, job_id)

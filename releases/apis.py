@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, project_for_user
+from core.serializers import CountField, IdListField
 from releases import selectors
 from releases.build import ReleaseParams, release_build
 from releases.export import release_export_create
@@ -19,16 +20,19 @@ PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (defa
 
 class ReleaseParamsSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=80)
-    label_set = serializers.ListField(child=serializers.SlugField(), required=False)
+    label_set = serializers.ListField(
+        child=serializers.SlugField(max_length=30), required=False, max_length=50
+    )
     min_agreement = serializers.IntegerField(required=False, min_value=1, max_value=15)
     include_adjudicated = serializers.BooleanField(required=False)
     include_gold = serializers.BooleanField(required=False)
-    balancing = serializers.CharField(required=False)
-    cap = serializers.IntegerField(required=False, allow_null=True)
-    split = serializers.CharField(required=False)
-    group_by = serializers.CharField(required=False)
-    seed = serializers.IntegerField(required=False, min_value=0)
-    sources = serializers.ListField(child=serializers.IntegerField(), required=False)
+    balancing = serializers.CharField(required=False, max_length=30)
+    cap = CountField(required=False, allow_null=True, min_value=1)
+    split = serializers.CharField(required=False, max_length=30)
+    group_by = serializers.CharField(required=False, max_length=30)
+    # NumPy's generators take seeds below 2**32.
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
+    sources = IdListField(required=False)
 
 
 class ReleaseExportSerializer(serializers.ModelSerializer):

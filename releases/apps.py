@@ -13,3 +13,12 @@ class ReleasesConfig(AppConfig):
         from releases.selectors import stored_file_access
 
         register_file_resolver(stored_file_access)
+
+        from core.jobs import job_type_register
+        from releases.models import ReleaseExport
+
+        job_type_register(
+            ReleaseExport,
+            task="releases.tasks.export_release",
+            on_give_up="releases.export.release_export_given_up",
+        )

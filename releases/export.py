@@ -78,8 +78,9 @@ def release_export_execute(*, export_id: int) -> bool:
     3. Add metadata.csv, manifest.jsonl and README.md; store the archive; mark the row done.
 
     The archive is stored at exports/<project slug>/<name>-v<version>.zip (or a free name next
-    to it); the row gets `archive` (the storage key) and `size_bytes`. On failure a partly
-    written archive on a filesystem storage is removed.
+    to it); the row gets `archive` (the storage key) and `size_bytes`. On a filesystem storage it
+    is written to a partial file of this export first (the same at every attempt, so a retry
+    after a lost worker overwrites it), then renamed; on failure the partial file is removed.
 
     Args:
         export_id: the ReleaseExport's id.

@@ -14,19 +14,22 @@ mentions it has leaked B's data (and MARKER_A the other way round).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from annotation import services as annotation_services
 from annotation.guideline import ensure_guideline
 from annotation.models import Assignment
+from annotation.services import LABELLING, VALIDATION
 from annotation.tests.factories import clone_clips
 from core import roles
 from core.models import Project
 from corpus import services as corpus_services
-from corpus.models import Clip
+from corpus.models import Clip, Recording
 from corpus.tests import media_files as mf
 from inference import services as inference_services
 from releases.build import ReleaseParams, release_build
@@ -39,7 +42,8 @@ MARKER_A = "alphamarker"
 MARKER_B = "bravomarker"
 # The people of project A: one per role, and a member who holds no role.
 ROLE_USERS = ("annotator", "validator", "curator", "ml_staff")
-A_USERS = ("norole", *ROLE_USERS)
+# Hashing a password the default way takes most of a second; these tests sign in many times.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
@@ -74,8 +78,8 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
     report = corpus_import(project=project, fmt="ravdess", root=folder, source_title=f"RAVDESS {marker}")
     assert report.ok and report.imported == 2 * len(actors), report
 
-    # A broadcast-like recording (three joined utterances), whole-file clip + cloned clips for
-    # the labelling pool (accepted) and the validation pool (awaiting validation).
+    # A broadcast-like recording (three joined utterances): its whole-file clip awaits validation,
+    # three clips cloned over the same audio wait in the labelling pool.
     source = corpus_services.source_get_or_create(
         project=project, title=f"Broadcast {marker}", created_by=owner
     )
@@ -85,9 +89,8 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         recording = corpus_services.recording_ingest(
             source=source, path=wav, uploaded_by=owner, segment=False
         ).recording
-        whole = corpus_services.clip_create_whole(recording=recording, status=Clip.Status.ACCEPTED)
+        whole = corpus_services.clip_create_whole(recording=recording, status=Clip.Status.AWAITING_VALIDATION)
     labelling = clone_clips(recording, 3, status=Clip.Status.ACCEPTED)
-    validation = clone_clips(recording, 3, status=Clip.Status.AWAITING_VALIDATION)
     run = corpus_services.segmentation_run_create(recording=recording, created_by=owner, enqueue=False)
 
     release = release_build(
@@ -113,8 +116,11 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         "recording": recording.pk,
         "source": source.pk,
         "clip": labelling[0],
-        "validation_clip": validation[0],
-        "whole_clip": whole.pk,
+        "validation_clip": whole.pk,
+        "imported_recording": Recording.objects.filter(source__project=project, source__kind="corpus")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first(),
         "segmentation_run": run.pk,
         "release": release.pk,
         "export": export.pk,
@@ -148,29 +154,26 @@ def build_world(*, django_user_model, data_dir: Path, tmp_path: Path) -> World:
     label_mappings_ensure()
     owner_a = django_user_model.objects.create_user(username=f"owner-{MARKER_A}", password="x")
     owner_b = django_user_model.objects.create_user(username=f"owner-{MARKER_B}", password="x")
-    a = _tenant(
-        slug="alpha", marker=MARKER_A, actors=range(1, 7), data_dir=data_dir, tmp_path=tmp_path, owner=owner_a
-    )
-    b = _tenant(
-        slug="bravo",
-        marker=MARKER_B,
-        actors=range(7, 13),
-        data_dir=data_dir,
-        tmp_path=tmp_path,
-        owner=owner_b,
-    )
+    common = {"data_dir": data_dir, "tmp_path": tmp_path}
+    a = _tenant(slug="alpha", marker=MARKER_A, actors=range(1, 7), owner=owner_a, **common)
+    b = _tenant(slug="bravo", marker=MARKER_B, actors=range(7, 13), owner=owner_b, **common)
     users = {"norole": _user(django_user_model, "norole", (), a.project)}
     for name in ROLE_USERS:
         users[name] = _user(django_user_model, name, (name,), a.project)
     users["outsider"] = _user(django_user_model, "outsider", roles.ALL_ROLES, b.project)
-    # The annotator and the validator each hold one clip of A, as after "next clip".
-    held = annotation_services.assignment_next(
-        user=users["annotator"], project=a.project, kind=Assignment.Kind.LABELLING
-    )
-    a.ids["clip"] = held.assignment.clip_id
+    # The annotator and the validator each hold one clip of A, as after "next clip", served a
+    # minute ago (long enough to have heard it: answers sooner are refused as too soon).
+    for name, kind, key in (("annotator", LABELLING, "clip"), ("validator", VALIDATION, "validation_clip")):
+        held = annotation_services.assignment_next(user=users[name], project=a.project, kind=kind)
+        a.ids[key] = held.assignment.clip_id  # the labelling pool hands out any of its three clips
+        Assignment.objects.filter(pk=held.assignment.pk).update(
+            served_at=timezone.now() - timedelta(minutes=1)
+        )
     a.files["clip_audio"] = Clip.objects.get(pk=a.ids["clip"]).audio.name
-    held = annotation_services.assignment_next(
-        user=users["validator"], project=a.project, kind=Assignment.Kind.VALIDATION
-    )
-    a.ids["validation_clip"] = held.assignment.clip_id
     return World(a=a, b=b, users=users)
+
+
+def short_wav(data_dir: Path, tmp_path: Path) -> bytes:
+    """One second of real speech (from a RAVDESS file neither project holds), as WAV bytes."""
+    samples, rate = mf.ravdess_speech(data_dir, n=1, offset=700)
+    return mf.write_wav(tmp_path / "short.wav", samples[rate : 2 * rate], rate).read_bytes()

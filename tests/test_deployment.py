@@ -41,7 +41,12 @@ def _alive(pid: int) -> bool:
 def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(TUNISER_VAR_DIR=str(tmp_path / "var"), CELERY_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+    env.update(
+        TUNISER_VAR_DIR=str(tmp_path / "var"),
+        CELERY_CONCURRENCY="1",
+        PYTHONUNBUFFERED="1",
+        TUNISER_JOB_SWEEP_EVERY_S="1",
+    )
     manage = [sys.executable, str(REPO / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env, cwd=REPO)
     boot = subprocess.run([*manage, "ensure_demo_admin"], env=env, cwd=REPO, capture_output=True, text=True)
@@ -72,8 +77,13 @@ def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
         while b"ready." not in (tmp_path / "stack.log").read_bytes():
             assert time.monotonic() < deadline, "the Celery worker did not start"
             time.sleep(0.5)
+        # Beat sends the job sweep and the worker runs it: nobody has to remember a command.
+        deadline = time.monotonic() + 60
+        while b"core.tasks.jobs_sweep" not in (tmp_path / "stack.log").read_bytes():
+            assert time.monotonic() < deadline, "no job sweep reached the worker"
+            time.sleep(0.5)
         children = _children(stack.pid)
-        assert len(children) >= 3  # the embedded Redis, the worker, the web server
+        assert len(children) >= 4  # the embedded Redis, the worker, beat, the web server
 
         stack.send_signal(signal.SIGINT)
         assert stack.wait(timeout=60) == 0
@@ -106,6 +116,12 @@ def test_docker_compose_describes_a_complete_deployment():
             assert volume.split(":")[0] in compose["volumes"], volume
     for name in ("postgres", "redis", "web", "worker-audio", "worker-gpu"):
         assert "healthcheck" in services[name], name
+    # Exactly one beat sends the job sweep; a worker consumes its queue (`default`).
+    beats = [name for name, service in services.items() if "beat" in service.get("command", [])]
+    assert beats == ["beat"], beats
+    assert services["beat"]["command"][:4] == ["celery", "-A", "tuniser", "beat"]
+    audio_cmd = services["worker-audio"]["command"]
+    assert "default" in audio_cmd[audio_cmd.index("-Q") + 1]
     assert "gunicorn" in services["web"]["command"]
     assert services["worker-gpu"]["command"][services["worker-gpu"]["command"].index("-Q") + 1] == "gpu"
     assert "audio" in services["worker-audio"]["command"][services["worker-audio"]["command"].index("-Q") + 1]

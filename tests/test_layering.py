@@ -68,8 +68,10 @@ CORE_FRAMEWORK_IMPORTS = {
         "django.http",
         "rest_framework.permissions",
     },
-    "core/admin.py": {"django.contrib"},
-    "core/apps.py": {"django.apps"},
+    # ProjectScopedAdmin limits relation choices (ForeignKey/ManyToManyField formfields).
+    "core/admin.py": {"django.contrib", "django.db.models"},
+    # After every migrate: every app's permissions, then the role groups with theirs.
+    "core/apps.py": {"django.apps", "django.db.models.signals", "django.contrib.auth.management"},
     "core/bulk.py": {"django.db"},
     "core/errors.py": {
         "django.core.exceptions",
@@ -77,8 +79,22 @@ CORE_FRAMEWORK_IMPORTS = {
         "rest_framework.response",
         "rest_framework.views",
     },
-    "core/jobs.py": {"django.db.models", "django.utils"},
+    # django.db: the heartbeat thread's own connection; module_loading: the sweep resolves each
+    # registered job type's task by its dotted path, so that core imports no app.
+    "core/jobs.py": {"django.db", "django.db.models", "django.utils", "django.utils.module_loading"},
+    "core/management/commands/jobs_sweep.py": {"django.core.management.base"},
     "core/models.py": {"django.conf", "django.db", "django.db.models", "django.utils"},
+    # The bounded request fields every app's serializers share (ids, counts, durations).
+    "core/serializers.py": {"rest_framework"},
+    # Role groups with their model permissions, and project membership (Django's auth models).
+    "core/services.py": {"django.contrib.auth", "django.contrib.auth.models", "django.db"},
+    # The one file route (media), with Range requests, behind core.files.
+    "core/views.py": {"django.conf", "django.http", "django.utils._os"},
+    "core/management/commands/member_add.py": {
+        "django.contrib.auth",
+        "django.core.exceptions",
+        "django.core.management.base",
+    },
 }
 
 WRITE_METHODS = (

@@ -1,12 +1,13 @@
 """REST API of training runs and model versions (ML staff)."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission
+from core.serializers import IdCsvField, IdField
 from releases import selectors as releases_selectors
 from training import selectors, services
 from training.ml import families
@@ -63,14 +64,19 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunCreateSerializer(serializers.Serializer):
-    release = serializers.IntegerField(help_text="Release id")
+    release = IdField(help_text="Release id")
     family = serializers.ChoiceField(choices=Family.choices)
     hparams = serializers.DictField(
         required=False, default=dict, help_text="Overrides of the family defaults"
     )
     device = serializers.ChoiceField(choices=TrainingRun.Device.choices, default="auto")
     precision = serializers.ChoiceField(choices=TrainingRun.Precision.choices, default="fp32")
-    backbone = serializers.CharField(required=False, allow_blank=True, default="")
+    backbone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TrainingRun._meta.get_field("backbone").max_length,
+    )
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
 
 
@@ -92,9 +98,7 @@ class RunListCreateApi(MlStaffApi):
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        release = releases_selectors.releases_for_user(request.user).filter(pk=v.pop("release")).first()
-        if release is None:
-            raise serializers.ValidationError({"release": "No such release in your projects."})
+        release = releases_selectors.release_for_user(request.user, v.pop("release"))
         run = services.run_create(release=release, created_by=request.user, **v)
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -136,14 +140,20 @@ class FamiliesApi(MlStaffApi):
         )
 
 
+class CompareQuerySerializer(serializers.Serializer):
+    runs = IdCsvField(required=False, help_text="Comma-separated run ids")
+
+
 class CompareApi(MlStaffApi):
     @extend_schema(
         operation_id="training_runs_compare",
-        parameters=[OpenApiParameter("runs", str, description="Comma-separated run ids")],
+        parameters=[CompareQuerySerializer],
         responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}),
     )
     def get(self, request):
-        ids = [int(x) for x in request.query_params.get("runs", "").split(",") if x.strip().isdigit()]
+        query = CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = query.validated_data.get("runs")
         runs = (
             selectors.runs_for_user(request.user).filter(pk__in=ids)
             if ids

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class TrainingConfig(AppConfig):
     name = "training"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.jobs import job_type_register
+        from training.models import TrainingRun
+
+        # A run given up keeps its checkpoint: `run_retry` resumes from it.
+        job_type_register(TrainingRun, task="training.tasks.train_run")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -20,9 +18,6 @@ class Family(models.TextChoices):
 
 
 class TrainingRun(JobRow):
-    # An epoch of a large model may take minutes between two heartbeats.
-    stale_after = timedelta(minutes=10)
-
     class Device(models.TextChoices):
         AUTO = "auto", "Auto (GPU if present)"
         CUDA = "cuda", "CUDA GPU"
@@ -54,7 +49,6 @@ class TrainingRun(JobRow):
         default=list, blank=True, help_text="Per epoch: train/val loss, val UA/WA/macro-F1."
     )
     resumed_from_epoch = models.PositiveIntegerField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     resolved_hparams = models.JSONField(default=dict, blank=True)
     test_metrics = models.JSONField(null=True, blank=True)
     used_device = models.CharField(max_length=20, blank=True)

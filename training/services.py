@@ -15,7 +15,6 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 import tuniser
@@ -150,7 +149,7 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
 def run_retry(*, run: TrainingRun) -> TrainingRun:
     """Queue a failed, cancelled or dead run again: it resumes from its last checkpoint.
 
-    "Dead" is RUNNING with a heartbeat older than `TrainingRun.stale_after` (`JobRow.stale_q`).
+    "Dead" is RUNNING with a heartbeat older than `TrainingRun.stale_limit()` (`JobRow.stale_q`).
     The error, traceback, finish time and cancel request are cleared; the task is queued after
     commit.
 
@@ -181,14 +180,14 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
 def run_mark_dead(*, run: TrainingRun) -> None:
     """Used when a worker is known to be gone (e.g. the worker's own shutdown, or tests).
 
-    Backdates a RUNNING run's heartbeat past `stale_after`, so that `JobRow.stale_q` counts it
+    Backdates a RUNNING run's heartbeat past `stale_limit()`, so that `JobRow.stale_q` counts it
     dead: it may then be retried or re-claimed. A run in any other status is left alone.
 
     Args:
         run: the run.
     """
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
-        heartbeat_at=timezone.now() - 2 * TrainingRun.stale_after
+        heartbeat_at=timezone.now() - 2 * TrainingRun.stale_limit()
     )
 
 
@@ -301,13 +300,7 @@ def run_execute(*, run_id: int) -> bool:
     Returns:
         False if the run was not free to take; True once this call ran it.
     """
-    return jobs.job_execute(
-        TrainingRun,
-        run_id,
-        _train,
-        claim_fields={"attempts": F("attempts") + 1},
-        progress_every_s=1.0,
-    )
+    return jobs.job_execute(TrainingRun, run_id, _train, progress_every_s=1.0)
 
 
 def _train(run: TrainingRun, progress: jobs.JobProgress) -> None:

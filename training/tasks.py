@@ -2,11 +2,14 @@
 
 from celery import shared_task
 
+from core import jobs
 from training import services
+from training.models import TrainingRun
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def train_run(run_id: int) -> None:
-    # A run whose worker died is taken again by a retry (or a redelivery) once its heartbeat is
-    # stale; the engine then resumes from the run's last checkpoint.
-    services.run_execute(run_id=run_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def train_run(self, run_id: int) -> None:
+    # A run whose worker died is taken again by this message's retry, or by the job sweep, once
+    # its heartbeat is stale; the engine then resumes from the run's last checkpoint.
+    if not services.run_execute(run_id=run_id):
+        jobs.job_defer_while_running(self, TrainingRun, run_id)

@@ -12,6 +12,7 @@ from releases.urls import api_urlpatterns as releases_api
 from training.urls import api_urlpatterns as training_api
 
 from . import views
+from .forms import LoginForm
 
 admin.site.site_header = "TuniSER Studio administration"
 admin.site.site_title = "TuniSER Studio"
@@ -19,7 +20,7 @@ admin.site.site_title = "TuniSER Studio"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -314,7 +314,7 @@ def test_api_roles_and_blindness(clips, make_user, project, outsider):
     client.force_authenticate(validator)
     assert client.get("/api/annotation/next/").status_code == 403
     client.force_authenticate(outsider)
-    assert client.get("/api/validation/next/?project=tuniser").status_code == 400
+    assert client.get("/api/validation/next/?project=tuniser").status_code == 404  # not theirs
     client.force_authenticate(None)
     assert client.get("/api/annotation/next/").status_code in (401, 403)
 

@@ -63,6 +63,13 @@ def _rows(apps, app_label: str, model_name: str) -> list[dict]:
     return list(apps.get_model(app_label, model_name).objects.order_by("pk").values())
 
 
+def _as_before(rows: list[dict], before: list[dict]) -> list[dict]:
+    """`rows` cut to the columns the old rows had: a column added since (holding its default,
+    e.g. the job rows' `attempts`) is not a change."""
+    columns = set(before[0]) if before else set()
+    return [{k: v for k, v in row.items() if k in columns} for row in rows]
+
+
 def _members(apps, app_label: str) -> list[tuple[int, int]]:
     through = apps.get_model(app_label, "project").members.through
     return sorted(through.objects.values_list("project_id", "user_id"))
@@ -287,11 +294,13 @@ def test_existing_database_migrates_through_the_moves_without_losing_a_row(migra
 
     # Every row, same ids and same values, now under its new owner.
     for (old_app, model), new_app in MOVED.items():
-        rows = _rows(apps, new_app, model)
+        rows = _as_before(_rows(apps, new_app, model), old[(old_app, model)])
         assert rows == old[(old_app, model)], f"{old_app}.{model} -> {new_app}.{model} changed"
         assert rows, f"{new_app}.{model}: the test made no row"
     for app, model in STAYED:
-        assert _rows(apps, app, model) == old[(app, model)], f"{app}.{model} changed"
+        assert _as_before(_rows(apps, app, model), old[(app, model)]) == old[(app, model)], (
+            f"{app}.{model} changed"
+        )
     assert _members(apps, "core") == old_members
 
     # The foreign keys resolve, to the new models.

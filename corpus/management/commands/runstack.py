@@ -2,7 +2,9 @@
 
 1. the broker: an embedded Redis on a Unix socket under var/ when REDIS_URL is not set;
 2. a real Celery worker consuming the `default`, `audio` and `gpu` queues;
-3. the web server on 127.0.0.1:8000.
+3. Celery beat, which sends the job sweep (core.jobs.jobs_sweep) every TUNISER_JOB_SWEEP_EVERY_S
+   seconds, so that a job whose worker or message was lost is taken again with nobody acting;
+4. the web server on 127.0.0.1:8000.
 Ctrl-C (or SIGTERM) stops every process it started; if one of them dies, the others are stopped
 too, so the platform never runs half-up without saying so.
 """
@@ -20,7 +22,10 @@ from tuniser.embedded_redis import EmbeddedRedis
 
 
 class Command(BaseCommand):
-    help = "Start the broker (embedded Redis unless REDIS_URL is set), a Celery worker and the web server."
+    help = (
+        "Start the broker (embedded Redis unless REDIS_URL is set), a Celery worker, Celery beat "
+        "and the web server."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("TUNISER_ADDR", "127.0.0.1:8000"))
@@ -53,6 +58,18 @@ class Command(BaseCommand):
             "--hostname",
             "tuniser@%h",
         ]
+        beat_cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tuniser",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(settings.VAR_DIR / "celerybeat-schedule"),
+        ]
         web_cmd = [sys.executable, "manage.py", "runserver", opts["addr"], "--noreload"]
         stopping = False
 
@@ -64,6 +81,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             children.append(("worker", subprocess.Popen(worker_cmd, env=env)))
+            children.append(("beat", subprocess.Popen(beat_cmd, env=env)))
             children.append(("web", subprocess.Popen(web_cmd, env=env)))
             self.stdout.write(
                 self.style.SUCCESS(f"TuniSER Studio is up on http://{opts['addr']}/  (Ctrl-C stops it)")
