@@ -81,6 +81,34 @@ def consensus_compute(*, clip_id: int) -> ClipConsensus:
     return consensus
 
 
+def consensus_set_gold(*, clip_id: int, emotion: LabelOption, gender: LabelOption | None) -> ClipConsensus:
+    """Record the consensus of a clip whose label came with an imported corpus (gold).
+
+    Gold consensus is never overwritten by `consensus_recompute`; its distribution puts all the
+    mass on the gold emotion. Call it inside the transaction that creates the clip.
+
+    Args:
+        clip_id: the clip.
+        emotion: the mapped emotion (a LabelOption of kind emotion).
+        gender: the speaker's gender, if the corpus gives it.
+    Returns:
+        The clip's ClipConsensus (created or replaced).
+    """
+    consensus, _ = ClipConsensus.objects.update_or_create(
+        clip_id=clip_id,
+        defaults={
+            "method": "gold",
+            "status": ClipConsensus.Status.GOLD,
+            "emotion": emotion,
+            "gender": gender,
+            "n_votes": 0,
+            "n_agree": 0,
+            "distribution": {emotion.code: 1.0},
+        },
+    )
+    return consensus
+
+
 def project_votes(project: Project, clips: QuerySet | None = None):
     """All labels of a project as agreement.Votes (+ the dense index -> clip id / user id maps).
 

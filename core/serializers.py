@@ -39,7 +39,7 @@ class CountField(serializers.IntegerField):
 
 
 class MillisecondsField(serializers.IntegerField):
-    """A duration a client measured, in milliseconds (0 .. 24 h)."""
+    """A duration in milliseconds (0 .. 24 h), e.g. the time a person spent on an answer."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 0)

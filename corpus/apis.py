@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, project_for_user
-from core.serializers import IdField
+from core.serializers import IdField, MillisecondsField
 from corpus import audio, selectors, services
 from corpus.models import Clip, Recording, SegmentationRun, Source
 
@@ -178,6 +178,12 @@ class IngestResponseSerializer(serializers.Serializer):
 
 
 class SegmentRequestSerializer(serializers.ModelSerializer):
+    # Bounded here on every database (the model's range is the column's: 2**63 on SQLite); the
+    # VAD's own limits are `VadParams.validate`'s, checked by the service.
+    hangover_ms = MillisecondsField(required=False)
+    padding_ms = MillisecondsField(required=False)
+    merge_gap_ms = MillisecondsField(required=False)
+
     class Meta:
         model = SegmentationRun
         fields = list(services.PARAM_FIELDS)

@@ -27,7 +27,7 @@ class ReleaseParamsSerializer(serializers.Serializer):
     include_adjudicated = serializers.BooleanField(required=False)
     include_gold = serializers.BooleanField(required=False)
     balancing = serializers.CharField(required=False, max_length=30)
-    cap = CountField(required=False, allow_null=True, min_value=1)
+    cap = CountField(required=False, allow_null=True)  # "at least 1" is the service's rule, with its message
     split = serializers.CharField(required=False, max_length=30)
     group_by = serializers.CharField(required=False, max_length=30)
     # NumPy's generators take seeds below 2**32.

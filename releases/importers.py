@@ -16,7 +16,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from annotation.models import ClipConsensus, LabelOption
+from annotation import consensus
+from annotation.models import LabelOption
 from core.models import Project
 from corpus import services as corpus_services
 from corpus.models import Clip
@@ -307,14 +308,7 @@ def corpus_import(
                 GoldLabel.objects.create(
                     clip=clip, corpus=fmt, original_label=parsed.label, emotion=emotion, gender=gender
                 )
-                ClipConsensus.objects.create(
-                    clip=clip,
-                    method="gold",
-                    status=ClipConsensus.Status.GOLD,
-                    emotion=emotion,
-                    gender=gender,
-                    distribution={emotion.code: 1.0},
-                )
+                consensus.consensus_set_gold(clip_id=clip.pk, emotion=emotion, gender=gender)
         except corpus_services.IngestRejected as exc:
             report.failed.append(f"{path.relative_to(root)}: {exc.message}")
             continue

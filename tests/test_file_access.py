@@ -170,12 +170,12 @@ def test_duplicates_are_per_project_and_name_nothing_of_another(two_projects, da
 def test_a_refused_upload_writes_nothing_not_even_its_source(two_projects):
     a, _, users, _, _ = two_projects
     sources = Source.objects.count()
-    for name, content in (("notes.txt", b"hello"), ("empty.wav", b"")):
+    for name, content, status in (("notes.txt", b"hello", 415), ("empty.wav", b"", 400)):
         r = _client(users["curator_a"]).post(
             "/api/recordings/",
             {"file": SimpleUploadedFile(name, content), "source_title": "Never made", "project": a.slug},
             format="multipart",
         )
-        assert r.status_code == 400, r.content
+        assert r.status_code == status, r.content
     assert Source.objects.count() == sources
     assert not Source.objects.filter(title="Never made").exists()

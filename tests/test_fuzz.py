@@ -93,7 +93,9 @@ class Endpoint:
 
 def _schema_path(route: str) -> str:
     # drf-spectacular names a `pk` path parameter `id`.
-    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + m.group(1).replace("pk", "id") + "}", route)
+    return "/" + re.sub(
+        r"<(?:\w+:)?(\w+)>", lambda m: "{%s}" % ("id" if m.group(1) == "pk" else m.group(1)), route
+    )
 
 
 def _acting_user(statuses: tuple) -> str:
@@ -120,6 +122,11 @@ def endpoints(schema: dict) -> list[Endpoint]:
             continue  # the admin: a group, with its own tests
         view = resolve("/" + re.sub(r"<(?:\w+:)?(\w+)>", "1", route)).func
         view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
+        # Every write the view answers has a row to fuzz (a function view, a page, has none).
+        untested = {m for m in WRITE_METHODS if hasattr(view_class, m)} - {
+            c.method.lower() for c, _ in EXPECTED[name]
+        }
+        assert not untested, f"{name} answers {untested}: add a row for it in EXPECTED"
         for call, statuses in EXPECTED[name]:
             method = call.method.lower()
             if method in WRITE_METHODS:

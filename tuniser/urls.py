@@ -12,10 +12,11 @@ from releases.urls import api_urlpatterns as releases_api
 from training.urls import api_urlpatterns as training_api
 
 from . import views
-from .forms import LoginForm
+from .forms import AdminLoginForm, LoginForm
 
 admin.site.site_header = "TuniSER Studio administration"
 admin.site.site_title = "TuniSER Studio"
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),

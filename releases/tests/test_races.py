@@ -35,28 +35,13 @@ def curator_client(project, django_user_model, tmp_path, data_dir):
 
 def _together(user, call) -> list[int]:
     """Run `call(client)` in N threads released at once; the HTTP statuses."""
-    barrier = threading.Barrier(N)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def worker():
+    def one():
         client = APIClient()
         client.force_authenticate(user)
-        try:
-            barrier.wait()
-            statuses.append(call(client).status_code)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        return call(client).status_code
 
-    threads = [threading.Thread(target=worker) for _ in range(N)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return statuses
+    return _together_calls(one)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -88,6 +73,7 @@ def test_simultaneous_exports_of_one_release_make_one_export(curator_client, pro
 
 
 def _together_calls(call) -> list:
+    """Run `call()` in N threads released at once (a barrier); what each returned."""
     barrier = threading.Barrier(N)
     results: list = []
     errors: list[BaseException] = []
