@@ -231,7 +231,7 @@ class RecordingListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         # Refuse a bad file before anything is written (not even its Source).
-        services.upload_check(name=v["file"].name, size=v["file"].size)
+        services.upload_refuse_early(upload=v["file"], audio_track=v["audio_track"])
         if v.get("source"):
             source = selectors.source_for_user(request.user, v["source"])
         else:

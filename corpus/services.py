@@ -144,6 +144,29 @@ def audio_probe_or_reject(*, local: Path, name: str, audio_track: int | None = N
     return info
 
 
+def upload_refuse_early(*, upload, audio_track: int | None = None) -> None:
+    """Refuse, before anything is written (not even its Source), an upload that is empty, over
+    the size limit, or has no audio stream (or not the track asked for).
+
+    A large upload is already a temporary file (probed in place); a small one is spooled to one.
+
+    Raises:
+        IngestRejected: as `upload_check` and `audio_probe_or_reject`.
+    """
+    upload_check(name=upload.name, size=upload.size)
+    if hasattr(upload, "temporary_file_path"):
+        audio_probe_or_reject(
+            local=Path(upload.temporary_file_path()), name=upload.name, audio_track=audio_track
+        )
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix.lower()) as tmp:
+        for chunk in upload.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        audio_probe_or_reject(local=Path(tmp.name), name=upload.name, audio_track=audio_track)
+    upload.seek(0)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
