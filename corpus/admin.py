@@ -1,9 +1,6 @@
 """Admin pages of the corpus. Adding a recording or a segmentation run goes through the same
 services as the upload page, the API and the CLI."""
 
-import tempfile
-from pathlib import Path
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -45,15 +42,7 @@ class RecordingIngestForm(forms.ModelForm):
         if upload is None:
             return cleaned
         try:
-            services.upload_check(name=upload.name, size=upload.size)
-            with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix.lower()) as tmp:
-                for chunk in upload.chunks():
-                    tmp.write(chunk)
-                tmp.flush()
-                services.audio_probe_or_reject(
-                    local=Path(tmp.name), name=upload.name, audio_track=cleaned.get("audio_track")
-                )
-            upload.seek(0)
+            services.upload_refuse_early(upload=upload, audio_track=cleaned.get("audio_track"))
         except services.IngestRejected as exc:
             raise ValidationError({"upload": exc.message}) from exc
         return cleaned
