@@ -539,7 +539,8 @@ def segmentation_run_execute(*, run_id: int) -> bool:
         with default_storage.open(recording.normalised.name, "rb") as fh:
             samples = audio.read_pcm16(fh)
         # Frame the recording once; detection and every clip's quality figures share it.
-        analysis = vad.analyse(samples, SAMPLE_RATE, params)
+        # Silero runs beside webrtcvad from the start: every clip stores its speech probability
+        analysis = vad.analyse(samples, SAMPLE_RATE, params, prefetch_silero=True)
         regions = analysis.detect_regions(params, progress=lambda f: progress(0.6 * f))
         spans, _ = _protected_spans(recording)
         segment = audio.pcm16_segment(samples)

@@ -254,3 +254,27 @@ def test_the_admin_add_form_agrees_with_the_api_on_files_without_audio(
         )
     assert r.status_code == 302
     assert Recording.objects.get().audio_track == 1
+
+
+def test_a_decode_past_its_time_limit_is_stopped_with_a_clear_message(broadcast, tmp_path):
+    """The ffmpeg process is killed at the limit, the partial WAV removed, and the user told."""
+    dst = tmp_path / "out.wav"
+    with pytest.raises(audio.AudioError, match=r"took longer than 0 s and was stopped"):
+        audio.decode_to_wav(broadcast / "episode_two_tracks.ts", dst, timeout_s=0.001)
+    assert not dst.exists()
+
+
+def test_the_mono_mix_is_the_mean_of_the_channels_sample_for_sample(tmp_path):
+    """Stereo with different content per channel: the WAV ffmpeg + our mix write is (L + R) / 2
+    of ffmpeg's own 16 kHz decode of the two channels, to within one LSB of rounding."""
+    rng = np.random.default_rng(3)
+    left = (0.3 * np.sin(2 * np.pi * 220 * np.arange(32000) / 16000)).astype(np.float32)
+    right = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    src = tmp_path / "lr.wav"
+    sf.write(src, np.stack([left, right], axis=1), 16000, subtype="PCM_16")
+    decoded = audio.decode_to_wav(src, tmp_path / "mono.wav")
+    assert decoded.downmix == "mean of 2 channels"
+    mono, _ = sf.read(tmp_path / "mono.wav", dtype="int16")
+    both, _ = sf.read(src, dtype="int16")
+    expected = both.astype(np.float64).mean(axis=1)
+    assert np.max(np.abs(mono - expected)) <= 1.0
