@@ -41,10 +41,26 @@ class ClipInHandSerializer(serializers.Serializer):
         help_text="Validation hand-outs only: Silero VAD's speech probability over the clip.",
     )
 
+    one_speaker_conf = serializers.FloatField(
+        source="clip.one_speaker_conf",
+        allow_null=True,
+        required=False,
+        help_text="Validation hand-outs only: the speaker step's confidence that one voice alone speaks.",
+    )
+    speaker_label = serializers.CharField(
+        source="clip.speaker_cluster.label",
+        default="",
+        required=False,
+        help_text="Validation hand-outs only: the speaker cluster the clip belongs to.",
+    )
+
+    VALIDATION_ONLY = ("speech_prob", "one_speaker_conf", "speaker_label")
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if self.context.get("kind") != Assignment.Kind.VALIDATION:
-            data.pop("speech_prob", None)  # annotators get the audio and nothing else (blind)
+            for key in self.VALIDATION_ONLY:  # annotators get the audio and nothing else (blind)
+                data.pop(key, None)
         return data
 
 

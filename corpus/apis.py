@@ -16,7 +16,7 @@ from core import roles
 from core.access import RolePermission, project_for_user
 from core.serializers import IdField, MillisecondsField
 from corpus import audio, selectors, services
-from corpus.models import Clip, Recording, SegmentationRun, Source
+from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 # Who may bring audio in, browse recordings and (re)segment them.
 INGEST_PERMISSION = RolePermission(*roles.INGEST_ROLES)
@@ -106,6 +106,9 @@ class RecordingSerializer(serializers.ModelSerializer):
 
 class ClipSerializer(serializers.ModelSerializer):
     audio_url = serializers.FileField(source="audio", read_only=True, use_url=True)
+    speaker_label = serializers.CharField(
+        source="speaker_cluster.display", read_only=True, default="", help_text="Its speaker cluster."
+    )
 
     class Meta:
         model = Clip
@@ -120,6 +123,11 @@ class ClipSerializer(serializers.ModelSerializer):
             "speech_ratio",
             "clipping_ratio",
             "snr_db",
+            "speech_prob",
+            "speaker",
+            "speaker_cluster",
+            "speaker_label",
+            "one_speaker_conf",
             "status",
             "segmentation_run",
         ]
@@ -442,3 +450,130 @@ class ClipAudioApi(APIView):
         response = FileResponse(default_storage.open(clip.audio.name, "rb"), content_type="audio/wav")
         response["Cache-Control"] = "private, max-age=600"
         return response
+
+
+# --- speakers -------------------------------------------------------------------------------------
+
+
+class SeriesSpeakerBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SeriesSpeaker
+        fields = ["id", "name", "series"]
+        read_only_fields = fields
+
+
+class SpeakerClusterSerializer(serializers.ModelSerializer):
+    display = serializers.CharField(read_only=True)
+    series_speaker = SeriesSpeakerBriefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SpeakerCluster
+        fields = [
+            "id",
+            "recording",
+            "index",
+            "label",
+            "display",
+            "total_speech_s",
+            "clip_count",
+            "series_speaker",
+        ]
+        read_only_fields = fields
+
+
+class SeriesSpeakerSerializer(serializers.ModelSerializer):
+    n_clips = serializers.IntegerField(read_only=True, allow_null=True)
+    speech_s = serializers.FloatField(read_only=True, allow_null=True)
+    clusters = SpeakerClusterSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SeriesSpeaker
+        fields = ["id", "series", "name", "n_clips", "speech_s", "clusters"]
+        read_only_fields = fields
+
+
+class SeriesSpeakerRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, allow_blank=True, trim_whitespace=True)
+
+
+class SeriesSpeakerMergeSerializer(serializers.Serializer):
+    other = IdField(help_text="The series speaker merged into this one (then deleted).")
+
+
+class RecordingSpeakersApi(APIView):
+    # like the recording's other reads: 404 (not 403) for roles that may not browse recordings
+    @extend_schema(operation_id="recordings_speakers", responses=SpeakerClusterSerializer(many=True))
+    def get(self, request, pk: int):
+        """The recording's speaker clusters (the speaker step of its last segmentation)."""
+        recording = selectors.recording_for_user(request.user, pk)
+        clusters = selectors.recording_speaker_clusters(recording)
+        return Response(SpeakerClusterSerializer(clusters, many=True).data)
+
+
+class SeriesSpeakerListApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
+    @extend_schema(
+        operation_id="series_speakers_list",
+        parameters=[OpenApiParameter("project", str, description="Project slug (default: all yours)")],
+        responses=SeriesSpeakerSerializer(many=True),
+    )
+    def get(self, request):
+        """Voices across each series' episodes, with their clusters, most speech first."""
+        slug = request.query_params.get("project")
+        project = project_for_user(request.user, slug) if slug else None
+        voices = selectors.series_speakers_for_user(request.user, project=project)
+        return Response(SeriesSpeakerSerializer(voices, many=True).data)
+
+
+class SeriesSpeakerDetailApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
+    @extend_schema(
+        operation_id="series_speakers_rename",
+        request=SeriesSpeakerRenameSerializer,
+        responses={
+            200: SeriesSpeakerBriefSerializer,
+            400: OpenApiResponse(description="Name taken or too long"),
+        },
+    )
+    def patch(self, request, pk: int):
+        """Name a voice ("Sbouï"); an empty name makes it unnamed."""
+        voice = selectors.series_speaker_for_user(request.user, pk)
+        data = SeriesSpeakerRenameSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        voice = services.series_speaker_rename(voice=voice, name=data.validated_data["name"])
+        return Response(SeriesSpeakerBriefSerializer(voice).data)
+
+
+class SeriesSpeakerMergeApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
+    @extend_schema(
+        operation_id="series_speakers_merge",
+        request=SeriesSpeakerMergeSerializer,
+        responses={200: SeriesSpeakerBriefSerializer, 400: OpenApiResponse(description="Not mergeable")},
+    )
+    def post(self, request, pk: int):
+        """Merge another voice of the same series into this one."""
+        voice = selectors.series_speaker_for_user(request.user, pk)
+        data = SeriesSpeakerMergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        other = selectors.series_speaker_for_user(request.user, data.validated_data["other"])
+        voice = services.series_speaker_merge(voice=voice, other=other)
+        return Response(SeriesSpeakerBriefSerializer(voice).data)
+
+
+class SpeakerClusterDetachApi(APIView):
+    permission_classes = [INGEST_PERMISSION]
+
+    @extend_schema(
+        operation_id="speaker_clusters_detach",
+        request=None,
+        responses={201: SeriesSpeakerBriefSerializer, 400: OpenApiResponse(description="Nothing to split")},
+    )
+    def post(self, request, pk: int):
+        """Split a voice: this cluster leaves its series speaker for a new one of its own."""
+        cluster = selectors.speaker_cluster_for_user(request.user, pk)
+        voice = services.speaker_cluster_detach(cluster=cluster)
+        return Response(SeriesSpeakerBriefSerializer(voice).data, status=status.HTTP_201_CREATED)

@@ -145,6 +145,17 @@ class SegmentationRun(JobRow):
     refine = models.BooleanField(
         default=True, help_text="Refine boundaries to voiced frames and energy onsets."
     )
+    speaker_step = models.BooleanField(
+        default=True,
+        help_text="Cut regions at speaker changes and cluster the clips into speakers (resemblyzer "
+        "speaker embeddings).",
+    )
+    n_speakers = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Speakers in this recording, when the curator knows; blank estimates it.",
+    )
 
     n_regions = models.PositiveIntegerField(null=True, blank=True)
     n_clips_created = models.PositiveIntegerField(null=True, blank=True)
@@ -153,11 +164,21 @@ class SegmentationRun(JobRow):
     speech_s = models.FloatField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
+    n_speaker_changes = models.PositiveIntegerField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Segmentation #{self.pk} of recording #{self.recording_id} ({self.status})"
+
+    def speaker_params(self):
+        """The speaker step's settings (corpus.speakers.SpeakerParams), or None when it is off."""
+        if not self.speaker_step:
+            return None
+        from corpus.speakers import SpeakerParams
+
+        return SpeakerParams(n_speakers=self.n_speakers)
 
     def vad_params(self):
         from corpus.vad import VadParams
@@ -208,6 +229,17 @@ class Clip(models.Model):
     )
     # Who speaks, when known (imported corpora name their actors); releases may group by it.
     speaker = models.CharField(max_length=100, blank=True, db_index=True)
+    # Who speaks in broadcast audio: the speaker cluster of its recording (the speaker step), and
+    # how sure the step is that one voice alone speaks in it.
+    speaker_cluster = models.ForeignKey(
+        "SpeakerCluster", null=True, blank=True, on_delete=models.SET_NULL, related_name="clips"
+    )
+    one_speaker_conf = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Confidence (0-1) that one speaker alone talks in the clip: the lowest cosine "
+        "similarity of its speaker-embedding windows to their mean.",
+    )
     status = models.CharField(
         max_length=30, choices=Status.choices, default=Status.AWAITING_VALIDATION, db_index=True
     )
@@ -227,3 +259,63 @@ class Clip(models.Model):
 
     def __str__(self) -> str:
         return f"Clip #{self.pk} ({self.start_s:.2f}–{self.end_s:.2f} s of recording #{self.recording_id})"
+
+
+class SeriesSpeaker(models.Model):
+    """One voice across the episodes of a series (a Source title within a project): the clusters
+    of several recordings linked by centroid similarity, named by a curator ("Sbouï", "Fatma").
+
+    Survives re-segmentation: a recording's clusters are derived data, re-made by each run and
+    re-linked to these by similarity; a curator's names, merges and splits live here.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="series_speakers")
+    series = models.CharField(max_length=300, help_text="The Source title the voice belongs to.")
+    name = models.CharField(max_length=100, blank=True, help_text="Given by a curator; blank: unnamed.")
+    centroid = models.JSONField(default=list, help_text="Mean L2-normalised speaker embedding (256).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series", "id"]
+        indexes = [models.Index(fields=["project", "series"], name="seriesspeaker_series")]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.series} voice #{self.pk}"
+
+    @property
+    def label(self) -> str:
+        return self.name or f"voice {self.pk}"
+
+
+class SpeakerCluster(models.Model):
+    """The clips of one recording that one voice speaks (agglomerative clustering of their
+    speaker embeddings; see corpus.speakers). Re-made by each segmentation run."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="speaker_clusters")
+    segmentation_run = models.ForeignKey(
+        SegmentationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="speaker_clusters"
+    )
+    index = models.PositiveSmallIntegerField(help_text="1-based, by total speech, longest first.")
+    label = models.CharField(max_length=400, help_text='E.g. "S01E03-spk2".')
+    centroid = models.JSONField(default=list, help_text="Mean L2-normalised speaker embedding (256).")
+    total_speech_s = models.FloatField(default=0.0)
+    clip_count = models.PositiveIntegerField(default=0)
+    series_speaker = models.ForeignKey(
+        SeriesSpeaker, null=True, blank=True, on_delete=models.SET_NULL, related_name="clusters"
+    )
+
+    class Meta:
+        ordering = ["recording_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "index"], name="speakercluster_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def display(self) -> str:
+        """The cluster as pages show it: its series speaker's name when a curator gave one."""
+        if self.series_speaker_id and self.series_speaker.name:
+            return f"{self.series_speaker.name} ({self.label})"
+        return self.label

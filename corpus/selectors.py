@@ -9,7 +9,7 @@ from django.http import Http404
 from core import roles
 from core.access import object_for_user, projects_for_user
 from corpus import policies
-from corpus.models import Clip, Recording, SegmentationRun, Source
+from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 
 def recordings_for_user(user) -> QuerySet[Recording]:
@@ -243,3 +243,47 @@ def corpus_overview(*, user) -> dict:
             recording__in=recordings.values("id"),
         ).count(),
     }
+
+
+def recording_speaker_clusters(recording: Recording) -> QuerySet[SpeakerCluster]:
+    """The speaker clusters of `recording` (index order) with their series speaker selected."""
+    return recording.speaker_clusters.select_related("series_speaker").order_by("index")
+
+
+def series_speakers_for_user(user, *, project=None) -> QuerySet[SeriesSpeaker]:
+    """Series speakers of the user's projects (curating roles: the caller checks the role).
+
+    Args:
+        user: the requesting user.
+        project: restrict to this Project (already checked for the user), or None for all.
+    Returns:
+        SeriesSpeaker rows with `project` selected and their clusters (with recording and
+        source) prefetched, annotated `n_clips` and `speech_s` (seconds), ordered by series,
+        then most speech first.
+    """
+    qs = SeriesSpeaker.objects.filter(project__in=projects_for_user(user))
+    if project is not None:
+        qs = qs.filter(project=project)
+    return (
+        qs.select_related("project")
+        .prefetch_related("clusters__recording__source")
+        .annotate(n_clips=Sum("clusters__clip_count"), speech_s=Sum("clusters__total_speech_s"))
+        .order_by("series", "-speech_s", "id")
+    )
+
+
+def series_speaker_for_user(user, pk) -> SeriesSpeaker:
+    """Series speaker `pk` for a curating role of its project; Http404 for anyone else."""
+    if not roles.user_has_role(user, *roles.INGEST_ROLES):
+        raise Http404("No such speaker.")
+    return object_for_user(series_speakers_for_user(user), pk, what="speaker")
+
+
+def speaker_cluster_for_user(user, pk) -> SpeakerCluster:
+    """Speaker cluster `pk` for a curating role of its project; Http404 for anyone else."""
+    if not roles.user_has_role(user, *roles.INGEST_ROLES):
+        raise Http404("No such speaker cluster.")
+    qs = SpeakerCluster.objects.select_related("recording__source", "series_speaker").filter(
+        recording__source__project__in=projects_for_user(user)
+    )
+    return object_for_user(qs, pk, what="speaker cluster")

@@ -27,7 +27,7 @@ from core.constants import SAMPLE_RATE
 from core.errors import ApplicationError
 from core.models import Project
 from corpus import audio, policies, vad
-from corpus.models import Clip, Recording, SegmentationRun, Source
+from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 logger = logging.getLogger(__name__)
 
@@ -430,14 +430,16 @@ PARAM_FIELDS = (
     "silero_threshold",
     "speech_gate",
     "refine",
+    "speaker_step",
+    "n_speakers",
 )
 
 
 def segmentation_defaults() -> dict:
     """The configured segmentation parameters (TUNISER_VAD_DETECTOR, _VAD_AGGRESSIVENESS,
-    _VAD_FRAME_MS in ms, _VAD_SPEECH_GATE, _MIN_CLIP_S and _MAX_CLIP_S in seconds), keyed as
-    SegmentationRun fields;
-    the other PARAM_FIELDS keep their model defaults."""
+    _VAD_FRAME_MS in ms, _VAD_SPEECH_GATE, _MIN_CLIP_S and _MAX_CLIP_S in seconds,
+    _SPEAKER_STEP), keyed as SegmentationRun fields; the other PARAM_FIELDS keep their model
+    defaults."""
     return {
         "detector": _config("VAD_DETECTOR"),
         "aggressiveness": _config("VAD_AGGRESSIVENESS"),
@@ -445,6 +447,7 @@ def segmentation_defaults() -> dict:
         "speech_gate": _config("VAD_SPEECH_GATE"),
         "min_clip_s": _config("MIN_CLIP_S"),
         "max_clip_s": _config("MAX_CLIP_S"),
+        "speaker_step": _config("SPEAKER_STEP"),
     }
 
 
@@ -725,3 +728,126 @@ def clip_create_whole(
     if status == Clip.Status.AWAITING_VALIDATION:
         policies.clips_created([clip.pk])
     return clip
+
+
+# --- speakers: a recording's clusters (written by segmentation), series speakers (curated) ---
+
+
+def _unit(vectors) -> list[float]:
+    """The L2-normalised mean of embeddings (a list of 256-float lists), as a list."""
+    mean = np.mean(np.asarray(vectors, dtype=np.float64), axis=0)
+    norm = float(np.linalg.norm(mean))
+    return [round(float(v), 6) for v in (mean / norm if norm > 0 else mean)]
+
+
+def _series_speaker_recentre(voice: SeriesSpeaker) -> None:
+    """Its centroid becomes the normalised mean of its clusters' centroids (kept if it has none)."""
+    centroids = [c for c in voice.clusters.values_list("centroid", flat=True) if c]
+    if centroids:
+        SeriesSpeaker.objects.filter(pk=voice.pk).update(centroid=_unit(centroids))
+
+
+def _series_speakers_link(*, recording: Recording, clusters: list[SpeakerCluster]) -> None:
+    """Link a recording's new clusters to its series' speakers (one voice across episodes).
+
+    Each cluster goes to the most similar series speaker of the same project and Source title
+    (cosine similarity of centroids, one-to-one by the Hungarian assignment of
+    `corpus.speakers.link_clusters`) when the similarity reaches the threshold; any other
+    cluster starts a new series speaker. Runs inside the caller's transaction.
+    """
+    from corpus import speakers
+
+    if not clusters:
+        return
+    project_id, series = recording.source.project_id, recording.source.title
+    voices = list(SeriesSpeaker.objects.filter(project_id=project_id, series=series).exclude(centroid=[]))
+    pairs = (
+        speakers.link_clusters(
+            np.asarray([c.centroid for c in clusters], dtype=np.float32),
+            np.asarray([v.centroid for v in voices], dtype=np.float32),
+        )
+        if voices
+        else []
+    )
+    linked = {i: voices[j] for i, j in pairs}
+    touched = set()
+    for i, cluster in enumerate(clusters):
+        voice = linked.get(i) or SeriesSpeaker.objects.create(
+            project_id=project_id, series=series, centroid=cluster.centroid
+        )
+        cluster.series_speaker = voice
+        touched.add(voice.pk)
+    SpeakerCluster.objects.bulk_update(clusters, ["series_speaker"])
+    for voice in SeriesSpeaker.objects.filter(pk__in=touched):
+        _series_speaker_recentre(voice)
+
+
+def series_speaker_rename(*, voice: SeriesSpeaker, name: str) -> SeriesSpeaker:
+    """Name a series speaker ("Sbouï"); a blank name makes it unnamed again.
+
+    Args:
+        voice: the series speaker.
+        name: up to 100 characters, stripped.
+    Returns:
+        The updated SeriesSpeaker.
+    Raises:
+        ValidationError: a name over 100 characters, or one another voice of the same series
+            already bears.
+    """
+    name = name.strip()
+    if len(name) > 100:
+        raise ValidationError("A speaker's name has at most 100 characters.")
+    taken = SeriesSpeaker.objects.filter(project_id=voice.project_id, series=voice.series, name=name)
+    if name and taken.exclude(pk=voice.pk).exists():
+        raise ValidationError(
+            f"Another voice of “{voice.series}” is already named “{name}”: merge them instead."
+        )
+    SeriesSpeaker.objects.filter(pk=voice.pk).update(name=name)
+    voice.refresh_from_db()
+    return voice
+
+
+def series_speaker_merge(*, voice: SeriesSpeaker, other: SeriesSpeaker) -> SeriesSpeaker:
+    """Merge `other` into `voice` (the curator heard one person in both): `other`'s clusters
+    move to `voice`, whose centroid is recomputed; `other` is deleted; `voice` keeps its name,
+    or takes `other`'s if it has none.
+
+    Raises:
+        ValidationError: the same voice twice, or voices of different series or projects.
+    """
+    if voice.pk == other.pk:
+        raise ValidationError("Choose two different voices to merge.")
+    if (voice.project_id, voice.series) != (other.project_id, other.series):
+        raise ValidationError("Only voices of the same series can be merged.")
+    with transaction.atomic():
+        SpeakerCluster.objects.filter(series_speaker=other).update(series_speaker=voice)
+        if not voice.name and other.name:
+            SeriesSpeaker.objects.filter(pk=voice.pk).update(name=other.name)
+        other.delete()
+        _series_speaker_recentre(voice)
+    voice.refresh_from_db()
+    return voice
+
+
+def speaker_cluster_detach(*, cluster: SpeakerCluster) -> SeriesSpeaker:
+    """Split a series speaker: `cluster` (one recording's voice) leaves it for a new, unnamed
+    series speaker of its own; both centroids are recomputed.
+
+    Returns:
+        The new SeriesSpeaker.
+    Raises:
+        ValidationError: the cluster is its series speaker's only cluster (nothing to split).
+    """
+    old = cluster.series_speaker
+    if old is not None and old.clusters.count() <= 1:
+        raise ValidationError("This voice has only this cluster: there is nothing to split off.")
+    with transaction.atomic():
+        voice = SeriesSpeaker.objects.create(
+            project_id=cluster.recording.source.project_id,
+            series=cluster.recording.source.title,
+            centroid=cluster.centroid,
+        )
+        SpeakerCluster.objects.filter(pk=cluster.pk).update(series_speaker=voice)
+        if old is not None:
+            _series_speaker_recentre(old)
+    return voice

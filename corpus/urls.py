@@ -8,6 +8,7 @@ urlpatterns = [
     path("recordings/", views.recording_list, name="recording-list"),
     path("recordings/upload/", views.recording_upload, name="recording-upload"),
     path("recordings/<int:pk>/", views.recording_detail, name="recording-detail"),
+    path("speakers/", views.speaker_list, name="speaker-list"),
 ]
 
 api_urlpatterns = [
@@ -21,4 +22,15 @@ api_urlpatterns = [
     path("segmentation-runs/<int:pk>/", apis.SegmentationRunDetailApi.as_view(), name="segmentation-run"),
     path("clips/<int:pk>/audio/", apis.ClipAudioApi.as_view(), name="clip-audio"),
     path("sources/", apis.SourceListApi.as_view(), name="sources"),
+    path("recordings/<int:pk>/speakers/", apis.RecordingSpeakersApi.as_view(), name="recording-speakers"),
+    path("series-speakers/", apis.SeriesSpeakerListApi.as_view(), name="series-speakers"),
+    path("series-speakers/<int:pk>/", apis.SeriesSpeakerDetailApi.as_view(), name="series-speaker"),
+    path(
+        "series-speakers/<int:pk>/merge/", apis.SeriesSpeakerMergeApi.as_view(), name="series-speaker-merge"
+    ),
+    path(
+        "speaker-clusters/<int:pk>/detach/",
+        apis.SpeakerClusterDetachApi.as_view(),
+        name="speaker-cluster-detach",
+    ),
 ]

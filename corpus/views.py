@@ -55,3 +55,13 @@ def recording_detail(request, pk: int):
             "detectors": SegmentationRun.Detector.choices,
         },
     )
+
+
+@role_required(*roles.INGEST_ROLES)
+def speaker_list(request):
+    """Voices across each series' episodes: name them, merge two, split one cluster off."""
+    voices = list(selectors.series_speakers_for_user(request.user)[:1000])
+    series: dict[str, list] = {}
+    for voice in voices:
+        series.setdefault(voice.series, []).append(voice)
+    return render(request, "corpus/speaker_list.html", {"series": series, "n_voices": len(voices)})

@@ -27,7 +27,7 @@ from releases.balance import STRATEGIES, balance, plan_oversampling
 from releases.models import Release, ReleaseItem
 from releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
 
-GROUP_KEYS = ("speaker", "recording", "episode", "series")
+GROUP_KEYS = ("speaker", "speaker_cluster", "recording", "episode", "series")
 PRIMARY = ["happy", "sad", "angry", "neutral"]
 
 
@@ -44,8 +44,11 @@ class ReleaseParams:
         balancing: one of `balance.STRATEGIES`.
         cap: items per class for the "cap" strategy.
         split: train/validation/test percentages ("70/15/15", or "80/20"; `parse_ratios`).
-        group_by: the leakage unit, one of GROUP_KEYS (speaker falls back to the recording
-            when the speaker is unknown).
+        group_by: the leakage unit, one of GROUP_KEYS. "speaker": the clip's named speaker
+            (imported corpora), else its recording. "speaker_cluster": the named speaker, else
+            the voice found by the speaker step (its series speaker, which links one voice's
+            clusters across a series' episodes, else its recording's cluster), else the
+            recording: leak-free by voice for broadcast clips.
         seed: the seed of every random draw (a non-negative int).
         sources: Source ids to restrict to; empty for all.
     """
@@ -120,6 +123,10 @@ class Candidate:
     recording_id: int
     title: str
     episode: str
+    cluster: int | None = None  # the clip's SpeakerCluster, if the speaker step found one
+    voice: int | None = None  # that cluster's SeriesSpeaker
+    cluster_label: str = ""
+    voice_name: str = ""
 
     min_votes: int = 2  # the project's consensus_min_votes
 
@@ -149,18 +156,36 @@ CANDIDATE_FIELDS = (
     "clip__recording_id",
     "clip__recording__source__title",
     "clip__recording__source__episode",
+    "clip__speaker_cluster_id",
+    "clip__speaker_cluster__series_speaker_id",
+    "clip__speaker_cluster__label",
+    "clip__speaker_cluster__series_speaker__name",
 )
 
 
 def _group_key(c: Candidate, group_by: str) -> str:
-    if group_by == "speaker" and c.speaker:
+    if group_by in ("speaker", "speaker_cluster") and c.speaker:
         return f"speaker:{c.speaker}"
+    if group_by == "speaker_cluster" and c.voice:
+        return f"voice:{c.voice}"
+    if group_by == "speaker_cluster" and c.cluster:
+        return f"cluster:{c.cluster}"
     if group_by == "series":
         return f"series:{c.title}"
     if group_by == "episode":
         return f"episode:{c.title}|{c.episode}"
     # Speaker unknown (TV clips): the recording is the safest leak-free unit.
     return f"recording:{c.recording_id}"
+
+
+def _voice(c: Candidate) -> str:
+    """Who speaks, as the data card counts speakers: the named speaker, else the speaker step's
+    voice (series speaker, by its curator-given name when it has one, else the cluster), else ""."""
+    if c.speaker:
+        return c.speaker
+    if c.voice:
+        return c.voice_name or f"voice-{c.voice}"
+    return c.cluster_label
 
 
 def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candidate]:
@@ -193,7 +218,7 @@ def release_candidates(*, project: Project, params: ReleaseParams) -> list[Candi
     min_votes = AnnotationConfig.objects.filter(project=project).values_list("consensus_min_votes", flat=True)
     min_votes = min_votes.first() or 2
     return [
-        Candidate(*row[:2], row[2] or "", *row[3:], min_votes=min_votes)
+        Candidate(*row[:2], row[2] or "", *row[3:-2], row[-2] or "", row[-1] or "", min_votes=min_votes)
         for row in qs.values_list(*CANDIDATE_FIELDS).iterator(chunk_size=20000)
     ]
 
@@ -292,6 +317,7 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
                     "group": item.group,
                     "source": c.source,
                     "speaker": c.speaker,
+                    "voice": _voice(c),
                     "duration": round(c.duration, 4),
                     "agreement": c.agreement,
                     "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),

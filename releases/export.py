@@ -275,6 +275,7 @@ def data_card(release: Release, items: list[dict]) -> str:
         f"Total {durations.sum() / 3600:.2f} h; mean {durations.mean():.2f} s; "
         f"median {np.median(durations):.2f} s.",
     ]
+    lines += _speakers_section(items, splits)
     agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
     lines += [
         "",
@@ -333,6 +334,27 @@ def data_card(release: Release, items: list[dict]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _speakers_section(items: list[dict], splits: list[str]) -> list[str]:
+    """Speakers per split: named speakers and voices found by the speaker step (manifest "voice";
+    rows of older releases have none), and the clips whose speaker is unknown."""
+    lines = [
+        "",
+        "## Speakers per split",
+        "",
+        "Named speakers of imported corpora, and voices found in broadcast audio by the speaker step "
+        "(clusters of speaker embeddings, linked across a series' episodes).",
+        "",
+        "| split | speakers | clips of unknown speaker |",
+        "|---|---|---|",
+    ]
+    for split in splits:
+        rows = [i for i in items if i["split"] == split and not i["augmented_copy"]]
+        voices = {i.get("voice") for i in rows if i.get("voice")}
+        unknown = sum(1 for i in rows if not i.get("voice"))
+        lines.append(f"| {split} | {len(voices)} | {unknown} |")
+    return lines
 
 
 def _track_used(rec) -> str:

@@ -29,7 +29,7 @@ from annotation.tests.factories import clone_clips
 from core import roles
 from core.models import Project
 from corpus import services as corpus_services
-from corpus.models import Clip, Recording
+from corpus.models import Clip, Recording, SeriesSpeaker, SpeakerCluster
 from corpus.tests import media_files as mf
 from inference import services as inference_services
 from releases.build import ReleaseParams, release_build
@@ -112,6 +112,30 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
     inference_services.prelabeller_activate(project=project, model_version=model_version, user=owner)
     job = inference_services.prelabel_job_create(project=project, user=owner, enqueue=False)
 
+    # The speaker step's rows (built here, not by a segmentation: its result is not the point):
+    # a named voice with two clusters of the recording, and a second voice of the same series.
+    unit = [1.0] + [0.0] * 255
+    voice = SeriesSpeaker.objects.create(
+        project=project, series=source.title, name=f"Voice {marker}", centroid=unit
+    )
+    other_voice = SeriesSpeaker.objects.create(project=project, series=source.title, centroid=unit[::-1])
+    cluster = SpeakerCluster.objects.create(
+        recording=recording,
+        index=1,
+        label=f"{marker}-spk1",
+        centroid=unit,
+        clip_count=1,
+        series_speaker=voice,
+    )
+    SpeakerCluster.objects.create(
+        recording=recording,
+        index=2,
+        label=f"{marker}-spk2",
+        centroid=unit,
+        clip_count=1,
+        series_speaker=voice,
+    )
+
     t.ids = {
         "recording": recording.pk,
         "source": source.pk,
@@ -128,6 +152,9 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         "trained_run": trained.pk,
         "model_version": model_version.pk,
         "prelabel_job": job.pk,
+        "series_speaker": voice.pk,
+        "other_series_speaker": other_voice.pk,
+        "speaker_cluster": cluster.pk,
     }
     t.files = {
         "clip_audio": Clip.objects.get(pk=labelling[0]).audio.name,

@@ -113,6 +113,21 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "corpus-api:segmentation-run": [G(ANON, 403, 403, 403, 200, 200, 404, pk="segmentation_run")],
     "corpus-api:clip-audio": [G(ANON, 404, 200, 404, 200, 200, 404, pk="clip")],
     "corpus-api:sources": [G(ANON, 403, 403, 403, 200, 200, 200)],
+    "corpus-api:recording-speakers": [G(ANON, 404, 404, 404, 200, 200, 404, pk="recording")],
+    "corpus-api:series-speakers": [
+        G(ANON, 403, 403, 403, 200, 200, 200),
+        G(ANON, 403, 403, 403, 200, 200, 404, query=IN_A),
+    ],
+    "corpus-api:series-speaker": [
+        (
+            Call(method="PATCH", pk="series_speaker", body={"name": "Sboui"}),
+            (ANON, 403, 403, 403, 200, 200, 404),
+        )
+    ],
+    "corpus-api:series-speaker-merge": [
+        P(ANON, 403, 403, 403, 200, 200, 404, pk="series_speaker", body={"other": "@other_series_speaker"})
+    ],
+    "corpus-api:speaker-cluster-detach": [P(ANON, 403, 403, 403, 201, 201, 404, pk="speaker_cluster")],
     # labelling and validation: only the holder of a clip answers it (409 `not_held` for the
     # rest of its project; the role is checked first, 403)
     "annotation-api:schema": [G(ANON, 200, 200, 200, 200, 200, 404, query=IN_A)],
@@ -171,6 +186,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "inference-api:quality": [G(ANON, 403, 403, 403, 200, 200, 404, query=IN_A)],
     # pages
     "corpus:recording-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
+    "corpus:speaker-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
     "corpus:recording-upload": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
     "corpus:recording-detail": [G(LOGIN, 403, 403, 403, 200, 200, 404, pk="recording")],
     "annotation:validate": [G(LOGIN, 403, 403, 200, 200, 403, 200)],

@@ -298,6 +298,8 @@ TUNISER = {
     "VAD_SPEECH_GATE": env_float("TUNISER_VAD_SPEECH_GATE", 0.5),
     "MIN_CLIP_S": env_float("TUNISER_MIN_CLIP_S", 0.4),
     "MAX_CLIP_S": env_float("TUNISER_MAX_CLIP_S", 15.0),
+    # Speaker step of segmentation: cut at speaker changes, cluster the clips into speakers.
+    "SPEAKER_STEP": env_bool("TUNISER_SPEAKER_STEP", True),
     "AUTO_SEGMENT": env_bool("TUNISER_AUTO_SEGMENT", True),
     # Training: per-run work directories (checkpoints), exported models, decoded-release caches.
     # Directories, not the storage API: torch and transformers read and write them as folders.

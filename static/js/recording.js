@@ -25,6 +25,10 @@
   let regions = null; // its regions plugin
   let clips = [];
   let clipsById = new Map();
+  let speakers = []; // the recording's speaker clusters (lanes)
+  let view = [0, 0]; // the seconds the waveform shows, for the lanes under it
+  // One colour per cluster (Okabe-Ito, distinguishable with colour-vision deficiencies).
+  const LANE_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999"];
   let playingClip = null;
   const clipAudio = document.getElementById("clip-audio");
 
@@ -77,8 +81,19 @@
     const showTime = (t) => { time.textContent = `${fmtTime(t)} / ${fmtTime(total)}`; };
     showTime(0);
 
+    const visible = () => {
+      const pxPerSec = ws.options.minPxPerSec;
+      const width = ws.getWidth();
+      if (!pxPerSec || pxPerSec * total <= width) return [0, total];
+      const start = ws.getScroll() / pxPerSec;
+      return [start, Math.min(total, start + width / pxPerSec)];
+    };
+    ws.on("scroll", (start, end) => { view = [start, end]; renderLanes(); });
+    ws.on("zoom", () => { view = visible(); renderLanes(); });
     ws.on("ready", () => {
       wsReady = true;
+      view = [0, total];
+      renderLanes();
       renderRegions();
       playBtn.disabled = false;
       zoom.disabled = false;
@@ -123,6 +138,45 @@
       });
     }
     document.getElementById("waveform").dataset.regions = String(clips.length);
+  }
+
+  // Speaker lanes: one row per cluster under the waveform, its clips as bars over the seconds the
+  // waveform shows (they follow zoom and scroll); a click plays the clip.
+  function renderLanes() {
+    const holder = document.getElementById("speaker-lanes");
+    if (!holder) return;
+    const [t0, t1] = view;
+    if (!speakers.length || t1 <= t0) { holder.hidden = true; return; }
+    const span = t1 - t0;
+    const rows = speakers.map((spk, k) => {
+      const color = LANE_COLORS[k % LANE_COLORS.length];
+      const lane = el("div", { class: "lane-track" });
+      for (const clip of clips) {
+        if (clip.speaker_cluster !== spk.id || clip.end_s <= t0 || clip.start_s >= t1) continue;
+        const left = (Math.max(clip.start_s, t0) - t0) / span * 100;
+        const width = (Math.min(clip.end_s, t1) - Math.max(clip.start_s, t0)) / span * 100;
+        lane.append(el("button", {
+          type: "button", class: "lane-bar", "data-clip": clip.id,
+          style: `left:${left}%;width:${Math.max(width, 0.2)}%;background:${color}`,
+          title: `${spk.display}: clip #${clip.id}, ${fmtTime(clip.start_s)} – ${fmtTime(clip.end_s)}`,
+          "aria-label": `Play clip ${clip.id} (${spk.display})`,
+          onclick: () => playClip(clip),
+        }));
+      }
+      return el("div", { class: "lane", "data-cluster": spk.id },
+        el("span", { class: "lane-name", style: `border-left:4px solid ${color}`, title: spk.display }, spk.display),
+        lane);
+    });
+    holder.replaceChildren(...rows);
+    holder.hidden = false;
+  }
+
+  async function loadSpeakers() {
+    if (!cfg.speakersUrl) return;
+    const { ok, data } = await api(cfg.speakersUrl);
+    if (!ok) return;
+    speakers = data;
+    renderLanes();
   }
 
   function regionOf(clip) {
@@ -184,7 +238,7 @@
     const count = document.getElementById("clip-count");
     count.textContent = clips.length ? `${clips.length} clip${clips.length === 1 ? "" : "s"}` : "";
     if (!clips.length) {
-      tbody.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "empty", text: "No clips yet." })));
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: "9", class: "empty", text: "No clips yet." })));
       return;
     }
     const frag = document.createDocumentFragment();
@@ -197,6 +251,8 @@
           el("td", { class: "num" }, num(clip.level_dbfs, 1, " dBFS")),
           el("td", { class: "num" }, num(clip.snr_db, 1, " dB")),
           el("td", { class: "num" }, clip.speech_ratio == null ? "–" : `${Math.round(clip.speech_ratio * 100)} %`),
+          el("td", { class: "small" }, clip.speaker_label || clip.speaker || "–"),
+          el("td", { class: "num" }, clip.one_speaker_conf == null ? "–" : clip.one_speaker_conf.toFixed(2)),
           el("td", {}, el("span", { class: `badge badge-${clip.status}`, text: clip.status.replace(/_/g, " ") })),
         )
       );
@@ -212,6 +268,7 @@
     clipsById = new Map(clips.map((c) => [String(c.id), c]));
     renderClips();
     renderRegions();
+    renderLanes();
   }
 
   // --- summary and histogram ----------------------------------------------------------------
@@ -302,7 +359,7 @@
         setSegmentBusy(false);
         refreshRecordingStatus(data);
         if (failed) { window.location.reload(); return; } // the page has no waveform or clip table yet
-        await Promise.all([loadClips(), loadSummary()]);
+        await Promise.all([loadClips(), loadSpeakers(), loadSummary()]);
       }
     };
     pollTimer = setInterval(tick, POLL_MS);
@@ -380,6 +437,7 @@
   if (!failed) {
     loadWaveform();
     loadClips();
+    loadSpeakers();
     loadSummary();
     if (cfg.latestRun && (cfg.latestRunStatus === "queued" || cfg.latestRunStatus === "running")) {
       setSegmentBusy(true);

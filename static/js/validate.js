@@ -181,9 +181,16 @@
     root.dataset.clip = String(data.clip.id);
     const speech = typeof data.clip.speech_prob === "number"
       ? ` · speech ${Math.round(data.clip.speech_prob * 100)} %` : "";
-    ui.clipTitle.textContent = `Clip #${data.clip.id} · ${data.clip.duration_s.toFixed(1)} s${speech}`;
-    ui.clipTitle.title = speech ? "Silero VAD's speech probability over the clip: low means music, "
-      + "noise or silence" : "";
+    const voice = typeof data.clip.one_speaker_conf === "number"
+      ? ` · one voice ${Math.round(data.clip.one_speaker_conf * 100)} %` : "";
+    const who = data.clip.speaker_label ? ` · ${data.clip.speaker_label}` : "";
+    ui.clipTitle.textContent = `Clip #${data.clip.id} · ${data.clip.duration_s.toFixed(1)} s${speech}${voice}${who}`;
+    ui.clipTitle.title = [
+      speech ? "speech: Silero VAD's speech probability over the clip (low means music, noise or silence)" : "",
+      voice ? "one voice: the speaker step's confidence that one speaker alone talks (low means check "
+        + "for a second voice)" : "",
+      who ? "the speaker cluster of the recording the clip belongs to" : "",
+    ].filter(Boolean).join("; ");
     ui.clipTime.textContent = `0.0 / ${data.clip.duration_s.toFixed(1)} s`;
     ui.hint.textContent = data.resumed ? "You already held this clip: here it is again." : "Listening…";
     setProgress(ui.playback, 0);
