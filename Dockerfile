@@ -17,6 +17,6 @@ COPY benchmarks benchmarks
 COPY templates templates
 COPY static static
 COPY manage.py ./
-RUN pip install '.[s3]' && DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
+RUN pip install '.[s3]' && pip install --no-deps 'resemblyzer==0.1.4' && DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "tuniser.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "600"]

@@ -18,6 +18,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# resemblyzer (speaker embeddings, weights in its wheel) without its dependencies: they are
+	# ours already, except `webrtcvad`, whose sdist would replace webrtcvad-wheels' module.
+	$(BIN)/pip install --quiet --no-deps 'resemblyzer==0.1.4'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

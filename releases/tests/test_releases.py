@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from annotation.guideline import ensure_guideline
 from corpus.models import Clip
 from releases.build import ReleaseParams, release_build
-from releases.export import release_export_create
+from releases.export import data_card, release_export_create
 from releases.importers import label_mappings_ensure
 from releases.models import GoldLabel, Release, ReleaseExport
 
@@ -194,3 +194,56 @@ def test_bad_release_parameters_get_a_message_per_field(imported, project):
     with pytest.raises(ValidationError, match="No clip"):
         release_build(project=project, params=ReleaseParams(name="x", min_agreement=2, include_gold=False))
     assert not Release.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_releases_grouped_by_speaker_cluster_never_put_one_voice_in_two_splits(imported, project):
+    """Broadcast clips have no named speaker: the speaker step's voices are the leakage unit.
+
+    The imported clips lose their speaker names and get what the speaker step writes for TV:
+    one cluster per recording, clusters of one actor linked into one series speaker (a voice
+    across episodes), except a few clusters left unlinked. Whatever the seed, no series speaker
+    and no cluster is in two splits, and the data card counts the voices per split.
+    """
+    from corpus.models import SeriesSpeaker, SpeakerCluster
+
+    clips = list(Clip.objects.select_related("recording").order_by("pk"))
+    voices: dict[str, SeriesSpeaker] = {}
+    unlinked = 0
+    for clip in clips:
+        actor = clip.speaker
+        voice = voices.get(actor) or voices.setdefault(
+            actor, SeriesSpeaker.objects.create(project=project, series="Series", name=f"voice of {actor}")
+        )
+        link = clip.pk % 9 != 0  # every ninth cluster stays unlinked (the speaker step found no match)
+        unlinked += not link
+        cluster = SpeakerCluster.objects.create(
+            recording=clip.recording,
+            index=1,
+            label=f"rec{clip.recording_id}-spk1",
+            series_speaker=voice if link else None,
+            clip_count=1,
+        )
+        Clip.objects.filter(pk=clip.pk).update(speaker="", speaker_cluster=cluster)
+    assert unlinked > 0
+    for seed in (1, 2):
+        params = ReleaseParams(name=f"tv{seed}", group_by="speaker_cluster", split="70/15/15", seed=seed)
+        release = release_build(project=project, params=params)
+        items = _manifest(release)
+        cluster_of = dict(Clip.objects.values_list("pk", "speaker_cluster_id"))
+        voice_of = dict(SpeakerCluster.objects.values_list("pk", "series_speaker_id"))
+        splits_of: dict[str, set] = {}
+        for i in items:
+            cluster = cluster_of[i["clip_id"]]
+            key = f"voice:{voice_of[cluster]}" if voice_of[cluster] else f"cluster:{cluster}"
+            assert i["group"] == key
+            splits_of.setdefault(key, set()).add(i["split"])
+        assert all(len(s) == 1 for s in splits_of.values()), "a voice is in two splits"
+        assert len({k for k in splits_of if k.startswith("voice:")}) == len(voices)
+        assert any(k.startswith("cluster:") for k in splits_of)
+    assert all(i["voice"] for i in items)
+    card = data_card(release, items)
+    section = card.split("## Speakers per split")[1].split("##")[0]
+    for split in ("train", "validation", "test"):
+        rows = [i for i in items if i["split"] == split and not i["augmented_copy"]]
+        assert f"| {split} | {len({i['voice'] for i in rows})} | 0 |" in section
