@@ -321,3 +321,65 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[A
         )
         for c in queue
     ]
+
+
+MULTIPLE_SPEAKERS = "multiple_speakers"  # the guideline's rejection reason (annotation.guideline)
+MIN_CALIBRATION_CLIPS = 5
+
+
+@dataclass(frozen=True)
+class OneSpeakerCalibration:
+    """How well the speaker step's one-voice confidence (Clip.one_speaker_conf, 0-1) foretells the
+    validators' "more than one speaker" rejections, and the confidence below which a clip is
+    better checked for a second voice.
+
+    n_multi: clips with an active rejecting vote giving the reason "multiple_speakers";
+    n_accepted: clips validated as good (accepted or labelled), none of them with that reason;
+    auc: area under the ROC curve of 1 - confidence as a detector of the first kind (0.5 is
+        chance), None with fewer than MIN_CALIBRATION_CLIPS of either kind;
+    threshold: the confidence under which a clip is flagged, at Youden's J optimum of the ROC
+        curve (Youden 1950; max of true-positive rate - false-positive rate), or None;
+    caught, false_alarms: at that threshold, the share of the multi-speaker rejections flagged
+        and the share of the good clips flagged.
+    """
+
+    n_multi: int
+    n_accepted: int
+    auc: float | None = None
+    threshold: float | None = None
+    caught: float | None = None
+    false_alarms: float | None = None
+
+
+def one_speaker_calibration(*, project: Project) -> OneSpeakerCalibration:
+    """The one-voice confidence against the validators' verdicts in `project` (ROC analysis with
+    scikit-learn's `roc_curve` and `roc_auc_score`). Clips without a confidence (speaker step off,
+    imported corpora) are left out. Returns OneSpeakerCalibration."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    clips = Clip.objects.filter(recording__source__project=project, one_speaker_conf__isnull=False)
+    multi_ids = set(
+        ValidationVote.objects.filter(
+            clip__in=clips, active=True, accept=False, reasons__code=MULTIPLE_SPEAKERS
+        ).values_list("clip_id", flat=True)
+    )
+    multi = list(clips.filter(pk__in=multi_ids).values_list("one_speaker_conf", flat=True))
+    good = list(
+        clips.filter(status__in=[Clip.Status.ACCEPTED, Clip.Status.LABELLED])
+        .exclude(pk__in=multi_ids)
+        .values_list("one_speaker_conf", flat=True)
+    )
+    if min(len(multi), len(good)) < MIN_CALIBRATION_CLIPS:
+        return OneSpeakerCalibration(len(multi), len(good))
+    truth = np.r_[np.ones(len(multi)), np.zeros(len(good))]
+    score = 1.0 - np.r_[multi, good]
+    fpr, tpr, thresholds = roc_curve(truth, score)
+    best = int(np.argmax(tpr - fpr))
+    return OneSpeakerCalibration(
+        n_multi=len(multi),
+        n_accepted=len(good),
+        auc=round(float(roc_auc_score(truth, score)), 3),
+        threshold=round(float(1.0 - thresholds[best]), 3) if np.isfinite(thresholds[best]) else None,
+        caught=round(float(tpr[best]), 3),
+        false_alarms=round(float(fpr[best]), 3),
+    )

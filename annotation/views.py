@@ -3,8 +3,9 @@ so no page reloads between clips."""
 
 from django.shortcuts import render
 
+from annotation import selectors
 from core import roles
-from core.access import role_required
+from core.access import project_for_user, role_required
 from corpus import selectors as corpus_selectors
 
 
@@ -25,7 +26,14 @@ def progress_page(request):
 
 @role_required(roles.CURATOR)
 def rejected_page(request):
-    return render(request, "annotation/rejected.html")
+    """Rejected clips (through the API), and how the speaker step's one-voice confidence compares
+    with the validators' "more than one speaker" rejections in the user's project."""
+    project = project_for_user(request.user, request.GET.get("project"))
+    return render(
+        request,
+        "annotation/rejected.html",
+        {"project": project, "calibration": selectors.one_speaker_calibration(project=project)},
+    )
 
 
 @role_required(roles.CURATOR)

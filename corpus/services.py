@@ -544,10 +544,17 @@ def segmentation_run_execute(*, run_id: int) -> bool:
         # Frame the recording once; detection and every clip's quality figures share it.
         # Silero runs beside webrtcvad from the start: every clip stores its speech probability
         analysis = vad.analyse(samples, SAMPLE_RATE, params, prefetch_silero=True)
-        regions = analysis.detect_regions(params, progress=lambda f: progress(0.6 * f))
-        spans, _ = _protected_spans(recording)
+        regions = analysis.detect_regions(params, progress=lambda f: progress(0.5 * f))
+        speaker_params = run.speaker_params()
+        step = None
+        if speaker_params is not None and regions:
+            step = _speaker_step(analysis.samples, regions, vad_params=params, speaker_params=speaker_params)
+            regions = step.regions
+        progress(0.6)
+        spans, protected_ids = _protected_spans(recording)
         segment = audio.pcm16_segment(samples)
         new_clips: list[Clip] = []
+        new_embeddings: list[np.ndarray] = []
         for i, region in enumerate(regions):
             if _overlaps(region.start, region.end, spans):
                 continue
@@ -571,11 +578,30 @@ def segmentation_run_execute(*, run_id: int) -> bool:
                     clipping_ratio=float(quality["clipping_ratio"]),
                     snr_db=float(quality["snr_db"]),
                     speech_prob=round(analysis.speech_probability(region.start, region.end), 3),
+                    one_speaker_conf=round(step.confidence[i], 3) if step else None,
                 )
             )
-            progress(0.6 + 0.35 * (i + 1) / max(len(regions), 1))
+            if step:
+                new_embeddings.append(step.embeddings[i])
+            progress(0.6 + 0.3 * (i + 1) / max(len(regions), 1))
+        plan = None
+        if step is not None:
+            plan = _speaker_clusters_plan(
+                samples=analysis.samples,
+                recording=recording,
+                new_clips=new_clips,
+                new_embeddings=new_embeddings,
+                protected_ids=protected_ids,
+                speaker_params=speaker_params,
+            )
+        progress(0.95)
         old_files = _segmentation_commit(
-            run=run, recording=recording, new_clips=new_clips, n_regions=len(regions)
+            run=run,
+            recording=recording,
+            new_clips=new_clips,
+            n_regions=len(regions),
+            plan=plan,
+            n_speaker_changes=step.n_changes if step else None,
         )
         for key in old_files:
             default_storage.delete(key)
@@ -590,7 +616,9 @@ def segmentation_run_execute(*, run_id: int) -> bool:
     )
 
 
-def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
+def _segmentation_commit(
+    *, run, recording, new_clips, n_regions, plan=None, n_speaker_changes=None
+) -> list[str]:
     with transaction.atomic():
         Recording.objects.select_for_update().filter(pk=recording.pk).first()
         # Re-read inside the transaction: a validator may have voted while the files were written.
@@ -601,6 +629,10 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
         replaceable.delete()
         late = [c for c in new_clips if _overlaps(c.start_s, c.end_s, spans)]
         keep = [c for c in new_clips if c not in late]
+        if plan is not None:
+            _speaker_clusters_write(run=run, recording=recording, plan=plan, protected=protected, keep=keep)
+        else:  # clusters describe the clips of the run that made them: none with the step off
+            SpeakerCluster.objects.filter(recording=recording).delete()
         Clip.objects.bulk_create(keep, batch_size=500)
         policies.clips_created(list(Clip.objects.filter(segmentation_run=run).values_list("pk", flat=True)))
         jobs.job_succeed(
@@ -611,11 +643,127 @@ def _segmentation_commit(*, run, recording, new_clips, n_regions) -> list[str]:
             n_clips_replaced=n_replaced,
             n_clips_kept=len(protected),
             speech_s=round(float(np.sum([c.duration_s for c in keep])) if keep else 0.0, 3),
+            n_speaker_changes=n_speaker_changes,
         )
         Recording.objects.filter(pk=recording.pk).update(status=Recording.Status.SEGMENTED, error="")
     for clip in late:
         default_storage.delete(clip.audio.name)
     return old_files
+
+
+@dataclass(frozen=True)
+class SpeakerStep:
+    """What the speaker step made of a recording's speech regions.
+
+    regions: the pieces (vad.Region, seconds), each 0.4-15 s (the run's clip length rules).
+    confidence: per piece, the confidence (0-1) that one speaker alone talks in it.
+    embeddings: float32 (n_pieces, 256), each piece's L2-normalised speaker embedding.
+    n_changes: speaker changes found inside the regions (cuts made).
+    """
+
+    regions: list
+    confidence: list[float]
+    embeddings: np.ndarray
+    n_changes: int
+
+
+def _speaker_step(samples: np.ndarray, regions: list, *, vad_params, speaker_params) -> SpeakerStep:
+    """Cut speech regions at speaker changes (corpus.speakers; resemblyzer embeddings).
+
+    Args:
+        samples: float32 (n,), the recording at 16 kHz mono.
+        regions: the VAD's regions (vad.Region, seconds).
+        vad_params: the run's VadParams (its min_clip_s / max_clip_s bound the pieces).
+        speaker_params: the run's corpus.speakers.SpeakerParams.
+    Returns:
+        SpeakerStep.
+    """
+    from corpus import speakers
+
+    spans = [(r.start, r.end) for r in regions]
+    pieces = speakers.speaker_pieces(
+        samples, spans, params=speaker_params, min_s=vad_params.min_clip_s, max_s=vad_params.max_clip_s
+    )
+    return SpeakerStep(
+        regions=[vad.Region(p.start, p.end) for p in pieces.pieces],
+        confidence=[p.confidence for p in pieces.pieces],
+        embeddings=pieces.embeddings,
+        n_changes=pieces.n_changes,
+    )
+
+
+@dataclass(frozen=True)
+class _ClusterPlan:
+    """Clusters to write: per cluster (1-based index, longest speech first) its centroid and the
+    new clips (objects) and protected clips (ids) it holds."""
+
+    clusters: list[dict]
+
+
+def _speaker_clusters_plan(
+    *, samples, recording, new_clips, new_embeddings, protected_ids, speaker_params
+) -> _ClusterPlan:
+    """Cluster the recording's clips into speakers: the new clips with their step embeddings,
+    and the clips kept from earlier runs (people's work) embedded here. Slow work: outside any
+    transaction."""
+    from corpus import speakers
+
+    kept = list(
+        Clip.objects.filter(pk__in=protected_ids).order_by("start_s").values_list("pk", "start_s", "end_s")
+    )
+    vectors = list(new_embeddings) + [speakers.clip_embedding(samples, a, b) for _, a, b in kept]
+    members: list[tuple[str, object, float]] = [("new", c, c.duration_s) for c in new_clips]
+    members += [("kept", pk, b - a) for pk, a, b in kept]
+    if not vectors:
+        return _ClusterPlan([])
+    matrix = np.asarray(vectors, dtype=np.float32)
+    labels = speakers.cluster_speakers(matrix, params=speaker_params)
+    groups: dict[int, list[int]] = {}
+    for k, label in enumerate(labels):
+        groups.setdefault(int(label), []).append(k)
+    ordered = sorted(groups.values(), key=lambda ks: -sum(members[k][2] for k in ks))
+    name = recording.source.episode or recording.source.title or f"rec{recording.pk}"
+    clusters = []
+    for index, ks in enumerate(ordered, start=1):
+        clusters.append(
+            {
+                "index": index,
+                "label": f"{name}-spk{index}"[:400],
+                "centroid": _unit(matrix[ks]),
+                "total_speech_s": round(float(sum(members[k][2] for k in ks)), 3),
+                "new": [members[k][1] for k in ks if members[k][0] == "new"],
+                "kept": [members[k][1] for k in ks if members[k][0] == "kept"],
+            }
+        )
+    return _ClusterPlan(clusters)
+
+
+def _speaker_clusters_write(*, run, recording, plan: _ClusterPlan, protected: set[int], keep: list) -> None:
+    """Replace the recording's clusters by the plan's (inside the commit's transaction): new
+    clips get their cluster before they are inserted, kept clips are pointed at theirs, and the
+    clusters are linked to the series' speakers."""
+    SpeakerCluster.objects.filter(recording=recording).delete()
+    inserted = {id(clip) for clip in keep}  # new clips a validator's late vote did not displace
+    created = []
+    for c in plan.clusters:
+        kept = [pk for pk in c["kept"] if pk in protected]
+        new = [clip for clip in c["new"] if id(clip) in inserted]
+        if not new and not kept:
+            continue
+        cluster = SpeakerCluster.objects.create(
+            recording=recording,
+            segmentation_run=run,
+            index=c["index"],
+            label=c["label"],
+            centroid=c["centroid"],
+            total_speech_s=c["total_speech_s"],
+            clip_count=len(new) + len(kept),
+        )
+        for clip in new:
+            clip.speaker_cluster = cluster
+        Clip.objects.filter(pk__in=kept).update(speaker_cluster=cluster)
+        created.append(cluster)
+    _series_speakers_link(recording=recording, clusters=created)
 
 
 def segmentation_run_given_up(*, pk: int, error: str) -> None:
