@@ -370,6 +370,14 @@ def decode_provenance(probe: audio.ProbeResult, decoded: audio.Decoded | None) -
     }
 
 
+class _ScratchFile(File):
+    """A scratch file of ours that a file-system storage may move into place instead of copying
+    (Django's FileSystemStorage moves what names a `temporary_file_path`); other storages read it."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
 def _recording_store(
     *, source, local, name, sha, wav, probe, decoded, error, uploaded_by, segment
 ) -> IngestResult:
@@ -384,7 +392,9 @@ def _recording_store(
             )
         if wav is not None:
             with open(wav, "rb") as fh:
-                stored.append(default_storage.save(f"recordings/normalised/{sha[:2]}/{stem}.wav", File(fh)))
+                stored.append(
+                    default_storage.save(f"recordings/normalised/{sha[:2]}/{stem}.wav", _ScratchFile(fh))
+                )
         with transaction.atomic():
             recording = Recording.objects.create(
                 source=source,

@@ -1,0 +1,56 @@
+"""corpus.speakers without Django: settings, piece rules, clustering and linking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from corpus.speakers import SpeakerParams, change_scores, cluster_speakers, link_clusters, speaker_pieces
+from corpus.tests.test_speakers import dialogue
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("window_s", 0.1), ("hop_s", 2.0), ("context", 0), ("change_threshold", 0.0), ("n_speakers", 0)],
+)
+def test_bad_settings_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        SpeakerParams(**{field: value}).validate()
+
+
+def test_change_scores_peak_where_the_embeddings_change():
+    a, b = np.eye(256)[0], np.eye(256)[1]
+    emb = np.array([a] * 6 + [b] * 6)
+    scores = change_scores(emb, context=3)
+    assert scores.shape == (11,) and int(np.argmax(scores)) == 5 and scores[5] == pytest.approx(1.0)
+    assert scores[0] == pytest.approx(0.0)
+
+
+def test_pieces_keep_the_length_rules_and_carry_one_embedding_each(data_dir):
+    samples, truth = dialogue(data_dir, ["m", "f"], seconds=4.0, pause_s=0.0)
+    regions = [(truth[0][0], truth[-1][1]), (0.0, 0.3)]  # the second is too short to keep
+    result = speaker_pieces(samples, regions, min_s=0.4, max_s=3.0)
+    assert result.pieces and len(result.pieces) == len(result.embeddings)
+    for piece in result.pieces:
+        assert 0.4 <= piece.end - piece.start <= 3.0 + 1e-6
+        assert 0.0 <= piece.confidence <= 1.0
+    assert np.allclose(np.linalg.norm(result.embeddings, axis=1), 1.0, atol=1e-4)
+    assert all(p.start >= truth[0][0] - 1e-6 for p in result.pieces)
+
+
+def test_clustering_honours_a_given_number_of_speakers_and_one_clip():
+    rng = np.random.default_rng(0)
+    centres = np.eye(256)[:3]
+    emb = np.repeat(centres, 4, axis=0) + 0.01 * rng.standard_normal((12, 256))  # cosine ~0.97 within
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = cluster_speakers(emb)
+    assert len(set(labels)) == 3 and all(len(set(labels[k * 4 : k * 4 + 4])) == 1 for k in range(3))
+    assert len(set(cluster_speakers(emb, params=SpeakerParams(n_speakers=2)))) == 2
+    assert cluster_speakers(emb[:1]).tolist() == [0]
+
+
+def test_links_are_one_to_one_and_only_for_similar_voices():
+    known = np.eye(256)[:2]
+    new = np.array([np.eye(256)[1], np.eye(256)[0] * 0.9 + np.eye(256)[1] * 0.1, np.eye(256)[5]])
+    assert sorted(link_clusters(new, known)) == [(0, 1), (1, 0)]
+    assert link_clusters(new[:0], known) == []
