@@ -229,28 +229,49 @@ def speaker_pieces(
     width = int(round(params.window_s / FRAME_S))
     hop = int(round(params.hop_s / FRAME_S))
     gap = max(1, int(round(params.min_change_gap_s / params.hop_s)))
-    pieces: list[Piece] = []
-    vectors: list[np.ndarray] = []
-    n_changes = 0
+    # 1. Every region's windows, embedded in batches of equal length: a region too short to hold
+    #    two contexts (most broadcast utterances) is only embedded for clustering, as one window.
+    jobs = []
     for a, b in regions:
         i0, i1 = int(round(a * RATE)), int(round(b * RATE))
         if i1 - i0 < int(0.1 * RATE):
             continue
         mel = _mel(samples[i0:i1])
-        starts, windows = _windows(mel, width, hop)
-        emb = _embed(windows)
+        detect = (len(mel) - width) // hop + 1 > 2 * params.context
+        if detect:
+            starts, windows = _windows(mel, width, hop)
+        else:  # one window of the whole region, cut to a multiple of 100 ms so that lengths batch
+            usable = max(1, len(mel) - len(mel) % 10)
+            starts, windows = np.array([0]), mel[None, :usable]
+        jobs.append((a, b, mel, starts, windows, detect))
+    if not jobs:
+        return SpeakerPieces([], np.zeros((0, EMBEDDING_DIM), np.float32), 0)
+    widths = {w.shape[1] for *_, w, _ in jobs}
+    by_width = {}
+    for w in widths:  # windows of equal length batch together (short regions are one window)
+        members = [k for k, job in enumerate(jobs) if job[4].shape[1] == w]
+        vectors = _embed(np.concatenate([jobs[k][4] for k in members]))
+        pos = 0
+        for k in members:
+            by_width[k] = vectors[pos : pos + len(jobs[k][4])]
+            pos += len(jobs[k][4])
+    pieces: list[Piece] = []
+    vectors_out: list[np.ndarray] = []
+    n_changes = 0
+    for k, (a, b, mel, starts, windows, detect) in enumerate(jobs):
+        emb = by_width[k]
         centres = starts + windows.shape[1] / 2  # frames from the region start
         cuts: list[int] = []
-        if len(emb) > 2 * params.context:
+        if detect:
             from scipy.signal import find_peaks
 
             scores = change_scores(emb, params.context)
             peaks, _ = find_peaks(np.r_[0.0, scores, 0.0], height=params.change_threshold, distance=gap)
             for p in peaks - 1:  # boundary p lies between windows p and p + 1
-                k = p + 1
-                left = _unit(emb[max(0, k - params.context) : k].mean(axis=0))
-                right = _unit(emb[k : k + params.context].mean(axis=0))
-                guess = int(round((centres[p] + centres[k]) / 2))
+                q = p + 1
+                left = _unit(emb[max(0, q - params.context) : q].mean(axis=0))
+                right = _unit(emb[q : q + params.context].mean(axis=0))
+                guess = int(round((centres[p] + centres[q]) / 2))
                 cuts.append(_refine(mel, guess, left, right, params))
         n_changes += len(cuts)
         edges = [0, *sorted(set(cuts)), len(mel)]
@@ -262,7 +283,7 @@ def speaker_pieces(
             step = (e - s) / parts
             for j in range(parts):
                 ps, pe = s + j * step, s + (j + 1) * step
-                inside = [k for k, c in enumerate(centres) if ps - a <= c * FRAME_S < pe - a]
+                inside = [i for i, c in enumerate(centres) if ps - a <= c * FRAME_S < pe - a]
                 if inside:
                     member = emb[inside]
                 else:  # a piece shorter than the windows' spacing: its own embedding
@@ -270,8 +291,8 @@ def speaker_pieces(
                 mean = _unit(member.mean(axis=0))
                 confidence = float(np.clip(np.min(member @ mean), 0.0, 1.0))
                 pieces.append(Piece(round(ps, 4), round(pe, 4), round(confidence, 4)))
-                vectors.append(mean.astype(np.float32))
-    matrix = np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
+                vectors_out.append(mean.astype(np.float32))
+    matrix = np.stack(vectors_out) if vectors_out else np.zeros((0, EMBEDDING_DIM), np.float32)
     return SpeakerPieces(pieces, matrix, n_changes)
 
 
