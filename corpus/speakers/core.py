@@ -50,12 +50,16 @@ class SpeakerParams:
     refine_window_s   short window placing each change precisely, seconds (0.2-1.5).
     cluster_threshold cosine distance under which clips join one speaker (0-2; average linkage).
     n_speakers        the number of speakers when a curator knows it (1-50), else None.
+
+    The change defaults (1.5 s windows, 6 on each side, threshold 0.25) were chosen on 8 generated
+    no-pause dialogues of 2-3 RAVDESS actors (turns of 2-5 s, seed 1: speaker-change F1 at 250 ms
+    0.82, against 0.69 for 1 s windows, 4 a side, 0.275) and checked on 8 others (seed 2: 0.83).
     """
 
-    window_s: float = 1.0
+    window_s: float = 1.5
     hop_s: float = 0.25
-    context: int = 4
-    change_threshold: float = 0.275
+    context: int = 6
+    change_threshold: float = 0.25
     min_change_gap_s: float = 1.0
     refine_window_s: float = 0.5
     cluster_threshold: float = 0.25
