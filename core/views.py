@@ -1,4 +1,4 @@
-"""File serving with one access check (core.files) and HTTP Range support."""
+"""File serving with one access check (core.files) and HTTP Range support; the members page."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import render
 from django.utils._os import safe_join
 
+from core import roles
+from core.access import project_for_user, projects_for_user, role_required
+from core.errors import ApplicationError
 from core.files import file_access_granted
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -59,3 +64,17 @@ def ranged_file_response(request, full: Path) -> HttpResponse:
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     return response
+
+
+@role_required(roles.CURATOR)
+def members_page(request):
+    """Curators add people to their projects with a role, and see and change who holds which."""
+    try:
+        project = project_for_user(request.user, request.GET.get("project"))
+    except ApplicationError as exc:  # a page has no API error handler: Django's 404/403 pages
+        raise (Http404 if exc.status == 404 else PermissionDenied)(exc.message) from exc
+    return render(
+        request,
+        "core/members.html",
+        {"project": project, "projects": projects_for_user(request.user), "roles": roles.ALL_ROLES},
+    )

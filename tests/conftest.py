@@ -83,3 +83,12 @@ def login(page, live_server, username: str, password: str | None = None) -> None
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert "/accounts/login/" not in page.url, f"login as {username} failed: {page.inner_text('main')}"
+
+
+def chart_in(page, selector: str, timeout: float = 10_000) -> dict:
+    """What the Chart.js chart drawn in `selector` shows (static/js/charts.js `Charts.describe`):
+    {type, scales: {id: title}, labels, rows (matrices), datasets: [{label, data}]}. Waits for it."""
+    page.wait_for_function(
+        "sel => window.Charts && Charts.describe(document.querySelector(sel))", arg=selector, timeout=timeout
+    )
+    return page.evaluate("sel => Charts.describe(document.querySelector(sel))", selector)

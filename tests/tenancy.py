@@ -188,6 +188,9 @@ def build_world(*, django_user_model, data_dir: Path, tmp_path: Path) -> World:
     for name in ROLE_USERS:
         users[name] = _user(django_user_model, name, (name,), a.project)
     users["outsider"] = _user(django_user_model, "outsider", roles.ALL_ROLES, b.project)
+    # A person with a role in each project (the members API takes roles from them).
+    a.ids["member"] = users["annotator"].pk
+    b.ids["member"] = users["outsider"].pk
     # The annotator and the validator each hold one clip of A, as after "next clip", served a
     # minute ago (long enough to have heard it: answers sooner are refused as too soon).
     for name, kind, key in (("annotator", LABELLING, "clip"), ("validator", VALIDATION, "validation_clip")):

@@ -83,6 +83,7 @@ RELEASE = {"name": "matrix", "label_set": ["angry", "neutral"], "split": "70/15/
 PREDICT = {"file": FILE, "model_version": "@model_version", "mode": "chunk"}
 IN_A = {"project": "@project"}
 RUNS = {"runs": "@trained_run"}
+INVITE = {"project": "@project", "username": "newcomer", "role": "annotator", "password": "lilac-Harbour-93"}
 EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     # public, or any signed-in user (the OpenAPI schema and its docs: signed-in users)
     "home": [G(LOGIN, 200, 200, 200, 200, 200, 200)],
@@ -96,6 +97,15 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "logout": [P(302, 302, 302, 302, 302, 302, 302)],
     "schema": [G(ANON, 200, 200, 200, 200, 200, 200)],
     "api-docs": [G(403, 200, 200, 200, 200, 200, 200)],
+    # members: curators, of their own projects (the outsider adds to and lists B only)
+    "core-api:members": [
+        G(ANON, 403, 403, 403, 200, 403, 200),
+        G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A),
+        P(ANON, 403, 403, 403, 201, 403, 404, body=INVITE),
+    ],
+    "core-api:member-role-remove": [
+        P(ANON, 403, 403, 403, 200, 403, 404, pk="member", body={"project": "@project", "role": "annotator"})
+    ],
     # corpus: curators and ML staff (annotators and validators hear only the clip they hold)
     "corpus-api:recordings": [
         G(ANON, 403, 403, 403, 200, 200, 200),
@@ -185,6 +195,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "inference-api:prelabel-job": [G(ANON, 403, 403, 403, 403, 200, 404, pk="prelabel_job")],
     "inference-api:quality": [G(ANON, 403, 403, 403, 200, 200, 404, query=IN_A)],
     # pages
+    "core:members": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "corpus:recording-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
     "corpus:speaker-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
     "corpus:recording-upload": [G(LOGIN, 403, 403, 403, 200, 200, 200)],

@@ -22,7 +22,7 @@ from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
 from releases.importers import label_mappings_ensure
-from tests.conftest import CHROMIUM_ARGS, _new_page, chromium_path, login
+from tests.conftest import CHROMIUM_ARGS, _new_page, chart_in, chromium_path, login
 
 pytestmark = pytest.mark.browser
 
@@ -422,7 +422,9 @@ def test_progress_page_is_for_curators(page, live_server, curator, make_user, pr
     rows = page.locator("#annotators tbody tr[data-user]")
     assert {r.get_attribute("data-user") for r in rows.all()} == {"ann1", "ann2"}
     assert page.locator('#annotators tr[data-user="ann1"] td.num').first.inner_text() == str(len(clips))
-    assert page.locator("#chart svg rect.bar").count() == 2
+    done = chart_in(page, "#chart")
+    assert done["scales"] == {"x": "Clips labelled (count)", "y": "Annotator"}
+    assert sorted(done["labels"]) == ["ann1", "ann2"] and done["datasets"][0]["data"] == [len(clips)] * 2
     assert page.inner_text('[data-pool="accepted"]') == str(len(clips))  # two labels of K=3 each
     assert page.inner_text('[data-pool="labelled_last_24h"]') == str(2 * len(clips))
     assert "No votes yet." in page.inner_text("#validators")

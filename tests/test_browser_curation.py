@@ -25,7 +25,7 @@ from corpus.models import Source
 from corpus.tests import media_files as mf
 from releases.importers import label_mappings_ensure
 from releases.models import Release, ReleaseExport
-from tests.conftest import login
+from tests.conftest import chart_in, login
 
 pytestmark = pytest.mark.browser
 
@@ -117,16 +117,35 @@ def test_dashboard_shows_the_api_figures_as_charts(
 
     # Charts are drawn: kappa per emotion (n/a for emotions nobody chose), raters with chiraz
     # flagged, both heat maps, the histogram, the status bar and Dawid–Skene per annotator.
-    kappa_bars = page.locator("#chart-kappa-per-category svg rect[data-category]")
-    expect(kappa_bars).to_have_count(sum(v is not None for v in figures["fleiss_kappa_per_category"]))
-    expect(page.locator("#chart-kappa-per-category svg text.na").first).to_have_text("n/a")
-    expect(page.locator('#chart-raters svg rect[data-low="true"]')).to_have_count(1)
-    expect(page.locator('#chart-raters svg rect[data-rater="chiraz"]')).to_have_attribute("data-low", "true")
+    kappa = chart_in(page, "#chart-kappa-per-category")
+    assert kappa["scales"] == {"x": "Emotion", "y": "Fleiss' κ (−1 to 1; n/a: no label of that emotion)"}
+    assert kappa["datasets"][0]["data"] == figures["fleiss_kappa_per_category"]
+    assert any(label.endswith("(n/a)") for label in kappa["labels"])
+    raters = chart_in(page, "#chart-raters")
+    assert raters["scales"]["y"] == "Annotator" and "consensus" in raters["scales"]["x"]
+    assert raters["labels"][0] == "chiraz"  # lowest first: below 0.5
     expect(page.locator("#cohen-heat td[data-pair]")).to_have_count(6)  # 3 pairs, both halves
-    expect(page.locator("#confusion-heat tbody tr")).to_have_count(len(figures["categories"]))
-    expect(page.locator("#chart-durations svg rect.bar")).not_to_have_count(0)
+    # Annotator-vs-annotator confusion: only the emotions somebody chose.
+    confusion = chart_in(page, "#heat-confusion")
+    assert confusion["type"] == "matrix"
+    assert confusion["scales"] == {
+        "x": "Label given by another annotator",
+        "y": "Label given by one annotator",
+    }
+    used = [
+        c for c, row in zip(figures["categories"], figures["pairwise_confusion"], strict=True) if any(row)
+    ]
+    assert len(confusion["rows"]) == len(used) < len(figures["categories"])
+    hist = chart_in(page, "#chart-durations")
+    assert (
+        hist["scales"] == {"x": "Clip duration (s)", "y": "Clips (count)"}
+        and sum(hist["datasets"][0]["data"]) > 0
+    )
     expect(page.locator('#consensus-status [data-status="needs_adjudication"]')).to_contain_text("1")
     expect(page.locator("#ds-annotators .ds-card")).to_have_count(3)
+    ds = chart_in(page, "#ds-annotators .ds-card .ds-matrix")
+    assert ds["scales"] == {"x": "Label given by the annotator", "y": "True emotion (estimated)"}
+    assert len(ds["rows"]) < len(figures["categories"])  # emotions no clip is are left out
     page.screenshot(path=str(SHOTS / "curation-dashboard.png"), full_page=True)
 
     # Recompute with Dawid–Skene: the summary comes back.

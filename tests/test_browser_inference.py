@@ -24,7 +24,7 @@ from annotation.guideline import ensure_guideline
 from corpus.tests import media_files as mf
 from releases.build import ReleaseParams, release_build
 from releases.importers import label_mappings_ensure
-from tests.conftest import CHROMIUM_ARGS, VIEWPORT, chromium_path, login
+from tests.conftest import CHROMIUM_ARGS, VIEWPORT, chart_in, chromium_path, login
 
 pytestmark = pytest.mark.browser
 
@@ -122,11 +122,10 @@ def test_live_microphone_sends_chunks_and_shows_each_answer(
         labels = model_version.labels
         shown = page.locator("#current-label").get_attribute("data-label")
         assert shown in labels, (shown, labels, page.inner_text("#panel-mic"))
-        bars = page.locator("#prob-chart .prob-row")
-        expect(bars).to_have_count(len(labels))
-        assert [bars.nth(i).get_attribute("data-label") for i in range(len(labels))] == labels
-        total = sum(float(bars.nth(i).get_attribute("data-p")) for i in range(len(labels)))
-        assert abs(total - 1) < 0.01
+        probs = chart_in(page, "#prob-chart")  # a Chart.js bar per label, in %
+        assert probs["labels"] == labels
+        assert probs["scales"] == {"x": "Probability (%)", "y": "Emotion"}
+        assert abs(sum(probs["datasets"][0]["data"]) - 100) < 1
         expect(page.locator("#rtt-median")).to_have_text(re.compile(r"^\d+ ms$"))
         expect(page.locator("#server-median")).to_have_text(re.compile(r"^\d+ ms$"))
         assert page.locator("#rolling li").count() >= 3
@@ -235,13 +234,12 @@ def test_quality_page_is_empty_before_predictions_then_shows_agreement_per_class
         [model_version.name, str(figures["n_compared"]), pct(figures["agreement"])]
     )
     card = page.locator(f'#quality-models section[data-model="{model_version.pk}"]')
-    bars = card.locator("svg rect[data-label]")
-    expect(bars).to_have_count(1 + len(figures["per_class"]))  # overall, then one per class
+    bars = chart_in(page, f'#quality-models [data-chart="{model_version.pk}"]')
+    assert bars["scales"] == {"x": "Top label equal to the consensus (%)", "y": "Class"}
+    assert bars["labels"] == ["overall", *figures["per_class"]]  # overall, then one per class
+    shown = dict(zip(bars["labels"], bars["datasets"][0]["data"], strict=True))
     for label, v in figures["per_class"].items():
-        assert (
-            float(card.locator(f'svg rect[data-label="{label}"]').get_attribute("data-agreement"))
-            == v["agreement"]
-        )
+        assert shown[label] == round(v["agreement"] * 1000) / 10
         expect(card.locator(f'tr[data-class="{label}"] td')).to_have_text(
             [label, str(v["n"]), pct(v["agreement"])]
         )

@@ -86,10 +86,33 @@ CORE_FRAMEWORK_IMPORTS = {
     "core/models.py": {"django.conf", "django.db", "django.db.models", "django.utils"},
     # The bounded request fields every app's serializers share (ids, counts, durations).
     "core/serializers.py": {"rest_framework"},
-    # Role groups with their model permissions, and project membership (Django's auth models).
-    "core/services.py": {"django.contrib.auth", "django.contrib.auth.models", "django.db"},
+    # Role groups with their model permissions, and project membership (Django's auth models);
+    # a new person's username, e-mail and password checked as Django checks them.
+    "core/services.py": {
+        "django.contrib.auth",
+        "django.contrib.auth.models",
+        "django.core.exceptions",
+        "django.core.validators",
+        "django.db",
+    },
+    # The members page's API and reads (a project's people and their role groups).
+    "core/apis.py": {
+        "django.contrib.auth",
+        "drf_spectacular.utils",
+        "rest_framework",
+        "rest_framework.response",
+        "rest_framework.views",
+    },
+    "core/selectors.py": {"django.contrib.auth", "django.contrib.auth.models", "django.db.models"},
+    "core/urls.py": {"django.urls"},
     # The one file route (media), with Range requests, behind core.files.
-    "core/views.py": {"django.conf", "django.http", "django.utils._os"},
+    "core/views.py": {
+        "django.conf",
+        "django.core.exceptions",
+        "django.http",
+        "django.shortcuts",
+        "django.utils._os",
+    },
     "core/management/commands/member_add.py": {
         "django.contrib.auth",
         "django.core.exceptions",

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotation.urls import api_urlpatterns as annotation_api
 from core import views as core_views
+from core.urls import api_urlpatterns as core_api
 from corpus.urls import api_urlpatterns as corpus_api
 from inference.urls import api_urlpatterns as inference_api
 from releases.urls import api_urlpatterns as releases_api
@@ -26,11 +27,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include((core_api, "core-api"))),
     path("api/", include((corpus_api, "corpus-api"))),
     path("api/", include((annotation_api, "annotation-api"))),
     path("api/", include((releases_api, "releases-api"))),
     path("api/", include((training_api, "training-api"))),
     path("api/", include((inference_api, "inference-api"))),
+    path("", include("core.urls")),
     path("", include("corpus.urls")),
     path("", include("annotation.urls")),
     path("", include("releases.urls")),

@@ -110,52 +110,14 @@
     return node;
   }
 
-  function niceMax(n) {
-    if (n <= 5) return Math.max(n, 1);
-    const pow = 10 ** Math.floor(Math.log10(n));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= n) return m * pow;
-    return n;
-  }
-
-  let histCount = 0;
-  /* Duration histogram as an inline SVG (null when there is nothing to chart): the recording
-     page and the agreement dashboard draw the same chart. */
+  /* Duration histogram (the recording page and the agreement dashboard draw the same chart): a
+     holder with a Chart.js histogram (static/js/charts.js), or null when there is nothing to
+     chart, so that each page says why in its own words. */
   function durationHistogram(hist) {
-    if (!hist || !hist.counts || !hist.counts.length || !hist.counts.some((c) => c > 0)) return null;
-    const W = 520, H = 230, m = { top: 12, right: 12, bottom: 42, left: 42 };
-    const iw = W - m.left - m.right, ih = H - m.top - m.bottom;
-    const { edges, counts } = hist;
-    const lo = edges[0], hi = edges[edges.length - 1];
-    const x = (v) => m.left + ((v - lo) / (hi - lo || 1)) * iw;
-    const yMax = niceMax(Math.max(...counts));
-    const y = (v) => m.top + ih - (v / yMax) * ih;
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "hist-title-" + ++histCount });
-    chart.append(svg("title", { id: "hist-title-" + histCount }, `Clip durations: ${counts.reduce((a, b) => a + b, 0)} clips in ${counts.length} bins from ${lo} to ${hi} s`));
-
-    const ticks = yMax <= 5 ? yMax : 4;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (yMax / ticks) * i;
-      chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: y(v), y2: y(v), class: "grid-line" }));
-      chart.append(svg("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
-    }
-    counts.forEach((c, i) => {
-      const x0 = x(edges[i]) + 1, x1 = x(edges[i + 1]) - 1;
-      const rect = svg("rect", { x: x0, y: y(c), width: Math.max(x1 - x0, 1), height: Math.max(m.top + ih - y(c), 0), class: "bar" });
-      rect.append(svg("title", {}, `${edges[i]}–${edges[i + 1]} s: ${c} clip${c === 1 ? "" : "s"}`));
-      chart.append(rect);
-    });
-    chart.append(svg("line", { x1: m.left, x2: W - m.right, y1: m.top + ih, y2: m.top + ih, class: "axis" }));
-    chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ih, class: "axis" }));
-    // Label every edge that leaves room: about every 3rd of 15 bins.
-    const step = Math.max(1, Math.ceil(edges.length / 8));
-    edges.forEach((e, i) => {
-      if (i % step !== 0 && i !== edges.length - 1) return;
-      chart.append(svg("line", { x1: x(e), x2: x(e), y1: m.top + ih, y2: m.top + ih + 4, class: "axis" }));
-      chart.append(svg("text", { x: x(e), y: m.top + ih + 16, "text-anchor": "middle" }, Number(e).toFixed(e % 1 ? 1 : 0)));
-    });
-    chart.append(svg("text", { x: m.left + iw / 2, y: H - 6, "text-anchor": "middle" }, "Clip duration (s)"));
-    chart.append(svg("text", { x: 12, y: m.top + ih / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${m.top + ih / 2})` }, "Clips"));
-    return chart;
+    if (!hist || !hist.counts || !hist.counts.some((c) => c > 0) || !window.Charts) return null;
+    const holder = window.Charts.holder("chart-holder histogram-chart");
+    window.Charts.durationHistogram(holder, hist);
+    return holder;
   }
 
   window.Studio = { getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, svg, durationHistogram };

@@ -1,9 +1,8 @@
-/* Curator pages: labelling progress (tables, pool figures, a bar chart) and rejected clips. */
+/* Curator pages: labelling progress (tables, pool figures, a Chart.js bar chart through static/js/charts.js) and rejected clips. */
 (function () {
   "use strict";
 
   const { api, el, fmtDuration, fmtTime } = window.Studio;
-  const SVG = "http://www.w3.org/2000/svg";
 
   function showMessage(text, kind = "error") {
     const box = document.getElementById("message");
@@ -12,35 +11,14 @@
     box.className = text ? `alert alert-${kind}` : "alert hidden";
   }
 
-  function svg(tag, attrs = {}, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
   // --- progress ----------------------------------------------------------------------------
-  /* Horizontal bars, one per person: name on the left, count at the end of the bar. */
-  function barChart(rows, { label = "user", value = "done", width = 640 } = {}) {
-    const rowH = 26;
-    const left = 130;
-    const right = 44;
-    const top = 6;
-    const height = top * 2 + rows.length * rowH;
-    const max = Math.max(1, ...rows.map((r) => r[value]));
-    const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Clips done per person" });
-    chart.append(svg("line", { class: "axis", x1: left, x2: left, y1: top, y2: height - top }));
-    rows.forEach((r, i) => {
-      const y = top + i * rowH;
-      const w = ((width - left - right) * r[value]) / max;
-      const name = String(r[label]);
-      chart.append(svg("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end" }, name.length > 18 ? name.slice(0, 17) + "…" : name));
-      const bar = svg("rect", { class: "bar", x: left, y: y + 4, width: Math.max(w, 1), height: rowH - 8, rx: 3, "data-user": name });
-      bar.append(svg("title", {}, `${name}: ${r[value]}`));
-      chart.append(bar);
-      chart.append(svg("text", { x: left + w + 6, y: y + rowH / 2 + 4 }, String(r[value])));
+  /* Horizontal bars (Charts), one per person: clips labelled. */
+  function barChart(holder, rows) {
+    return Charts.bars(holder, rows.map((r) => ({ label: String(r.user), value: r.done, user: r.user })), {
+      valueTitle: "Clips labelled (count)", categoryTitle: "Annotator", horizontal: true, integer: true,
+      tooltip: (r) => `${r.user}: ${r.value} clip${r.value === 1 ? "" : "s"} labelled`,
+      label: "Clips done per person", empty: "No labels yet.",
     });
-    return chart;
   }
 
   function peopleRows(tbody, rows, what) {
@@ -74,9 +52,7 @@
     }
     peopleRows(root.querySelector("#annotators tbody"), data.annotators, "labels");
     peopleRows(root.querySelector("#validators tbody"), data.validators, "votes");
-    const chart = root.querySelector("#chart");
-    const width = Math.max(300, chart.clientWidth || 640);
-    chart.replaceChildren(data.annotators.length ? barChart(data.annotators, { width }) : el("p", { class: "empty", text: "No labels yet." }));
+    barChart(root.querySelector("#chart"), data.annotators);
     root.dataset.loaded = "true";
   }
 

@@ -1,9 +1,9 @@
-/* Agreement dashboard (curators): headline figures, charts (inline SVG) and heat-map tables of
+/* Agreement dashboard (curators): headline figures, charts (Chart.js, through static/js/charts.js) and heat-map tables of
    GET /api/agreement/, refetched when the filters change; Dawid–Skene reliability per annotator
    and "Recompute consensus". */
 (function () {
   "use strict";
-  const { api, el, fmtDuration, svg, durationHistogram } = window.Studio;
+  const { api, el, fmtDuration } = window.Studio;
 
   const root = document.getElementById("dashboard-page");
   if (!root) return;
@@ -133,82 +133,33 @@
     setFig("raters_hint", low ? `${low} below 0.5 agreement` : d.n_raters ? "none below 0.5 agreement" : " ");
   }
 
-  // --- Fleiss' kappa per emotion: vertical bars on Landis & Koch bands ------------------------
-  function kappaPerCategoryChart(categories, values) {
-    const W = 560, H = 250, m = { top: 20, right: 92, bottom: 34, left: 40 };
-    const iw = W - m.left - m.right, ih = H - m.top - m.bottom;
-    const known = values.filter(isNum);
-    const lo = Math.max(-1, Math.min(0, Math.floor(Math.min(0, ...known) * 5) / 5));
-    const y = (v) => m.top + ((1 - v) / (1 - lo)) * ih;
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": "Fleiss' kappa per emotion" });
-    // Grid every 0.2, with the band names between the lines on the right.
-    for (let v = lo; v <= 1.0001; v += 0.2) {
-      const r = Math.round(v * 10) / 10;
-      chart.append(svg("line", { x1: m.left, x2: m.left + iw, y1: y(r), y2: y(r), class: r === 0 ? "zero-line" : "grid-line" }));
-      chart.append(svg("text", { x: m.left - 6, y: y(r) + 4, "text-anchor": "end" }, r.toFixed(1)));
-    }
-    const bandRanges = [[lo, 0, "poor"], [0, 0.2, "slight"], [0.2, 0.4, "fair"], [0.4, 0.6, "moderate"], [0.6, 0.8, "substantial"], [0.8, 1, "almost perfect"]];
-    for (const [a, b, name] of bandRanges) {
-      if (b <= a) continue;
-      chart.append(svg("text", { x: m.left + iw + 8, y: (y(a) + y(b)) / 2 + 3, class: "band-label" }, name));
-    }
-    const bw = iw / Math.max(categories.length, 1);
-    categories.forEach((code, i) => {
-      const cx = m.left + bw * i + bw / 2;
-      const v = values[i];
-      const name = emotionName(code);
-      if (isNum(v)) {
-        const band = kappaBand(v);
-        const top = y(Math.max(v, 0)), bottom = y(Math.min(v, 0));
-        const rect = svg("rect", { x: cx - bw * 0.31, y: top, width: bw * 0.62, height: Math.max(bottom - top, 1), rx: 3, class: `band-${band.key}`, "data-category": code });
-        rect.append(svg("title", {}, `${name}: κ = ${fmt3(v)} (${band.label})`));
-        chart.append(rect);
-        chart.append(svg("text", { x: cx, y: v >= 0 ? top - 5 : bottom + 12, "text-anchor": "middle", class: "value" }, fmt2(v)));
-      } else {
-        const g = svg("g", { "data-na": code });
-        g.append(svg("title", {}, `${name}: not defined (no label of this emotion, or nothing else)`));
-        g.append(svg("text", { x: cx, y: y(0) - 6, "text-anchor": "middle", class: "na" }, "n/a"));
-        chart.append(g);
-      }
-      chart.append(svg("text", { x: cx, y: H - m.bottom + 16, "text-anchor": "middle" }, short(name, 11)));
+  // --- Fleiss' kappa per emotion: bars coloured by Landis & Koch band --------------------------
+  const BAND_COLOUR = { poor: "#b42318", slight: "#dc6803", fair: "#ca8504", moderate: "#7a9a1a", substantial: "#2e8b57", almost_perfect: "#0f6e6e" };
+  function kappaPerCategoryChart(box, categories, values) {
+    const rows = categories.map((code, i) => {
+      const v = isNum(values[i]) ? Number(values[i]) : null;
+      return { code, label: v == null ? `${emotionName(code)} (n/a)` : emotionName(code), value: v, colour: v == null ? null : BAND_COLOUR[kappaBand(v).key] };
     });
-    chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ih, class: "axis" }));
-    return chart;
+    const lo = Math.max(-1, Math.min(0, Math.floor(Math.min(0, ...rows.filter((r) => r.value != null).map((r) => r.value)) * 5) / 5));
+    return Charts.bars(box, rows, {
+      valueTitle: "Fleiss' κ (−1 to 1; n/a: no label of that emotion)", categoryTitle: "Emotion", min: lo, max: 1,
+      tooltip: (r) => (r.value == null ? `${emotionName(r.code)}: not defined (no label of this emotion, or nothing else)` : `κ = ${fmt3(r.value)} (${kappaBand(r.value).label})`),
+      label: "Fleiss' kappa per emotion", empty: "No labels to compare.",
+    });
   }
 
   // --- agreement with the consensus: horizontal bars, lowest first ----------------------------
-  function raterChart(rows) {
+  function raterChart(box, rows) {
     const sorted = [...rows].sort((a, b) => (isNum(a.agreement) ? a.agreement : 2) - (isNum(b.agreement) ? b.agreement : 2) || String(a.rater).localeCompare(String(b.rater)));
-    const W = 560, rowH = 26, m = { top: 22, right: 104, bottom: 6, left: 124 };
-    const H = m.top + sorted.length * rowH + m.bottom;
-    const iw = W - m.left - m.right;
-    const x = (v) => m.left + v * iw;
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": "Each annotator's agreement with the consensus" });
-    for (const t of [0, 0.25, 0.5, 0.75, 1]) {
-      chart.append(svg("line", { x1: x(t), x2: x(t), y1: m.top - 4, y2: H - m.bottom, class: "grid-line" }));
-      chart.append(svg("text", { x: x(t), y: m.top - 9, "text-anchor": "middle" }, t === 0.5 ? "0.5" : String(t)));
-    }
-    sorted.forEach((r, i) => {
-      const yy = m.top + i * rowH;
-      const name = String(r.rater);
+    const bars = sorted.map((r) => {
       const low = isNum(r.agreement) && r.agreement < 0.5;
-      chart.append(svg("text", { x: m.left - 8, y: yy + rowH / 2 + 4, "text-anchor": "end", class: low ? "low" : "" }, short(name, 18)));
-      if (isNum(r.agreement)) {
-        const w = Math.max(r.agreement * iw, 1.5);
-        const bar = svg("rect", { x: m.left, y: yy + 5, width: w, height: rowH - 10, rx: 3, class: low ? "bar bar-low" : "bar", "data-rater": name, "data-low": low ? "true" : "false" });
-        bar.append(svg("title", {}, `${name}: ${pct(r.agreement, 1)} of ${r.n_compared} labels equal the consensus`));
-        chart.append(bar);
-        // One text node, so that the count never overlaps the share whatever the font size.
-        const label = svg("text", { x: m.left + w + 6, y: yy + rowH / 2 + 4, class: low ? "low" : "value" }, pct(r.agreement));
-        label.append(svg("tspan", { class: "n", dx: 5 }, `n=${r.n_compared}`));
-        chart.append(label);
-      } else {
-        chart.append(svg("text", { x: m.left + 6, y: yy + rowH / 2 + 4, class: "na" }, "n/a (no clip with a consensus)"));
-      }
+      return { rater: String(r.rater), low, n: r.n_compared, label: short(String(r.rater), 18) + (isNum(r.agreement) ? "" : " (n/a)"), value: isNum(r.agreement) ? Number(r.agreement) : null, colour: low ? "#b42318" : "#0f6e6e" };
     });
-    chart.append(svg("line", { x1: x(0.5), x2: x(0.5), y1: m.top - 4, y2: H - m.bottom, class: "threshold" }));
-    chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top - 4, y2: H - m.bottom, class: "axis" }));
-    return chart;
+    return Charts.bars(box, bars, {
+      valueTitle: "Labels equal to the consensus (share, 0–1; red: below 0.5)", categoryTitle: "Annotator", horizontal: true, min: 0, max: 1,
+      tooltip: (r) => (r.value == null ? "n/a (no clip with a consensus)" : `${pct(r.value, 1)} of ${r.n} labels equal the consensus`),
+      label: "Each annotator's agreement with the consensus", empty: "No annotator has labels here.",
+    });
   }
 
   // --- heat-map tables -------------------------------------------------------------------------
@@ -249,33 +200,24 @@
       el("p", { class: "chart-note", text: "Teal: agreement beyond chance; red: below chance. Hatched: pairs sharing fewer than 10 clips get no kappa. Hover a cell for the number of shared clips." }));
   }
 
-  function confusionHeat(categories, matrix) {
+  /* Annotator-vs-annotator confusion: emotions nobody chose are left out (row and column). */
+  function confusionHeat(box, categories, matrix) {
     const total = matrix.flat().reduce((s, v) => s + v, 0);
-    if (!total) return emptyNote("No clip with two labels or more yet.");
+    if (!total) return Charts.mount(box, null, { empty: "No clip with two labels or more yet." });
+    const used = Charts.usedRows(matrix);
+    const names = used.map((i) => emotionName(categories[i]));
+    const values = used.map((i) => used.map((j) => matrix[i][j]));
     let diagMax = 0, offMax = 0;
-    matrix.forEach((row, i) => row.forEach((v, j) => { if (i === j) diagMax = Math.max(diagMax, v); else offMax = Math.max(offMax, v); }));
-    const names = categories.map(emotionName);
-    const table = el("table", { class: "heat", id: "confusion-heat" });
-    table.append(el("thead", {}, el("tr", {}, el("th", {}, el("span", { class: "axis-title", text: "one ╲ other" })), ...names.map((n) => el("th", { scope: "col", title: n, text: short(n, 8) })))));
-    const body = el("tbody");
-    matrix.forEach((row, i) => {
-      const tr = el("tr", {}, el("th", { scope: "row", text: names[i] }));
-      row.forEach((v, j) => {
-        const td = el("td", { title: `${names[i]} × ${names[j]}: ${v} pair${v === 1 ? "" : "s"} of labels`, text: String(v) });
-        if (v > 0) {
-          if (i === j) paint(td, TEAL, 0.15 + 0.8 * (v / diagMax));
-          else paint(td, ORANGE, 0.15 + 0.8 * (v / offMax));
-        } else {
-          td.classList.add("zero");
-          td.style.color = "#c0c6cf";
-        }
-        tr.append(td);
-      });
-      body.append(tr);
+    values.forEach((row, i) => row.forEach((v, j) => { if (i === j) diagMax = Math.max(diagMax, v); else offMax = Math.max(offMax, v); }));
+    const chart = Charts.matrix(box, {
+      rows: names, cols: names, values,
+      xTitle: "Label given by another annotator", yTitle: "Label given by one annotator",
+      shade: (v, i, j) => (v <= 0 ? 0 : 0.15 + 0.8 * (v / (i === j ? diagMax : offMax))),
+      tooltip: (d) => `${d.y} × ${d.x}: ${d.v} pair${d.v === 1 ? "" : "s"} of labels`,
+      label: "Annotator-vs-annotator confusion matrix",
     });
-    table.append(body);
-    return el("div", {}, el("div", { class: "table-wrap" }, table),
-      el("p", { class: "chart-note", text: "Every two labels given to the same clip count once in each order. Diagonal (teal): agreement; off the diagonal (orange): the emotions annotators mix up, darker = more often." }));
+    box.append(el("p", { class: "chart-note", text: "Every two labels given to the same clip count once in each order. Diagonal (teal): agreement; off the diagonal (orange): the emotions annotators mix up, darker = more often. Emotions nobody chose are left out." }));
+    return chart;
   }
 
   // --- corpus table ----------------------------------------------------------------------------
@@ -300,8 +242,8 @@
   }
 
   // --- duration histogram (shared with the recording page) ------------------------------------
-  function histogram(hist) {
-    return durationHistogram(hist) || emptyNote("No clip with a usable consensus yet.");
+  function histogram(box, hist) {
+    return Charts.durationHistogram(box, hist, { empty: "No clip with a usable consensus yet." });
   }
 
   // --- consensus status: one stacked bar and its legend ---------------------------------------
@@ -336,14 +278,13 @@
     renderHeadline(d);
     const cats = d.categories || [];
     const kBox = document.getElementById("chart-kappa-per-category");
-    kBox.replaceChildren(empty ? emptyNote("No labels to compare.") : kappaPerCategoryChart(cats, d.fleiss_kappa_per_category || []));
-    const rBox = document.getElementById("chart-raters");
-    const raters = d.rater_agreement_with_consensus || [];
-    rBox.replaceChildren(raters.length ? raterChart(raters) : emptyNote("No annotator has labels here."));
+    if (empty) Charts.mount(kBox, null, { empty: "No labels to compare." });
+    else kappaPerCategoryChart(kBox, cats, d.fleiss_kappa_per_category || []);
+    raterChart(document.getElementById("chart-raters"), d.rater_agreement_with_consensus || []);
     document.getElementById("heat-cohen").replaceChildren(empty ? emptyNote("No labels to compare.") : cohenHeat(d.raters || [], d.cohen_kappa_pairs || []));
-    document.getElementById("heat-confusion").replaceChildren(confusionHeat(cats, d.pairwise_confusion || []));
+    confusionHeat(document.getElementById("heat-confusion"), cats, d.pairwise_confusion || []);
     renderCorpusTable(d.corpus_table, d.durations);
-    document.getElementById("chart-durations").replaceChildren(histogram(d.durations));
+    histogram(document.getElementById("chart-durations"), d.durations);
     document.getElementById("consensus-status").replaceChildren(consensusStatus(d.consensus_status));
   }
 
@@ -376,29 +317,27 @@
   }
 
   // --- Dawid–Skene -----------------------------------------------------------------------------
+  /* One annotator's Dawid–Skene confusion matrix (rows: true emotion, cells: % of that emotion's
+     clips given each label). Emotions that (almost) no clip is (prior < 1 %) are left out: their
+     rows hold only the prior guess. The chart is drawn once the card is in the page. */
   function dsCard(a, categories, priors) {
     const low = isNum(a.accuracy) && a.accuracy < 0.5;
     const names = categories.map(emotionName);
-    const abbr = names.map((n) => n.slice(0, 3));
-    const table = el("table", { class: "heat" });
-    table.append(el("thead", {}, el("tr", {}, el("th", {}, el("span", { class: "axis-title", text: "true ╲ given" })), ...abbr.map((n, j) => el("th", { scope: "col", title: names[j], text: n })))));
-    const body = el("tbody");
-    (a.confusion || []).forEach((row, i) => {
-      // A class with (almost) no clip leaves its row at the prior guess: dim it, do not hide it.
-      const faint = priors && isNum(priors[i]) && priors[i] < 0.01;
-      const tr = el("tr", { style: faint ? "opacity:0.4" : null, title: faint ? `Almost no clip is ${names[i]}: this row is a guess` : null },
-        el("th", { scope: "row", title: names[i], text: abbr[i] }));
-      row.forEach((v, j) => {
-        const td = el("td", { title: `true ${names[i]} → given ${names[j]}: ${pct(v, 1)}`, text: String(Math.round(v * 100)) });
-        paint(td, i === j ? TEAL : ORANGE, i === j ? v : Math.min(1, v * 1.6));
-        tr.append(td);
-      });
-      body.append(tr);
-    });
-    table.append(body);
-    return el("article", { class: `ds-card${low ? " is-low" : ""}`, "data-user": a.user },
+    const conf = a.confusion || [];
+    const used = conf.map((_, i) => i).filter((i) => !(priors && isNum(priors[i]) && priors[i] < 0.01));
+    const holder = el("div", { class: "chart-holder ds-matrix" });
+    const card = el("article", { class: `ds-card${low ? " is-low" : ""}`, "data-user": a.user },
       el("div", { class: "ds-head" }, el("span", { class: "name", text: a.user }), el("span", { class: "acc", title: "Estimated accuracy", text: `${pct(a.accuracy, 1)} accurate` })),
-      el("div", { class: "table-wrap" }, table));
+      holder);
+    card.draw = () => Charts.matrix(holder, {
+      rows: names, cols: names.map((n) => n.slice(0, 3)), values: conf, rowIndex: used,
+      xTitle: "Label given by the annotator", yTitle: "True emotion (estimated)",
+      format: (v) => String(Math.round(v * 100)),
+      shade: (v, i, j) => (i === j ? v : Math.min(1, v * 1.6)),
+      tooltip: (d) => `true ${names[d.i]} → given ${names[d.j]}: ${pct(d.v, 1)}`,
+      empty: "No emotion has clips yet.", label: `Dawid–Skene confusion matrix of ${a.user}`,
+    });
+    return card;
   }
 
   async function loadAnnotators() {
@@ -416,9 +355,11 @@
       return;
     }
     const priors = data.class_priors || [];
-    priorsNote.textContent = "Estimated share of each emotion: " + cats.map((c, i) => `${emotionName(c)} ${pct(priors[i])}`).join(" · ") + ". Cells: % of that true emotion's clips.";
+    priorsNote.textContent = "Estimated share of each emotion: " + cats.map((c, i) => `${emotionName(c)} ${pct(priors[i])}`).join(" · ") + ". Cells: % of that true emotion's clips; emotions with almost no clip are left out.";
     const sorted = [...data.annotators].sort((a, b) => (a.accuracy ?? 2) - (b.accuracy ?? 2));
-    box.replaceChildren(...sorted.map((a) => dsCard(a, cats, priors)));
+    const cards = sorted.map((a) => dsCard(a, cats, priors));
+    box.replaceChildren(...cards);
+    for (const card of cards) card.draw();
   }
 
   const recomputeForm = document.getElementById("recompute-form");

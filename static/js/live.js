@@ -187,31 +187,28 @@
     ui.fig["server-median"].dataset.ms = median(stats.server) ?? "";
   }
 
-  /* Bars are kept and resized (so widths animate); rebuilt only when the label set changes. */
+  /* A Charts (Chart.js) bar per label, 0–100 %: made when the label set changes, then only its
+     values change. The chart's data is what the tests read (Charts.describe). */
   let chartLabels = [];
+  let probChart = null;
   function renderBars(labels, probabilities) {
-    if (labels.join("|") !== chartLabels.join("|")) {
+    if (labels.join("|") !== chartLabels.join("|") || !probChart) {
       chartLabels = [...labels];
-      ui.chart.replaceChildren(...labels.map((l) => {
-        const fill = el("div", { class: "prob-fill" });
-        fill.style.setProperty("--emo", colour(l));
-        return el("div", { class: "prob-row", "data-label": l },
-          el("span", { class: "prob-name", text: l }),
-          el("div", { class: "prob-track" }, fill),
-          el("span", { class: "prob-value", text: "–" }));
-      }));
+      const css = getComputedStyle(document.documentElement);
+      const solid = (c) => (c.startsWith("var(") ? css.getPropertyValue(c.slice(4, -1)).trim() || "#667085" : c);
+      probChart = Charts.bars(ui.chart, labels.map((l) => ({ label: l, value: 0, colour: solid(colour(l)) })), {
+        valueTitle: "Probability (%)", categoryTitle: "Emotion", horizontal: true, min: 0, max: 100,
+        tooltip: (r) => `${r.label}: ${pct((probChart.data.datasets[0].data[chartLabels.indexOf(r.label)] || 0) / 100)}`,
+        label: "Probability of each emotion for the last chunk", empty: "No model answer yet.",
+      });
       legend(ui.rollingLegend, labels, true);
     }
     ui.chart.classList.toggle("is-stale", !probabilities);
-    if (!probabilities) return;
+    if (!probabilities || !probChart) return;
     const [top] = topOf(probabilities);
-    for (const row of ui.chart.children) {
-      const p = Number(probabilities[row.dataset.label] || 0);
-      row.querySelector(".prob-fill").style.width = `${(p * 100).toFixed(1)}%`;
-      row.querySelector(".prob-value").textContent = pct(p);
-      row.classList.toggle("is-top", row.dataset.label === top);
-      row.dataset.p = p.toFixed(4);
-    }
+    probChart.data.datasets[0].data = chartLabels.map((l) => Math.round(Number(probabilities[l] || 0) * 1000) / 10);
+    probChart.update("none");
+    ui.chart.dataset.top = top;
   }
 
   function pushRolling(kind, label, title) {

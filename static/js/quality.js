@@ -6,14 +6,7 @@
   const root = document.getElementById("quality-page");
   if (!root) return;
   const { el, api } = window.Studio;
-  const NS = "http://www.w3.org/2000/svg";
   const KNOWN = ["angry", "happy", "sad", "neutral", "calm", "fear", "disgust", "surprise"];
-  const svg = (name, attrs = {}, text) => {
-    const node = document.createElementNS(NS, name);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
   const colour = (label) => (KNOWN.includes(label) ? `var(--emo-${label})` : "var(--emo-other)");
   const has = (v) => v !== null && v !== undefined && !isNaN(v);
   const pct = (v) => (has(v) ? `${Math.round(v * 100)} %` : "n/a");
@@ -24,38 +17,22 @@
     return el("span", { class: "agree-meter", "aria-hidden": "true" }, fill);
   }
 
-  /* Horizontal bars, 0–100 %: the overall agreement first (dark), then one bar per class. */
-  function chart(model) {
+  /* Horizontal bars (Charts), 0–100 %: the overall agreement first (dark), then one bar per
+     class; a class with nothing compared has no bar and says "n/a". */
+  function chart(holder, model) {
     const classes = Object.entries(model.per_class || {});
-    const rows = [["overall", { n: model.n_compared, agreement: model.agreement }, true], ...classes.map(([c, v]) => [c, v, false])];
-    const W = 520, L = 86, R = 96, rowH = 26, T = 8, B = 22;
-    const H = T + rows.length * rowH + B;
-    const x = (v) => L + v * (W - L - R);
-    const node = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `Agreement of ${model.name}, overall and per class` });
-    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-      node.append(svg("line", { class: "grid-line", x1: x(v), x2: x(v), y1: T, y2: H - B }));
-      node.append(svg("text", { x: x(v), y: H - 6, "text-anchor": "middle" }, `${v * 100}%`));
-    }
-    rows.forEach(([label, v, overall], i) => {
-      const y = T + i * rowH;
-      node.append(svg("text", { x: L - 8, y: y + rowH / 2 + 4, "text-anchor": "end", "font-weight": overall ? 700 : 400 }, label));
-      if (has(v.agreement)) {
-        const bar = svg("rect", {
-          class: overall ? "bar-overall" : "bar-class", x: L, y: y + 4, height: rowH - 8, rx: 3,
-          width: Math.max(1, x(v.agreement) - L), "data-label": label, "data-agreement": v.agreement,
-        });
-        if (!overall) bar.style.setProperty("--emo", colour(label));
-        bar.append(svg("title", {}, `${label}: ${pct(v.agreement)} of ${v.n} clip(s)`));
-        node.append(bar);
-        const text = svg("text", { class: "value", x: x(v.agreement) + 6, y: y + rowH / 2 + 4 }, pct(v.agreement));
-        text.append(svg("tspan", { class: "n", dx: 4 }, `n=${v.n}`));
-        node.append(text);
-      } else {
-        node.append(svg("text", { class: "na", x: L + 4, y: y + rowH / 2 + 4 }, "n/a (nothing compared)"));
-      }
+    const css = getComputedStyle(document.documentElement);
+    const emo = (label) => css.getPropertyValue(`--emo-${KNOWN.includes(label) ? label : "other"}`).trim() || "#667085";
+    const rows = [["overall", { n: model.n_compared, agreement: model.agreement }, true], ...classes.map(([c, v]) => [c, v, false])]
+      .map(([label, v, overall]) => ({
+        label: has(v.agreement) ? label : `${label} (n/a)`, name: label, n: v.n,
+        value: has(v.agreement) ? Math.round(v.agreement * 1000) / 10 : null, colour: overall ? "#1f2933" : emo(label),
+      }));
+    return Charts.bars(holder, rows, {
+      valueTitle: "Top label equal to the consensus (%)", categoryTitle: "Class", horizontal: true, min: 0, max: 100,
+      tooltip: (r) => (r.value == null ? `${r.name}: n/a (nothing compared)` : `${r.name}: ${r.value} % of ${r.n} clip(s)`),
+      label: `Agreement of ${model.name}, overall and per class`,
     });
-    node.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
-    return node;
   }
 
   function modelCard(model) {
@@ -64,7 +41,7 @@
       el("div", { class: "card-head" },
         el("h2", { class: "name", text: model.name }),
         el("span", { class: "muted small", text: `${model.n_compared} compared · ${pct(model.agreement)} agreement` })),
-      el("div", { class: "quality-body" }, el("div", { class: "chart-box" }, chart(model)),
+      el("div", { class: "quality-body" }, el("div", { class: "chart-box", "data-chart": model.id }),
       el("div", { class: "table-wrap" }, el("table", { class: "table" },
         el("thead", {}, el("tr", {}, el("th", { text: "Class" }), el("th", { class: "num", text: "Compared" }), el("th", { text: "Agreement" }))),
         el("tbody", {}, ...(classes.length ? classes.map(([c, v]) => {
@@ -96,6 +73,8 @@
       el("td", { class: "nowrap" }, meter(m.agreement), pct(m.agreement)))) : [el("tr", {}, el("td", { colspan: 3, class: "empty", text: "No model version yet." }))]));
     const compared = models.filter((m) => m.n_compared > 0);
     document.getElementById("quality-models").replaceChildren(...compared.map(modelCard));
+    // Drawn once the cards are in the page, so that each chart knows its width.
+    for (const m of compared) chart(document.querySelector(`[data-chart="${m.id}"]`), m);
     const empty = document.getElementById("empty-state");
     if (!compared.length) {
       if (!models.length) {

@@ -12,14 +12,13 @@ from __future__ import annotations
 import getpass
 import os
 
-from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from core import roles
 from core.errors import ApplicationError
 from core.models import Project
-from core.services import member_add
+from core.services import member_invite
 
 
 class Command(BaseCommand):
@@ -37,30 +36,31 @@ class Command(BaseCommand):
         if project_obj is None:
             known = ", ".join(Project.objects.values_list("slug", flat=True)) or "none"
             raise CommandError(f"No project '{project}' (projects: {known}).")
-        User = get_user_model()
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            if not create:
-                raise CommandError(f"No user '{username}': add --create to create them.")
-            user = self._create(User, username, email)
+        exists = get_user_model().objects.filter(username=username).exists()
+        if not exists and not create:
+            raise CommandError(f"No user '{username}': add --create to create them.")
+        # The password is asked only for a new person (never taken from the command line, where
+        # it would stay in the shell history); the members page shares the same service.
+        password = None
+        if not exists:
+            password = os.environ.get("TUNISER_NEW_USER_PASSWORD") or getpass.getpass(
+                f"Password for {username}: "
+            )
+            if not password:
+                raise CommandError("Password refused: it is empty.")
         try:
-            changed = member_add(user=user, project=project_obj, role=role)
+            result = member_invite(
+                username=username,
+                project=project_obj,
+                role=role,
+                email=email,
+                password=password,
+                create=create,
+            )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        staff = " (staff: may open the admin)" if user.is_staff else ""
-        verb = "is now" if changed else "was already"
+        if result.created:
+            self.stdout.write(f"Created user {username}.")
+        staff = " (staff: may open the admin)" if result.user.is_staff else ""
+        verb = "is now" if result.changed else "was already"
         self.stdout.write(f"{username} {verb} {role} in {project_obj.slug}{staff}.")
-
-    def _create(self, User, username: str, email: str):
-        password = os.environ.get("TUNISER_NEW_USER_PASSWORD") or getpass.getpass(
-            f"Password for {username}: "
-        )
-        user = User(username=username, email=email)
-        try:
-            password_validation.validate_password(password, user)
-        except ValidationError as exc:
-            raise CommandError("Password refused: " + " ".join(exc.messages)) from exc
-        user.set_password(password)
-        user.save()
-        self.stdout.write(f"Created user {username}.")
-        return user
