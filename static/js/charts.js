@@ -152,7 +152,7 @@
           tooltip: { callbacks: { label: tooltip ? (c) => tooltip(rows[c.dataIndex]) : (c) => format(c.raw) } },
         },
       },
-    }, { label, height: height || (horizontal ? 48 + rows.length * 30 : 260) });
+    }, { label, height: height || (horizontal ? Math.max(150, 60 + rows.length * 30) : 260) });
   }
 
   /* Indices of the rows of `m` (a list of rows) that hold anything: rows nobody used are hidden. */

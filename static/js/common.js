@@ -102,14 +102,6 @@
     }
   });
 
-  const SVG = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs = {}, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
   /* Duration histogram (the recording page and the agreement dashboard draw the same chart): a
      holder with a Chart.js histogram (static/js/charts.js), or null when there is nothing to
      chart, so that each page says why in its own words. */
@@ -120,5 +112,5 @@
     return holder;
   }
 
-  window.Studio = { getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, svg, durationHistogram };
+  window.Studio = { getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, durationHistogram };
 })();

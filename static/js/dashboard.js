@@ -142,7 +142,7 @@
     });
     const lo = Math.max(-1, Math.min(0, Math.floor(Math.min(0, ...rows.filter((r) => r.value != null).map((r) => r.value)) * 5) / 5));
     return Charts.bars(box, rows, {
-      valueTitle: "Fleiss' κ (−1 to 1; n/a: no label of that emotion)", categoryTitle: "Emotion", min: lo, max: 1,
+      valueTitle: "Fleiss' κ (−1 to 1)", categoryTitle: "Emotion", min: lo, max: 1,
       tooltip: (r) => (r.value == null ? `${emotionName(r.code)}: not defined (no label of this emotion, or nothing else)` : `κ = ${fmt3(r.value)} (${kappaBand(r.value).label})`),
       label: "Fleiss' kappa per emotion", empty: "No labels to compare.",
     });
