@@ -3,7 +3,6 @@ invite or create a person with a role, take a role away. One service each (core.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,7 +10,6 @@ from rest_framework.views import APIView
 
 from core import roles, selectors, services
 from core.access import RolePermission, project_for_user
-from core.errors import ApplicationError
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
 
@@ -61,11 +59,6 @@ class CuratorApi(APIView):
     permission_classes = [RolePermission(roles.CURATOR)]
 
 
-def _with_roles(user):
-    user.role_groups = list(user.groups.filter(name__in=roles.ALL_ROLES).order_by("name"))
-    return user
-
-
 class MemberListInviteApi(CuratorApi):
     @extend_schema(operation_id="members_list", parameters=[PROJECT_PARAM], responses=MembersSerializer)
     def get(self, request):
@@ -104,7 +97,7 @@ class MemberListInviteApi(CuratorApi):
         if result.created:
             detail = f"Created {name}. " + detail
         out = {
-            "user": _with_roles(result.user),
+            "user": selectors.member_roles_refresh(result.user),
             "created": result.created,
             "changed": result.changed,
             "generated_password": result.generated_password,
@@ -125,10 +118,8 @@ class MemberRoleRemoveApi(CuratorApi):
         given = MemberRoleRemoveInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         project = project_for_user(request.user, given.validated_data.get("project"))
-        user = get_user_model().objects.filter(pk=pk, corpus_projects=project).first()
-        if user is None:
-            raise ApplicationError(f"No member #{pk} in {project.slug}.", code="not_member", status=404)
+        user = selectors.member_of_project(project=project, pk=pk)
         services.member_role_remove(
             user=user, project=project, role=given.validated_data["role"], by=request.user
         )
-        return Response(MemberSerializer(_with_roles(user)).data)
+        return Response(MemberSerializer(selectors.member_roles_refresh(user)).data)

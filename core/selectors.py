@@ -7,7 +7,12 @@ from django.contrib.auth.models import Group
 from django.db.models import Prefetch, QuerySet
 
 from core import roles
+from core.errors import ApplicationError
 from core.models import Project
+
+
+def _role_groups() -> QuerySet:
+    return Group.objects.filter(name__in=roles.ALL_ROLES).order_by("name")
 
 
 def members_of_project(*, project: Project) -> QuerySet:
@@ -17,10 +22,28 @@ def members_of_project(*, project: Project) -> QuerySet:
     Returns:
         A queryset of users; `user.role_groups` is a list of Group.
     """
-    role_groups = Group.objects.filter(name__in=roles.ALL_ROLES).order_by("name")
     return (
         get_user_model()
         .objects.filter(corpus_projects=project)
         .order_by("username")
-        .prefetch_related(Prefetch("groups", queryset=role_groups, to_attr="role_groups"))
+        .prefetch_related(Prefetch("groups", queryset=_role_groups(), to_attr="role_groups"))
     )
+
+
+def member_of_project(*, project: Project, pk: int):
+    """One person of `project`, with `role_groups` as in `members_of_project`.
+
+    Raises:
+        ApplicationError 404 (`not_member`): no such person in the project (whether or not they
+            exist elsewhere).
+    """
+    user = members_of_project(project=project).filter(pk=pk).first()
+    if user is None:
+        raise ApplicationError(f"No member #{pk} in {project.slug}.", code="not_member", status=404)
+    return user
+
+
+def member_roles_refresh(user):
+    """`user` with `role_groups` read again (after a service changed them)."""
+    user.role_groups = list(_role_groups().filter(user=user))
+    return user

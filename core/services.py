@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from core import roles
 from core.errors import ApplicationError
@@ -203,7 +203,13 @@ def member_invite(
                     "Password refused: " + " ".join(exc.messages), code="invalid_password"
                 ) from exc
             user.set_password(password)
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError as exc:  # created meanwhile by another request
+                raise ApplicationError(
+                    f"{username} was just created by someone else: try again.", code="conflict", status=409
+                ) from exc
         elif password:
             raise ApplicationError(
                 f"{username} already exists: their password is theirs to change; leave it empty.",

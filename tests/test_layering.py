@@ -97,7 +97,6 @@ CORE_FRAMEWORK_IMPORTS = {
     },
     # The members page's API and reads (a project's people and their role groups).
     "core/apis.py": {
-        "django.contrib.auth",
         "drf_spectacular.utils",
         "rest_framework",
         "rest_framework.response",
