@@ -7,14 +7,12 @@ import re
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.utils._os import safe_join
 
 from core import roles
 from core.access import project_for_user, projects_for_user, role_required
-from core.errors import ApplicationError
 from core.files import file_access_granted
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -69,10 +67,8 @@ def ranged_file_response(request, full: Path) -> HttpResponse:
 @role_required(roles.CURATOR)
 def members_page(request):
     """Curators add people to their projects with a role, and see and change who holds which."""
-    try:
-        project = project_for_user(request.user, request.GET.get("project"))
-    except ApplicationError as exc:  # a page has no API error handler: Django's 404/403 pages
-        raise (Http404 if exc.status == 404 else PermissionDenied)(exc.message) from exc
+    # a slug the curator does not belong to: 404 page (tuniser.middleware.ApplicationErrorMiddleware)
+    project = project_for_user(request.user, request.GET.get("project"))
     return render(
         request,
         "core/members.html",
