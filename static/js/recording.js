@@ -161,7 +161,7 @@
     const holder = document.getElementById("speaker-lanes");
     if (!holder) return;
     // Before the waveform is ready (or if it never is), the lanes span the whole recording.
-    const [t0, t1] = view[1] > view[0] ? view : [0, Number(cfg.duration) || Math.max(0, ...clips.map((c) => c.end_s))];
+    const [t0, t1] = view[1] > view[0] ? view : [0, Number(cfg.lengthS) || Math.max(0, ...clips.map((c) => c.end_s))];
     if (!speakers.length || t1 <= t0) { holder.hidden = true; return; }
     const span = t1 - t0;
     const rows = speakers.map((spk, k) => {
