@@ -262,6 +262,12 @@ def test_every_role_home_nav_pages_and_hosts(browser, live_server, world):
             if page.locator("header.topbar").count():  # the platform's pages (not the admin, the API docs)
                 bar, item = _one_row(page)
                 assert bar < 2 * item, f"{role} on {path}: the top bar wraps ({bar:.0f} px)"
+            if role == "annotator" and path == "/annotate/":
+                # A shortcut that cannot act says why: "[" at the slowest speed.
+                page.wait_for_selector('#annotate-page[data-mode="clip"]')
+                page.keyboard.press("[")  # 1x -> 0.75x
+                page.keyboard.press("[")
+                assert "Already at the slowest speed" in page.inner_text("#message")
             if role == "curator" and path == f"/recordings/{world.a.ids['touching']}/":
                 _recording_page_says(page, world)
             _shot(page, role, path, "1366")

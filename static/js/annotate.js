@@ -340,7 +340,9 @@
     }
   });
 
+  // Keys typed into a field, or on the top bar's menus (Enter and Space open them), are theirs.
   function typing(target) {
+    if (target && target.closest && target.closest(".topbar")) return true;
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
 

@@ -240,7 +240,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (e.code !== "Space" && e.key !== " ") return;
-    if (e.target.closest("input, textarea, select, button, a, [contenteditable]")) return;
+    if (e.target.closest("input, textarea, select, button, a, summary, [contenteditable], .topbar")) return;
     e.preventDefault();
     if (playingClip) {
       if (clipAudio.paused) clipAudio.play(); else clipAudio.pause();

@@ -289,7 +289,9 @@
   ui.cont.addEventListener("click", startNextSet);
   ui.checkAgain.addEventListener("click", () => next());
 
+  // Keys typed into a field, or on the top bar's menus (Enter and Space open them), are theirs.
   function typing(target) {
+    if (target && target.closest && target.closest(".topbar")) return true;
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) && target.type !== "checkbox";
   }
 
