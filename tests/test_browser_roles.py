@@ -214,6 +214,12 @@ def _recording_page_says(page, world) -> None:
     lanes = page.locator("#speaker-lanes .lane")
     assert page.locator("#speaker-lanes").is_visible() and lanes.count() == 2
     assert page.locator("#speaker-lanes .lane-bar").count() == n_clips
+    # Each lane bar sits under its clip's region (the same seconds, the same pixels).
+    for i in range(n_clips):
+        region = regions.nth(i).bounding_box()
+        clip_id = regions.nth(i).get_attribute("data-clip")
+        bar = page.locator(f'#speaker-lanes .lane-bar[data-clip="{clip_id}"]').bounding_box()
+        assert abs(bar["x"] - region["x"]) <= 3 and abs(bar["width"] - region["width"]) <= 4, (region, bar)
     page.evaluate("window.scrollTo(0, 0)")
     regions.first.click()
     page.wait_for_selector("#clips tr.is-playing")
