@@ -10,7 +10,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from annotation.guideline import DEFAULT_GUIDELINE
-from annotation.models import Annotation, Assignment, Flag, PoolEntry, ValidationVote
+from annotation.models import Annotation, Assignment, ClipConsensus, Flag, PoolEntry, ValidationVote
+from core.access import projects_for_user
 from core.models import Project
 from corpus.models import Clip
 
@@ -382,4 +383,57 @@ def one_speaker_calibration(*, project: Project) -> OneSpeakerCalibration:
         threshold=round(float(1.0 - thresholds[best]), 3) if np.isfinite(thresholds[best]) else None,
         caught=round(float(tpr[best]), 3),
         false_alarms=round(float(fpr[best]), 3),
+    )
+
+
+@dataclass(frozen=True)
+class WorkOverview:
+    """What waits for one person across their projects (the home page's figures).
+
+    Every count is scoped to `core.access.projects_for_user`; each role's section of the home
+    page reads only the fields of its role.
+    """
+
+    awaiting_validation: int  # clips awaiting validation that this person has not voted on
+    labelling_queue: int  # clips this person may still label (open, not labelled by them)
+    adjudication: int  # ties this person may adjudicate (no majority, not labelled by them)
+    labelled_clips: int  # clips with a consensus row (agreed, tie, adjudicated, discarded)
+    agreed_clips: int  # of those, decided by a majority of the annotators
+    counts: dict  # user_counts(user=...)
+
+    @property
+    def agreement_share(self) -> int | None:
+        """Percent of the labelled clips whose annotators agreed (majority), None with none."""
+        return round(100 * self.agreed_clips / self.labelled_clips) if self.labelled_clips else None
+
+
+def work_overview(*, user) -> WorkOverview:
+    """The queues and tallies the home page shows `user`, over the projects they belong to.
+
+    Args:
+        user: the signed-in person (a superuser sees all projects).
+    Returns:
+        A WorkOverview (see its fields); at most six queries.
+    """
+    projects = projects_for_user(user)
+    pool = PoolEntry.objects.filter(project__in=projects, open=True)
+    consensus = ClipConsensus.objects.filter(clip__recording__source__project__in=projects).exclude(
+        status=ClipConsensus.Status.GOLD
+    )
+    by_status = dict(consensus.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return WorkOverview(
+        awaiting_validation=Clip.objects.filter(
+            recording__source__project__in=projects, status=Clip.Status.AWAITING_VALIDATION
+        )
+        .exclude(validation_votes__validator=user, validation_votes__active=True)
+        .count(),
+        labelling_queue=pool.filter(kind=Assignment.Kind.LABELLING)
+        .exclude(clip__annotations__annotator=user)
+        .count(),
+        adjudication=consensus.filter(status=ClipConsensus.Status.NEEDS_ADJUDICATION)
+        .exclude(clip__annotations__annotator=user)
+        .count(),
+        labelled_clips=sum(by_status.values()),
+        agreed_clips=by_status.get(ClipConsensus.Status.AGREED, 0),
+        counts=user_counts(user=user),
     )

@@ -292,8 +292,10 @@ def validation_vote(
 ) -> ValidationVote:
     """Record one validator's vote, then decide the clip if the votes now say so.
 
-    Refused: a clip the validator does not hold; a vote sooner than the clip's duration after it
-    was served (it was not heard to the end); a rejection without a known reason; a second vote.
+    Refused: a clip the validator does not hold; an accept sooner than the clip's duration after
+    it was served (it was not heard to the end); a rejection without a known reason; a second
+    vote. A rejection may come at any moment: an obviously bad clip (music, silence, two voices
+    at once) needs no hearing to its end.
 
     Decision rule (active votes of the current round only): accepted once accepts >=
     `validation_votes_needed` and accepts > rejects; rejected likewise. An accepted clip enters
@@ -312,8 +314,8 @@ def validation_vote(
         ApplicationError 403 (`forbidden`): not a validator or curator.
         ApplicationError 409: `not_in_pool`, `duplicate` (an active vote of this user on the
             clip), `not_held`, `decided` (the clip no longer awaits validation).
-        ApplicationError 400: `too_soon` (served less than duration - LISTEN_TOLERANCE_S
-            seconds ago), `unknown_reason`, `reason_required`.
+        ApplicationError 400: `too_soon` (an accept served less than duration -
+            LISTEN_TOLERANCE_S seconds ago), `unknown_reason`, `reason_required`.
     """
     require_role(user, roles.VALIDATOR, roles.CURATOR)
     reasons = reasons or []
@@ -330,7 +332,7 @@ def validation_vote(
         if clip.status != Clip.Status.AWAITING_VALIDATION:
             raise ApplicationError("This clip has already been decided.", status=409, code="decided")
         heard = (timezone.now() - assignment.served_at).total_seconds()
-        if heard < clip.duration_s - LISTEN_TOLERANCE_S:
+        if accept and heard < clip.duration_s - LISTEN_TOLERANCE_S:
             raise ApplicationError(
                 f"Listen to the whole clip before voting: it lasts {clip.duration_s:.1f} s and was served "
                 f"{heard:.1f} s ago.",

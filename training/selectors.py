@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from core.access import object_for_user, projects_for_user
+from core.models import ACTIVE_STATUSES, JobStatus
 from training.models import ModelVersion, TrainingRun
 
 
@@ -95,3 +96,21 @@ def runs_compared(runs) -> list[dict]:
             }
         )
     return rows
+
+
+def training_overview(*, user) -> dict:
+    """The ML staff's figures on the home page, over the user's projects.
+
+    Args:
+        user: the signed-in person.
+    Returns:
+        {"active": runs queued or running, "succeeded": finished runs, "failed": failed runs,
+        "latest": the newest TrainingRun or None (release and model version selected)}.
+    """
+    runs = runs_for_user(user)
+    return {
+        "active": runs.filter(status__in=ACTIVE_STATUSES).count(),
+        "succeeded": runs.filter(status=JobStatus.SUCCEEDED).count(),
+        "failed": runs.filter(status=JobStatus.FAILED).count(),
+        "latest": runs.first(),
+    }

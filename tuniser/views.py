@@ -3,11 +3,37 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from annotation import selectors as annotation_selectors
+from core import roles
 from corpus import selectors as corpus_selectors
+from inference import selectors as inference_selectors
+from training import selectors as training_selectors
 
 
 def home(request):
-    return render(request, "home.html", {"stats": corpus_selectors.corpus_overview(user=request.user)})
+    """Each role's own next step and counts, over the user's projects (a user may hold several
+    roles: one section each). Only what the user's roles reach is read, and only links the
+    user may follow are drawn (the navigation's `ROLES` context says the same)."""
+    user = request.user
+    has = lambda *names: roles.user_has_role(user, *names)  # noqa: E731
+    context = {
+        "corpus": corpus_selectors.corpus_overview(user=user) if has(*roles.INGEST_ROLES) else None,
+        "work": None,
+        "training": None,
+        "prelabellers": None,
+        "sections": {
+            "validator": has(roles.VALIDATOR),
+            "annotator": has(roles.ANNOTATOR),
+            "curator": has(roles.CURATOR),
+            "ml_staff": has(roles.ML_STAFF),
+        },
+    }
+    if has(roles.VALIDATOR, roles.ANNOTATOR, roles.CURATOR):
+        context["work"] = annotation_selectors.work_overview(user=user)
+    if has(roles.ML_STAFF):
+        context["training"] = training_selectors.training_overview(user=user)
+        context["prelabellers"] = list(inference_selectors.prelabellers_for_user(user))
+    return render(request, "home.html", context)
 
 
 @login_not_required

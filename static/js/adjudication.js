@@ -206,7 +206,7 @@
       else if (key === "Escape") note.blur();
       return;
     }
-    if (e.target.closest("input, textarea, select, [contenteditable]")) return;
+    if (e.target.closest("input, textarea, select, [contenteditable], .topbar")) return; // the top bar's menus keep their keys
     if (key === " ") {
       e.preventDefault();
       togglePlay();

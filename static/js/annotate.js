@@ -3,7 +3,8 @@
 
    Labelling is blind: the page shows only what /api/annotation/next/ hands out (id, duration,
    audio), never the clip's source or other people's labels. time_spent_ms is measured here,
-   from the moment the clip appeared to the submit. */
+   from the moment the clip appeared to the submit. Every shortcut either acts or says why it
+   cannot (the flag panel is open, a request is in flight, the speed is at its end...). */
 (function () {
   "use strict";
 
@@ -143,7 +144,16 @@
 
   function stepSpeed(delta) {
     const i = SPEEDS.indexOf(state.speed);
-    setSpeed(SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, i + delta))]);
+    const j = Math.min(SPEEDS.length - 1, Math.max(0, i + delta));
+    if (j === i) {
+      showMessage(`Already at the ${delta < 0 ? "slowest" : "fastest"} speed (${state.speed}×).`, "info");
+      return;
+    }
+    setSpeed(SPEEDS[j]);
+  }
+
+  function busyMessage() {
+    showMessage("Still saving your last answer: a moment.", "info");
   }
 
   // --- audio --------------------------------------------------------------------------------
@@ -187,7 +197,11 @@
   }
 
   function play(fromStart) {
-    if (!ws || !state.clip) return;
+    if (!state.clip) return;
+    if (!ws || ui.waveform.dataset.ready !== "true") {
+      showMessage("The clip is still loading: it plays as soon as it is ready.", "info");
+      return;
+    }
     if (fromStart) ws.setTime(0);
     const p = ws.play();
     if (p && p.catch) {
@@ -254,7 +268,8 @@
   }
 
   async function submit() {
-    if (!state.clip || state.busy) return;
+    if (!state.clip) return;
+    if (state.busy) return busyMessage();
     if (!state.emotion) {
       showMessage("Choose the emotion you hear (keys 1–7).", "warning");
       return;
@@ -280,7 +295,8 @@
   }
 
   async function skip() {
-    if (!state.clip || state.busy) return;
+    if (!state.clip) return;
+    if (state.busy) return busyMessage();
     const { ok, status, data } = await post(cfg.skipUrl, { clip: state.clip.id });
     if (!ok) {
       showMessage((data && data.detail) || `The clip could not be skipped (${status}).`);
@@ -290,7 +306,8 @@
   }
 
   async function flag(reason) {
-    if (!state.clip || state.busy) return;
+    if (!state.clip) return;
+    if (state.busy) return busyMessage();
     const { ok, status, data } = await post(cfg.flagUrl, { clip: state.clip.id, reason, comment: ui.comment.value.trim() });
     if (ok) {
       showMessage((data && data.detail) || "Sent back to validation.", "info");
@@ -323,7 +340,9 @@
     }
   });
 
+  // Keys typed into a field, or on the top bar's menus (Enter and Space open them), are theirs.
   function typing(target) {
+    if (target && target.closest && target.closest(".topbar")) return true;
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
 
@@ -333,10 +352,17 @@
     let handled = true;
     if (key === "?") toggleGuide();
     else if (key === "Escape" && !ui.guide.classList.contains("hidden")) toggleGuide(false);
-    else if (root.dataset.mode !== "clip") handled = false;
-    else if (state.flagging && /^[1-9]$/.test(key)) {
+    else if (root.dataset.mode === "empty" && key === "Enter") next();
+    else if (root.dataset.mode !== "clip") {
+      handled = false;
+      if (state.keys.has(key) || /^[ x[\]]$|^Enter$/.test(key)) {
+        showMessage(root.dataset.mode === "empty" ? "No clip in hand: press Enter to check for new clips."
+          : "Wait a moment: the next clip is loading.", "info");
+      }
+    } else if (state.flagging && /^[1-9]$/.test(key)) {
       const reason = state.schema.reasons[Number(key) - 1];
       if (reason) flag(reason.code);
+      else showMessage(`There is no reason ${key}: the reasons are numbered 1 to ${state.schema.reasons.length}. Esc closes the panel.`, "info");
     } else if (state.flagging && key === "Escape") setFlagging(false);
     else if (state.keys.has(key)) {
       const { kind, code } = state.keys.get(key);

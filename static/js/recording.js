@@ -11,13 +11,18 @@
   const runUrl = (id) => cfg.runUrl.replace(/\/0\/$/, `/${id}/`);
   const failed = cfg.status === "failed";
 
+  // Per status, two shades: neighbouring clips alternate between them, and each region has a
+  // light edge on both sides, so clips that touch (a cut with no pause) stay two regions.
   const REGION_COLORS = {
-    awaiting_validation: "rgba(255, 200, 87, 0.22)",
-    accepted: "rgba(98, 214, 140, 0.28)",
-    labelled: "rgba(98, 214, 140, 0.38)",
-    rejected: "rgba(255, 110, 100, 0.28)",
-    excluded: "rgba(200, 200, 200, 0.18)",
+    awaiting_validation: ["rgba(255, 200, 87, 0.20)", "rgba(255, 200, 87, 0.34)"],
+    accepted: ["rgba(98, 214, 140, 0.24)", "rgba(98, 214, 140, 0.38)"],
+    labelled: ["rgba(98, 214, 140, 0.34)", "rgba(98, 214, 140, 0.50)"],
+    rejected: ["rgba(255, 110, 100, 0.24)", "rgba(255, 110, 100, 0.38)"],
+    excluded: ["rgba(200, 200, 200, 0.14)", "rgba(200, 200, 200, 0.26)"],
   };
+  const REGION_EDGE = "2px solid rgba(255, 255, 255, 0.7)";
+  const regionColor = (clip, k) => (REGION_COLORS[clip.status] || REGION_COLORS.awaiting_validation)[k % 2];
+  const shadeOf = new Map(); // clip id (string) -> its colour, to restore after playing
   const ACTIVE_COLOR = "rgba(255, 200, 87, 0.55)";
 
   let ws = null; // WaveSurfer instance
@@ -127,16 +132,26 @@
   function renderRegions() {
     if (!regions || !wsReady) return;
     regions.clearRegions();
-    for (const clip of clips) {
-      regions.addRegion({
+    shadeOf.clear();
+    clips.forEach((clip, k) => {
+      const color = regionColor(clip, k);
+      shadeOf.set(String(clip.id), color);
+      const region = regions.addRegion({
         id: String(clip.id),
         start: clip.start_s,
         end: clip.end_s,
-        color: REGION_COLORS[clip.status] || REGION_COLORS.awaiting_validation,
+        color,
         drag: false,
         resize: false,
       });
-    }
+      if (region && region.element) {
+        region.element.style.borderLeft = REGION_EDGE;
+        region.element.style.borderRight = REGION_EDGE;
+        region.element.style.boxSizing = "border-box";
+        region.element.dataset.clip = String(clip.id);
+        region.element.dataset.shade = String(k % 2);
+      }
+    });
     document.getElementById("waveform").dataset.regions = String(clips.length);
   }
 
@@ -145,7 +160,8 @@
   function renderLanes() {
     const holder = document.getElementById("speaker-lanes");
     if (!holder) return;
-    const [t0, t1] = view;
+    // Before the waveform is ready (or if it never is), the lanes span the whole recording.
+    const [t0, t1] = view[1] > view[0] ? view : [0, Number(cfg.lengthS) || Math.max(0, ...clips.map((c) => c.end_s))];
     if (!speakers.length || t1 <= t0) { holder.hidden = true; return; }
     const span = t1 - t0;
     const rows = speakers.map((spk, k) => {
@@ -184,7 +200,10 @@
   }
 
   // --- clip playback: one shared <audio>, each clip's own WAV --------------------------------
-  function playClip(clip) {
+  // `fromTable`: the click came from the clip table, whose row may then be scrolled into view
+  // inside its own box; a click on the waveform or a lane never scrolls the page (the waveform
+  // the person is looking at stays where it is).
+  function playClip(clip, { fromTable = false } = {}) {
     if (ws && ws.isPlaying()) ws.pause();
     if (playingClip && playingClip.id === clip.id && !clipAudio.paused) {
       stopClip();
@@ -194,7 +213,7 @@
     playingClip = clip;
     clipAudio.src = clip.audio_url;
     clipAudio.play().catch((err) => console.warn("clip playback:", err));
-    markPlaying(clip, true);
+    markPlaying(clip, true, fromTable);
   }
 
   function stopClip() {
@@ -204,24 +223,24 @@
     playingClip = null;
   }
 
-  function markPlaying(clip, on) {
+  function markPlaying(clip, on, fromTable = false) {
     const row = document.querySelector(`#clips tr[data-clip="${clip.id}"]`);
     if (row) {
       row.classList.toggle("is-playing", on);
       const btn = row.querySelector("button");
       btn.textContent = on ? "❚❚" : "▶";
       btn.setAttribute("aria-label", `${on ? "Stop" : "Play"} clip ${clip.id}`);
-      if (on) row.scrollIntoView({ block: "nearest" });
+      if (on && fromTable) row.scrollIntoView({ block: "nearest" });
     }
     const region = regionOf(clip);
-    if (region) region.setOptions({ color: on ? ACTIVE_COLOR : REGION_COLORS[clip.status] || REGION_COLORS.awaiting_validation });
+    if (region) region.setOptions({ color: on ? ACTIVE_COLOR : shadeOf.get(String(clip.id)) || regionColor(clip, 0) });
   }
 
   clipAudio && clipAudio.addEventListener("ended", stopClip);
 
   document.addEventListener("keydown", (e) => {
     if (e.code !== "Space" && e.key !== " ") return;
-    if (e.target.closest("input, textarea, select, button, a, [contenteditable]")) return;
+    if (e.target.closest("input, textarea, select, button, a, summary, [contenteditable], .topbar")) return;
     e.preventDefault();
     if (playingClip) {
       if (clipAudio.paused) clipAudio.play(); else clipAudio.pause();
@@ -245,7 +264,7 @@
     for (const clip of clips) {
       frag.append(
         el("tr", { "data-clip": clip.id },
-          el("td", {}, el("button", { type: "button", class: "btn btn-secondary btn-icon", "aria-label": `Play clip ${clip.id}`, onclick: () => playClip(clip) }, "▶")),
+          el("td", {}, el("button", { type: "button", class: "btn btn-secondary btn-icon", "aria-label": `Play clip ${clip.id}`, onclick: () => playClip(clip, { fromTable: true }) }, "▶")),
           el("td", { class: "nowrap mono small" }, `${fmtTime(clip.start_s)} – ${fmtTime(clip.end_s)}`),
           el("td", { class: "num" }, num(clip.duration_s, 2, " s")),
           el("td", { class: "num" }, num(clip.level_dbfs, 1, " dBFS")),

@@ -1,8 +1,10 @@
 /* Validator page: hear each clip to its end, then accept it or reject it with reasons.
 
    One clip at a time from /api/validation/next/, no page reload. The server refuses a vote that
-   comes sooner than the clip's duration after it was served, so Accept (and the rejection's
-   confirm) stay disabled until the <audio> has fired `ended` once for this clip. */
+   accept that comes sooner than the clip's duration after it was served, so Accept stays
+   disabled until the <audio> has fired `ended` once for this clip. Rejecting needs no wait: an
+   obviously bad clip (music, silence, two voices) is refused at any moment, R then a number
+   then Enter. A shortcut that cannot act now says why instead of doing nothing. */
 (function () {
   "use strict";
 
@@ -72,7 +74,7 @@
 
   function showHeard() {
     ui.accept.disabled = !state.heard || state.busy;
-    ui.rejectConfirm.disabled = !state.heard || state.busy || state.ticked.size === 0;
+    ui.rejectConfirm.disabled = state.busy || state.ticked.size === 0;
     root.dataset.heard = state.heard ? "true" : "false";
     if (state.heard) ui.hint.textContent = "Heard to the end. Your call.";
   }
@@ -214,9 +216,13 @@
   }
 
   async function vote(accept) {
-    if (!state.clip || state.busy) return;
-    if (!state.heard) {
-      showMessage("Listen to the whole clip first: Accept and Reject unlock when it has played to its end.", "warning");
+    if (!state.clip) return;
+    if (state.busy) {
+      showMessage("Still saving your last answer: a moment.", "info");
+      return;
+    }
+    if (accept && !state.heard) {
+      showMessage("Listen to the whole clip first: Accept unlocks when it has played to its end (R rejects at any moment).", "warning");
       return;
     }
     if (!accept && state.ticked.size === 0) {
@@ -250,7 +256,11 @@
   }
 
   async function skip() {
-    if (!state.clip || state.busy) return;
+    if (!state.clip) return;
+    if (state.busy) {
+      showMessage("Still saving your last answer: a moment.", "info");
+      return;
+    }
     state.busy = true;
     const { ok, status, data } = await api(cfg.skipUrl, { method: "POST", body: { clip: state.clip.id } });
     state.busy = false;
@@ -279,7 +289,9 @@
   ui.cont.addEventListener("click", startNextSet);
   ui.checkAgain.addEventListener("click", () => next());
 
+  // Keys typed into a field, or on the top bar's menus (Enter and Space open them), are theirs.
   function typing(target) {
+    if (target && target.closest && target.closest(".topbar")) return true;
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) && target.type !== "checkbox";
   }
 
@@ -292,20 +304,34 @@
         e.preventDefault();
         if (mode === "setdone") startNextSet();
         else next();
+      } else if (/^[ ars1-9]$/.test(key)) {
+        showMessage(mode === "setdone" ? "This set is done: press Enter for the next set."
+          : "No clip in hand: press Enter to check for new clips.", "info");
       }
       return;
     }
-    if (mode !== "clip") return;
+    if (mode !== "clip") {
+      if (mode === "loading" && /^[ ars1-9]$|^Enter$/.test(key)) showMessage("Wait a moment: the next clip is loading.", "info");
+      return;
+    }
     let handled = true;
     if (key === " ") play(true);
-    else if (state.rejecting && /^[1-9]$/.test(key)) {
-      const reason = state.reasons[Number(key) - 1];
+    else if (/^[1-9]$/.test(key)) {
+      const reason = state.rejecting ? state.reasons[Number(key) - 1] : null;
       if (reason) toggleReason(reason.code);
-    } else if (state.rejecting && key === "Enter") vote(false);
-    else if (state.rejecting && key === "Escape") setRejecting(false);
-    else if (key === "r") setRejecting(!state.rejecting);
-    else if (key === "a" && !state.rejecting) vote(true);
-    else if (key === "s") skip();
+      else if (state.rejecting) showMessage(`There is no reason ${key}: the reasons are numbered 1 to ${state.reasons.length}.`, "info");
+      else showMessage("Numbers tick rejection reasons: press R to open them first.", "info");
+    } else if (key === "Enter") {
+      if (state.rejecting) vote(false);
+      else showMessage("Enter confirms a rejection: press A to accept, or R to reject.", "info");
+    } else if (key === "Escape") {
+      if (state.rejecting) setRejecting(false);
+      else handled = false; // nothing open: leave Esc to the browser
+    } else if (key === "r") setRejecting(!state.rejecting);
+    else if (key === "a") {
+      if (state.rejecting) showMessage("Close the reject panel first (Esc), then press A to accept.", "info");
+      else vote(true);
+    } else if (key === "s") skip();
     else handled = false;
     if (handled) e.preventDefault(); // no page scroll on Space, no click of a focused button on Enter
   });
