@@ -53,6 +53,7 @@ GROUPS: tuple[tuple[str, tuple[Page, ...]], ...] = (
             Page("Progress", "annotation:progress", (roles.CURATOR,), ("progress",)),
             Page("Rejected", "annotation:rejected", (roles.CURATOR,), ("rejected",)),
             Page("Releases", "releases:releases", (roles.CURATOR,), ("releases",)),
+            Page("Members", "core:members", (roles.CURATOR,), ("members",)),
         ),
     ),
     (
