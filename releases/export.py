@@ -3,7 +3,8 @@
     audio/<split>/<label>/<clip>.wav     the clips (augmented copies: <clip>_aug<n>.wav, train only)
     audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
                                          relative to it): file_name, label, gender, split, source,
-                                         duration, agreement, votes (raw votes: soft labels), ...
+                                         duration, agreement, votes (annotators' votes per
+                                         emotion, counts), soft_label (the consensus, fractions), ...
     manifest.jsonl                       the release manifest (its sha256 is the release checksum)
     README.md                            the data card
 
