@@ -5,6 +5,7 @@ are editable here. Votes, labels and releases are records: read-only, never edit
 """
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from annotation import consensus
 from annotation.models import (
@@ -19,7 +20,8 @@ from annotation.models import (
     RejectionReason,
     ValidationVote,
 )
-from core.admin import ProjectScopedAdmin, ReadOnlyAdmin
+from core import display
+from core.admin import ProjectScopedAdmin, ReadOnlyAdmin, json_block, mapping_table
 
 
 @admin.register(AnnotationConfig)
@@ -38,7 +40,19 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
     def recompute_consensus(self, request, queryset):
         for config in queryset:
             result = consensus.consensus_recompute(project=config.project)
-            messages.success(request, f"{config.project}: {result}")
+            # Not starting with the project's name: the admin capitalises a message's first letter.
+            messages.success(
+                request,
+                format_html(
+                    "Consensus of project <b>{}</b> recomputed ({}): {} labelled clip{}, "
+                    "{} awaiting a curator.",
+                    config.project,
+                    result["method"].replace("_", "-"),
+                    result["clips"],
+                    "" if result["clips"] == 1 else "s",
+                    result.get("needs_adjudication", 0),
+                ),
+            )
 
 
 @admin.register(RejectionReason)
@@ -67,6 +81,11 @@ class ValidationVoteAdmin(ReadOnlyAdmin):
     project_field = "clip__recording__project"
     list_display = ["clip", "validator", "accept", "active", "created_at"]
     list_filter = ["accept", "active"]
+    display_instead = {"time_spent_ms": "time_spent"}
+
+    @admin.display(description="time spent")
+    def time_spent(self, vote):
+        return display.milliseconds(vote.time_spent_ms)
 
 
 @admin.register(ClipDecision)
@@ -78,9 +97,18 @@ class ClipDecisionAdmin(ReadOnlyAdmin):
 @admin.register(Annotation)
 class AnnotationAdmin(ReadOnlyAdmin):
     project_field = "clip__recording__project"
-    list_display = ["clip", "annotator", "emotion", "gender", "time_spent_ms", "created_at"]
+    list_display = ["clip", "annotator", "emotion", "gender", "time_spent", "created_at"]
     list_filter = ["emotion", "gender"]
     search_fields = ["annotator__username"]
+    display_instead = {"time_spent_ms": "time_spent", "shown_prediction": "prediction_shown"}
+
+    @admin.display(description="time spent", ordering="time_spent_ms")
+    def time_spent(self, annotation):
+        return display.milliseconds(annotation.time_spent_ms)
+
+    @admin.display(description="pre-label shown")
+    def prediction_shown(self, annotation):
+        return json_block(annotation.shown_prediction)
 
 
 @admin.register(Flag)
@@ -94,6 +122,11 @@ class ClipConsensusAdmin(ReadOnlyAdmin):
     project_field = "clip__recording__project"
     list_display = ["clip", "status", "emotion", "gender", "agreement", "method", "updated_at"]
     list_filter = ["status", "emotion", "method"]
+    display_instead = {"distribution": "soft_label"}
+
+    @admin.display(description="distribution (soft label)")
+    def soft_label(self, consensus_row):
+        return mapping_table(consensus_row.distribution, fmt=display.probability)
 
 
 @admin.register(Adjudication)

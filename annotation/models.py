@@ -161,6 +161,7 @@ class PoolEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "pool entries"
         constraints = [models.UniqueConstraint(fields=["kind", "clip"], name="pool_entry_unique_clip")]
         indexes = [
             # assignment_next: open entries of a project, breadth-first (most done first), then priority.
@@ -305,6 +306,8 @@ class ClipConsensus(models.Model):
     objects = ClipConsensusQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "clip consensus"
+        verbose_name_plural = "clip consensuses"
         indexes = [models.Index(fields=["status", "n_agree"], name="consensus_status_agree")]
 
     def __str__(self) -> str:

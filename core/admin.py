@@ -7,11 +7,65 @@ them is their role group's model permissions (core.roles.ROLE_PERMISSIONS).
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.db.models import ForeignKey, ManyToManyField
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from core import display
 from core.access import projects_for_user
 from core.models import Project
+
+# --- Readable values: what the admin shows instead of raw floats and JSON blobs ----------------
+
+
+def admin_change_link(obj, text: str | None = None) -> SafeString:
+    """A link to `obj`'s admin change page ("Prelabel job #12"), for messages and lists."""
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text or str(obj))
+
+
+def _cell(value) -> str:
+    """One table cell's text: floats to 3 places, nested values as compact JSON."""
+    value = display.number(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return display.DASH if value is None else str(value)
+
+
+def json_block(value) -> SafeString | str:
+    """Any JSON value, indented, floats to 3 places, in a <pre>; a dash when empty."""
+    if value in (None, {}, []):
+        return display.DASH
+    text = json.dumps(display.number(value), indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre style="margin:0">{}</pre>', text)
+
+
+def mapping_table(mapping: dict | None, fmt=_cell) -> SafeString | str:
+    """A {name: value} dict (hyper-parameters, metrics, probabilities) as a two-column table,
+    each value through `fmt`; a dash when empty."""
+    if not mapping:
+        return display.DASH
+    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, fmt(v)) for k, v in mapping.items()))
+    return format_html("<table>{}</table>", rows)
+
+
+def rows_table(rows: list[dict] | None) -> SafeString | str:
+    """A list of records (a training history, one dict per epoch) as a table: one row per
+    record, one column per key (in first-seen order); a dash when empty."""
+    if not rows:
+        return display.DASH
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((_cell(row.get(c)),) for c in columns)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
 def _scoped_queryset(model, request):
@@ -33,6 +87,23 @@ class ProjectScopedAdmin(admin.ModelAdmin):
     """
 
     project_field = "project"
+    # {model field: display method}: on a change page the method's readable value (a percent, a
+    # table) is shown in the field's place, and the raw field leaves the form.
+    display_instead: dict[str, str] = {}
+
+    def readable(self, fields) -> list[str]:
+        """`fields` with each raw field of `display_instead` replaced by its display method, and
+        the methods not yet among them added (a read-only admin lists no readonly_fields)."""
+        out = [self.display_instead.get(f, f) for f in fields]
+        return out + [m for m in self.display_instead.values() if m not in out]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return self.readable(fields) if obj is not None else fields
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        return exclude + list(self.display_instead) if obj is not None else exclude or None
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from core.admin import ProjectScopedAdmin
+from core import display
+from core.admin import ProjectScopedAdmin, admin_change_link, json_block
 from corpus import services
 from corpus.models import Clip, Recording, SegmentationRun, Source
 
@@ -48,9 +49,50 @@ class RecordingIngestForm(forms.ModelForm):
         return cleaned
 
 
-class ClipInline(admin.TabularInline):
+class ClipReadableMixin:
+    """Clip measurements as people read them: times and durations in s / min, ratios as
+    percents, levels in dB with one decimal, probabilities to 3 places."""
+
+    @admin.display(description="start")
+    def start(self, clip):
+        return display.duration(clip.start_s)
+
+    @admin.display(description="end")
+    def end(self, clip):
+        return display.duration(clip.end_s)
+
+    @admin.display(description="duration", ordering="duration_s")
+    def length(self, clip):
+        return display.duration(clip.duration_s)
+
+    @admin.display(description="level")
+    def level(self, clip):
+        return display.DASH if clip.level_dbfs is None else f"{clip.level_dbfs:.1f} dBFS"
+
+    @admin.display(description="SNR", ordering="snr_db")
+    def snr(self, clip):
+        return display.DASH if clip.snr_db is None else f"{clip.snr_db:.1f} dB"
+
+    @admin.display(description="speech ratio")
+    def speech(self, clip):
+        return display.percent(clip.speech_ratio)
+
+    @admin.display(description="clipping ratio")
+    def clipping(self, clip):
+        return display.percent(clip.clipping_ratio)
+
+    @admin.display(description="speech probability")
+    def speech_probability(self, clip):
+        return display.probability(clip.speech_prob)
+
+    @admin.display(description="one-speaker confidence")
+    def one_speaker(self, clip):
+        return display.probability(clip.one_speaker_conf)
+
+
+class ClipInline(ClipReadableMixin, admin.TabularInline):
     model = Clip
-    fields = ["start_s", "end_s", "duration_s", "status", "level_dbfs", "snr_db", "player"]
+    fields = ["start", "end", "length", "status", "level", "snr", "player"]
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -64,7 +106,13 @@ class ClipInline(admin.TabularInline):
 
 @admin.register(Recording)
 class RecordingAdmin(ProjectScopedAdmin):
-    list_display = ["id", "original_name", "source", "status", "duration_s", "created_at"]
+    list_display = ["id", "original_name", "source", "status", "length", "created_at"]
+    display_instead = {
+        "size_bytes": "size",
+        "duration_s": "length",
+        "audio_tracks": "tracks",
+        "decode_warnings": "warnings",
+    }
     list_filter = ["status", "source__project", "source"]
     search_fields = ["original_name", "sha256", "source__title"]
     readonly_fields = [
@@ -98,11 +146,31 @@ class RecordingAdmin(ProjectScopedAdmin):
             kwargs["form"] = RecordingIngestForm
         return super().get_form(request, obj, change=change, **kwargs)
 
+    @admin.display(description="duration", ordering="duration_s")
+    def length(self, recording):
+        return display.duration(recording.duration_s)
+
+    @admin.display(description="size")
+    def size(self, recording):
+        return display.size(recording.size_bytes)
+
+    @admin.display(description="audio tracks")
+    def tracks(self, recording):
+        return json_block(recording.audio_tracks)
+
+    @admin.display(description="decode warnings")
+    def warnings(self, recording):
+        return json_block(recording.decode_warnings)
+
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
+        return self.readable(self.readonly_fields) if obj else []
 
     def get_fields(self, request, obj=None):
-        return ["source", "upload", "segment"] if obj is None else ["source", *self.readonly_fields]
+        return (
+            ["source", "upload", "segment"]
+            if obj is None
+            else ["source", *self.readable(self.readonly_fields)]
+        )
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -132,15 +200,20 @@ class RecordingAdmin(ProjectScopedAdmin):
 
     @admin.action(description="Segment again with the default parameters")
     def segment_again(self, request, queryset):
-        queued = 0
         for recording in queryset:
             try:
-                services.segmentation_run_create(recording=recording, created_by=request.user)
-                queued += 1
+                run = services.segmentation_run_create(recording=recording, created_by=request.user)
             except ValidationError as exc:
                 messages.error(request, f"Recording #{recording.pk}: {' '.join(exc.messages)}")
-        if queued:
-            messages.success(request, f"Queued segmentation of {queued} recording(s).")
+                continue
+            messages.success(
+                request,
+                format_html(
+                    "Segmentation of recording #{} queued: {}.",
+                    recording.pk,
+                    admin_change_link(run, f"segmentation run #{run.pk}"),
+                ),
+            )
 
 
 class SegmentationRunForm(forms.ModelForm):
@@ -177,17 +250,24 @@ class SegmentationRunAdmin(ProjectScopedAdmin):
     list_display = ["id", "recording", "detector", "status", "progress_bar", "n_clips_created", "created_at"]
     list_filter = ["status", "detector"]
     raw_id_fields = ["recording"]
+    display_instead = {"progress": "progress_bar", "speech_s": "speech"}
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in SegmentationRun._meta.fields]
+        return self.readable([f.name for f in SegmentationRun._meta.fields])
 
     @admin.display(description="progress")
     def progress_bar(self, run):
         return format_html(
-            '<progress max="100" value="{}"></progress> {}%', int(run.progress * 100), int(run.progress * 100)
+            '<progress max="100" value="{}"></progress> {}',
+            round(run.progress * 100, 1),
+            display.percent(run.progress),
         )
+
+    @admin.display(description="speech found")
+    def speech(self, run):
+        return display.duration(run.speech_s)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -201,12 +281,26 @@ class SegmentationRunAdmin(ProjectScopedAdmin):
             messages.error(request, " ".join(exc.messages))
             return
         obj.pk = run.pk
+        messages.success(
+            request, format_html("Queued: {}.", admin_change_link(run, f"segmentation run #{run.pk}"))
+        )
 
 
 @admin.register(Clip)
-class ClipAdmin(ProjectScopedAdmin):
+class ClipAdmin(ClipReadableMixin, ProjectScopedAdmin):
     project_field = "recording__project"
-    list_display = ["id", "recording", "start_s", "end_s", "duration_s", "status", "snr_db", "player"]
+    list_display = ["id", "recording", "start", "end", "length", "status", "snr", "player"]
+    display_instead = {
+        "start_s": "start",
+        "end_s": "end",
+        "duration_s": "length",
+        "level_dbfs": "level",
+        "snr_db": "snr",
+        "speech_ratio": "speech",
+        "clipping_ratio": "clipping",
+        "speech_prob": "speech_probability",
+        "one_speaker_conf": "one_speaker",
+    }
     list_filter = ["status", "recording__source__project", "recording__source"]
     readonly_fields = [f.name for f in Clip._meta.fields if f.name != "status"] + ["player"]
     list_select_related = ["recording"]

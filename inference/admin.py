@@ -2,8 +2,10 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
-from core.admin import ProjectScopedAdmin
+from core import display
+from core.admin import ProjectScopedAdmin, admin_change_link, mapping_table
 from inference import services
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from training.admin import ModelVersionAdmin
@@ -13,7 +15,11 @@ from training.admin import ModelVersionAdmin
 def promote(modeladmin, request, queryset):
     for mv in queryset:
         services.prelabeller_activate(project=mv.project, model_version=mv, user=request.user)
-        messages.success(request, f"{mv} now pre-labels {mv.project}.")
+        # "Model version" first: the admin capitalises a message's first letter, and a model's
+        # name is written as its owner wrote it.
+        messages.success(
+            request, format_html("Model version {} now pre-labels project {}.", mv.name, mv.project)
+        )
 
 
 ModelVersionAdmin.actions = [*getattr(ModelVersionAdmin, "actions", []), promote]
@@ -28,20 +34,45 @@ class PrelabellerAdmin(ProjectScopedAdmin):
     def prelabel_existing(self, request, queryset):
         for pre in queryset:
             try:
-                services.prelabel_job_create(
+                job = services.prelabel_job_create(
                     project=pre.project, model_version=pre.model_version, user=request.user
                 )
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
-        messages.success(request, "Pre-labelling queued.")
+                continue
+            messages.success(
+                request,
+                format_html(
+                    "Pre-labelling of project {} queued: {}.",
+                    pre.project,
+                    admin_change_link(job, f"pre-label job #{job.pk}"),
+                ),
+            )
 
 
 @admin.register(Prediction)
 class PredictionAdmin(ProjectScopedAdmin):
     project_field = "clip__recording__project"
-    list_display = ["clip", "model_version", "top_label", "top_probability", "entropy", "created_at"]
+    list_display = ["clip", "model_version", "top_label", "top_p", "entropy_bits", "created_at"]
     list_filter = ["model_version", "top_label"]
     raw_id_fields = ["clip"]
+    display_instead = {
+        "probabilities": "probability_table",
+        "top_probability": "top_p",
+        "entropy": "entropy_bits",
+    }
+
+    @admin.display(description="top probability", ordering="top_probability")
+    def top_p(self, prediction):
+        return display.probability(prediction.top_probability)
+
+    @admin.display(description="entropy", ordering="entropy")
+    def entropy_bits(self, prediction):
+        return f"{prediction.entropy:.3f} bits"
+
+    @admin.display(description="probabilities")
+    def probability_table(self, prediction):
+        return mapping_table(prediction.probabilities, fmt=display.probability)
 
     def has_add_permission(self, request):
         return False
@@ -52,8 +83,22 @@ class PredictionAdmin(ProjectScopedAdmin):
 
 @admin.register(PrelabelJob)
 class PrelabelJobAdmin(ProjectScopedAdmin):
-    list_display = ["id", "project", "model_version", "status", "progress", "n_done", "n_total", "created_at"]
+    list_display = [
+        "id",
+        "project",
+        "model_version",
+        "status",
+        "progress_percent",
+        "n_done",
+        "n_total",
+        "created_at",
+    ]
     readonly_fields = [f.name for f in PrelabelJob._meta.fields]
+    display_instead = {"progress": "progress_percent"}
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, job):
+        return display.percent(job.progress)
 
     def has_add_permission(self, request):
         return False

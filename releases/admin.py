@@ -4,7 +4,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin
+from core import display
+from core.admin import ReadOnlyAdmin, admin_change_link, json_block, mapping_table
 from releases.export import release_export_create
 from releases.models import GoldLabel, LabelMapping, Release, ReleaseExport
 
@@ -25,10 +26,18 @@ class GoldLabelAdmin(ReadOnlyAdmin):
 
 class ReleaseExportInline(admin.TabularInline):
     model = ReleaseExport
-    fields = ["status", "progress", "size_bytes", "archive", "error", "created_at"]
+    fields = ["status", "progress_percent", "size", "archive", "error", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="progress")
+    def progress_percent(self, export):
+        return display.percent(export.progress)
+
+    @admin.display(description="size")
+    def size(self, export):
+        return display.size(export.size_bytes)
 
 
 @admin.register(Release)
@@ -47,6 +56,15 @@ class ReleaseAdmin(ReadOnlyAdmin):
     list_filter = ["project", "name"]
     inlines = [ReleaseExportInline]
     actions = ["export"]
+    display_instead = {"params": "parameters", "counts": "split_counts"}
+
+    @admin.display(description="parameters")
+    def parameters(self, release):
+        return mapping_table(release.params)
+
+    @admin.display(description="counts (split x label x gender)")
+    def split_counts(self, release):
+        return json_block(release.counts)
 
     @admin.display(description="sha256")
     def short_checksum(self, release):
@@ -55,5 +73,12 @@ class ReleaseAdmin(ReadOnlyAdmin):
     @admin.action(description="Export the archive (Celery job)")
     def export(self, request, queryset):
         for release in queryset:
-            release_export_create(release=release, created_by=request.user)
-        messages.success(request, f"Queued the export of {queryset.count()} release(s).")
+            job = release_export_create(release=release, created_by=request.user)
+            messages.success(
+                request,
+                format_html(
+                    "Export #{} of release {} queued: its progress shows on the release's page.",
+                    job.pk,
+                    admin_change_link(release),
+                ),
+            )

@@ -320,7 +320,11 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
                     "voice": _voice(c),
                     "duration": round(c.duration, 4),
                     "agreement": c.agreement,
-                    "votes": votes.get(item.id) or dict(sorted(c.distribution.items())),
+                    # One unit per column: `votes` counts annotators' votes ({} for a gold clip of
+                    # an imported corpus, which nobody voted on); `soft_label` is the consensus's
+                    # distribution (vote shares, Dawid-Skene posteriors, or 1.0 for a gold label).
+                    "votes": votes.get(item.id, {}),
+                    "soft_label": dict(sorted(c.distribution.items())),
                     "augmented_copy": copy_index,
                 },
                 sort_keys=True,

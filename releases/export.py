@@ -3,7 +3,8 @@
     audio/<split>/<label>/<clip>.wav     the clips (augmented copies: <clip>_aug<n>.wav, train only)
     audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
                                          relative to it): file_name, label, gender, split, source,
-                                         duration, agreement, votes (raw votes: soft labels), ...
+                                         duration, agreement, votes (annotators' votes per
+                                         emotion, counts), soft_label (the consensus, fractions), ...
     manifest.jsonl                       the release manifest (its sha256 is the release checksum)
     README.md                            the data card
 
@@ -34,6 +35,7 @@ from core import jobs
 from corpus.audio import stored_file_reader
 from corpus.models import Clip, Recording, Source
 from releases.augment import release_item_samples
+from releases.importers import corpus_licence
 from releases.models import Release, ReleaseExport
 
 logger = logging.getLogger(__name__)
@@ -191,6 +193,7 @@ METADATA_COLUMNS = [
     "duration",
     "agreement",
     "votes",
+    "soft_label",
     "clip_id",
     "speaker",
     "augmented_copy",
@@ -212,6 +215,8 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
             i["duration"],
             i["agreement"],
             json.dumps(i["votes"], sort_keys=True),
+            # Manifests of releases built before the column existed have no soft_label.
+            json.dumps(i.get("soft_label", {}), sort_keys=True),
             i["clip_id"],
             i["speaker"],
             i["augmented_copy"],
@@ -286,7 +291,16 @@ def data_card(release: Release, items: list[dict]) -> str:
         "",
     ]
     lines += [f"- {k}: {v} clips" for k, v in sorted(agreement.items())]
-    lines += ["", "`votes` in metadata.csv holds the raw votes per emotion (soft labels).", ""]
+    lines += [
+        "",
+        "Two columns of metadata.csv describe the label beyond its name:",
+        "",
+        '- `votes`: how many annotators chose each emotion, as whole counts (`{"angry": 2, "sad": 1}`); '
+        "`{}` for a gold clip of an imported corpus, which nobody voted on.",
+        "- `soft_label`: the consensus as fractions summing to 1 (the vote shares, the Dawid-Skene "
+        "posteriors, or `1.0` on the gold or adjudicated emotion): use it as a soft training target.",
+        "",
+    ]
     config = AnnotationConfig.objects.filter(project=release.project).first()
     lines += [
         "## Annotation guideline",
@@ -300,7 +314,7 @@ def data_card(release: Release, items: list[dict]) -> str:
         .order_by("title", "episode")
     )
     lines += ["## Sources and licences", ""]
-    lines += [f"- {s}: {s.licence_note or 'no licence note recorded'}" for s in sources]
+    lines += [f"- {s}: {corpus_licence(s) or 'no licence note recorded'}" for s in sources]
     lines += ["", "## Recordings (provenance of the audio)", ""]
     lines += [
         "| recording | source | container | track used | codec | channels | original rate | downmix "

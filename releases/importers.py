@@ -190,6 +190,37 @@ TITLES = {
     "folder": "Imported folder",
 }
 
+# The licence of each importable corpus, as its authors publish it: the imported Source's
+# licence_note, printed in every export's data card (../shared/data/README.md for the two the
+# tests use). A folder of unknown origin says so, so that nobody releases it by mistake.
+LICENCES = {
+    "ravdess": "CC BY-NC-SA 4.0 (attribution, non-commercial, share-alike). Livingstone SR, Russo FA "
+    "(2018) The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS). PLoS ONE 13(5): "
+    "e0196391.",
+    "emodb": "Released freely by its authors (Burkhardt F, Paeschke A, Rolfes M, Sendlmeier W, Weiss B "
+    "(2005) A database of German emotional speech. Interspeech 2005); packaged by others under CC0 1.0.",
+    "tess": "CC BY-NC-ND 4.0 (attribution, non-commercial, no derivatives). Dupuis K, Pichora-Fuller MK "
+    "(2010) Toronto emotional speech set (TESS), University of Toronto.",
+    "crema-d": "Open Database License (ODbL) 1.0; its contents under the Database Contents License "
+    "(DbCL) 1.0. Cao H et al. (2014) CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset. IEEE "
+    "Transactions on Affective Computing 5(4).",
+    "savee": "Free for research use, from the University of Surrey (Haq S, Jackson PJB (2009) Speaker-"
+    "dependent audio-visual emotion recognition. AVSP 2009); ask its authors before any other use.",
+    "folder": "Unknown: a folder imported without a licence. Record the licence of this audio on its "
+    "source (admin, Sources) before releasing it.",
+}
+
+
+def corpus_licence(source) -> str:
+    """The licence text to print for `source`: its licence note, except the placeholder that
+    imports wrote before LICENCES existed ("Imported RAVDESS corpus"), read as that corpus's
+    licence."""
+    note = (source.licence_note or "").strip()
+    for fmt, title in TITLES.items():
+        if note == f"Imported {title} corpus":
+            return LICENCES[fmt]
+    return note
+
 
 @dataclass
 class ImportReport:
@@ -197,7 +228,9 @@ class ImportReport:
 
     Attributes:
         imported: clips created.
-        duplicates: files whose bytes were already ingested.
+        duplicates: files whose bytes were already ingested before this import.
+        duplicates_within: (file, the earlier file of this import with the same bytes), relative
+            paths: a corpus that holds one recording twice (not imported twice).
         excluded: {original label: files} skipped because the mapping excludes the label.
         unknown_names: "relative path: reason" for names the parser refused.
         unmapped: {original label: files} with no mapping.
@@ -207,6 +240,7 @@ class ImportReport:
 
     imported: int = 0
     duplicates: int = 0
+    duplicates_within: list[tuple[str, str]] = field(default_factory=list)
     excluded: Counter = field(default_factory=Counter)  # original label -> files skipped by mapping
     unknown_names: list[str] = field(default_factory=list)
     unmapped: Counter = field(default_factory=Counter)  # original label -> files
@@ -240,9 +274,10 @@ def corpus_import(
     Files are those under `root` (recursively) with an extension in AUDIO_EXTENSIONS, in path
     order. The folder format also accepts a folder named after an active emotion code when no
     mapping exists. Duplicates (same bytes already ingested into this project) are counted, not
-    imported again (the same file may enter two projects); a file that does not decode stays
-    stored as a failed recording and is reported in `failed`, as is a file `recording_ingest`
-    refuses.
+    imported again (the same file may enter two projects); a file with the same bytes as an
+    earlier file of this same import is reported by name (`duplicates_within`), not as "already
+    imported". A file that does not decode stays stored as a failed recording and is reported in
+    `failed`, as is a file `recording_ingest` refuses.
 
     Args:
         project: the project the clips join.
@@ -269,10 +304,13 @@ def corpus_import(
         project=project,
         title=source_title or TITLES[fmt],
         kind="corpus",
-        licence_note=f"Imported {TITLES[fmt]} corpus",
+        licence_note=LICENCES[fmt],
     )
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     report = ImportReport()
+    # Recording id -> the file of this import it came from: tells a pair of identical files inside
+    # the corpus from a file imported by an earlier run.
+    ingested_here: dict[int, str] = {}
     for n, path in enumerate(files, start=1):
         if progress:
             progress(n, len(files))
@@ -295,9 +333,15 @@ def corpus_import(
         try:
             with transaction.atomic():
                 result = corpus_services.recording_ingest(source=source, path=path, segment=False)
+                if result.duplicate and result.recording.pk in ingested_here:
+                    report.duplicates_within.append(
+                        (str(path.relative_to(root)), ingested_here[result.recording.pk])
+                    )
+                    continue
                 if result.duplicate:
                     report.duplicates += 1
                     continue
+                ingested_here[result.recording.pk] = str(path.relative_to(root))
                 if result.failed:
                     report.failed.append(f"{path.relative_to(root)}: {result.recording.error}")
                     continue

@@ -93,6 +93,16 @@ class Release(models.Model):
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
 
+    @property
+    def split_counts(self) -> dict[str, dict[str, int]]:
+        """{split: {label: items}} from `counts` (releases.splits.split_report: the splits are its
+        top-level keys, each with "labels"; "augmented_copies" is not a split)."""
+        return {
+            split: {label: row["items"] for label, row in report["labels"].items()}
+            for split, report in self.counts.items()
+            if isinstance(report, dict) and "labels" in report
+        }
+
 
 class ReleaseItem(models.Model):
     class Split(models.TextChoices):

@@ -88,6 +88,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     # public, or any signed-in user (the OpenAPI schema and its docs: signed-in users)
     "home": [G(LOGIN, 200, 200, 200, 200, 200, 200)],
     "healthz": [G(200, 200, 200, 200, 200, 200, 200)],
+    "favicon": [G(302, 302, 302, 302, 302, 302, 302)],
     "login": [
         G(200, 200, 200, 200, 200, 200, 200),
         P(200, 200, 200, 200, 200, 200, 200, body=WRONG_LOGIN, multipart=True),

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
         # The login page is public; every other page redirects to it.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/recordings/", timeout=5) as r:
             assert "/accounts/login/" in r.url
+        # A refused request is one WARNING line in the terminal: not twice, no traceback.
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/sources/", timeout=5)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 403
+        else:
+            raise AssertionError("an anonymous API call was answered")
         deadline = time.monotonic() + 60
         while b"ready." not in (tmp_path / "stack.log").read_bytes():
             assert time.monotonic() < deadline, "the Celery worker did not start"
@@ -87,6 +95,16 @@ def test_runstack_serves_the_platform_and_ctrl_c_stops_every_process(tmp_path):
 
         stack.send_signal(signal.SIGINT)
         assert stack.wait(timeout=60) == 0
+        out = (tmp_path / "stack.log").read_text(errors="replace")
+        assert [line for line in out.splitlines() if "Forbidden" in line] == [
+            line for line in out.splitlines() if "WARNING django.request: Forbidden: /api/sources/" in line
+        ]
+        assert out.count("WARNING django.request: Forbidden: /api/sources/") == 1, out
+        assert "Traceback" not in out, out
+        # What runstack itself prints: the broker, the address, and that it stopped.
+        assert f"broker   embedded Redis on {tmp_path / 'var' / 'redis' / 'redis.sock'}" in out, out
+        assert f"TuniSER Studio is up on http://127.0.0.1:{port}/  (Ctrl-C stops it)" in out
+        assert out.rstrip().endswith("stopped"), out[-500:]
         time.sleep(0.5)
         assert [pid for pid in children if _alive(pid)] == []
         assert not (tmp_path / "var" / "redis" / "redis.sock").exists()

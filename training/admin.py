@@ -8,7 +8,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from core.admin import ProjectScopedAdmin
+from core import display
+from core.admin import ProjectScopedAdmin, admin_change_link, mapping_table, rows_table
 from training import services
 from training.ml import families
 from training.models import ModelVersion, TrainingRun
@@ -48,14 +49,41 @@ class TrainingRunAdmin(ProjectScopedAdmin):
     list_display = ["id", "__str__", "family", "release", "status", "progress_bar", "test_ua", "created_at"]
     list_filter = ["status", "family", "project"]
     actions = ["cancel", "retry"]
+    display_instead = {
+        "progress": "progress_bar",
+        "hparams": "hparams_table",
+        "resolved_hparams": "resolved_hparams_table",
+        "history": "history_table",
+        "test_metrics": "test_metrics_table",
+    }
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in TrainingRun._meta.fields] if obj else []
+        return self.readable([f.name for f in TrainingRun._meta.fields]) if obj else []
 
     @admin.display(description="progress")
     def progress_bar(self, run):
-        pct = int(run.progress * 100)
-        return format_html('<progress max="100" value="{}"></progress> {}% (epoch {})', pct, pct, run.epoch)
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} (epoch {})',
+            round(run.progress * 100, 1),
+            display.percent(run.progress),
+            run.epoch,
+        )
+
+    @admin.display(description="hyper-parameters asked for")
+    def hparams_table(self, run):
+        return mapping_table(run.hparams)
+
+    @admin.display(description="hyper-parameters used")
+    def resolved_hparams_table(self, run):
+        return mapping_table(run.resolved_hparams)
+
+    @admin.display(description="history (per epoch)")
+    def history_table(self, run):
+        return rows_table(run.history)
+
+    @admin.display(description="test metrics")
+    def test_metrics_table(self, run):
+        return mapping_table(run.test_metrics)
 
     @admin.display(description="test UA")
     def test_ua(self, run):
@@ -84,7 +112,9 @@ class TrainingRunAdmin(ProjectScopedAdmin):
             messages.error(request, " ".join(exc.messages))
             return
         obj.pk = run.pk
-        messages.success(request, f"Run #{run.pk} queued on the gpu queue.")
+        messages.success(
+            request, format_html("{} queued on the gpu queue.", admin_change_link(run, f"Run #{run.pk}"))
+        )
 
     @admin.action(description="Cancel (stops at the next step, keeps the best checkpoint)")
     def cancel(self, request, queryset):
@@ -93,6 +123,10 @@ class TrainingRunAdmin(ProjectScopedAdmin):
                 services.run_cancel(run=run)
             except ValidationError as exc:
                 messages.warning(request, " ".join(exc.messages))
+                continue
+            messages.success(
+                request, format_html("Cancel asked of {}.", admin_change_link(run, f"run #{run.pk}"))
+            )
 
     @admin.action(description="Retry (resumes from the last checkpoint)")
     def retry(self, request, queryset):
@@ -101,6 +135,10 @@ class TrainingRunAdmin(ProjectScopedAdmin):
                 services.run_retry(run=run)
             except ValidationError as exc:
                 messages.warning(request, " ".join(exc.messages))
+                continue
+            messages.success(
+                request, format_html("Queued again: {}.", admin_change_link(run, f"run #{run.pk}"))
+            )
 
 
 @admin.register(ModelVersion)
@@ -108,6 +146,15 @@ class ModelVersionAdmin(ProjectScopedAdmin):
     list_display = ["name", "family", "release", "test_ua", "created_at"]
     list_filter = ["family", "project"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    display_instead = {"config": "config_table", "metrics": "metrics_table"}
+
+    @admin.display(description="config")
+    def config_table(self, mv):
+        return mapping_table(mv.config)
+
+    @admin.display(description="metrics")
+    def metrics_table(self, mv):
+        return mapping_table(mv.metrics)
 
     def has_add_permission(self, request):
         return False

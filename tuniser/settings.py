@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     # The workflow, bottom to top: imports only point down this list.
     "core",
@@ -278,6 +279,10 @@ SPECTACULAR_SETTINGS = {
     # The schema and the docs are for people who have an account.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, never a CDN (offline labs).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- The platform ------------------------------------------------------------------------------
@@ -318,13 +323,32 @@ TUNISER = {
     "JOB_MAX_ATTEMPTS": env_int("TUNISER_JOB_MAX_ATTEMPTS", 3),
 }
 
+# One handler, on the root logger: every line is printed once. Django's own default handlers on
+# the "django" logger (a console handler when DEBUG, mail_admins) are dropped, or each of its
+# records would also reach the root handler and print twice. A 4xx is logged as one WARNING line
+# with no traceback (core.logs.client_error_without_traceback).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "client_error_without_traceback": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": "ext://core.logs.client_error_without_traceback",
+        }
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_error_without_traceback"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": env("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

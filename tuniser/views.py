@@ -1,7 +1,8 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from annotation import selectors as annotation_selectors
 from core import roles
@@ -42,3 +43,11 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico on their own (pages without a <link rel="icon">, feeds, tabs
+    restored from history): answer with our icon instead of a 404 line in the server log. Not
+    permanent: the static file's hashed name changes with its content."""
+    return redirect(static("img/favicon.ico"))

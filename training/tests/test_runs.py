@@ -165,8 +165,15 @@ def test_training_api_and_roles(release, django_user_model, project):
 def test_train_command(release, capsys):
     call_command("train", "--release", "angry-neutral", "--family", "classical", "--sync")
     out = capsys.readouterr().out
-    assert "succeeded" in out and "UA" in out
+    run = TrainingRun.objects.get()
+    m = run.test_metrics
+    assert out == (
+        f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}\n"
+    )
     assert Path(ModelVersion.objects.get().artifact_dir, "config.json").is_file()
+    call_command("train", "--release", "angry-neutral", "--family", "classical")
+    queued = TrainingRun.objects.latest("pk")
+    assert capsys.readouterr().out == f"run #{queued.pk} queued on the gpu queue\n"
 
 
 @pytest.mark.django_db(transaction=True)

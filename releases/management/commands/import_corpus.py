@@ -43,6 +43,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"imported {report.imported} clip(s) ({labels}); {report.duplicates} already imported"
         )
+        if report.duplicates_within:
+            n = len(report.duplicates_within)
+            self.stdout.write(
+                f"{n} duplicate file{'s' if n != 1 else ''} inside this import: "
+                + "; ".join(f"{a} = {b}" for a, b in report.duplicates_within)
+            )
         if report.excluded:
             self.stdout.write(
                 "excluded by mapping: " + ", ".join(f"{k} {v}" for k, v in sorted(report.excluded.items()))

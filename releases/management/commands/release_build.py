@@ -54,8 +54,16 @@ class Command(BaseCommand):
         self.stdout.write(
             f"release {release.name} v{release.version}: {release.n_items} items, sha256 {release.checksum}"
         )
-        for split, labels in release.counts.get("splits", {}).items():
-            self.stdout.write(f"  {split:<10} " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
+        for split, labels in release.split_counts.items():
+            self.stdout.write(
+                f"  {split:<10} {sum(labels.values()):>5} items: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
+            )
+        if release.counts.get("augmented_copies"):
+            copies = release.counts["augmented_copies"]
+            self.stdout.write(
+                "  augmented copies (train): " + ", ".join(f"{k} {v}" for k, v in copies.items())
+            )
         if o["export"]:
             job = release_export_create(release=release, enqueue=False)
             release_export_execute(export_id=job.pk)
