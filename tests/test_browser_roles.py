@@ -47,11 +47,9 @@ PHONE = {"width": 390, "height": 844}
 CAST = ("annotator", "validator", "curator", "ml_staff", "norole", "multi")
 # Pages known to ask another host, each with the fix that removes it. The test fails if such a
 # page stops doing so (the entry is then stale), so the list can only shrink.
-KNOWN_EXTERNAL = {
-    # drf-spectacular's Swagger UI loads from jsDelivr unless drf-spectacular-sidecar serves it;
-    # the API-docs work of issue 13 vendors it.
-    "/api/docs/": "Swagger UI from a CDN",
-}
+# Pages allowed to ask another host, with the reason: none (Swagger UI comes from
+# drf-spectacular-sidecar's static files).
+KNOWN_EXTERNAL: dict[str, str] = {}
 
 
 @dataclass
