@@ -54,3 +54,18 @@ def test_links_are_one_to_one_and_only_for_similar_voices():
     new = np.array([np.eye(256)[1], np.eye(256)[0] * 0.9 + np.eye(256)[1] * 0.1, np.eye(256)[5]])
     assert sorted(link_clusters(new, known)) == [(0, 1), (1, 0)]
     assert link_clusters(new[:0], known) == []
+
+
+def test_mel_frames_are_resemblyzers_own():
+    """The speaker step's mel frames (a matrix product in place of librosa's einsum) are those the
+    encoder was trained on: resemblyzer's wav_to_mel_spectrogram, to float rounding."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    from corpus.speakers.core import _mel
+
+    rng = np.random.default_rng(3)
+    for n in (400, 16000, 16000 * 7 + 123):
+        x = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        ours, theirs = _mel(x), wav_to_mel_spectrogram(x)
+        assert ours.shape == theirs.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6 * float(theirs.max()))
