@@ -311,7 +311,7 @@ def tune(dialogues, base) -> None:
     _print_table(header, rows)
     results = run_step(dialogues, best, cache)
     rows = []
-    for threshold in (0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.4):
+    for threshold in (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         f = figures(results, replace(best, cluster_threshold=threshold))
         rows.append(
             (f"{threshold:g}", f"{100 * f['der'].der:.1f} %", f"{100 * f['der_collar'].der:.1f} %")
