@@ -697,7 +697,8 @@ def cluster_speakers(embeddings: np.ndarray, *, params: SpeakerParams | None = N
     Using Normalized Maximum Eigengap", IEEE SPL 2019), whose p-neighbour binarisation of
     about 29 pieces a recording finds 4-5 speakers too many (48.6-53.3 %); silhouette or
     Calinski-Harabasz choices of k (29.0 %, 31.6 %); clustering pieces >= 2 s first (no gain);
-    re-assigning each piece to its nearest centroid afterwards (-0.1 to -0.2 points).
+    re-assigning each piece to its nearest centroid afterwards (0.2-0.3 points better on seeds
+    1-2, left out as within the noise).
     One voice alone: the centred affinity always holds some structure, so from
     `MIN_EIGENGAP_CLIPS` clips on one voice is never one cluster (the pieces of one actor alone,
     >= 4 pieces, 132 sets of seeds 1-2: the eigengap gives k = 1 in 0-3 %, 3.2 on average; average
