@@ -105,9 +105,10 @@ def test_two_speakers_with_no_pause_are_cut_at_the_change(project, tmp_path, dat
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Issue #12 target not met: with the number of speakers estimated, the two male actors' "
-    "clips fall in one cluster (their clips lie 0.19-0.29 apart in cosine distance, one actor's own "
-    "0.18-0.26: no average-linkage threshold separates them; measured 2026-11-30).",
+    reason="Issue #12 target not met: the eigengap finds the 3 speakers of the 11 clips, but cut into 3 "
+    "clusters, Ward's tree (as average linkage and k-means would) puts both male actors' clips in one "
+    "cluster and one clip of actor 11 alone; with the turns themselves as clips the same method "
+    "separates them (test_speakers_core.py; measured 2026-11-30).",
 )
 @pytest.mark.django_db(transaction=True)
 def test_clusters_of_a_three_speaker_recording_match_the_truth_and_link_across_episodes(

@@ -87,12 +87,6 @@ def test_the_clips_of_three_voices_cluster_as_the_truth_when_the_number_is_known
     assert cluster_speakers(embeddings[:1]).tolist() == [0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Issue target not met: with the number of speakers estimated, the two male actors are one "
-    "cluster (ARI 0.5). Their clips lie 0.19-0.29 apart (cosine distance), actor 11's own clips "
-    "0.18-0.26 apart: no threshold of average linkage separates them (measured 2026-11-30).",
-)
 def test_the_clips_of_three_voices_cluster_as_the_truth_when_the_number_is_estimated(three_voices):
     order, embeddings = three_voices
     labels = cluster_speakers(embeddings)
