@@ -49,12 +49,12 @@ def test_clustering_honours_a_given_number_of_speakers_and_one_clip():
     assert cluster_speakers(emb[:1]).tolist() == [0]
 
 
-def test_voices_sharing_one_large_direction_are_told_apart_by_the_eigengap():
-    # like GE2E embeddings (entries >= 0): every clip leans on one common direction, so four voices
-    # lie only 0.13 apart in cosine distance (0.06 within one), under the average-linkage threshold of 0.3
+def test_voices_sharing_one_large_direction_are_told_apart_and_one_voice_stays_one():
+    # like GE2E embeddings (entries >= 0): every clip leans on one common direction; four voices
+    # lie 0.41 apart in cosine distance (0.003 within one)
     rng = np.random.default_rng(3)
     eye = np.eye(256)
-    centres = 3 * eye[0] + eye[1:5]
+    centres = 1.2 * eye[0] + eye[1:5]
     emb = np.repeat(centres, 5, axis=0) + 0.05 * rng.standard_normal((20, 256))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     order = rng.permutation(20)
@@ -63,10 +63,14 @@ def test_voices_sharing_one_large_direction_are_told_apart_by_the_eigengap():
     assert len(set(labels.tolist())) == 4
     assert all(len(set(labels[truth == k].tolist())) == 1 for k in range(4))
     assert cluster_speakers(emb[order]).tolist() == labels.tolist()  # deterministic
-    # under MIN_EIGENGAP_CLIPS clips the threshold decides: one voice at 0.3, two at 0.1
+    # one voice, 12 clips: the eigengap alone would always find structure in the centred
+    # affinity; where average linkage at cluster_threshold finds one voice, one it stays
+    one = centres[0] + 0.05 * rng.standard_normal((12, 256))
+    assert cluster_speakers(one).tolist() == [0] * 12
+    # under MIN_EIGENGAP_CLIPS clips the threshold decides: one voice at 0.5, two at 0.3
     few = emb[[0, 1, 5, 6]]
-    assert cluster_speakers(few).tolist() == [0, 0, 0, 0]
-    assert cluster_speakers(few, params=SpeakerParams(cluster_threshold=0.1)).tolist() == [0, 0, 1, 1]
+    assert cluster_speakers(few, params=SpeakerParams(cluster_threshold=0.5)).tolist() == [0, 0, 0, 0]
+    assert cluster_speakers(few).tolist() == [0, 0, 1, 1]
 
 
 def test_links_are_one_to_one_and_only_for_similar_voices():
