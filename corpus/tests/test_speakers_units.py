@@ -93,3 +93,16 @@ def test_mel_frames_are_resemblyzers_own():
         ours, theirs = _mel(x), wav_to_mel_spectrogram(x)
         assert ours.shape == theirs.shape and ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6 * float(theirs.max()))
+
+
+def test_a_recording_with_more_voices_than_the_eigengap_counts_keeps_the_threshold_count():
+    # 30 voices, 4 clips each, well apart: the eigengap counts at most MAX_SPEAKERS (8)
+    from corpus.speakers.core import MAX_SPEAKERS
+
+    rng = np.random.default_rng(5)
+    centres = np.eye(256)[:30]
+    emb = np.repeat(centres, 4, axis=0) + 0.01 * rng.standard_normal((120, 256))
+    labels = cluster_speakers(emb)
+    assert len(set(labels.tolist())) == 30 > 2 * MAX_SPEAKERS
+    truth = np.repeat(np.arange(30), 4)
+    assert all(len(set(labels[truth == k].tolist())) == 1 for k in range(30))
