@@ -4,24 +4,27 @@ from django.shortcuts import render
 
 from core import roles
 from core.access import projects_for_user, role_required
+from core.pagination import page_for_request
 from corpus import selectors
+from corpus.filters import RecordingFilter
 from corpus.models import Recording, SegmentationRun
 
 
 @role_required(*roles.INGEST_ROLES)
 def recording_list(request):
-    """Recordings of the user's projects (curators and ML staff)."""
-    recordings = selectors.recordings_for_user(request.user)
-    status = request.GET.get("status")
-    if status in Recording.Status.values:
-        recordings = recordings.filter(status=status)
+    """Recordings of the user's projects (curators and ML staff): searched, filtered and paged
+    on the server with the API's RecordingFilter (an invalid filter is shown, and matches none)."""
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings_for_user(request.user))
+    recordings = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     return render(
         request,
         "corpus/recording_list.html",
         {
-            "recordings": recordings[:500],
+            "page_obj": page_for_request(request, recordings),
+            "filter": filterset,
             "statuses": Recording.Status.choices,
-            "status": status,
+            "status": filterset.form.cleaned_data.get("status") if filterset.is_valid() else "",
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "page_size")),
             "can_ingest": True,
         },
     )
