@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
+from annotation.filters import RejectedClipFilter
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -430,17 +432,21 @@ class AdjudicationItemSerializer(serializers.Serializer):
     distribution = serializers.DictField(child=serializers.FloatField())
 
 
-class RejectedApi(CuratorApi):
-    @extend_schema(
-        operation_id="validation_rejected",
-        parameters=[PROJECT_PARAM],
-        responses=inline_serializer("RejectedClips", {"results": RejectedClipSerializer(many=True)}),
-    )
-    def get(self, request):
-        """Rejected clips with their reasons (curators), to review and overturn."""
-        project = project_for_user(request.user, request.query_params.get("project"))
-        clips = selectors.rejected_clips(project=project)
-        return Response({"results": RejectedClipSerializer(clips, many=True).data})
+class RejectedApi(CuratorApi, generics.ListAPIView):
+    """Rejected clips with their reasons (curators), to review and overturn: newest first, paged
+    (`count`, `results`), filtered by `RejectedClipFilter`."""
+
+    serializer_class = RejectedClipSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RejectedClipFilter
+
+    def get_queryset(self):
+        project = project_for_user(self.request.user, self.request.query_params.get("project"))
+        return selectors.rejected_clips(project=project)
+
+    @extend_schema(operation_id="validation_rejected", parameters=[PROJECT_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class DecisionSerializer(serializers.Serializer):

@@ -128,15 +128,14 @@ def project_progress(*, project: Project) -> dict:
     }
 
 
-def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
+def rejected_clips(*, project: Project) -> QuerySet[Clip]:
     """The project's rejected clips, newest first, with their validation votes and reasons
-    prefetched (curators review and may overturn them).
+    prefetched (curators review and may overturn them). The API pages it.
 
     Args:
         project: the project.
-        limit: the most clips returned.
     Returns:
-        A sliced queryset of Clip ordered by -id, `recording` selected; each clip's active votes
+        A queryset of Clip ordered by -id, `recording` selected; each clip's active votes
         (`validator` selected, `reasons` prefetched) in the list attribute `active_votes`.
     """
     active_votes = Prefetch(
@@ -150,7 +149,7 @@ def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
         Clip.objects.filter(recording__source__project=project, status=Clip.Status.REJECTED)
         .select_related("recording")
         .prefetch_related(active_votes)
-        .order_by("-id")[:limit]
+        .order_by("-id")
     )
 
 
