@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
-from annotation.filters import RejectedClipFilter
+from annotation.filters import ClipFilter, RejectedClipFilter
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -445,6 +445,41 @@ class RejectedApi(CuratorApi, generics.ListAPIView):
         return selectors.rejected_clips(project=project)
 
     @extend_schema(operation_id="validation_rejected", parameters=[PROJECT_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ClipListItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    recording = serializers.IntegerField(source="recording_id")
+    source_title = serializers.CharField(source="recording.source.title")
+    episode = serializers.CharField(source="recording.source.episode")
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    duration_s = serializers.FloatField()
+    status = serializers.CharField()
+    speaker_cluster = serializers.IntegerField(source="speaker_cluster_id", allow_null=True)
+    speaker_label = serializers.CharField(source="speaker_cluster.display", default="")
+    emotion = serializers.CharField(source="consensus.emotion.code", default=None, allow_null=True)
+    gender = serializers.CharField(source="consensus.gender.code", default=None, allow_null=True)
+    consensus = serializers.CharField(source="consensus.status", default=None, allow_null=True)
+    audio_url = ClipAudioUrlField(source="pk")
+
+
+class ClipListApi(generics.ListAPIView):
+    """The clips of the user's projects (curators and ML staff), newest first, paged (`count`,
+    `results`) and filtered by `ClipFilter`: series, episode, recording, status, speaker cluster,
+    consensus emotion/gender/status, dates."""
+
+    permission_classes = [RolePermission(*roles.INGEST_ROLES)]
+    serializer_class = ClipListItemSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ClipFilter
+
+    def get_queryset(self):
+        return selectors.clips_listed_for_user(self.request.user)
+
+    @extend_schema(operation_id="clips_list")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

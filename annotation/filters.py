@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from annotation.models import ClipConsensus
 from core.filters import IdFilter, SearchFilterSet
 from corpus.models import Clip
 
@@ -43,4 +44,48 @@ class RejectedClipFilter(SearchFilterSet):
             "reason",
             "voted_from",
             "voted_to",
+        ]
+
+
+class ClipFilter(SearchFilterSet):
+    """The clips of GET /api/clips/: by series, episode, recording, status, speaker cluster, the
+    consensus emotion and gender (LabelOption codes) and consensus status, and creation date."""
+
+    search_fields = ("recording__original_name", "recording__source__title", "recording__source__episode")
+
+    status = django_filters.ChoiceFilter(choices=Clip.Status.choices)
+    source_title = django_filters.CharFilter(
+        field_name="recording__source__title", lookup_expr="icontains", max_length=300
+    )
+    episode = django_filters.CharFilter(
+        field_name="recording__source__episode", lookup_expr="icontains", max_length=100
+    )
+    recording = IdFilter(field_name="recording_id")
+    speaker_cluster = IdFilter(field_name="speaker_cluster_id")
+    emotion = django_filters.CharFilter(
+        field_name="consensus__emotion__code", max_length=30, label="Emotion code"
+    )
+    gender = django_filters.CharFilter(
+        field_name="consensus__gender__code", max_length=30, label="Gender code"
+    )
+    consensus = django_filters.ChoiceFilter(
+        field_name="consensus__status", choices=ClipConsensus.Status.choices
+    )
+    created_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    created_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = Clip
+        fields = [
+            "search",
+            "status",
+            "source_title",
+            "episode",
+            "recording",
+            "speaker_cluster",
+            "emotion",
+            "gender",
+            "consensus",
+            "created_from",
+            "created_to",
         ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import Annotation, Assignment, Flag, PoolEntry, ValidationVote
 from core.models import Project
+from corpus import selectors as corpus_selectors
 from corpus.models import Clip
 
 
@@ -381,4 +382,22 @@ def one_speaker_calibration(*, project: Project) -> OneSpeakerCalibration:
         threshold=round(float(1.0 - thresholds[best]), 3) if np.isfinite(thresholds[best]) else None,
         caught=round(float(tpr[best]), 3),
         false_alarms=round(float(fpr[best]), 3),
+    )
+
+
+def clips_listed_for_user(user) -> QuerySet[Clip]:
+    """Clips of the user's projects for the clip list (GET /api/clips/), newest first.
+
+    Scopes by project membership (`corpus.selectors.clips_for_user`): the caller checks the role.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Clip ordered by -id, with `recording__source`, `speaker_cluster` and the
+        consensus's emotion and gender selected (`consensus` may be absent).
+    """
+    return (
+        corpus_selectors.clips_for_user(user)
+        .select_related("recording__source", "speaker_cluster", "consensus__emotion", "consensus__gender")
+        .order_by("-id")
     )

@@ -4,6 +4,7 @@ search finds the one episode somebody uploaded among them."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from corpus import services
 from corpus.models import Recording
@@ -56,3 +57,41 @@ def _other_project():
     from core.models import Project
 
     return Project.objects.get(slug="other")
+
+
+def test_rejected_and_release_pages_page_on_the_server_and_search(page, live_server, curator, project):
+    from annotation.models import RejectionReason, ValidationVote
+    from annotation.tests.test_rejected_list import rejected_clips
+    from releases.tests.test_release_list import releases_in
+
+    recording = bulk_recordings(project, 1, title="Nouba", episode="S02E07")[0]
+    clips = rejected_clips(recording, 60)
+    music, _ = RejectionReason.objects.get_or_create(code="music", defaults={"text": "Music"})
+    vote = ValidationVote.objects.create(clip=clips[0], validator=curator, accept=False)
+    vote.reasons.add(music)
+    releases_in(project, "ser4", 25)
+    releases_in(project, "ser7", 1)
+
+    login(page, live_server, "curator")
+    page.goto(f"{live_server.url}/curation/rejected/")
+    status = page.locator("#rejected-pager [data-pager-status]")
+    expect(status).to_have_text("1–50 of 60 rejected clips")
+    expect(page.locator("#rejected tbody tr[data-clip]")).to_have_count(50)
+    page.click("#rejected-pager button[rel=next]")
+    expect(status).to_have_text("51–60 of 60 rejected clips")
+    page.select_option("#rejected-reason", "music")
+    page.click("#rejected-search button[type=submit]")
+    expect(status).to_have_text("1–1 of 1 rejected clips")
+    expect(page.locator(f"#rejected tbody tr[data-clip='{clips[0].pk}']")).to_have_count(1)
+
+    page.goto(f"{live_server.url}/curation/releases/")
+    status = page.locator("#release-pager [data-pager-status]")
+    expect(status).to_have_text("1–20 of 26 releases")
+    expect(page.locator("#release-list .release")).to_have_count(20)
+    page.click("#release-pager button[rel=next]")
+    expect(status).to_have_text("21–26 of 26 releases")
+    page.fill("#release-search-text", "ser7")
+    page.click("#release-search button[type=submit]")
+    expect(status).to_have_text("1–1 of 1 releases")
+    expect(page.locator('.release[data-name="ser7"]')).to_have_count(1)
+    assert not page.js_errors, page.js_errors
