@@ -18,7 +18,7 @@ from core.access import RolePermission, project_for_user
 from core.filters import StrictOrderingFilter
 from core.serializers import IdField, MillisecondsField
 from corpus import audio, selectors, services
-from corpus.filters import RecordingFilter
+from corpus.filters import RecordingFilter, SeriesSpeakerFilter
 from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 # Who may bring audio in, browse recordings and (re)segment them.
@@ -513,20 +513,26 @@ class RecordingSpeakersApi(APIView):
         return Response(SpeakerClusterSerializer(clusters, many=True).data)
 
 
-class SeriesSpeakerListApi(APIView):
+class SeriesSpeakerListApi(generics.ListAPIView):
+    """Voices across each series' episodes, with their clusters, by series then most speech first;
+    paged (`count`, `results`) and filtered by `SeriesSpeakerFilter` (search, series)."""
+
     permission_classes = [INGEST_PERMISSION]
+    serializer_class = SeriesSpeakerSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SeriesSpeakerFilter
+
+    def get_queryset(self):
+        slug = self.request.query_params.get("project")
+        project = project_for_user(self.request.user, slug) if slug else None
+        return selectors.series_speakers_for_user(self.request.user, project=project)
 
     @extend_schema(
         operation_id="series_speakers_list",
         parameters=[OpenApiParameter("project", str, description="Project slug (default: all yours)")],
-        responses=SeriesSpeakerSerializer(many=True),
     )
-    def get(self, request):
-        """Voices across each series' episodes, with their clusters, most speech first."""
-        slug = request.query_params.get("project")
-        project = project_for_user(request.user, slug) if slug else None
-        voices = selectors.series_speakers_for_user(request.user, project=project)
-        return Response(SeriesSpeakerSerializer(voices, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class SeriesSpeakerDetailApi(APIView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from core.filters import SearchFilterSet
-from corpus.models import Recording
+from corpus.models import Recording, SeriesSpeaker
 
 
 class RecordingFilter(SearchFilterSet):
@@ -41,3 +41,16 @@ class RecordingFilter(SearchFilterSet):
             "aired_from",
             "aired_to",
         ]
+
+
+class SeriesSpeakerFilter(SearchFilterSet):
+    """The voices list (Speakers page, GET /api/series-speakers/): `search` looks in the voice's
+    name and its series; `series` narrows to series whose title contains it."""
+
+    search_fields = ("name", "series")
+
+    series = django_filters.CharFilter(lookup_expr="icontains", max_length=300)
+
+    class Meta:
+        model = SeriesSpeaker
+        fields = ["search", "series"]
