@@ -25,6 +25,7 @@ from core import roles
 from core.access import RolePermission, project_for_user
 from core.serializers import IdField, IdListField, MillisecondsField
 from corpus import selectors as corpus_selectors
+from corpus.models import Clip
 from corpus.serializers import ClipAudioUrlField
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
@@ -436,6 +437,7 @@ class RejectedApi(CuratorApi, generics.ListAPIView):
     """Rejected clips with their reasons (curators), to review and overturn: newest first, paged
     (`count`, `results`), filtered by `RejectedClipFilter`."""
 
+    queryset = Clip.objects.none()  # for the schema only: get_queryset scopes to the project
     serializer_class = RejectedClipSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = RejectedClipFilter

@@ -94,6 +94,7 @@ class ReleaseListCreateApi(CuratorApi, generics.ListAPIView):
     """GET: the project's releases, newest first, paged (`count`, `results`) and filtered by
     `ReleaseFilter` (search by name, status, dates). POST: build a new version."""
 
+    queryset = Release.objects.none()  # for the schema only: get_queryset scopes to the project
     serializer_class = ReleaseSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = ReleaseFilter
