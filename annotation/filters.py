@@ -1,4 +1,4 @@
-"""What curators look for among rejected clips (GET /api/validation/rejected/, the Rejected page)."""
+"""What curators look for among clips: GET /api/clips/, and rejected clips (GET /api/validation/rejected/)."""
 
 from __future__ import annotations
 
