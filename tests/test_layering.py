@@ -86,6 +86,10 @@ CORE_FRAMEWORK_IMPORTS = {
     "core/models.py": {"django.conf", "django.db", "django.db.models", "django.utils"},
     # The bounded request fields every app's serializers share (ids, counts, durations).
     "core/serializers.py": {"rest_framework"},
+    # Every list is paged on the server: DRF's pagination (bounded, validated) and Django's for pages.
+    "core/pagination.py": {"django.core.paginator", "rest_framework", "rest_framework.pagination"},
+    # The lists' shared filters: a FilterSet's `search` (Q) and a strict DRF ordering filter.
+    "core/filters.py": {"django", "django.db.models", "rest_framework", "rest_framework.filters"},
     # Role groups with their model permissions, and project membership (Django's auth models).
     "core/services.py": {"django.contrib.auth", "django.contrib.auth.models", "django.db"},
     # The one file route (media), with Range requests, behind core.files.
