@@ -18,7 +18,7 @@ from core.access import RolePermission, project_for_user
 from core.filters import StrictOrderingFilter
 from core.serializers import IdField, MillisecondsField
 from corpus import audio, selectors, services
-from corpus.filters import RecordingFilter, SeriesSpeakerFilter
+from corpus.filters import RecordingFilter, SeriesSpeakerFilter, SourceFilter
 from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 # Who may bring audio in, browse recordings and (re)segment them.
@@ -435,8 +435,12 @@ class SegmentationRunDetailApi(APIView):
 
 
 class SourceListApi(generics.ListAPIView):
+    """Sources (series and episodes) of the user's projects, paged, filtered by `SourceFilter`."""
+
     permission_classes = [INGEST_PERMISSION]
     serializer_class = SourceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SourceFilter
 
     def get_queryset(self):
         return selectors.sources_for_user(self.request.user)

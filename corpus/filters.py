@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from core.filters import SearchFilterSet
-from corpus.models import Recording, SeriesSpeaker
+from corpus.models import Recording, SeriesSpeaker, Source
 
 
 class RecordingFilter(SearchFilterSet):
@@ -54,3 +54,18 @@ class SeriesSpeakerFilter(SearchFilterSet):
     class Meta:
         model = SeriesSpeaker
         fields = ["search", "series"]
+
+
+class SourceFilter(SearchFilterSet):
+    """GET /api/sources/: `search` looks in the title, episode and channel."""
+
+    search_fields = ("title", "episode", "channel")
+
+    kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
+    episode = django_filters.CharFilter(lookup_expr="icontains", max_length=100)
+    aired_from = django_filters.DateFilter(field_name="air_date", lookup_expr="gte")
+    aired_to = django_filters.DateFilter(field_name="air_date", lookup_expr="lte")
+
+    class Meta:
+        model = Source
+        fields = ["search", "kind", "episode", "aired_from", "aired_to"]

@@ -55,3 +55,19 @@ def test_the_speakers_page_pages_and_searches(client, curator, voices):
     assert "101–125 of 125 voices" in html and "Nouba" in html
     html = client.get("/speakers/?search=sbou").content.decode()
     assert "1–1 of 1 voices" in html and "Sbouï" in html
+
+
+def test_sources_are_paged_and_searched_per_project(curator, outsider, voices):
+    from corpus.tests.test_recording_list import bulk_recordings
+
+    for i in range(60):
+        bulk_recordings(Project.objects.get(slug="tuniser"), 0, title="Choufli Hal", episode=f"S01E{i:02d}")
+    bulk_recordings(Project.objects.get(slug="other"), 0, title="Secret", episode="S01E01")
+    client = api(curator)
+    first = client.get("/api/sources/").json()
+    assert first["count"] == 60 and len(first["results"]) == 50
+    assert client.get("/api/sources/?search=choufli s01e07").json()["count"] == 1
+    assert client.get("/api/sources/?episode=E1").json()["count"] == 10
+    assert client.get("/api/sources/?search=secret").json()["count"] == 0
+    assert client.get("/api/sources/?kind=opera").status_code == 400
+    assert api(outsider).get("/api/sources/").json()["count"] == 1
