@@ -42,7 +42,7 @@ def test_recordings_page_pages_1500_recordings_and_search_finds_the_uploaded_epi
 
     page.fill("#search", "S03E07")
     page.click("#recording-search button[type=submit]")
-    assert page.inner_text("#pager-status") == "1–1 of 1 recordings"
+    assert page.inner_text("#pager-status") == "1–1 of 1 recording"
     row = page.locator("#recordings tbody tr[data-recording]")
     assert row.count() == 1 and row.get_attribute("data-recording") == str(uploaded.pk)
     assert "Nsibti Laaziza" in row.inner_text()
@@ -81,7 +81,7 @@ def test_rejected_and_release_pages_page_on_the_server_and_search(page, live_ser
     expect(status).to_have_text("51–60 of 60 rejected clips")
     page.select_option("#rejected-reason", "music")
     page.click("#rejected-search button[type=submit]")
-    expect(status).to_have_text("1–1 of 1 rejected clips")
+    expect(status).to_have_text("1–1 of 1 rejected clip")
     expect(page.locator(f"#rejected tbody tr[data-clip='{clips[0].pk}']")).to_have_count(1)
 
     page.goto(f"{live_server.url}/curation/releases/")
@@ -92,6 +92,6 @@ def test_rejected_and_release_pages_page_on_the_server_and_search(page, live_ser
     expect(status).to_have_text("21–26 of 26 releases")
     page.fill("#release-search-text", "ser7")
     page.click("#release-search button[type=submit]")
-    expect(status).to_have_text("1–1 of 1 releases")
+    expect(status).to_have_text("1–1 of 1 release")
     expect(page.locator('.release[data-name="ser7"]')).to_have_count(1)
     assert not page.js_errors, page.js_errors

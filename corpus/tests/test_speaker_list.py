@@ -54,7 +54,7 @@ def test_the_speakers_page_pages_and_searches(client, curator, voices):
     html = client.get("/speakers/?page=2").content.decode()
     assert "101–125 of 125 voices" in html and "Nouba" in html
     html = client.get("/speakers/?search=sbou").content.decode()
-    assert "1–1 of 1 voices" in html and "Sbouï" in html
+    assert "1–1 of 1 voice" in html and "Sbouï" in html
 
 
 def test_sources_are_paged_and_searched_per_project(curator, outsider, voices):

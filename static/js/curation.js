@@ -122,7 +122,7 @@
     const searchForm = document.getElementById("rejected-search");
     let total = 0;
     let page = 1;
-    const drawPager = window.StudioPager.pager(document.getElementById("rejected-pager"), { what: "rejected clips", onPage: (n) => load(n) });
+    const drawPager = window.StudioPager.pager(document.getElementById("rejected-pager"), { what: "rejected clips", one: "rejected clip", onPage: (n) => load(n) });
 
     function showCount() {
       const n = tbody.querySelectorAll("tr[data-clip]").length;

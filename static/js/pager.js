@@ -1,17 +1,17 @@
 /* Server-paged lists drawn in the browser. An API list answers {count, next, previous, results}
-   (core.pagination); `StudioPager.pager(nav, {what, onPage})` returns a function that draws, in
-   `nav`, "21–40 of 1,234 <what>" with Previous / Next buttons that call onPage(n). Exposed as
-   window.StudioPager; needs common.js (window.Studio). */
+   (core.pagination); `StudioPager.pager(nav, {what, one, onPage})` returns a function that
+   draws, in `nav`, "21–40 of 1,234 <what>" ("1–1 of 1 <one>") with Previous / Next buttons that
+   call onPage(n). Exposed as window.StudioPager; needs common.js (window.Studio). */
 (function () {
   "use strict";
   const { el } = window.Studio;
   const fmt = (n) => n.toLocaleString("en-US");
 
-  function pager(nav, { what, onPage }) {
+  function pager(nav, { what, one, onPage }) {
     return function render(data, page, pageSize) {
       const first = (page - 1) * pageSize;
       const text = data.count
-        ? `${fmt(first + 1)}–${fmt(first + data.results.length)} of ${fmt(data.count)} ${what}`
+        ? `${fmt(first + 1)}–${fmt(first + data.results.length)} of ${fmt(data.count)} ${data.count === 1 && one ? one : what}`
         : `0 ${what}`;
       const status = el("span", { class: "small", "data-pager-status": "", text });
       const pages = Math.max(1, Math.ceil(data.count / pageSize));

@@ -237,7 +237,7 @@
   const PAGE_SIZE = 20;
   let total = 0;
   const searchForm = document.getElementById("release-search");
-  const drawPager = window.StudioPager.pager(document.getElementById("release-pager"), { what: "releases", onPage: (n) => loadReleases(n) });
+  const drawPager = window.StudioPager.pager(document.getElementById("release-pager"), { what: "releases", one: "release", onPage: (n) => loadReleases(n) });
 
   function updateCount() {
     document.getElementById("release-count").textContent = total ? `${total} release${total === 1 ? "" : "s"}` : "";
