@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import consensus, policies, selectors, services
+from annotation.filters import ClipFilter, RejectedClipFilter
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -23,6 +25,7 @@ from core import roles
 from core.access import RolePermission, project_for_user
 from core.serializers import IdField, IdListField, MillisecondsField
 from corpus import selectors as corpus_selectors
+from corpus.models import Clip
 from corpus.serializers import ClipAudioUrlField
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
@@ -430,17 +433,57 @@ class AdjudicationItemSerializer(serializers.Serializer):
     distribution = serializers.DictField(child=serializers.FloatField())
 
 
-class RejectedApi(CuratorApi):
-    @extend_schema(
-        operation_id="validation_rejected",
-        parameters=[PROJECT_PARAM],
-        responses=inline_serializer("RejectedClips", {"results": RejectedClipSerializer(many=True)}),
-    )
-    def get(self, request):
-        """Rejected clips with their reasons (curators), to review and overturn."""
-        project = project_for_user(request.user, request.query_params.get("project"))
-        clips = selectors.rejected_clips(project=project)
-        return Response({"results": RejectedClipSerializer(clips, many=True).data})
+class RejectedApi(CuratorApi, generics.ListAPIView):
+    """Rejected clips with their reasons (curators), to review and overturn: newest first, paged
+    (`count`, `results`), filtered by `RejectedClipFilter`."""
+
+    queryset = Clip.objects.none()  # for the schema only: get_queryset scopes to the project
+    serializer_class = RejectedClipSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RejectedClipFilter
+
+    def get_queryset(self):
+        project = project_for_user(self.request.user, self.request.query_params.get("project"))
+        return selectors.rejected_clips(project=project)
+
+    @extend_schema(operation_id="validation_rejected", parameters=[PROJECT_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ClipListItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    recording = serializers.IntegerField(source="recording_id")
+    source_title = serializers.CharField(source="recording.source.title")
+    episode = serializers.CharField(source="recording.source.episode")
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    duration_s = serializers.FloatField()
+    status = serializers.CharField()
+    speaker_cluster = serializers.IntegerField(source="speaker_cluster_id", allow_null=True)
+    speaker_label = serializers.CharField(source="speaker_cluster.display", default="")
+    emotion = serializers.CharField(source="consensus.emotion.code", default=None, allow_null=True)
+    gender = serializers.CharField(source="consensus.gender.code", default=None, allow_null=True)
+    consensus = serializers.CharField(source="consensus.status", default=None, allow_null=True)
+    audio_url = ClipAudioUrlField(source="pk")
+
+
+class ClipListApi(generics.ListAPIView):
+    """The clips of the user's projects (curators and ML staff), newest first, paged (`count`,
+    `results`) and filtered by `ClipFilter`: series, episode, recording, status, speaker cluster,
+    consensus emotion/gender/status, dates."""
+
+    permission_classes = [RolePermission(*roles.INGEST_ROLES)]
+    serializer_class = ClipListItemSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ClipFilter
+
+    def get_queryset(self):
+        return selectors.clips_listed_for_user(self.request.user)
+
+    @extend_schema(operation_id="clips_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class DecisionSerializer(serializers.Serializer):

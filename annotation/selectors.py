@@ -13,6 +13,7 @@ from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import Annotation, Assignment, ClipConsensus, Flag, PoolEntry, ValidationVote
 from core.access import projects_for_user
 from core.models import Project
+from corpus import selectors as corpus_selectors
 from corpus.models import Clip
 
 
@@ -129,15 +130,14 @@ def project_progress(*, project: Project) -> dict:
     }
 
 
-def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
+def rejected_clips(*, project: Project) -> QuerySet[Clip]:
     """The project's rejected clips, newest first, with their validation votes and reasons
-    prefetched (curators review and may overturn them).
+    prefetched (curators review and may overturn them). The API pages it.
 
     Args:
         project: the project.
-        limit: the most clips returned.
     Returns:
-        A sliced queryset of Clip ordered by -id, `recording` selected; each clip's active votes
+        A queryset of Clip ordered by -id, `recording` selected; each clip's active votes
         (`validator` selected, `reasons` prefetched) in the list attribute `active_votes`.
     """
     active_votes = Prefetch(
@@ -151,7 +151,7 @@ def rejected_clips(*, project: Project, limit: int = 200) -> QuerySet[Clip]:
         Clip.objects.filter(recording__source__project=project, status=Clip.Status.REJECTED)
         .select_related("recording")
         .prefetch_related(active_votes)
-        .order_by("-id")[:limit]
+        .order_by("-id")
     )
 
 
@@ -436,4 +436,22 @@ def work_overview(*, user) -> WorkOverview:
         labelled_clips=sum(by_status.values()),
         agreed_clips=by_status.get(ClipConsensus.Status.AGREED, 0),
         counts=user_counts(user=user),
+    )
+
+
+def clips_listed_for_user(user) -> QuerySet[Clip]:
+    """Clips of the user's projects for the clip list (GET /api/clips/), newest first.
+
+    Scopes by project membership (`corpus.selectors.clips_for_user`): the caller checks the role.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Clip ordered by -id, with `recording__source`, `speaker_cluster` and the
+        consensus's emotion and gender selected (`consensus` may be absent).
+    """
+    return (
+        corpus_selectors.clips_for_user(user)
+        .select_related("recording__source", "speaker_cluster", "consensus__emotion", "consensus__gender")
+        .order_by("-id")
     )

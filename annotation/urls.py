@@ -25,6 +25,7 @@ api_urlpatterns = [
     path("validation/votes/", apis.ValidationVoteApi.as_view(), name="validation-vote"),
     path("validation/skip/", apis.ValidationSkipApi.as_view(), name="validation-skip"),
     path("validation/rejected/", apis.RejectedApi.as_view(), name="validation-rejected"),
+    path("clips/", apis.ClipListApi.as_view(), name="clips"),
     path("validation/decisions/", apis.DecisionApi.as_view(), name="validation-decision"),
     path("agreement/", apis.AgreementApi.as_view(), name="agreement"),
     path("agreement/annotators/", apis.DawidSkeneApi.as_view(), name="annotator-confusions"),

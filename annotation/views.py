@@ -4,6 +4,7 @@ so no page reloads between clips."""
 from django.shortcuts import render
 
 from annotation import selectors
+from annotation.models import RejectionReason
 from core import roles
 from core.access import project_for_user, role_required
 from corpus import selectors as corpus_selectors
@@ -32,7 +33,11 @@ def rejected_page(request):
     return render(
         request,
         "annotation/rejected.html",
-        {"project": project, "calibration": selectors.one_speaker_calibration(project=project)},
+        {
+            "project": project,
+            "calibration": selectors.one_speaker_calibration(project=project),
+            "reasons": RejectionReason.objects.all(),
+        },
     )
 
 

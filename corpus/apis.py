@@ -6,6 +6,7 @@ import numpy as np
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,8 +15,10 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission, project_for_user
+from core.filters import StrictOrderingFilter
 from core.serializers import IdField, MillisecondsField
 from corpus import audio, selectors, services
+from corpus.filters import RecordingFilter, SeriesSpeakerFilter, SourceFilter
 from corpus.models import Clip, Recording, SegmentationRun, SeriesSpeaker, Source, SpeakerCluster
 
 # Who may bring audio in, browse recordings and (re)segment them.
@@ -201,24 +204,24 @@ class SegmentRequestSerializer(serializers.ModelSerializer):
 # --- views --------------------------------------------------------------------------------------
 
 
-class RecordingListCreateApi(APIView):
+class RecordingListCreateApi(generics.ListAPIView):
+    """GET: the recordings of the user's projects, paged (`count`, `results`), filtered by
+    `RecordingFilter` (search, status, series, episode, dates) and ordered by `ordering`.
+    POST: ingest a file."""
+
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [INGEST_PERMISSION]
+    serializer_class = RecordingSerializer
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filterset_class = RecordingFilter
+    ordering_fields = ["created_at", "original_name", "duration_s", "source__title", "source__episode"]
 
-    @extend_schema(
-        operation_id="recordings_list",
-        parameters=[OpenApiParameter("status", str, description="Filter by status")],
-        responses=RecordingSerializer(many=True),
-    )
-    def get(self, request):
-        qs = selectors.recordings_for_user(request.user)
-        if status_filter := request.query_params.get("status"):
-            qs = qs.filter(status=status_filter)
-        paginator = generics.GenericAPIView.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
-            RecordingSerializer(page, many=True, context={"request": request}).data
-        )
+    def get_queryset(self):
+        return selectors.recordings_for_user(self.request.user)
+
+    @extend_schema(operation_id="recordings_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="recordings_ingest",
@@ -432,8 +435,12 @@ class SegmentationRunDetailApi(APIView):
 
 
 class SourceListApi(generics.ListAPIView):
+    """Sources (series and episodes) of the user's projects, paged, filtered by `SourceFilter`."""
+
     permission_classes = [INGEST_PERMISSION]
     serializer_class = SourceSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SourceFilter
 
     def get_queryset(self):
         return selectors.sources_for_user(self.request.user)
@@ -510,20 +517,26 @@ class RecordingSpeakersApi(APIView):
         return Response(SpeakerClusterSerializer(clusters, many=True).data)
 
 
-class SeriesSpeakerListApi(APIView):
+class SeriesSpeakerListApi(generics.ListAPIView):
+    """Voices across each series' episodes, with their clusters, by series then most speech first;
+    paged (`count`, `results`) and filtered by `SeriesSpeakerFilter` (search, series)."""
+
     permission_classes = [INGEST_PERMISSION]
+    serializer_class = SeriesSpeakerSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SeriesSpeakerFilter
+
+    def get_queryset(self):
+        slug = self.request.query_params.get("project")
+        project = project_for_user(self.request.user, slug) if slug else None
+        return selectors.series_speakers_for_user(self.request.user, project=project)
 
     @extend_schema(
         operation_id="series_speakers_list",
         parameters=[OpenApiParameter("project", str, description="Project slug (default: all yours)")],
-        responses=SeriesSpeakerSerializer(many=True),
     )
-    def get(self, request):
-        """Voices across each series' episodes, with their clusters, most speech first."""
-        slug = request.query_params.get("project")
-        project = project_for_user(request.user, slug) if slug else None
-        voices = selectors.series_speakers_for_user(request.user, project=project)
-        return Response(SeriesSpeakerSerializer(voices, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class SeriesSpeakerDetailApi(APIView):

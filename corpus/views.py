@@ -4,24 +4,27 @@ from django.shortcuts import render
 
 from core import roles
 from core.access import projects_for_user, role_required
+from core.pagination import page_for_request
 from corpus import selectors
+from corpus.filters import RecordingFilter, SeriesSpeakerFilter
 from corpus.models import Recording, SegmentationRun
 
 
 @role_required(*roles.INGEST_ROLES)
 def recording_list(request):
-    """Recordings of the user's projects (curators and ML staff)."""
-    recordings = selectors.recordings_for_user(request.user)
-    status = request.GET.get("status")
-    if status in Recording.Status.values:
-        recordings = recordings.filter(status=status)
+    """Recordings of the user's projects (curators and ML staff): searched, filtered and paged
+    on the server with the API's RecordingFilter (an invalid filter is shown, and matches none)."""
+    filterset = RecordingFilter(request.GET, queryset=selectors.recordings_for_user(request.user))
+    recordings = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     return render(
         request,
         "corpus/recording_list.html",
         {
-            "recordings": recordings[:500],
+            "page_obj": page_for_request(request, recordings),
+            "filter": filterset,
             "statuses": Recording.Status.choices,
-            "status": status,
+            "status": filterset.form.cleaned_data.get("status") if filterset.is_valid() else "",
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "page_size")),
             "can_ingest": True,
         },
     )
@@ -60,8 +63,22 @@ def recording_detail(request, pk: int):
 @role_required(*roles.INGEST_ROLES)
 def speaker_list(request):
     """Voices across each series' episodes: name them, merge two, split one cluster off."""
-    voices = list(selectors.series_speakers_for_user(request.user)[:1000])
+    filterset = SeriesSpeakerFilter(request.GET, queryset=selectors.series_speakers_for_user(request.user))
+    voices = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    # 100 voices to a page, grouped by series (a series may continue on the next page; narrow
+    # to it with the search to merge voices that fall on two pages).
+    page_obj = page_for_request(request, voices, per_page=100)
     series: dict[str, list] = {}
-    for voice in voices:
+    for voice in page_obj:
         series.setdefault(voice.series, []).append(voice)
-    return render(request, "corpus/speaker_list.html", {"series": series, "n_voices": len(voices)})
+    return render(
+        request,
+        "corpus/speaker_list.html",
+        {
+            "series": series,
+            "n_voices": page_obj.paginator.count,
+            "page_obj": page_obj,
+            "filter": filterset,
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "page_size")),
+        },
+    )

@@ -1,7 +1,8 @@
 """REST API of inference: predict on an upload, promote a pre-labeller, pre-label jobs, quality."""
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,8 +10,9 @@ from rest_framework.views import APIView
 from core import roles
 from core.access import RolePermission, object_for_user, project_for_user, projects_for_user
 from core.serializers import IdField
-from inference import services
-from inference.models import PrelabelJob
+from inference import selectors, services
+from inference.filters import PredictionFilter
+from inference.models import Prediction, PrelabelJob
 from training import selectors as training_selectors
 
 ML_STAFF = [RolePermission(roles.ML_STAFF)]
@@ -155,3 +157,45 @@ class QualityApi(APIView):
                 )
             }
         )
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    recording = serializers.IntegerField(source="clip.recording_id")
+    source_title = serializers.CharField(source="clip.recording.source.title")
+    episode = serializers.CharField(source="clip.recording.source.episode")
+    model_version_name = serializers.CharField(source="model_version.name")
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "clip",
+            "recording",
+            "source_title",
+            "episode",
+            "model_version",
+            "model_version_name",
+            "top_label",
+            "top_probability",
+            "entropy",
+            "probabilities",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PredictionListApi(generics.ListAPIView):
+    """Pre-labels of the user's projects' clips (ML staff and curators), newest first, paged
+    (`count`, `results`), filtered by `PredictionFilter`."""
+
+    permission_classes = ML_STAFF_OR_CURATOR
+    serializer_class = PredictionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = PredictionFilter
+
+    def get_queryset(self):
+        return selectors.predictions_for_user(self.request.user)
+
+    @extend_schema(operation_id="predictions_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

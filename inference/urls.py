@@ -15,4 +15,5 @@ api_urlpatterns = [
     path("inference/prelabel-jobs/", apis.PrelabelJobApi.as_view(), name="prelabel-jobs"),
     path("inference/prelabel-jobs/<int:pk>/", apis.PrelabelJobDetailApi.as_view(), name="prelabel-job"),
     path("inference/quality/", apis.QualityApi.as_view(), name="quality"),
+    path("inference/predictions/", apis.PredictionListApi.as_view(), name="predictions"),
 ]

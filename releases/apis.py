@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +14,7 @@ from core.serializers import CountField, IdListField
 from releases import selectors
 from releases.build import ReleaseParams, release_build
 from releases.export import release_export_create
+from releases.filters import ReleaseFilter
 from releases.models import Release, ReleaseExport
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug (default: your first project)")
@@ -88,14 +90,22 @@ class CuratorApi(APIView):
     permission_classes = [RolePermission(roles.CURATOR)]
 
 
-class ReleaseListCreateApi(CuratorApi):
-    @extend_schema(
-        operation_id="releases_list", parameters=[PROJECT_PARAM], responses=ReleaseSerializer(many=True)
-    )
-    def get(self, request):
-        project = project_for_user(request.user, request.query_params.get("project"))
-        releases = selectors.releases_for_user(request.user).filter(project=project)[:100]
-        return Response(ReleaseSerializer(releases, many=True).data)
+class ReleaseListCreateApi(CuratorApi, generics.ListAPIView):
+    """GET: the project's releases, newest first, paged (`count`, `results`) and filtered by
+    `ReleaseFilter` (search by name, status, dates). POST: build a new version."""
+
+    queryset = Release.objects.none()  # for the schema only: get_queryset scopes to the project
+    serializer_class = ReleaseSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReleaseFilter
+
+    def get_queryset(self):
+        project = project_for_user(self.request.user, self.request.query_params.get("project"))
+        return selectors.releases_for_user(self.request.user).filter(project=project)
+
+    @extend_schema(operation_id="releases_list", parameters=[PROJECT_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="releases_build",

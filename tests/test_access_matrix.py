@@ -154,6 +154,8 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
         P(ANON, 409, 409, 200, 409, 409, 404, body={"clip": "@validation_clip"})
     ],
     "annotation-api:validation-rejected": [G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A)],
+    # the clip list: curators and ML staff, each their own projects' clips
+    "annotation-api:clips": [G(ANON, 403, 403, 403, 200, 200, 200)],
     "annotation-api:validation-decision": [
         P(ANON, 403, 403, 403, 201, 403, 404, body={"clip": "@validation_clip", "accept": True})
     ],
@@ -195,6 +197,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "inference-api:prelabel-jobs": [P(ANON, 403, 403, 403, 403, 202, 404, query=IN_A)],
     "inference-api:prelabel-job": [G(ANON, 403, 403, 403, 403, 200, 404, pk="prelabel_job")],
     "inference-api:quality": [G(ANON, 403, 403, 403, 200, 200, 404, query=IN_A)],
+    "inference-api:predictions": [G(ANON, 403, 403, 403, 200, 200, 200)],
     # pages
     "core:members": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "corpus:recording-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],

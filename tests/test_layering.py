@@ -125,6 +125,10 @@ CORE_FRAMEWORK_IMPORTS = {
     },
     "core/selectors.py": {"django.contrib.auth", "django.contrib.auth.models", "django.db.models"},
     "core/urls.py": {"django.urls"},
+    # Every list is paged on the server: DRF's pagination (bounded, validated) and Django's for pages.
+    "core/pagination.py": {"django.core.paginator", "rest_framework", "rest_framework.pagination"},
+    # The lists' shared filters: a FilterSet's `search` (Q) and a strict DRF ordering filter.
+    "core/filters.py": {"django", "django.db.models", "rest_framework", "rest_framework.filters"},
     # The one file route (media), with Range requests, behind core.files.
     "core/views.py": {
         "django.conf",

@@ -1,15 +1,18 @@
 """REST API of training runs and model versions (ML staff)."""
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import roles
 from core.access import RolePermission
+from core.filters import StrictOrderingFilter
 from core.serializers import IdCsvField, IdField
 from releases import selectors as releases_selectors
 from training import selectors, services
+from training.filters import ModelVersionFilter, TrainingRunFilter
 from training.ml import families
 from training.models import Family, ModelVersion, TrainingRun
 
@@ -80,10 +83,21 @@ class RunCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
 
 
-class RunListCreateApi(MlStaffApi):
-    @extend_schema(operation_id="training_runs_list", responses=RunSerializer(many=True))
-    def get(self, request):
-        return Response(RunSerializer(selectors.runs_for_user(request.user)[:200], many=True).data)
+class RunListCreateApi(MlStaffApi, generics.ListAPIView):
+    """GET: the runs of the user's projects, paged (`count`, `results`), filtered by
+    `TrainingRunFilter` (search, status, family, release, dates), ordered by `ordering`."""
+
+    serializer_class = RunSerializer
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filterset_class = TrainingRunFilter
+    ordering_fields = ["created_at", "finished_at", "name", "family", "status"]
+
+    def get_queryset(self):
+        return selectors.runs_for_user(self.request.user)
+
+    @extend_schema(operation_id="training_runs_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="training_runs_create",
@@ -180,9 +194,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ModelVersionListApi(MlStaffApi):
-    @extend_schema(operation_id="model_versions_list", responses=ModelVersionSerializer(many=True))
-    def get(self, request):
-        return Response(
-            ModelVersionSerializer(selectors.model_versions_for_user(request.user)[:200], many=True).data
-        )
+class ModelVersionListApi(MlStaffApi, generics.ListAPIView):
+    """The model versions of the user's projects, paged, filtered by `ModelVersionFilter`."""
+
+    serializer_class = ModelVersionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ModelVersionFilter
+
+    def get_queryset(self):
+        return selectors.model_versions_for_user(self.request.user)
+
+    @extend_schema(operation_id="model_versions_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -6,13 +6,26 @@ from rest_framework.exceptions import ValidationError
 
 from core import roles
 from core.access import role_required
+from core.pagination import page_for_request
 from core.serializers import IdCsvField
 from training import selectors
+from training.filters import TrainingRunFilter
 
 
 @role_required(roles.ML_STAFF)
 def run_list(request):
-    return render(request, "training/run_list.html", {"runs": selectors.runs_for_user(request.user)[:200]})
+    """The runs of the user's projects, searched, filtered and paged like GET /api/training/runs/."""
+    filterset = TrainingRunFilter(request.GET, queryset=selectors.runs_for_user(request.user))
+    runs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    return render(
+        request,
+        "training/run_list.html",
+        {
+            "page_obj": page_for_request(request, runs),
+            "filter": filterset,
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "page_size")),
+        },
+    )
 
 
 @role_required(roles.ML_STAFF)

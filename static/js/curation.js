@@ -93,10 +93,17 @@
       audio.play().catch(() => stop());
     }
 
+    // The list is paged on the server (GET /api/validation/rejected/?page=&search=&reason=...).
+    const PAGE_SIZE = 50;
+    const searchForm = document.getElementById("rejected-search");
+    let total = 0;
+    let page = 1;
+    const drawPager = window.StudioPager.pager(document.getElementById("rejected-pager"), { what: "rejected clips", one: "rejected clip", onPage: (n) => load(n) });
+
     function showCount() {
       const n = tbody.querySelectorAll("tr[data-clip]").length;
-      count.textContent = `${n} rejected`;
-      if (!n) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty", text: "No rejected clips." })));
+      count.textContent = `${total} rejected`;
+      if (!n) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty", text: total ? "No more on this page." : searchForm.elements.search.value.trim() || searchForm.elements.reason.value ? "No rejected clip matches." : "No rejected clips." })));
     }
 
     async function accept(row, clip) {
@@ -111,6 +118,7 @@
       }
       if (playing === row) audio.pause();
       row.remove();
+      total -= 1;
       showMessage(`Clip #${clip.clip} accepted: it is in the labelling pool now.`, "success");
       showCount();
     }
@@ -138,16 +146,27 @@
       return tr;
     }
 
-    (async function load() {
-      const { ok, status, data } = await api(root.dataset.rejectedUrl);
+    async function load(n = 1) {
+      const params = { search: searchForm.elements.search.value.trim(), reason: searchForm.elements.reason.value };
+      const url = window.StudioPager.listUrl(root.dataset.rejectedUrl, n, PAGE_SIZE, params);
+      const { ok, status, data } = await api(url);
       if (!ok) {
         showMessage((data && data.detail) || `The rejected clips could not be loaded (${status}).`);
         return;
       }
+      page = n;
+      total = data.count;
       tbody.replaceChildren(...data.results.map(row));
       showCount();
+      drawPager(data, page, PAGE_SIZE);
       root.dataset.loaded = "true";
-    })();
+    }
+
+    searchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      load(1);
+    });
+    load(1);
   }
 
   const rejectedRoot = document.getElementById("rejected-page");

@@ -155,6 +155,7 @@
     const card = releaseCard(data);
     card.classList.add("is-new");
     list.prepend(card);
+    total += 1;
     updateCount();
     card.scrollIntoView({ block: "nearest", behavior: "smooth" });
   });
@@ -232,23 +233,40 @@
     return card;
   }
 
+  // The list is paged on the server (GET /api/releases/?page=&page_size=&search=&status=).
+  const PAGE_SIZE = 20;
+  let total = 0;
+  const searchForm = document.getElementById("release-search");
+  const drawPager = window.StudioPager.pager(document.getElementById("release-pager"), { what: "releases", one: "release", onPage: (n) => loadReleases(n) });
+
   function updateCount() {
-    const n = document.querySelectorAll("#release-list .release").length;
-    document.getElementById("release-count").textContent = n ? `${n} release${n === 1 ? "" : "s"}` : "";
+    document.getElementById("release-count").textContent = total ? `${total} release${total === 1 ? "" : "s"}` : "";
   }
 
-  async function loadReleases() {
+  async function loadReleases(page = 1) {
     const list = document.getElementById("release-list");
-    const { ok, status, data } = await api(cfg.releasesUrl).catch(() => ({ ok: false, status: 0, data: null }));
+    const params = { search: searchForm.elements.search.value.trim(), status: searchForm.elements.status.value };
+    const url = window.StudioPager.listUrl(cfg.releasesUrl, page, PAGE_SIZE, params);
+    const { ok, status, data } = await api(url).catch(() => ({ ok: false, status: 0, data: null }));
     if (!ok) {
       list.replaceChildren();
       alertBox(document.getElementById("list-message"), (data && data.detail) || `The releases could not be loaded (${status || "network error"}).`);
       return;
     }
-    list.replaceChildren(...(data.length ? data.map(releaseCard) : [el("p", { class: "empty card", text: "No release yet: build the first one above." })]));
+    document.getElementById("list-message").classList.add("hidden");
+    const filtered = Boolean(params.search || params.status);
+    const empty = filtered ? "No release matches." : "No release yet: build the first one above.";
+    list.replaceChildren(...(data.results.length ? data.results.map(releaseCard) : [el("p", { class: "empty card", text: empty })]));
+    total = data.count;
     updateCount();
+    drawPager(data, page, PAGE_SIZE);
     root.dataset.loaded = "true";
   }
+
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadReleases(1);
+  });
 
   // --- exports ---------------------------------------------------------------------------------
   function showExport(release, exp, btn, box) {

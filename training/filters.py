@@ -1,0 +1,37 @@
+"""What ML staff look for in the run list (page and GET /api/training/runs/) and model versions."""
+
+from __future__ import annotations
+
+import django_filters
+
+from core.filters import IdFilter, SearchFilterSet
+from training.models import Family, ModelVersion, TrainingRun
+
+
+class TrainingRunFilter(SearchFilterSet):
+    """`search` looks in the run's name, its release's name and its backbone."""
+
+    search_fields = ("name", "release__name", "backbone")
+
+    status = django_filters.ChoiceFilter(choices=TrainingRun._meta.get_field("status").choices)
+    family = django_filters.ChoiceFilter(choices=Family.choices)
+    release = IdFilter(field_name="release_id", label="Release id")
+    created_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    created_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = TrainingRun
+        fields = ["search", "status", "family", "release", "created_from", "created_to"]
+
+
+class ModelVersionFilter(SearchFilterSet):
+    """`search` looks in the version's name and its release's name."""
+
+    search_fields = ("name", "release__name")
+
+    family = django_filters.ChoiceFilter(choices=Family.choices)
+    release = IdFilter(field_name="release_id", label="Release id")
+
+    class Meta:
+        model = ModelVersion
+        fields = ["search", "family", "release"]
