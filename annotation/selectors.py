@@ -27,6 +27,37 @@ def _today_start():
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
+    """The open pool entries of `projects` that `user` may be handed next: the queue's one rule,
+    read by `services.assignment_next` (which orders and locks them) and by the home page's count.
+
+    Excluded: clips the user answered or gave back (an assignment done or skipped, flags
+    included), holds now (live), labelled (labelling) or holds an active vote on (validation).
+    An expired assignment excludes nothing: the person never answered, so the clip returns to
+    their queue as to anyone's (otherwise, with K annotators in all, it could never reach K).
+
+    Args:
+        user: the person asking for work.
+        projects: a Project queryset or list.
+        kind: "validation" or "labelling" (Assignment.Kind).
+    Returns:
+        A PoolEntry queryset, unordered.
+    """
+    answered = (
+        Assignment.objects.filter(user=user, kind=kind)
+        .exclude(state=Assignment.State.EXPIRED)
+        .values("clip_id")
+    )
+    entries = PoolEntry.objects.filter(project__in=projects, kind=kind, open=True).exclude(
+        clip_id__in=answered
+    )
+    if kind == Assignment.Kind.LABELLING:
+        return entries.exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+    return entries.exclude(
+        clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
+    )
+
+
 def user_counts(*, user) -> dict:
     """How much `user` has labelled and validated, in all projects: today (since local midnight)
     and in total.
@@ -104,7 +135,10 @@ def project_progress(*, project: Project) -> dict:
         project: the project.
     Returns:
         {"annotators": [...], "validators": [...], "pool": {"clips_by_status": {status: n},
-        "validation_open", "labelling_open", "live_assignments", "labelled_last_24h"}}. Each
+        "validation_open", "labelling_open", "live_assignments", "labelled_last_24h",
+        "labelled_by_annotators", "gold_imported"}}. Imported gold clips have the status
+        labelled but no annotator labelled them: `labelled_by_annotators` counts the labelled
+        clips less those, `gold_imported` those alone. Each
         person row is {"user" (username), "done", "skipped" (skips, flags not counted),
         "flagged" (labelling only), "skip_rate" (skipped / (done + skipped), 3 places),
         "median_s_per_clip", "mean_s_per_clip" (time spent, seconds, 2 places)}, most done
@@ -113,6 +147,7 @@ def project_progress(*, project: Project) -> dict:
     clips = Clip.objects.filter(recording__source__project=project)
     by_status = dict(clips.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     pool = PoolEntry.objects.filter(project=project)
+    gold = clips.filter(status=Clip.Status.LABELLED, consensus__status=ClipConsensus.Status.GOLD).count()
     return {
         "annotators": _per_user(project, Assignment.Kind.LABELLING, Annotation, "annotator"),
         "validators": _per_user(project, Assignment.Kind.VALIDATION, ValidationVote, "validator"),
@@ -126,6 +161,8 @@ def project_progress(*, project: Project) -> dict:
             "labelled_last_24h": Annotation.objects.filter(
                 clip__recording__source__project=project, created_at__gte=timezone.now() - timedelta(days=1)
             ).count(),
+            "labelled_by_annotators": by_status.get(Clip.Status.LABELLED, 0) - gold,
+            "gold_imported": gold,
         },
     }
 
@@ -395,7 +432,7 @@ class WorkOverview:
     """
 
     awaiting_validation: int  # clips awaiting validation that this person has not voted on
-    labelling_queue: int  # clips this person may still label (open, not labelled by them)
+    labelling_queue: int  # what /annotate/ would serve: the clip held now + `handout_candidates`
     adjudication: int  # ties this person may adjudicate (no majority, not labelled by them)
     labelled_clips: int  # clips with a consensus row (agreed, tie, adjudicated, discarded)
     agreed_clips: int  # of those, decided by a majority of the annotators
@@ -413,23 +450,28 @@ def work_overview(*, user) -> WorkOverview:
     Args:
         user: the signed-in person (a superuser sees all projects).
     Returns:
-        A WorkOverview (see its fields); at most six queries.
+        A WorkOverview (see its fields); at most seven queries. Live assignments past their
+        deadline count as held until the next hand-out sweeps them (the home view sweeps first).
     """
     projects = projects_for_user(user)
-    pool = PoolEntry.objects.filter(project__in=projects, open=True)
     consensus = ClipConsensus.objects.filter(clip__recording__source__project__in=projects).exclude(
         status=ClipConsensus.Status.GOLD
     )
     by_status = dict(consensus.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    labelling = Assignment.Kind.LABELLING
     return WorkOverview(
         awaiting_validation=Clip.objects.filter(
             recording__source__project__in=projects, status=Clip.Status.AWAITING_VALIDATION
         )
         .exclude(validation_votes__validator=user, validation_votes__active=True)
         .count(),
-        labelling_queue=pool.filter(kind=Assignment.Kind.LABELLING)
-        .exclude(clip__annotations__annotator=user)
-        .count(),
+        labelling_queue=handout_candidates(user=user, projects=projects, kind=labelling).count()
+        + Assignment.objects.filter(
+            user=user,
+            kind=labelling,
+            state=Assignment.State.LIVE,
+            clip__recording__source__project__in=projects,
+        ).count(),
         adjudication=consensus.filter(status=ClipConsensus.Status.NEEDS_ADJUDICATION)
         .exclude(clip__annotations__annotator=user)
         .count(),

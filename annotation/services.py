@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation import consensus, policies
+from annotation import consensus, policies, selectors
 from annotation.models import (
     Annotation,
     AnnotationConfig,
@@ -111,6 +111,20 @@ def _expire_stale(kind: str) -> None:
             entry.save(update_fields=["n_live", "open"])
 
 
+def assignments_expire_stale() -> None:
+    """Return the clips of live assignments past their deadline to the pool (both kinds).
+
+    `assignment_next` sweeps its own kind first; the home page calls this before counting the
+    queues, so that its figures are those a hand-out would serve. Takes no write lock when there
+    is nothing to sweep.
+    """
+    if not Assignment.objects.filter(state=Assignment.State.LIVE, expires_at__lt=timezone.now()).exists():
+        return
+    with transaction.atomic():
+        for kind in (VALIDATION, LABELLING):
+            _expire_stale(kind)
+
+
 def _validation_tally(clip_id: int) -> tuple[int, int]:
     votes = ValidationVote.objects.filter(clip_id=clip_id, active=True)
     accepts = votes.filter(accept=True).count()
@@ -145,12 +159,13 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
 
     1. Expire live assignments past their deadline (their clips return to the pool).
     2. A user who holds a live assignment of this kind gets the same clip again.
-    3. Otherwise take the first open entry the queue policy ranks highest that the user has never
-       been handed (blind, never twice), locking it (SKIP LOCKED on PostgreSQL).
+    3. Otherwise take the first of `selectors.handout_candidates` (open entries the user has not
+       answered, skipped, labelled or voted on) the queue policy ranks highest, locking it (SKIP
+       LOCKED on PostgreSQL).
     4. Record the assignment and count it on the entry, in the same transaction.
 
-    "Never handed" excludes clips with any assignment of this kind to the user, and clips the
-    user has labelled (labelling) or holds an active vote on (validation). The labelling queue
+    An expired assignment (never answered) does not exclude its clip: it returns to the same
+    person's queue; a skip does (never twice to who gave it back). The labelling queue
     is ordered by the project's `queue_policy` (`annotation.policies.order`); the validation
     queue always breadth-first.
 
@@ -185,18 +200,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             )
             if live:
                 return Handout(assignment=live, resumed=True)
-            seen = Assignment.objects.filter(user=user, kind=kind).values("clip_id")
-            candidates = PoolEntry.objects.filter(project=project, kind=kind, open=True).exclude(
-                clip_id__in=seen
-            )
-            if kind == LABELLING:
-                candidates = candidates.exclude(
-                    clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id")
-                )
-            else:
-                candidates = candidates.exclude(
-                    clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
-                )
+            candidates = selectors.handout_candidates(user=user, projects=[project], kind=kind)
             candidates = policies.order(candidates, project=project, kind=kind, config=config).select_related(
                 "clip"
             )

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
 from annotation import selectors as annotation_selectors
+from annotation import services as annotation_services
 from core import roles
 from corpus import selectors as corpus_selectors
 from inference import selectors as inference_selectors
@@ -30,6 +31,7 @@ def home(request):
         },
     }
     if has(roles.VALIDATOR, roles.ANNOTATOR, roles.CURATOR):
+        annotation_services.assignments_expire_stale()  # the queue counts are then what /annotate/ serves
         context["work"] = annotation_selectors.work_overview(user=user)
     if has(roles.ML_STAFF):
         context["training"] = training_selectors.training_overview(user=user)

@@ -96,3 +96,35 @@ def test_home_links_only_what_the_role_reaches(client, django_user_model, projec
         assert not any(h.startswith(prefix) for h in hrefs), (role, prefix, sorted(hrefs))
     if not role:
         assert "No role yet" in html
+
+
+def test_progress_counts_imported_gold_clips_apart_from_clips_annotators_labelled(
+    client, django_user_model, project, data_dir, tmp_path
+):
+    """Gold clips come labelled from an imported corpus: the progress page's Labelled figure is
+    the clips annotators labelled, and the gold ones have their own figure."""
+    from annotation import consensus
+    from annotation.models import LabelOption
+
+    samples, rate = mf.ravdess_speech(data_dir, n=1)
+    source = corpus_services.source_get_or_create(project=project, title="RAVDESS")
+    angry = LabelOption.objects.get(kind=LabelOption.Kind.EMOTION, code="angry")
+    with transaction.atomic():
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "gold.wav", samples, rate), segment=False
+        ).recording
+        gold = corpus_services.clip_create_whole(recording=rec, status=Clip.Status.LABELLED)
+        consensus.consensus_set_gold(clip_id=gold.pk, emotion=angry, gender=None)
+    labelled_here, _ = clone_clips(rec, 2, status=Clip.Status.ACCEPTED)
+    Clip.objects.filter(pk=labelled_here).update(status=Clip.Status.LABELLED)  # as the K-th label does
+    curator = _user(django_user_model, "cur", "curator", project=project)
+
+    pool = selectors.project_progress(project=project)["pool"]
+    assert pool["clips_by_status"]["labelled"] == 2
+    assert (pool["labelled_by_annotators"], pool["gold_imported"]) == (1, 1)
+
+    client.force_login(curator)
+    assert client.get("/api/annotation/progress/").json()["pool"]["gold_imported"] == 1
+    html = client.get("/curation/progress/").content.decode()
+    assert 'data-pool="labelled_by_annotators"' in html and 'data-pool="gold_imported"' in html
+    assert 'data-pool="labelled"' not in html  # Clip.status labelled counts the gold clips too

@@ -341,3 +341,49 @@ def test_a_forged_shown_prediction_is_not_stored(clips, make_user, project):
     )
     annotation.refresh_from_db()
     assert annotation.shown_prediction is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_handout_returns_the_clip_to_its_holder_and_the_home_count_agrees(
+    clips, make_user, project, client
+):
+    """K=3 with three annotators: anno lets the clip expire, the two others label it; anno must
+    be offered it again (or it never reaches K), and anno's home Queue counts what /annotate/ serves.
+    A skip stays final: the clip never returns to who gave it back."""
+    from annotation import selectors
+
+    accept_all(clips[:1], make_user("val", "validator"))
+    anno, b, c = (make_user(n, "annotator") for n in ("anno", "b", "c"))
+    clip_id = services.assignment_next(user=anno, project=project, kind=L).assignment.clip_id
+    lapsed = timezone.now() - timedelta(seconds=1)
+    Assignment.objects.filter(user=anno, state="live").update(expires_at=lapsed)
+    for other in (b, c):
+        assert services.assignment_next(user=other, project=project, kind=L).assignment.clip_id == clip_id
+        services.annotation_submit(user=other, clip_id=clip_id, emotion="sad", gender="male")
+
+    assert Assignment.objects.get(user=anno).state == "expired"
+    assert selectors.work_overview(user=anno).labelling_queue == 1
+    client.force_login(anno)
+    assert 'data-count="labelling_queue">1<' in client.get("/").content.decode()
+    handout = services.assignment_next(user=anno, project=project, kind=L)
+    assert handout is not None and handout.assignment.clip_id == clip_id and not handout.resumed
+    assert selectors.work_overview(user=anno).labelling_queue == 1  # held: /annotate/ serves it again
+    services.annotation_submit(user=anno, clip_id=clip_id, emotion="sad", gender="male")
+    assert Clip.objects.get(pk=clip_id).status == "labelled"
+    assert selectors.work_overview(user=anno).labelling_queue == 0
+    assert services.assignment_next(user=anno, project=project, kind=L) is None
+
+    # A skip is final for who skipped, an expiry is not; the home count follows both.
+    accept_all(clips[1:2], make_user("val2", "validator"))
+    second = clips[1].pk
+    assert services.assignment_next(user=b, project=project, kind=L).assignment.clip_id == second
+    services.assignment_skip(user=b, clip_id=second, kind=L)
+    assert selectors.work_overview(user=b).labelling_queue == 0
+    assert services.assignment_next(user=b, project=project, kind=L) is None
+    assert services.assignment_next(user=c, project=project, kind=L).assignment.clip_id == second
+    Assignment.objects.filter(user=c, state="live").update(expires_at=timezone.now() - timedelta(seconds=1))
+    # The home page sweeps the lapsed hand-out before counting: the count and the hand-out agree.
+    client.force_login(c)
+    assert 'data-count="labelling_queue">1<' in client.get("/").content.decode()
+    assert Assignment.objects.get(user=c, clip_id=second).state == "expired"
+    assert services.assignment_next(user=c, project=project, kind=L).assignment.clip_id == second
