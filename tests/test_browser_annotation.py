@@ -90,6 +90,23 @@ def label_through_services(user, project, emotion: str, gender: str) -> int:
     return n
 
 
+def gold_clip(project, data_dir: Path, tmp_path: Path) -> Clip:
+    """One clip labelled by an imported corpus (gold), as `import_corpus` makes it."""
+    from annotation import consensus
+    from annotation.models import LabelOption
+
+    samples, rate = mf.ravdess_speech(data_dir, n=1, offset=40)
+    source = corpus_services.source_get_or_create(project=project, title="RAVDESS")
+    with transaction.atomic():
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "gold.wav", samples, rate), segment=False
+        ).recording
+        clip = corpus_services.clip_create_whole(recording=rec, status=Clip.Status.LABELLED)
+        angry = LabelOption.objects.get(kind=LabelOption.Kind.EMOTION, code="angry")
+        consensus.consensus_set_gold(clip_id=clip.pk, emotion=angry, gender=None)
+    return clip
+
+
 def screenshot(page, name: str) -> None:
     """Screenshots for a human to look at, only when BROWSER_SCREENSHOTS names a folder."""
     folder = os.environ.get("BROWSER_SCREENSHOTS")
@@ -332,8 +349,11 @@ def _exercise_annotator_controls(page):
     # X opens the flag panel (reasons by number); Esc closes it without sending anything.
     page.keyboard.press("x")
     assert page.locator("#flag-panel").is_visible()
+    page.keyboard.press("9")  # seven reasons: a hint, which the next key that acts clears
+    assert "There is no reason 9" in page.inner_text("#message")
     page.keyboard.press("Escape")
     assert not page.locator("#flag-panel").is_visible()
+    assert not page.locator("#message").is_visible()
     page.keyboard.press("m")
     screenshot(page, "annotate")
 
@@ -352,6 +372,12 @@ def test_annotator_flags_a_clip_back_to_validation(page, live_server, make_user,
     page.keyboard.press(str(number))
     assert wait_for_next(page, "#annotate-page", clip_id) is None
     assert "Sent back to validation" in page.inner_text("#message")
+    # No clip in hand: every shortcut says why; Enter checks again and says so.
+    for key in ("1", "m", "Space"):
+        page.keyboard.press(key)
+        assert "No clip to label right now" in page.inner_text("#message"), key
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#message:has-text('still no clip to label')")
     clip = Clip.objects.get(pk=clip_id)
     assert clip.status == Clip.Status.AWAITING_VALIDATION
     assert clip.flags.get().reason == noise
@@ -409,6 +435,7 @@ def test_progress_page_is_for_curators(page, live_server, curator, make_user, pr
     accept(clips)
     for name, emotion in (("ann1", "happy"), ("ann2", "sad")):
         assert label_through_services(make_user(name, "annotator"), project, emotion, "male") == len(clips)
+    gold_clip(project, data_dir, tmp_path)
 
     login(page, live_server, "ann1")
     response = page.goto(f"{live_server.url}/curation/progress/")
@@ -427,6 +454,9 @@ def test_progress_page_is_for_curators(page, live_server, curator, make_user, pr
     assert sorted(done["labels"]) == ["ann1", "ann2"] and done["datasets"][0]["data"] == [len(clips)] * 2
     assert page.inner_text('[data-pool="accepted"]') == str(len(clips))  # two labels of K=3 each
     assert page.inner_text('[data-pool="labelled_last_24h"]') == str(2 * len(clips))
+    # The imported gold clip is not "labelled" by anyone here: it has its own figure.
+    assert page.inner_text('[data-pool="labelled_by_annotators"]') == "0"
+    assert page.inner_text('[data-pool="gold_imported"]') == "1"
     assert "No votes yet." in page.inner_text("#validators")
     screenshot(page, "progress")
     assert not page.js_errors, page.js_errors

@@ -204,16 +204,23 @@ def test_adjudication_by_keyboard(live_server, page, project, curator, django_us
     )
     page.keyboard.press("Enter")  # no emotion yet: a hint, nothing sent
     expect(page.locator("#message")).to_contain_text("Choose an emotion first")
+    page.keyboard.press("f")  # a key that acts: the hint goes
+    expect(page.locator("#message")).to_be_hidden()
+    expect(page.locator('[data-gender="female"]')).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("2")
     expect(page.locator('[data-emotion="sad"]')).to_have_attribute("aria-pressed", "true")
-    page.keyboard.press("f")
-    expect(page.locator('[data-gender="female"]')).to_have_attribute("aria-pressed", "true")
     expect(page.locator('[data-gender="male"]')).to_have_attribute("aria-pressed", "false")
     page.keyboard.press("Enter")
 
     expect(root).to_have_attribute("data-state", "empty")
     expect(page.get_by_role("heading", name="Nothing to adjudicate")).to_be_visible()
     expect(page.locator("#message")).to_contain_text(f"Clip #{tie} labelled Sad")
+    # An empty queue: every shortcut says why; Enter checks again and says so.
+    for key in ("1", "m", "b", "d"):
+        page.keyboard.press(key)
+        expect(page.locator("#message")).to_contain_text("No clip to adjudicate right now")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("still no clip to adjudicate")
     consensus = ClipConsensus.objects.select_related("emotion", "gender").get(clip_id=tie)
     assert (consensus.status, consensus.emotion.code, consensus.gender.code) == (
         "adjudicated",

@@ -338,7 +338,10 @@ def test_validator_rejects_a_bad_clip_at_once_by_keyboard(
     page.goto(f"{live_server.url}/validate/")
     page.wait_for_selector(f'#validate-page[data-mode="clip"][data-clip="{clip.pk}"]')
     assert page.locator("#accept").is_disabled()
+    page.keyboard.press("5")  # reasons closed: a hint, which R (a key that acts) clears
+    assert "press R to open them first" in page.inner_text("#message")
     page.keyboard.press("r")
+    assert not page.locator("#message").is_visible()
     page.keyboard.press("a")  # A while the reject panel is open: a message, not silence
     assert "Close the reject panel first (Esc)" in page.inner_text("#message")
     page.keyboard.press("1")
@@ -350,6 +353,8 @@ def test_validator_rejects_a_bad_clip_at_once_by_keyboard(
     assert Clip.objects.get(pk=clip.pk).status == Clip.Status.REJECTED
     # With no clip in hand, a shortcut says what to do instead of nothing.
     page.keyboard.press("a")
-    assert "press Enter" in page.inner_text("#message")
+    assert "No clip to validate right now: press Enter" in page.inner_text("#message")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#message:has-text('still no clip to validate')")
     assert not page.js_errors, page.js_errors
     context.close()

@@ -1,9 +1,11 @@
 /* Adjudication (curators): one tied clip at a time, decided from the keyboard.
    Space plays, 1–7 choose the emotion, M/F the gender, Enter decides; B sends the clip back to
-   validation, D twice discards it. GET /api/adjudication/, POST /api/adjudication/decisions/. */
+   validation, D twice discards it. GET /api/adjudication/, POST /api/adjudication/decisions/.
+   A shortcut that cannot act (no clip, the queue loading, a decision being saved) says why; that
+   hint goes at the next key that acts, or after a few seconds. */
 (function () {
   "use strict";
-  const { api, el } = window.Studio;
+  const { api, el, messageBox, isShortcutKey } = window.Studio;
 
   const root = document.getElementById("adjudication-page");
   if (!root) return;
@@ -26,11 +28,8 @@
 
   const nameOf = (list, code) => (list.find((o) => o.code === code) || {}).name || code || "–";
 
-  function showMessage(text, kind = "error") {
-    const box = document.getElementById("message");
-    box.textContent = text || "";
-    box.className = text ? `alert alert-${kind}` : "alert hidden";
-  }
+  const msg = messageBox(document.getElementById("message"));
+  const showMessage = msg.show;
 
   function setView(view) {
     root.dataset.state = view;
@@ -123,7 +122,7 @@
     if (!current()) return;
     if (audio.paused) {
       if (audio.ended) audio.currentTime = 0;
-      audio.play().catch(() => showMessage("The browser did not start the audio: press ▶.", "warning"));
+      audio.play().catch(() => msg.hint("The browser did not start the audio: press ▶.", "warning"));
     } else {
       audio.pause();
     }
@@ -135,9 +134,13 @@
   // --- decisions -------------------------------------------------------------------------------
   async function decide(decision) {
     const item = current();
-    if (!item || busy) return;
+    if (!item) return;
+    if (busy) {
+      msg.hint("Still saving your last decision: a moment.");
+      return;
+    }
     if (decision === "label" && !chosen.emotion) {
-      showMessage(`Choose an emotion first: press ${emotions.map((e) => e.shortcut).filter(Boolean).join(", ") || "a number"}.`, "warning");
+      msg.hint(`Choose an emotion first: press ${emotions.map((e) => e.shortcut).filter(Boolean).join(", ") || "a number"}.`, "warning");
       return;
     }
     busy = true;
@@ -196,11 +199,37 @@
   document.getElementById("decide").addEventListener("click", () => decide("label"));
   document.getElementById("send-back").addEventListener("click", () => decide("send_back"));
   discardBtn.addEventListener("click", discard);
-  document.getElementById("check-again").addEventListener("click", loadQueue);
+  document.getElementById("check-again").addEventListener("click", () => loadQueue());
+
+  /* The page's shortcut keys: Space, Enter, B, D and the emotion and gender keys. */
+  function isShortcut(key) {
+    return key === " " || key === "Enter" || key === "b" || key === "d"
+      || [...emotions, ...genders].some((o) => o.shortcut && o.shortcut.toLowerCase() === key);
+  }
+
+  /* With no clip in hand, a shortcut says why it does nothing; Enter checks the queue again. */
+  function keyWithoutClip(e, key) {
+    if (e.target.closest("input, textarea, select, [contenteditable], .topbar, #check-again")) return;
+    const view = root.dataset.state;
+    if (view === "empty" && key === "Enter") {
+      e.preventDefault();
+      loadQueue({ announceEmpty: true });
+    } else if (isShortcut(key)) {
+      e.preventDefault();
+      msg.hint(view === "empty" ? "No clip to adjudicate right now: press Enter to check again."
+        : view === "loading" ? "Wait a moment: the clips are loading."
+        : "The clips could not be loaded: reload the page.");
+    }
+  }
 
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || root.dataset.state !== "clip") return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    if (isShortcutKey(e) && !e.target.closest("input, textarea, select, [contenteditable]")) msg.clearHint();
+    if (root.dataset.state !== "clip") {
+      keyWithoutClip(e, key);
+      return;
+    }
     if (e.target === note) {
       if (key === "Enter") { e.preventDefault(); decide("label"); }
       else if (key === "Escape") note.blur();
@@ -232,7 +261,7 @@
   });
 
   // --- loading ---------------------------------------------------------------------------------
-  async function loadQueue() {
+  async function loadQueue({ announceEmpty = false } = {}) {
     setView("loading");
     const { ok, status, data } = await api(cfg.queueUrl).catch(() => ({ ok: false, status: 0, data: null }));
     if (!ok) {
@@ -243,6 +272,7 @@
     queue = data.results || [];
     more = queue.length >= QUEUE_LIMIT;
     showClip();
+    if (announceEmpty && !queue.length) msg.hint("Checked just now: still no clip to adjudicate.");
   }
 
   async function start() {

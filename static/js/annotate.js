@@ -4,13 +4,14 @@
    Labelling is blind: the page shows only what /api/annotation/next/ hands out (id, duration,
    audio), never the clip's source or other people's labels. time_spent_ms is measured here,
    from the moment the clip appeared to the submit. Every shortcut either acts or says why it
-   cannot (the flag panel is open, a request is in flight, the speed is at its end...). */
+   cannot (the flag panel is open, a request is in flight, the speed is at its end, no clip...);
+   that hint goes at the next key that acts, or after a few seconds. */
 (function () {
   "use strict";
 
   const root = document.getElementById("annotate-page");
   if (!root) return;
-  const { api, el } = window.Studio;
+  const { api, el, messageBox, isShortcutKey } = window.Studio;
   const cfg = root.dataset;
   const SPEEDS = [0.75, 1, 1.25];
   const SPEED_KEY = "tuniser.annotate.speed";
@@ -47,15 +48,9 @@
     ui.emptyView.classList.toggle("hidden", mode !== "empty");
   }
 
-  function showMessage(text, kind = "error") {
-    ui.message.textContent = text;
-    ui.message.className = `alert alert-${kind}`;
-  }
-
-  function clearMessage() {
-    ui.message.textContent = "";
-    ui.message.className = "alert hidden";
-  }
+  const msg = messageBox(ui.message);
+  const showMessage = msg.show;
+  const clearMessage = msg.clear;
 
   function showCounts(counts) {
     if (!counts) return;
@@ -146,14 +141,14 @@
     const i = SPEEDS.indexOf(state.speed);
     const j = Math.min(SPEEDS.length - 1, Math.max(0, i + delta));
     if (j === i) {
-      showMessage(`Already at the ${delta < 0 ? "slowest" : "fastest"} speed (${state.speed}×).`, "info");
+      msg.hint(`Already at the ${delta < 0 ? "slowest" : "fastest"} speed (${state.speed}×).`);
       return;
     }
     setSpeed(SPEEDS[j]);
   }
 
   function busyMessage() {
-    showMessage("Still saving your last answer: a moment.", "info");
+    msg.hint("Still saving your last answer: a moment.");
   }
 
   // --- audio --------------------------------------------------------------------------------
@@ -199,7 +194,7 @@
   function play(fromStart) {
     if (!state.clip) return;
     if (!ws || ui.waveform.dataset.ready !== "true") {
-      showMessage("The clip is still loading: it plays as soon as it is ready.", "info");
+      msg.hint("The clip is still loading: it plays as soon as it is ready.");
       return;
     }
     if (fromStart) ws.setTime(0);
@@ -222,7 +217,7 @@
   }
 
   // --- server -------------------------------------------------------------------------------
-  async function next({ keepMessage = false } = {}) {
+  async function next({ keepMessage = false, announceEmpty = false } = {}) {
     if (!keepMessage) clearMessage();
     setFlagging(false);
     if (ws) ws.pause();
@@ -239,6 +234,7 @@
     if (!data.clip) {
       ui.emptyDetail.textContent = data.detail || "No clips left.";
       setMode("empty");
+      if (announceEmpty) msg.hint("Checked just now: still no clip to label.");
       return;
     }
     state.clip = data.clip;
@@ -271,11 +267,11 @@
     if (!state.clip) return;
     if (state.busy) return busyMessage();
     if (!state.emotion) {
-      showMessage("Choose the emotion you hear (keys 1–7).", "warning");
+      msg.hint("Choose the emotion you hear (keys 1–7).", "warning");
       return;
     }
     if (!state.gender) {
-      showMessage("The speaker's gender is missing (M or F).", "warning");
+      msg.hint("The speaker's gender is missing (M or F).", "warning");
       return;
     }
     const { ok, status, data } = await post(cfg.submitUrl, {
@@ -349,20 +345,21 @@
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || typing(e.target)) return;
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    if (isShortcutKey(e)) msg.clearHint(); // the hint of an earlier key is no longer true
     let handled = true;
     if (key === "?") toggleGuide();
     else if (key === "Escape" && !ui.guide.classList.contains("hidden")) toggleGuide(false);
-    else if (root.dataset.mode === "empty" && key === "Enter") next();
+    else if (root.dataset.mode === "empty" && key === "Enter") next({ announceEmpty: true });
     else if (root.dataset.mode !== "clip") {
       handled = false;
-      if (state.keys.has(key) || /^[ x[\]]$|^Enter$/.test(key)) {
-        showMessage(root.dataset.mode === "empty" ? "No clip in hand: press Enter to check for new clips."
-          : "Wait a moment: the next clip is loading.", "info");
+      if (state.keys.has(key) || /^[ x[\]]$|^Enter$|^Escape$/.test(key)) {
+        msg.hint(root.dataset.mode === "empty" ? "No clip to label right now: press Enter to check for new clips."
+          : "Wait a moment: the next clip is loading.");
       }
     } else if (state.flagging && /^[1-9]$/.test(key)) {
       const reason = state.schema.reasons[Number(key) - 1];
       if (reason) flag(reason.code);
-      else showMessage(`There is no reason ${key}: the reasons are numbered 1 to ${state.schema.reasons.length}. Esc closes the panel.`, "info");
+      else msg.hint(`There is no reason ${key}: the reasons are numbered 1 to ${state.schema.reasons.length}. Esc closes the panel.`);
     } else if (state.flagging && key === "Escape") setFlagging(false);
     else if (state.keys.has(key)) {
       const { kind, code } = state.keys.get(key);

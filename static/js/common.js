@@ -112,5 +112,44 @@
     return holder;
   }
 
-  window.Studio = { getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, durationHistogram };
+  /* The message box of a keyboard page. show() puts up a message that stays (a server's answer);
+     hint() one that says why a key did nothing: it clears itself after HINT_MS, or at the next
+     key that acts (the page calls clearHint() first thing on each shortcut key), so a hint never
+     outlives its truth. */
+  const HINT_MS = 6000;
+  function messageBox(box) {
+    let timer = null;
+    function clear() {
+      clearTimeout(timer);
+      timer = null;
+      box.textContent = "";
+      box.className = "alert hidden";
+      delete box.dataset.hint;
+    }
+    function show(text, kind = "error") {
+      if (!text) return clear();
+      clearTimeout(timer);
+      timer = null;
+      box.textContent = text;
+      box.className = `alert alert-${kind}`;
+      delete box.dataset.hint;
+    }
+    function hint(text, kind = "info") {
+      show(text, kind);
+      box.dataset.hint = "true";
+      timer = setTimeout(clearHint, HINT_MS);
+    }
+    function clearHint() {
+      if (box.dataset.hint === "true") clear();
+    }
+    return { show, hint, clear, clearHint };
+  }
+
+  /* Keys that may act on a keyboard page (letters, digits, Space, Enter, Esc), as opposed to
+     Shift, Tab or arrows, which must not wipe a hint. */
+  function isShortcutKey(e) {
+    return e.key.length === 1 || e.key === "Enter" || e.key === "Escape";
+  }
+
+  window.Studio = { messageBox, isShortcutKey, getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, durationHistogram };
 })();

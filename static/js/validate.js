@@ -4,13 +4,14 @@
    accept that comes sooner than the clip's duration after it was served, so Accept stays
    disabled until the <audio> has fired `ended` once for this clip. Rejecting needs no wait: an
    obviously bad clip (music, silence, two voices) is refused at any moment, R then a number
-   then Enter. A shortcut that cannot act now says why instead of doing nothing. */
+   then Enter. A shortcut that cannot act now says why instead of doing nothing; that hint goes
+   at the next key that acts, or after a few seconds. */
 (function () {
   "use strict";
 
   const root = document.getElementById("validate-page");
   if (!root) return;
-  const { api, el, setProgress } = window.Studio;
+  const { api, el, setProgress, messageBox, isShortcutKey } = window.Studio;
   const cfg = root.dataset;
   const SET_SIZE = 10;
 
@@ -47,15 +48,9 @@
     if (mode === "setdone") ui.cont.focus({ preventScroll: true });
   }
 
-  function showMessage(text, kind = "error") {
-    ui.message.textContent = text;
-    ui.message.className = `alert alert-${kind}`;
-  }
-
-  function clearMessage() {
-    ui.message.textContent = "";
-    ui.message.className = "alert hidden";
-  }
+  const msg = messageBox(ui.message);
+  const showMessage = msg.show;
+  const clearMessage = msg.clear;
 
   function showCounts(counts) {
     if (!counts) return;
@@ -158,7 +153,7 @@
     renderReasons();
   }
 
-  async function next({ keepMessage = false } = {}) {
+  async function next({ keepMessage = false, announceEmpty = false } = {}) {
     if (!keepMessage) clearMessage();
     setRejecting(false);
     audio.pause();
@@ -175,6 +170,7 @@
     if (!data.clip) {
       ui.emptyDetail.textContent = data.detail || "No clips left.";
       setMode("empty");
+      if (announceEmpty) msg.hint("Checked just now: still no clip to validate.");
       return;
     }
     state.clip = data.clip;
@@ -218,15 +214,15 @@
   async function vote(accept) {
     if (!state.clip) return;
     if (state.busy) {
-      showMessage("Still saving your last answer: a moment.", "info");
+      msg.hint("Still saving your last answer: a moment.");
       return;
     }
     if (accept && !state.heard) {
-      showMessage("Listen to the whole clip first: Accept unlocks when it has played to its end (R rejects at any moment).", "warning");
+      msg.hint("Listen to the whole clip first: Accept unlocks when it has played to its end (R rejects at any moment).", "warning");
       return;
     }
     if (!accept && state.ticked.size === 0) {
-      showMessage("A rejection needs at least one reason: tick it with its number.", "warning");
+      msg.hint("A rejection needs at least one reason: tick it with its number.", "warning");
       return;
     }
     state.busy = true;
@@ -258,7 +254,7 @@
   async function skip() {
     if (!state.clip) return;
     if (state.busy) {
-      showMessage("Still saving your last answer: a moment.", "info");
+      msg.hint("Still saving your last answer: a moment.");
       return;
     }
     state.busy = true;
@@ -299,19 +295,20 @@
     if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || typing(e.target)) return;
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     const mode = root.dataset.mode;
+    if (isShortcutKey(e)) msg.clearHint(); // the hint of an earlier key is no longer true
     if (mode === "setdone" || mode === "empty") {
       if (key === "Enter") {
         e.preventDefault();
         if (mode === "setdone") startNextSet();
-        else next();
+        else next({ announceEmpty: true });
       } else if (/^[ ars1-9]$/.test(key)) {
-        showMessage(mode === "setdone" ? "This set is done: press Enter for the next set."
-          : "No clip in hand: press Enter to check for new clips.", "info");
+        msg.hint(mode === "setdone" ? "This set is done: press Enter for the next set."
+          : "No clip to validate right now: press Enter to check for new clips.");
       }
       return;
     }
     if (mode !== "clip") {
-      if (mode === "loading" && /^[ ars1-9]$|^Enter$/.test(key)) showMessage("Wait a moment: the next clip is loading.", "info");
+      if (mode === "loading" && /^[ ars1-9]$|^Enter$/.test(key)) msg.hint("Wait a moment: the next clip is loading.");
       return;
     }
     let handled = true;
@@ -319,17 +316,17 @@
     else if (/^[1-9]$/.test(key)) {
       const reason = state.rejecting ? state.reasons[Number(key) - 1] : null;
       if (reason) toggleReason(reason.code);
-      else if (state.rejecting) showMessage(`There is no reason ${key}: the reasons are numbered 1 to ${state.reasons.length}.`, "info");
-      else showMessage("Numbers tick rejection reasons: press R to open them first.", "info");
+      else if (state.rejecting) msg.hint(`There is no reason ${key}: the reasons are numbered 1 to ${state.reasons.length}.`);
+      else msg.hint("Numbers tick rejection reasons: press R to open them first.");
     } else if (key === "Enter") {
       if (state.rejecting) vote(false);
-      else showMessage("Enter confirms a rejection: press A to accept, or R to reject.", "info");
+      else msg.hint("Enter confirms a rejection: press A to accept, or R to reject.");
     } else if (key === "Escape") {
       if (state.rejecting) setRejecting(false);
       else handled = false; // nothing open: leave Esc to the browser
     } else if (key === "r") setRejecting(!state.rejecting);
     else if (key === "a") {
-      if (state.rejecting) showMessage("Close the reject panel first (Esc), then press A to accept.", "info");
+      if (state.rejecting) msg.hint("Close the reject panel first (Esc), then press A to accept.");
       else vote(true);
     } else if (key === "s") skip();
     else handled = false;
