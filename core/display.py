@@ -43,6 +43,13 @@ def milliseconds(ms: int | None) -> str:
     return DASH if ms is None else duration(ms / 1000)
 
 
+def sample_rate(hz: int | None) -> str:
+    """A sample rate in kHz, without a needless ".0": 48000 -> "48 kHz", 22050 -> "22.05 kHz"."""
+    if hz is None:
+        return DASH
+    return f"{hz / 1000:g} kHz"
+
+
 def size(n_bytes: int | None) -> str:
     """A file size in binary units with one decimal: 1572864 -> "1.5 MiB"."""
     if n_bytes is None:
