@@ -50,6 +50,19 @@ def sample_rate(hz: int | None) -> str:
     return f"{hz / 1000:g} kHz"
 
 
+# corpus.vad caps its SNR estimate here (digital silence as the noise floor); core imports no app.
+SNR_CAP_DB = 60.0
+
+
+def snr(db: float | None) -> str:
+    """A signal-to-noise ratio in dB with one decimal; at the estimator's cap, "≥ 60 dB"."""
+    if db is None:
+        return DASH
+    if db >= SNR_CAP_DB:
+        return f"≥ {SNR_CAP_DB:.0f} dB"
+    return f"{db:.1f} dB"
+
+
 def size(n_bytes: int | None) -> str:
     """A file size in binary units with one decimal: 1572864 -> "1.5 MiB"."""
     if n_bytes is None:

@@ -71,7 +71,7 @@ class ClipReadableMixin:
 
     @admin.display(description="SNR", ordering="snr_db")
     def snr(self, clip):
-        return display.DASH if clip.snr_db is None else f"{clip.snr_db:.1f} dB"
+        return display.snr(clip.snr_db)
 
     @admin.display(description="speech ratio")
     def speech(self, clip):
