@@ -43,6 +43,11 @@ def milliseconds(ms: int | None) -> str:
     return DASH if ms is None else duration(ms / 1000)
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """A count with its noun in English: 1 -> "1 clip", 3 -> "3 clips", 0 -> "0 clips"."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def sample_rate(hz: int | None) -> str:
     """A sample rate in kHz, without a needless ".0": 48000 -> "48 kHz", 22050 -> "22.05 kHz"."""
     if hz is None:
