@@ -43,6 +43,31 @@ def milliseconds(ms: int | None) -> str:
     return DASH if ms is None else duration(ms / 1000)
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """A count with its noun in English: 1 -> "1 clip", 3 -> "3 clips", 0 -> "0 clips"."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def sample_rate(hz: int | None) -> str:
+    """A sample rate in kHz, without a needless ".0": 48000 -> "48 kHz", 22050 -> "22.05 kHz"."""
+    if hz is None:
+        return DASH
+    return f"{hz / 1000:g} kHz"
+
+
+# corpus.vad caps its SNR estimate here (digital silence as the noise floor); core imports no app.
+SNR_CAP_DB = 60.0
+
+
+def snr(db: float | None) -> str:
+    """A signal-to-noise ratio in dB with one decimal; at the estimator's cap, "≥ 60 dB"."""
+    if db is None:
+        return DASH
+    if db >= SNR_CAP_DB:
+        return f"≥ {SNR_CAP_DB:.0f} dB"
+    return f"{db:.1f} dB"
+
+
 def size(n_bytes: int | None) -> str:
     """A file size in binary units with one decimal: 1572864 -> "1.5 MiB"."""
     if n_bytes is None:

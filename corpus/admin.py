@@ -71,7 +71,7 @@ class ClipReadableMixin:
 
     @admin.display(description="SNR", ordering="snr_db")
     def snr(self, clip):
-        return display.DASH if clip.snr_db is None else f"{clip.snr_db:.1f} dB"
+        return display.snr(clip.snr_db)
 
     @admin.display(description="speech ratio")
     def speech(self, clip):
@@ -112,6 +112,7 @@ class RecordingAdmin(ProjectScopedAdmin):
         "duration_s": "length",
         "audio_tracks": "tracks",
         "decode_warnings": "warnings",
+        "original_sample_rate": "sample_rate",
     }
     list_filter = ["status", "source__project", "source"]
     search_fields = ["original_name", "sha256", "source__title"]
@@ -149,6 +150,10 @@ class RecordingAdmin(ProjectScopedAdmin):
     @admin.display(description="duration", ordering="duration_s")
     def length(self, recording):
         return display.duration(recording.duration_s)
+
+    @admin.display(description="original sample rate")
+    def sample_rate(self, recording):
+        return display.sample_rate(recording.original_sample_rate)
 
     @admin.display(description="size")
     def size(self, recording):
@@ -247,7 +252,7 @@ class SegmentationRunForm(forms.ModelForm):
 class SegmentationRunAdmin(ProjectScopedAdmin):
     project_field = "recording__project"
     form = SegmentationRunForm
-    list_display = ["id", "recording", "detector", "status", "progress_bar", "n_clips_created", "created_at"]
+    list_display = ["id", "recording", "detector", "status", "progress_bar", "clips_created", "created_at"]
     list_filter = ["status", "detector"]
     raw_id_fields = ["recording"]
     display_instead = {"progress": "progress_bar", "speech_s": "speech"}
@@ -264,6 +269,10 @@ class SegmentationRunAdmin(ProjectScopedAdmin):
             round(run.progress * 100, 1),
             display.percent(run.progress),
         )
+
+    @admin.display(description="clips created", ordering="n_clips_created")
+    def clips_created(self, run):
+        return run.n_clips_created
 
     @admin.display(description="speech found")
     def speech(self, run):

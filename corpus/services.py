@@ -710,6 +710,26 @@ class _ClusterPlan:
     clusters: list[dict]
 
 
+def speaker_label_prefix(recording: Recording) -> str:
+    """What a recording's speaker clusters are called before "-spk<n>", readable and unique in
+    its project: "<series> <episode>" ("Nsibti S01E03"), or "<series> <file stem>" for a
+    recording with no episode (four RAVDESS files: "RAVDESS 03-01-05-01-01-01-01"). When
+    another recording of the project has the same series and episode (or, with no episode, the
+    same file name), the recording's id follows: "Nsibti S01E03#12"."""
+    source = recording.source
+    stem = Path(recording.original_name or "").stem
+    part = source.episode or stem or f"rec{recording.pk}"
+    name = f"{source.title} {part}" if source.title and source.title != part else part
+    twins = Recording.objects.filter(
+        project_id=recording.project_id, source__title=source.title, source__episode=source.episode
+    ).exclude(pk=recording.pk)
+    if not source.episode:
+        twins = twins.filter(original_name=recording.original_name)
+    if twins.exists():
+        name = f"{name}#{recording.pk}"
+    return name
+
+
 def _speaker_clusters_plan(
     *, samples, recording, new_clips, new_embeddings, protected_ids, speaker_params
 ) -> _ClusterPlan:
@@ -732,7 +752,7 @@ def _speaker_clusters_plan(
     for k, label in enumerate(labels):
         groups.setdefault(int(label), []).append(k)
     ordered = sorted(groups.values(), key=lambda ks: -sum(members[k][2] for k in ks))
-    name = recording.source.episode or recording.source.title or f"rec{recording.pk}"
+    name = speaker_label_prefix(recording)
     clusters = []
     for index, ks in enumerate(ordered, start=1):
         clusters.append(

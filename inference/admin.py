@@ -89,8 +89,8 @@ class PrelabelJobAdmin(ProjectScopedAdmin):
         "model_version",
         "status",
         "progress_percent",
-        "n_done",
-        "n_total",
+        "clips_done",
+        "clips_total",
         "created_at",
     ]
     readonly_fields = [f.name for f in PrelabelJob._meta.fields]
@@ -99,6 +99,14 @@ class PrelabelJobAdmin(ProjectScopedAdmin):
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, job):
         return display.percent(job.progress)
+
+    @admin.display(description="clips done", ordering="n_done")
+    def clips_done(self, job):
+        return job.n_done
+
+    @admin.display(description="clips", ordering="n_total")
+    def clips_total(self, job):
+        return job.n_total
 
     def has_add_permission(self, request):
         return False

@@ -48,7 +48,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
         "name",
         "version",
         "project",
-        "n_items",
+        "items",
         "short_checksum",
         "platform_version",
         "created_at",
@@ -57,6 +57,10 @@ class ReleaseAdmin(ReadOnlyAdmin):
     inlines = [ReleaseExportInline]
     actions = ["export"]
     display_instead = {"params": "parameters", "counts": "split_counts"}
+
+    @admin.display(description="items", ordering="n_items")
+    def items(self, release):
+        return release.n_items
 
     @admin.display(description="parameters")
     def parameters(self, release):

@@ -178,6 +178,13 @@ def _group_key(c: Candidate, group_by: str) -> str:
     return f"recording:{c.recording_id}"
 
 
+def _speaker(c: Candidate) -> str:
+    """Who speaks, as metadata.csv's `speaker` column names them: an imported corpus's speaker,
+    else the name a curator gave the series speaker (the voice across episodes), else the label
+    of the speaker step's cluster ("Nsibti S01E03-spk2"), else "" (no speaker step ran)."""
+    return c.speaker or c.voice_name or c.cluster_label
+
+
 def _voice(c: Candidate) -> str:
     """Who speaks, as the data card counts speakers: the named speaker, else the speaker step's
     voice (series speaker, by its curator-given name when it has one, else the cluster), else ""."""
@@ -316,7 +323,7 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
                     "gender": item.gender,
                     "group": item.group,
                     "source": c.source,
-                    "speaker": c.speaker,
+                    "speaker": _speaker(c),
                     "voice": _voice(c),
                     "duration": round(c.duration, 4),
                     "agreement": c.agreement,

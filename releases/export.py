@@ -31,7 +31,7 @@ from django.db import transaction
 
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import AnnotationConfig
-from core import jobs
+from core import display, jobs
 from corpus.audio import stored_file_reader
 from corpus.models import Clip, Recording, Source
 from releases.augment import release_item_samples
@@ -218,7 +218,8 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
             # Manifests of releases built before the column existed have no soft_label.
             json.dumps(i.get("soft_label", {}), sort_keys=True),
             i["clip_id"],
-            i["speaker"],
+            # Manifests built before broadcast voices were named there keep them in "voice" only.
+            i["speaker"] or i.get("voice", ""),
             i["augmented_copy"],
         ]
         for i in items
@@ -244,7 +245,8 @@ def data_card(release: Release, items: list[dict]) -> str:
             array).
     """
     params = release.params
-    splits = ["train", "validation", "test"]
+    # An 80/20 release has no validation split: leave out the splits with nothing in them.
+    splits = [s for s in ("train", "validation", "test") if any(i["split"] == s for i in items)]
     labels = sorted({i["label"] for i in items})
     genders = sorted({i["gender"] or "unknown" for i in items})
     table = Counter((i["split"], i["label"], i["gender"] or "unknown") for i in items)
@@ -290,7 +292,7 @@ def data_card(release: Release, items: list[dict]) -> str:
         "curator's adjudication). Agreement of the released clips:",
         "",
     ]
-    lines += [f"- {k}: {v} clips" for k, v in sorted(agreement.items())]
+    lines += [f"- {k}: {display.count(v, 'clip')}" for k, v in sorted(agreement.items())]
     lines += [
         "",
         "Two columns of metadata.csv describe the label beyond its name:",
@@ -299,6 +301,11 @@ def data_card(release: Release, items: list[dict]) -> str:
         "`{}` for a gold clip of an imported corpus, which nobody voted on.",
         "- `soft_label`: the consensus as fractions summing to 1 (the vote shares, the Dawid-Skene "
         "posteriors, or `1.0` on the gold or adjudicated emotion): use it as a soft training target.",
+        "",
+        "`speaker` names who speaks: the speaker of an imported corpus; for broadcast audio, the name a "
+        "curator gave the voice (a series speaker, one person across episodes), else the label of the "
+        "voice found in that recording by the speaker step (`<series> <episode>-spk<n>`, one recording "
+        "only); empty when no speaker step ran.",
         "",
     ]
     config = AnnotationConfig.objects.filter(project=release.project).first()

@@ -275,3 +275,20 @@ def test_a_model_name_stays_as_written_in_messages(world):
     project = world["release"].project
     assert messages == [f"Model version tuniser-Classical-v1 now pre-labels project {project}."]
     assert "Model version tuniser-Classical-v1 now" in html
+
+
+def test_sample_rates_and_counts_read_with_units_and_words(world):
+    assert display.sample_rate(48000) == "48 kHz" and display.sample_rate(22050) == "22.05 kHz"
+    assert display.sample_rate(None) == "—"
+    client = world["client"]
+    recording = client.get(_admin_url(world["recording"])).content.decode()
+    rate = world["recording"].original_sample_rate
+    assert f'<div class="readonly">{display.sample_rate(rate)}</div>' in recording
+    assert f'<div class="readonly">{rate}</div>' not in recording
+    # No list column is a raw counter field: its header would read "N CLIPS CREATED".
+    for model, model_admin in admin.site._registry.items():
+        raw = [c for c in model_admin.list_display if isinstance(c, str) and c.startswith("n_")]
+        assert raw == [], model
+    runs = client.get(reverse("admin:corpus_segmentationrun_changelist")).content.decode()
+    assert "Clips created" in runs
+    assert not re.search(r">\s*N [a-z ]+\s*<", runs, re.IGNORECASE)

@@ -25,7 +25,7 @@ LABELS = ["angry", "happy", "neutral"]
 
 def _run(project, release, **fields) -> TrainingRun:
     return TrainingRun.objects.create(
-        project=project, release=release, family="classical", device="cpu", **fields
+        project=project, release=release, **{"family": "mfcc_lstm", "device": "cpu", **fields}
     )
 
 

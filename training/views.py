@@ -1,10 +1,12 @@
 """Pages of training: run list, a run's live page (loss and UA chart, confusion matrix), comparison."""
 
+import json
+
 from django.core.exceptions import BadRequest
 from django.shortcuts import render
 from rest_framework.exceptions import ValidationError
 
-from core import roles
+from core import display, roles
 from core.access import role_required
 from core.pagination import page_for_request
 from core.serializers import IdCsvField
@@ -30,7 +32,11 @@ def run_list(request):
 
 @role_required(roles.ML_STAFF)
 def run_detail(request, pk: int):
-    return render(request, "training/run_detail.html", {"run": selectors.run_for_user(request.user, pk)})
+    run = selectors.run_for_user(request.user, pk)
+    # Hyper-parameters as a table of JSON values (null, true, 3e-05), never a Python dict.
+    hparams = display.number(run.resolved_hparams or run.hparams or {})
+    rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in sorted(hparams.items())]
+    return render(request, "training/run_detail.html", {"run": run, "hparams": rows})
 
 
 @role_required(roles.ML_STAFF)

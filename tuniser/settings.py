@@ -286,6 +286,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a field named `status` with different choices: name each enum, or
+    # drf-spectacular warns on every schema request and makes up names like Status398Enum.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "core.models.JobStatus",
+        "RecordingStatusEnum": "corpus.models.Recording.Status",
+        "ClipStatusEnum": "corpus.models.Clip.Status",
+        "ConsensusStatusEnum": "annotation.models.ClipConsensus.Status",
+        "ReleaseStatusEnum": "releases.models.Release.Status",
+    },
 }
 
 # --- The platform ------------------------------------------------------------------------------

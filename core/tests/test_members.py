@@ -174,3 +174,22 @@ def test_the_service_is_the_one_member_add_uses(cast, monkeypatch):
     assert result.created and result.generated_password
     member_role_remove(user=result.user, project=cast["a"], role="validator", by=cast["curator_a"])
     assert not cast["a"].members.filter(pk=result.user.pk).exists()
+
+
+def test_member_add_without_a_terminal_or_password_variable_says_what_to_do(cast, monkeypatch):
+    """`member_add ... --create < /dev/null` with no TUNISER_NEW_USER_PASSWORD: a one-line
+    CommandError, not getpass's EOFError traceback."""
+    import getpass
+    import sys
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.delenv("TUNISER_NEW_USER_PASSWORD", raising=False)
+    # No terminal: getpass falls back to reading stdin, which is /dev/null here.
+    monkeypatch.setattr(getpass, "getpass", getpass.fallback_getpass)
+    with open("/dev/null") as devnull:
+        monkeypatch.setattr(sys, "stdin", devnull)
+        before = users_and_links()
+        with pytest.raises(CommandError, match="TUNISER_NEW_USER_PASSWORD.*terminal"):
+            call_command("member_add", "nopw", "--project", "a", "--role", "annotator", "--create")
+    assert users_and_links() == before

@@ -92,7 +92,7 @@ def test_two_speakers_with_no_pause_are_cut_at_the_change(project, tmp_path, dat
     assert all(c.one_speaker_conf is not None and 0 <= c.one_speaker_conf <= 1 for c in clips)
     # the two voices are two clusters, each clip in the one of its speaker
     clusters = list(rec.speaker_clusters.order_by("index"))
-    assert len(clusters) == 2 and [c.label for c in clusters] == ["S01E03-spk1", "S01E03-spk2"]
+    assert len(clusters) == 2 and [c.label for c in clusters] == ["Nsibti S01E03-spk1", "Nsibti S01E03-spk2"]
     by_cluster = {}
     for c in clips:
         by_cluster.setdefault(c.speaker_cluster_id, set()).add(_speaker_at(truth, (c.start_s + c.end_s) / 2))
@@ -176,3 +176,28 @@ def test_the_speaker_step_can_be_turned_off(project, tmp_path, data_dir, curator
     assert run.n_speaker_changes is None
     assert not rec.speaker_clusters.exists()
     assert all(c.one_speaker_conf is None for c in rec.clips.filter(segmentation_run=run))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_recordings_of_one_episode_get_different_cluster_labels(project, tmp_path, data_dir):
+    """Two recordings of Nsibti S01E03 (two uploads of one episode) must not both call their
+    voices "S01E03-spk1"; a recording with no episode is named by its file."""
+    first = _segment(project, tmp_path, dialogue(data_dir, ["m", "f"], seconds=3.0, pause_s=0.6)[0])
+    (tmp_path / "again").mkdir()
+    second = _segment(
+        project, tmp_path / "again", dialogue(data_dir, ["f", "m"], seconds=3.0, pause_s=0.6)[0]
+    )
+    labels = [set(rec.speaker_clusters.values_list("label", flat=True)) for rec in (first, second)]
+    assert labels[0] and labels[1] and not labels[0] & labels[1], labels
+    assert all(label.startswith("Nsibti S01E03") for label in labels[0] | labels[1])
+    assert all(label.startswith(f"Nsibti S01E03#{second.pk}-spk") for label in labels[1])
+    # No episode: the file's stem, and the id only when two files share a name.
+    ravdess = services.source_get_or_create(project=project, title="RAVDESS")
+    recs = []
+    for i, name in enumerate(["03-01-05-01-01-01-01.wav", "03-01-05-01-01-01-02.wav"]):
+        samples = dialogue(data_dir, [["m"], ["f"]][i], seconds=2.0, pause_s=0.3)[0]
+        wav = mf.write_wav(tmp_path / name, samples)
+        recs.append(services.recording_ingest(source=ravdess, path=wav, segment=False).recording)
+    assert recs[0].pk != recs[1].pk
+    prefixes = [services.speaker_label_prefix(rec) for rec in recs]
+    assert prefixes == ["RAVDESS 03-01-05-01-01-01-01", "RAVDESS 03-01-05-01-01-01-02"]

@@ -460,3 +460,26 @@ def test_quiet_speech_is_found(params):
     assert len(regions) == 3
     # The quality figures still report the true (quiet) level.
     assert all(analysis.clip_quality(r.start, r.end, params)["level_dbfs"] < -40 for r in regions)
+
+
+def test_snr_is_capped_when_the_pauses_are_digital_silence(track):
+    """Broadcast audio gated to digital zeros between utterances: the ratio would read ~100 dB
+    (the tester saw 93.9-101.5 dB), a figure about the format; it is capped at SNR_CAP_DB."""
+    from core import display
+    from corpus.vad.core import SNR_CAP_DB
+
+    samples, sr, truth = track
+    gated = np.zeros_like(samples)
+    for a, b in truth[:6]:
+        s0, s1 = int(a * sr), int(b * sr)
+        gated[s0:s1] = samples[s0:s1]
+    analysis = analyse(gated[: int((truth[5][1] + 1.0) * sr)], sr)
+    for a, b in truth[:5]:
+        q = clip_quality(analysis, sr, a, b)
+        assert q["snr_db"] == SNR_CAP_DB == 60.0
+        assert display.snr(q["snr_db"]) == "≥ 60 dB"
+        # the raw-samples path caps too
+        assert clip_quality(gated, sr, a, b)["snr_db"] == SNR_CAP_DB
+    # A real noise bed is measured, not capped.
+    assert clip_quality(samples, sr, *truth[0])["snr_db"] < 40.0
+    assert display.snr(23.456) == "23.5 dB" and display.snr(None) == "—"

@@ -99,6 +99,8 @@ SEARCH_TICKS = 15  # a segment must overlap a smoothed region widened by 150 ms
 SPLIT_WINDOW_TICKS = 10  # 100 ms RMS for choosing split points
 SPLIT_TIE_DB = 1.0
 QUALITY_CONTEXT_S = 0.5
+# SNR estimates are capped here (see ``clip_quality``): above it the "noise" is digital silence.
+SNR_CAP_DB = 60.0
 
 ProgressFn = Callable[[float], None]
 DEFAULT_PARAMS = VadParams()  # frozen, so safe as a shared default
@@ -541,6 +543,8 @@ class Analysis:
                 noise = float(np.percentile(ctx_p, 10))
             noise = max(noise, 1e-12)
             snr = 10.0 * math.log10(max(sig - noise, noise * 1e-3) / noise)
+            # Pauses gated to digital zeros (broadcast encoders do it) would read ~100-120 dB.
+            snr = min(snr, SNR_CAP_DB)
         return {
             "level_dbfs": round(level, 2),
             "speech_ratio": round(speech_ratio, 4),
@@ -814,8 +818,13 @@ def clip_quality(
     * ``snr_db``: speech-to-noise estimate. Speech power = mean power of the clip's voiced 10 ms
       ticks (all ticks if none is voiced). Noise power = median power of the unvoiced ticks in the
       clip plus 0.5 s of context either side (the 10th percentile of all those ticks when fewer
-      than 10 are unvoiced). SNR = 10 log10((speech - noise) / noise), floored at -30 dB; digital
-      silence as noise gives about +120 dB.
+      than 10 are unvoiced). SNR = 10 log10((speech - noise) / noise), floored at -30 dB and
+      capped at ``SNR_CAP_DB`` (60 dB). Why the cap: when the pauses are digital silence (a
+      broadcast encoder's gate, zero padding) the noise power is set by rounding, not by the
+      room, and the ratio would read 90-120 dB, a figure about the format (16-bit PCM's
+      quantisation floor sits near -98 dBFS), not the recording. 60 dB is above any real speech
+      recording's noise floor (ITU-T P.56's speech level over a quiet studio's noise floor is
+      well under it), so 60 means "no measurable noise": the UI shows it as "≥ 60 dB".
 
     ``samples`` may be an ``Analysis`` of the whole recording (fast path: nothing is recomputed);
     otherwise 1-D (or (n, channels)) samples at ``sample_rate`` Hz, of which only the clip and

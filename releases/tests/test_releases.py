@@ -247,3 +247,54 @@ def test_releases_grouped_by_speaker_cluster_never_put_one_voice_in_two_splits(i
     for split in ("train", "validation", "test"):
         rows = [i for i in items if i["split"] == split and not i["augmented_copy"]]
         assert f"| {split} | {len({i['voice'] for i in rows})} | 0 |" in section
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exports_name_every_speaker_and_leave_out_empty_splits(imported, project):
+    """metadata.csv's `speaker`: the gold speaker, else the series speaker's name, else the
+    cluster's label; an 80/20 release has no validation row in the data card nor in
+    `release_build`'s output; counts of one read "1 clip"."""
+    import csv
+    import re
+
+    from corpus.models import SeriesSpeaker, SpeakerCluster
+    from releases.export import _metadata_csv
+
+    named = SeriesSpeaker.objects.create(project=project, series="Series", name="Sbouï")
+    unnamed = SeriesSpeaker.objects.create(project=project, series="Series", name="")
+    expected = {}
+    for clip in Clip.objects.order_by("pk"):
+        kind = clip.pk % 4  # 0: gold speaker kept; 1: a named voice; 2: an unnamed one; 3: unlinked
+        if kind == 0:
+            expected[clip.pk] = clip.speaker
+            continue
+        label = f"Series rec{clip.recording_id}-spk1"
+        cluster = SpeakerCluster.objects.create(
+            recording=clip.recording,
+            index=1,
+            label=label,
+            series_speaker={1: named, 2: unnamed}.get(kind),
+            clip_count=1,
+        )
+        Clip.objects.filter(pk=clip.pk).update(speaker="", speaker_cluster=cluster)
+        expected[clip.pk] = "Sbouï" if kind == 1 else label
+
+    out = io.StringIO()
+    call_command("release_build", "tv", "--split", "80/20", "--group-by", "recording", stdout=out)
+    printed = out.getvalue()
+    assert "validation" not in printed, printed
+    assert re.search(r"^  train +\d+ items: angry \d+", printed, re.M), printed
+    assert "items: \n" not in printed + "\n"
+    release = Release.objects.get(name="tv")
+    items = _manifest(release)
+    assert {i["split"] for i in items} == {"train", "test"}
+    rows = list(csv.DictReader(io.StringIO(_metadata_csv(items, ""))))
+    assert rows and all(row["speaker"] for row in rows)
+    assert all(row["speaker"] == expected[int(row["clip_id"])] for row in rows)
+
+    card = data_card(release, items)
+    assert "| validation |" not in card and "| train |" in card and "| test |" in card
+    assert "`speaker` names who speaks" in card
+    assert not re.search(r"\b1 clips\b", card)
+    one = data_card(release, [next(i for i in items if not i["augmented_copy"])])
+    assert "- gold: 1 clip\n" in one and not re.search(r"\b1 clips\b", one)

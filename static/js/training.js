@@ -31,6 +31,40 @@
     });
   }
 
+  const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : "—");
+
+  /* Curves per epoch; a family that trains in one pass (classical: scikit-learn, no epochs) has
+     no curve to draw, so its final scores are said instead. An axis no series uses is removed
+     (a run that logged losses only has no empty "Validation score" axis). */
+  function drawCurves(holder, run) {
+    const history = run.history || [];
+    if (run.family === "classical") {
+      const last = history.length ? history[history.length - 1] : {};
+      const parts = [];
+      if (last.val_ua != null) parts.push(`validation UA ${fmt(last.val_ua)}`);
+      if (last.val_macro_f1 != null) parts.push(`validation macro-F1 ${fmt(last.val_macro_f1)}`);
+      if (last.train_loss != null) parts.push(`train loss ${fmt(last.train_loss)}`);
+      const t = run.test_metrics;
+      if (t && t.ua != null) parts.push(`test UA ${fmt(t.ua)}`);
+      const done = parts.length ? `Final scores: ${parts.join(" · ")}.` : "Its scores appear here when it has finished.";
+      Charts.mount(holder, null, {
+        empty: `A classical model (scikit-learn) is fitted in one pass, with no epochs: there are no training curves. ${done}`,
+      });
+      return;
+    }
+    const chart = Charts.trainingCurves(holder, history, SERIES);
+    if (!chart) return;
+    const used = new Set(chart.data.datasets.map((d) => d.yAxisID));
+    let changed = false;
+    for (const id of ["loss", "score"]) {
+      if (!used.has(id) && chart.options.scales[id]) {
+        delete chart.options.scales[id];
+        changed = true;
+      }
+    }
+    if (changed) chart.update();
+  }
+
   async function refresh() {
     const response = await fetch(api, { headers: { Accept: "application/json" }, credentials: "same-origin" });
     if (!response.ok) return;
@@ -39,12 +73,12 @@
     const pct = Math.round(run.progress * 100);
     status.textContent = `${run.status} — epoch ${run.epoch}, step ${run.step}/${run.total_steps} (${pct}%)` +
       (run.resumed_from_epoch ? `, resumed after epoch ${run.resumed_from_epoch}` : "") + (run.error ? ` — ${run.error}` : "");
-    Charts.trainingCurves(document.getElementById("run-chart"), run.history || [], SERIES);
+    drawCurves(document.getElementById("run-chart"), run);
     drawConfusion(document.getElementById("run-confusion"), run.test_metrics);
     const metrics = document.getElementById("run-metrics");
     if (metrics && run.test_metrics) {
       const t = run.test_metrics;
-      metrics.textContent = `Test: UA ${t.ua.toFixed(3)} · WA ${t.wa.toFixed(3)} · macro-F1 ${t.macro_f1.toFixed(3)}`;
+      metrics.textContent = `Test: UA ${fmt(t.ua)} · WA ${fmt(t.wa)} · macro-F1 ${fmt(t.macro_f1)}`;
     }
     root.dataset.state = run.status;
     if (run.status === "queued" || run.status === "running") setTimeout(refresh, 2000);

@@ -3,6 +3,8 @@ server, filtered, searched, scoped to the user's projects."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -156,3 +158,29 @@ def test_the_run_list_page_pages_and_filters(client, ml, runs):
     html = client.get("/training/runs/?status=succeeded&search=lstm").content.decode()
     assert "1–5 of 5 runs" in html and html.count("data-run=") == 5
     assert "secret" not in client.get("/training/runs/?page=2").content.decode()
+
+
+def test_the_run_list_says_done_for_a_succeeded_run_and_a_percent_otherwise(client, ml, runs):
+    """A succeeded run's progress cell is not an empty bar: "100 % · done"."""
+    TrainingRun.objects.filter(family="classical").update(progress=0.35)
+    client.force_login(ml)
+    html = client.get("/training/runs/?status=succeeded").content.decode()
+    cells = re.findall(r'<td class="run-progress">(.*?)</td>', html, re.S)
+    assert len(cells) == 5 and all(c == "100 % · done" for c in cells), cells
+    html = client.get("/training/runs/?status=queued").content.decode()
+    cells = re.findall(r'<td class="run-progress">(.*?)</td>', html, re.S)
+    assert cells and all(c.endswith("</progress> 35 %") for c in cells), cells[:1]
+
+
+def test_the_run_page_shows_hyper_parameters_as_a_table_of_json_values(client, ml, runs):
+    run = TrainingRun.objects.filter(release=runs[0]).first()
+    TrainingRun.objects.filter(pk=run.pk).update(
+        resolved_hparams={"max_clip_s": None, "balanced": True, "C": 1.0, "lr": 3e-05, "kernel": "rbf"}
+    )
+    client.force_login(ml)
+    html = client.get(f"/training/runs/{run.pk}/").content.decode()
+    assert '<th scope="row">max_clip_s</th><td><code>null</code></td>' in html
+    assert '<th scope="row">balanced</th><td><code>true</code></td>' in html
+    assert '<th scope="row">lr</th><td><code>3e-05</code></td>' in html
+    assert "<code>&quot;rbf&quot;</code>" in html
+    assert "None" not in html and "True" not in html and "&#x27;max_clip_s&#x27;" not in html

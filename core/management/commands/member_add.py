@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -43,9 +44,20 @@ class Command(BaseCommand):
         # it would stay in the shell history); the members page shares the same service.
         password = None
         if not exists:
-            password = os.environ.get("TUNISER_NEW_USER_PASSWORD") or getpass.getpass(
-                f"Password for {username}: "
-            )
+            password = os.environ.get("TUNISER_NEW_USER_PASSWORD")
+            if not password:
+                # getpass needs a terminal: without one (a script, `< /dev/null`, CI) it would die
+                # with EOFError, so say what to do instead.
+                if not sys.stdin.isatty():
+                    raise CommandError(
+                        "No password: set TUNISER_NEW_USER_PASSWORD, or run this in a terminal."
+                    )
+                try:
+                    password = getpass.getpass(f"Password for {username}: ")
+                except EOFError as exc:
+                    raise CommandError(
+                        "No password: set TUNISER_NEW_USER_PASSWORD, or run this in a terminal."
+                    ) from exc
             if not password:
                 raise CommandError("Password refused: it is empty.")
         try:

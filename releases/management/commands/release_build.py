@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from core import display
 from core.access import project_get_default
 from core.models import Project
 from releases.balance import STRATEGIES
@@ -52,11 +53,14 @@ class Command(BaseCommand):
                 else " ".join(exc.messages)
             ) from exc
         self.stdout.write(
-            f"release {release.name} v{release.version}: {release.n_items} items, sha256 {release.checksum}"
+            f"release {release.name} v{release.version}: {display.count(release.n_items, 'item')}, "
+            f"sha256 {release.checksum}"
         )
         for split, labels in release.split_counts.items():
+            if not sum(labels.values()):
+                continue  # an 80/20 release has no validation split: leave it out, as the data card does
             self.stdout.write(
-                f"  {split:<10} {sum(labels.values()):>5} items: "
+                f"  {split:<10} {display.count(sum(labels.values()), 'item', 'items'):>11}: "
                 + ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
             )
         if release.counts.get("augmented_copies"):
