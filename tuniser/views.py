@@ -6,6 +6,7 @@ from django.templatetags.static import static
 
 from annotation import selectors as annotation_selectors
 from core import roles
+from core import selectors as core_selectors
 from corpus import selectors as corpus_selectors
 from inference import selectors as inference_selectors
 from training import selectors as training_selectors
@@ -29,6 +30,8 @@ def home(request):
             "ml_staff": has(roles.ML_STAFF),
         },
     }
+    if not any(context["sections"].values()) and not user.is_superuser:
+        context["curators_to_ask"] = list(core_selectors.curators_to_ask(user=user))
     if has(roles.VALIDATOR, roles.ANNOTATOR, roles.CURATOR):
         context["work"] = annotation_selectors.work_overview(user=user)
     if has(roles.ML_STAFF):
