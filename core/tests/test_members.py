@@ -174,3 +174,16 @@ def test_the_service_is_the_one_member_add_uses(cast, monkeypatch):
     assert result.created and result.generated_password
     member_role_remove(user=result.user, project=cast["a"], role="validator", by=cast["curator_a"])
     assert not cast["a"].members.filter(pk=result.user.pk).exists()
+
+
+def test_a_member_without_a_role_is_told_which_curators_to_ask(
+    client, django_user_model, project, curator, outsider
+):
+    from conftest import _user
+
+    _user(django_user_model, "newcomer", project=project)
+    client.force_login(django_user_model.objects.get(username="newcomer"))
+    html = client.get("/").content.decode()
+    assert 'data-section="no-role"' in html and "<strong>curator</strong>" in html
+    assert "outsider" not in html  # another project's curator is not theirs to ask
+    assert "member_add" not in html
