@@ -582,7 +582,12 @@ class DawidSkeneApi(CuratorApi):
         parameters=[PROJECT_PARAM],
         responses=inline_serializer(
             "AnnotatorConfusions",
-            {"categories": serializers.ListField(), "annotators": serializers.ListField()},
+            {
+                "categories": serializers.ListField(),
+                "annotators": serializers.ListField(),
+                "n_multi_label_clips": serializers.IntegerField(),
+                "min_clips": serializers.IntegerField(),
+            },
         ),
     )
     def get(self, request):

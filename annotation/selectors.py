@@ -281,6 +281,13 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
     return figures
 
 
+# Dawid-Skene is estimated only over at least this many clips labelled by 2+ annotators. With
+# fewer, EM has nothing to weigh one annotator against another with: a single label gives its
+# author "88.8 % accurate" from its own vote. 5 is a floor against such echoes, not a claim that
+# 5 clips estimate a C x C matrix well (the cards show the counts they rest on).
+DAWID_SKENE_MIN_CLIPS = 5
+
+
 def annotator_confusions(*, project: Project) -> dict:
     """Dawid-Skene's estimate of each annotator's confusion matrix (rows: true, columns: given).
 
@@ -291,7 +298,8 @@ def annotator_confusions(*, project: Project) -> dict:
     Returns:
         {"categories": emotion codes, "class_priors": C floats, "annotators": [{"user",
         "accuracy" (estimated P(vote is right)), "confusion" (C x C lists, rows sum to 1)}]}
-        with 4 decimals; just {"categories", "annotators": []} when nothing is labelled.
+        with 4 decimals, plus "n_multi_label_clips" (clips with 2+ labels) and "min_clips"
+        (DAWID_SKENE_MIN_CLIPS); "annotators" is [] below that minimum (nothing labelled, too).
     Raises:
         ValueError: a label whose emotion is no longer active (`project_votes`).
     """
@@ -301,13 +309,16 @@ def annotator_confusions(*, project: Project) -> dict:
     from annotation.consensus import project_votes
 
     votes, _clips, user_ids, codes = project_votes(project)
-    if votes.n_items == 0:
-        return {"categories": codes, "annotators": []}
+    n_multi = int((votes.votes_per_item() >= 2).sum()) if votes.n_items else 0
+    counts = {"n_multi_label_clips": n_multi, "min_clips": DAWID_SKENE_MIN_CLIPS}
+    if n_multi < DAWID_SKENE_MIN_CLIPS:
+        return {"categories": codes, "annotators": [], **counts}
     result = agreement.dawid_skene(votes)
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     accuracy = result.rater_accuracy()
     return {
         "categories": codes,
+        **counts,
         "class_priors": [round(float(p), 4) for p in result.priors],
         "annotators": [
             {

@@ -90,9 +90,11 @@ class MemberListInviteApi(CuratorApi):
             project=project,
             by=request.user,
         )
-        name, role = result.user.username, given.validated_data["role"]
+        name, role = result.user.username, roles.LABEL[given.validated_data["role"]]
         detail = (
-            f"{name} is now {role} in {project.slug}." if result.changed else f"{name} was already {role}."
+            f"{name} is now {role} in {project.name}."
+            if result.changed
+            else f"{name} was already {role} in {project.name}."
         )
         if result.created:
             detail = f"Created {name}. " + detail

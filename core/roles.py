@@ -11,6 +11,8 @@ CURATOR = "curator"
 ML_STAFF = "ml_staff"
 ALL_ROLES = (ANNOTATOR, VALIDATOR, CURATOR, ML_STAFF)
 # How messages name the people of each role ("Only curators and ML staff ...").
+# What a person reads: the role's name in pages and messages (the code stays in URLs and APIs).
+LABEL = {ANNOTATOR: "Annotator", VALIDATOR: "Validator", CURATOR: "Curator", ML_STAFF: "ML staff"}
 PLURAL = {ANNOTATOR: "annotators", VALIDATOR: "validators", CURATOR: "curators", ML_STAFF: "ML staff"}
 
 # Who may bring audio in and (re)segment it.

@@ -39,7 +39,7 @@ def member_of_project(*, project: Project, pk: int):
     """
     user = members_of_project(project=project).filter(pk=pk).first()
     if user is None:
-        raise ApplicationError(f"No member #{pk} in {project.slug}.", code="not_member", status=404)
+        raise ApplicationError(f"No member #{pk} in {project.name}.", code="not_member", status=404)
     return user
 
 
@@ -47,3 +47,21 @@ def member_roles_refresh(user):
     """`user` with `role_groups` read again (after a service changed them)."""
     user.role_groups = list(_role_groups().filter(user=user))
     return user
+
+
+def curators_to_ask(*, user) -> QuerySet:
+    """The curators of the projects `user` belongs to (not `user`), by username: the people a
+    member without a role asks for one. Someone in no project gets none (the page then points to
+    an administrator): curators of other projects are not theirs to see.
+    """
+    return (
+        get_user_model()
+        .objects.filter(
+            corpus_projects__in=Project.objects.filter(members=user),
+            groups__name=roles.CURATOR,
+            is_active=True,
+        )
+        .exclude(pk=user.pk)
+        .distinct()
+        .order_by("username")
+    )

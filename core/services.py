@@ -104,7 +104,7 @@ def _check_may_manage(*, by, user, project: Project) -> None:
     curated = set(Project.objects.filter(members=by).values_list("pk", flat=True))
     if not roles.user_has_role(by, roles.CURATOR) or project.pk not in curated:
         raise ApplicationError(
-            f"Only curators of {project.slug} may change its members.", code="not_curator", status=403
+            f"Only curators of {project.name} may change its members.", code="not_curator", status=403
         )
     if user is None:
         return
@@ -236,7 +236,7 @@ def member_role_remove(*, user, project: Project, role: str, by=None) -> None:
     with transaction.atomic():
         if not project.members.filter(pk=user.pk).exists() or not user.groups.filter(name=role).exists():
             raise ApplicationError(
-                f"{user.username} is not {role} in {project.slug}.", code="not_member", status=404
+                f"{user.username} is not {role} in {project.name}.", code="not_member", status=404
             )
         _check_may_manage(by=by, user=user, project=project)
         if by is not None and by.pk == user.pk and role == roles.CURATOR:

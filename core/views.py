@@ -72,5 +72,10 @@ def members_page(request):
     return render(
         request,
         "core/members.html",
-        {"project": project, "projects": projects_for_user(request.user), "roles": roles.ALL_ROLES},
+        {
+            "project": project,
+            "projects": projects_for_user(request.user),
+            "roles": [(code, roles.LABEL[code]) for code in roles.ALL_ROLES],
+            "role_labels": roles.LABEL,
+        },
     )

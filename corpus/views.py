@@ -26,6 +26,8 @@ def recording_list(request):
             "status": filterset.form.cleaned_data.get("status") if filterset.is_valid() else "",
             "filtered": any(v for k, v in request.GET.items() if k not in ("page", "page_size")),
             "can_ingest": True,
+            # "Upload one" is said only where the projects have none, not where a search found none.
+            "has_recordings": filterset.queryset.exists(),
         },
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,21 @@ def screenshot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+# The timeline's numbered labels that lie inside its visible strip and are not covered there.
+VISIBLE_TIME_LABELS = """() => {
+  const box = document.querySelector('#waveform-timeline').getBoundingClientRect();
+  return [...document.querySelectorAll('#waveform-timeline [part~="timeline-notch"]')]
+    .filter((n) => n.textContent.trim())
+    .filter((n) => {
+      const r = n.getBoundingClientRect();
+      if (r.left < box.left || r.left + 4 > box.right) return false;
+      const hit = document.elementFromPoint(r.left + 4, box.top + box.height / 2);
+      return Boolean(hit) && document.querySelector('#waveform-timeline').contains(hit);
+    })
+    .map((n) => n.textContent.trim());
+}"""
+
+
 def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     page, live_server, curator, data_dir, tmp_path
 ):
@@ -67,10 +83,13 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     good_link.wait_for(timeout=UPLOAD_TIMEOUT_MS)
     bad_row.locator(".u-error").wait_for(timeout=UPLOAD_TIMEOUT_MS)
     assert "Ingested" in good_row.inner_text()
+    # One line per upload: the server's sentence, its "recording #N" the link.
+    line = good_row.locator(".u-status").inner_text()
+    assert line.count("recording #") == 1 and line.startswith("Ingested as recording #"), line
     assert bad_row.locator(".u-error").inner_text().strip(), "the error row names what went wrong"
     assert "is-error" in bad_row.get_attribute("class")
     # Eager segmentation finished inside the request: the run bar shows the clips created.
-    good_row.get_by_text("clips created").wait_for()
+    good_row.get_by_text(re.compile(r"\d+ clips? created")).wait_for()
     screenshot(page, "upload")
 
     # The database agrees with the page.
@@ -98,6 +117,7 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
         "n => Number(document.querySelector('#waveform').dataset.regions) === n", arg=n_clips
     )
     assert page.locator('#waveform [part~="region"]').count() == n_clips
+    page.wait_for_function(f"() => ({VISIBLE_TIME_LABELS})().length >= 2")  # not under the regions
     assert page.locator("#clips tbody tr[data-clip]").count() == n_clips
     hist = chart_in(page, "#histogram")  # Chart.js, titled axes with units
     assert hist["scales"] == {"x": "Clip duration (s)", "y": "Clips (count)"}
@@ -124,6 +144,12 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
                    const wrapper = holder.firstElementChild.shadowRoot.querySelector('.wrapper');
                    return wrapper.scrollWidth > holder.clientWidth * 2 }"""
     )
+    # The time axis keeps numbers when zoomed: at least two labels inside the visible strip,
+    # each on top (no region over it).
+    page.wait_for_function(f"() => ({VISIBLE_TIME_LABELS})().length >= 2")
+    labels = page.evaluate(VISIBLE_TIME_LABELS)
+    assert all(re.fullmatch(r"(\d+:)?\d+(\.\d)?", t) for t in labels), labels
+    screenshot(page, "recording-zoomed")
     page.locator("h1").click()  # focus out of the form fields: Space belongs to the player there
     page.keyboard.press("Space")
     page.wait_for_selector('#play-pause[aria-pressed="true"]')
@@ -134,7 +160,7 @@ def test_curator_uploads_two_files_and_inspects_the_segmented_recording(
     page.fill("#min_clip_s", "0.5")
     page.click("#segment-submit")
     page.locator("#run-badge.badge-succeeded").wait_for(timeout=UPLOAD_TIMEOUT_MS)
-    assert "clips created" in page.inner_text("#run-label")
+    assert re.search(r"\d+ clips? created", page.inner_text("#run-label"))
     assert page.locator("#runs tbody tr[data-run]").count() == 2
     page.wait_for_function("() => !document.querySelector('#segment-submit').disabled")
     rec.refresh_from_db()

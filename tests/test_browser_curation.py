@@ -83,6 +83,39 @@ def label_clips(project, django_user_model, data_dir: Path, tmp_path: Path, plan
     return clip_ids
 
 
+def test_dashboard_with_one_label_says_so_instead_of_charting(
+    live_server, page, project, curator, django_user_model, data_dir, tmp_path
+):
+    """One label on one clip: no kappa, no consensus to compare with, no Dawid-Skene estimate."""
+    samples, rate = mf.ravdess_speech(data_dir, n=1)
+    source = corpus_services.source_get_or_create(project=project, title="Nouba", episode="S01E01")
+    with transaction.atomic():
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
+        ).recording
+    clone_clips(rec, 2)
+    anno = django_user_model.objects.create_user(username="anno", password="pw-anno")
+    anno.groups.add(Group.objects.get_or_create(name="annotator")[0])
+    project.members.add(anno)
+    clip_id = services.assignment_next(user=anno, project=project, kind=services.LABELLING).assignment.clip_id
+    services.annotation_submit(user=anno, clip_id=clip_id, emotion="happy", gender="male")
+
+    login(page, live_server, "curator")
+    page.goto(f"{live_server.url}/curation/dashboard/")
+    kappa = page.locator("#chart-kappa-per-category .chart-empty")
+    expect(kappa).to_contain_text("Too few labels")
+    expect(page.locator("#chart-kappa-per-category canvas")).to_have_count(0)
+    raters = page.locator("#chart-raters")
+    expect(raters.locator(".chart-empty")).to_contain_text("No clip has a consensus yet")
+    expect(raters.locator("canvas")).to_have_count(0)
+    ds = page.locator("#ds-annotators")
+    expect(ds).to_have_attribute("data-state", "too-few")
+    expect(ds).to_contain_text("Too few labels for reliability estimates")
+    expect(ds.locator(".ds-card")).to_have_count(0)
+    assert "accurate" not in ds.inner_text()
+    assert not page.js_errors, page.js_errors
+
+
 def test_dashboard_shows_the_api_figures_as_charts(
     live_server, page, project, curator, django_user_model, data_dir, tmp_path
 ):

@@ -83,6 +83,17 @@ def test_rejected_and_release_pages_page_on_the_server_and_search(page, live_ser
     page.click("#rejected-search button[type=submit]")
     expect(status).to_have_text("1–1 of 1 rejected clip")
     expect(page.locator(f"#rejected tbody tr[data-clip='{clips[0].pk}']")).to_have_count(1)
+    # One page: no links, and nothing stringified in their place.
+    assert "null" not in page.inner_text("#rejected-pager")
+    # The search is in the address: a bookmark (or a reload) finds the same clips.
+    assert "reason=music" in page.url
+    page.goto(f"{live_server.url}/curation/rejected/?q=Nouba&reason=music")
+    expect(status).to_have_text("1–1 of 1 rejected clip")
+    assert page.input_value("#rejected-search-text") == "Nouba"
+    assert page.input_value("#rejected-reason") == "music"
+    # Accepting the clip refreshes the count, not only the rows.
+    page.click(f"#rejected tbody tr[data-clip='{clips[0].pk}'] [data-accept]")
+    expect(status).to_have_text("0 rejected clips")
 
     page.goto(f"{live_server.url}/curation/releases/")
     status = page.locator("#release-pager [data-pager-status]")
@@ -94,4 +105,9 @@ def test_rejected_and_release_pages_page_on_the_server_and_search(page, live_ser
     page.click("#release-search button[type=submit]")
     expect(status).to_have_text("1–1 of 1 release")
     expect(page.locator('.release[data-name="ser7"]')).to_have_count(1)
+    assert "null" not in page.inner_text("#release-pager")
+    assert "search=ser7" in page.url
+    page.goto(f"{live_server.url}/curation/releases/?search=ser7")
+    expect(status).to_have_text("1–1 of 1 release")
+    assert page.input_value("#release-search-text") == "ser7"
     assert not page.js_errors, page.js_errors

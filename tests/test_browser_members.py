@@ -22,7 +22,9 @@ def test_a_person_added_on_the_members_page_logs_in_and_labels(live_server, page
     page.fill("#email", "sami@lab.tn")
     page.select_option("#role", "annotator")
     page.click("#invite")
-    expect(page.locator("#invite-result")).to_contain_text("Created sami. sami is now annotator in tuniser.")
+    # The role and the project by the names people read, not their codes.
+    assert page.locator("#role option[value=ml_staff]").inner_text() == "ML staff"
+    expect(page.locator("#invite-result")).to_contain_text("Created sami. sami is now Annotator in TuniSER.")
     password = page.inner_text("#generated-password")
     expect(page.locator('#members-table tr[data-user="sami"] [data-role="annotator"]')).to_be_visible()
     expect(page.locator('#members-table tr[data-user="sami"] td').nth(3)).to_have_text("no")  # not staff

@@ -7,6 +7,7 @@ from django.templatetags.static import static
 from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from core import roles
+from core import selectors as core_selectors
 from corpus import selectors as corpus_selectors
 from inference import selectors as inference_selectors
 from training import selectors as training_selectors
@@ -30,6 +31,8 @@ def home(request):
             "ml_staff": has(roles.ML_STAFF),
         },
     }
+    if not any(context["sections"].values()) and not user.is_superuser:
+        context["curators_to_ask"] = list(core_selectors.curators_to_ask(user=user))
     if has(roles.VALIDATOR, roles.ANNOTATOR, roles.CURATOR):
         annotation_services.assignments_expire_stale()  # the queue counts are then what /annotate/ serves
         context["work"] = annotation_selectors.work_overview(user=user)

@@ -162,3 +162,41 @@ def test_release_api_builds_and_reports_bad_parameters(labelled):
     assert r.status_code == 400
     assert api(annotators[0]).post("/api/releases/", {"name": "x"}, format="json").status_code == 403
     assert client.get("/api/releases/").json()["count"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_label_gets_an_empty_state_not_estimates(project, django_user_model, tmp_path, data_dir):
+    """One label on one clip: no kappa to chart, and no Dawid-Skene "accuracy" echoed from it."""
+    from annotation.selectors import DAWID_SKENE_MIN_CLIPS
+
+    ensure_guideline()
+    samples, rate = mf.ravdess_speech(data_dir, n=1)
+    source = corpus_services.source_get_or_create(project=project, title="Curation")
+    with transaction.atomic():
+        rec = corpus_services.recording_ingest(
+            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
+        ).recording
+    clone_clips(rec, 2)
+    anno = django_user_model.objects.create_user(username="anno", password="x")
+    anno.groups.add(Group.objects.get_or_create(name="annotator")[0])
+    curator = django_user_model.objects.create_user(username="cur", password="x")
+    curator.groups.add(Group.objects.get_or_create(name="curator")[0])
+    project.members.add(anno, curator)
+    clip_id = services.assignment_next(user=anno, project=project, kind=services.LABELLING).assignment.clip_id
+    services.annotation_submit(user=anno, clip_id=clip_id, emotion="happy", gender="male")
+
+    figures = api(curator).get("/api/agreement/").json()
+    assert not any(v is not None for v in figures["fleiss_kappa_per_category"])  # the page says so
+    body = api(curator).get("/api/agreement/annotators/").json()
+    assert body["annotators"] == []
+    assert (body["n_multi_label_clips"], body["min_clips"]) == (0, DAWID_SKENE_MIN_CLIPS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dawid_skene_is_estimated_from_the_minimum_on(labelled):
+    from annotation.selectors import DAWID_SKENE_MIN_CLIPS
+
+    _, _, curator = labelled
+    body = api(curator).get("/api/agreement/annotators/").json()
+    assert body["n_multi_label_clips"] == len(PLAN) >= DAWID_SKENE_MIN_CLIPS
+    assert len(body["annotators"]) == 3

@@ -193,3 +193,16 @@ def test_member_add_without_a_terminal_or_password_variable_says_what_to_do(cast
         with pytest.raises(CommandError, match="TUNISER_NEW_USER_PASSWORD.*terminal"):
             call_command("member_add", "nopw", "--project", "a", "--role", "annotator", "--create")
     assert users_and_links() == before
+
+
+def test_a_member_without_a_role_is_told_which_curators_to_ask(
+    client, django_user_model, project, curator, outsider
+):
+    from conftest import _user
+
+    _user(django_user_model, "newcomer", project=project)
+    client.force_login(django_user_model.objects.get(username="newcomer"))
+    html = client.get("/").content.decode()
+    assert 'data-section="no-role"' in html and "<strong>curator</strong>" in html
+    assert "outsider" not in html  # another project's curator is not theirs to ask
+    assert "member_add" not in html

@@ -147,3 +147,13 @@ def test_the_page_shows_n_of_m_pages_filters_and_searches(client, curator, corpu
     # a malformed page number shows the first page, one past the end the last
     assert "1–50 of 123" in client.get("/recordings/?page=x").content.decode()
     assert "101–123 of 123" in client.get("/recordings/?page=99").content.decode()
+
+
+def test_a_search_that_finds_nothing_says_so_and_offers_to_clear_it(client, curator, project, outsider):
+    client.force_login(curator)
+    html = client.get("/recordings/").content.decode()
+    assert "No recordings yet." in html and "Upload one" in html  # the project has none
+    bulk_recordings(project, 2)
+    html = client.get("/recordings/?search=no-such-episode").content.decode()
+    assert "No recording matches the search." in html and "data-clear-search" in html
+    assert "Upload one" not in html and "No recordings yet" not in html

@@ -123,7 +123,7 @@
           tooltip: { callbacks: { title: (items) => `${items[0].label} s`, label: (c) => `${c.parsed.y} clip${c.parsed.y === 1 ? "" : "s"}` } },
         },
       },
-    }, { label: `Clip durations: ${total} clips in ${hist.counts.length} bins from ${e[0]} to ${e[e.length - 1]} s`, height: 240 });
+    }, { label: `Clip durations: ${window.Studio ? window.Studio.plural(total, "clip") : total + " clips"} in ${hist.counts.length} bins from ${e[0]} to ${e[e.length - 1]} s`, height: 240 });
   }
 
   /* Horizontal or vertical bars: rows [{label, value|null, colour?}], value axis from `min` to `max`.

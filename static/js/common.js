@@ -62,6 +62,12 @@
     return { ok: response.ok, status: response.status, data };
   }
 
+  /* "1 clip", "2 clips", "1,234 clips"; `many` for words that do not just take an "s". */
+  function plural(n, one, many = one + "s") {
+    const count = Number(n) || 0;
+    return `${count.toLocaleString("en-US")} ${count === 1 ? one : many}`;
+  }
+
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs)) {
@@ -151,5 +157,5 @@
     return e.key.length === 1 || e.key === "Enter" || e.key === "Escape";
   }
 
-  window.Studio = { messageBox, isShortcutKey, getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, setProgress, progressBar, durationHistogram };
+  window.Studio = { messageBox, isShortcutKey, getCookie, csrfToken, fmtDuration, fmtTime, fmtBytes, api, el, plural, setProgress, progressBar, durationHistogram };
 })();

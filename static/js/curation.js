@@ -97,6 +97,7 @@
     const PAGE_SIZE = 50;
     const searchForm = document.getElementById("rejected-search");
     let total = 0;
+    const FILTERS = ["search", "reason"];
     let page = 1;
     const drawPager = window.StudioPager.pager(document.getElementById("rejected-pager"), { what: "rejected clips", one: "rejected clip", onPage: (n) => load(n) });
 
@@ -121,6 +122,9 @@
       total -= 1;
       showMessage(`Clip #${clip.clip} accepted: it is in the labelling pool now.`, "success");
       showCount();
+      // The pager and the page's rows come from the server again, so that "1–4 of 4" does not
+      // outlive the clip; a page emptied by the accept falls back to the one before it.
+      await load(tbody.querySelector("tr[data-clip]") || page === 1 ? page : page - 1);
     }
 
     function row(clip) {
@@ -147,7 +151,7 @@
     }
 
     async function load(n = 1) {
-      const params = { search: searchForm.elements.search.value.trim(), reason: searchForm.elements.reason.value };
+      const params = Object.fromEntries(FILTERS.map((name) => [name, searchForm.elements[name].value.trim()]));
       const url = window.StudioPager.listUrl(root.dataset.rejectedUrl, n, PAGE_SIZE, params);
       const { ok, status, data } = await api(url);
       if (!ok) {
@@ -156,6 +160,7 @@
       }
       page = n;
       total = data.count;
+      window.StudioPager.writeFilters(searchForm, FILTERS, page);
       tbody.replaceChildren(...data.results.map(row));
       showCount();
       drawPager(data, page, PAGE_SIZE);
@@ -166,7 +171,7 @@
       event.preventDefault();
       load(1);
     });
-    load(1);
+    load(window.StudioPager.readFilters(searchForm, FILTERS));
   }
 
   const rejectedRoot = document.getElementById("rejected-page");

@@ -19,7 +19,7 @@
   const fmt3 = (v) => (isNum(v) ? Number(v).toFixed(3) : "–");
   const fmt2 = (v) => (isNum(v) ? Number(v).toFixed(2) : "n/a");
   const pct = (v, digits = 0) => (isNum(v) ? `${(Number(v) * 100).toFixed(digits)} %` : "–");
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const { plural } = window.Studio;
   const emotionName = (code) => emotionNames[code] || code;
   const genderName = (code) => genderNames[code] || (code === "unknown" ? "Unknown" : code);
   const short = (text, n) => (text.length > n ? text.slice(0, n - 1) + "…" : text);
@@ -56,7 +56,7 @@
     const label = document.getElementById("sources-summary");
     if (!chosen.length) label.textContent = "All sources";
     else if (chosen.length === 1) label.textContent = chosen[0].parentElement.textContent.trim();
-    else label.textContent = `${chosen.length} sources`;
+    else label.textContent = plural(chosen.length, "source");
   }
 
   function filterQuery() {
@@ -122,7 +122,7 @@
     setFig("krippendorff_alpha", fmt3(d.krippendorff_alpha));
     setFig("unanimous", pct(levels.unanimous));
     setMeter("unanimous", levels.unanimous);
-    setFig("unanimous_hint", levels.n_items ? `${levels.n_unanimous} of ${levels.n_items} clips unanimous` : "No clip with 2+ labels");
+    setFig("unanimous_hint", levels.n_items ? `${levels.n_unanimous} of ${plural(levels.n_items, "clip")} unanimous` : "No clip with 2+ labels");
     setFig("at_least_two", pct(levels.at_least_two));
     setMeter("at_least_two", levels.at_least_two);
     setFig("at_least_two_hint", levels.n_items ? `${levels.n_at_least_two} of ${levels.n_items} · ${levels.n_none} with no majority` : "No clip with 2+ labels");
@@ -136,6 +136,8 @@
   // --- Fleiss' kappa per emotion: bars coloured by Landis & Koch band --------------------------
   const BAND_COLOUR = { poor: "#b42318", slight: "#dc6803", fair: "#ca8504", moderate: "#7a9a1a", substantial: "#2e8b57", almost_perfect: "#0f6e6e" };
   function kappaPerCategoryChart(box, categories, values) {
+    // Nothing defined (one label per clip, say): a sentence, not axes over "(n/a)" categories.
+    if (!values.some(isNum)) return Charts.mount(box, null, { empty: "Too few labels: κ per emotion needs clips labelled by 2+ annotators." });
     const rows = categories.map((code, i) => {
       const v = isNum(values[i]) ? Number(values[i]) : null;
       return { code, label: v == null ? `${emotionName(code)} (n/a)` : emotionName(code), value: v, colour: v == null ? null : BAND_COLOUR[kappaBand(v).key] };
@@ -150,6 +152,9 @@
 
   // --- agreement with the consensus: horizontal bars, lowest first ----------------------------
   function raterChart(box, rows) {
+    if (rows.length && !rows.some((r) => isNum(r.agreement))) {
+      return Charts.mount(box, null, { empty: "No clip has a consensus yet: nothing to compare each annotator with." });
+    }
     const sorted = [...rows].sort((a, b) => (isNum(a.agreement) ? a.agreement : 2) - (isNum(b.agreement) ? b.agreement : 2) || String(a.rater).localeCompare(String(b.rater)));
     const bars = sorted.map((r) => {
       const low = isNum(r.agreement) && r.agreement < 0.5;
@@ -351,9 +356,15 @@
     const cats = data.categories || [];
     if (!data.annotators || !data.annotators.length) {
       priorsNote.textContent = "";
-      box.replaceChildren(emptyNote("No labels yet."));
+      // Below the selector's minimum the estimates would only echo the few labels there are.
+      const few = data.n_multi_label_clips != null && data.min_clips != null && data.n_multi_label_clips < data.min_clips;
+      box.replaceChildren(emptyNote(few
+        ? `Too few labels for reliability estimates: ${plural(data.n_multi_label_clips, "clip")} labelled by 2+ annotators, ${data.min_clips} needed.`
+        : "No labels yet."));
+      box.dataset.state = few ? "too-few" : "empty";
       return;
     }
+    delete box.dataset.state;
     const priors = data.class_priors || [];
     priorsNote.textContent = "Estimated share of each emotion: " + cats.map((c, i) => `${emotionName(c)} ${pct(priors[i])}`).join(" · ") + ". Cells: % of that true emotion's clips; emotions with almost no clip are left out.";
     const sorted = [...data.annotators].sort((a, b) => (a.accuracy ?? 2) - (b.accuracy ?? 2));

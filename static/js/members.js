@@ -8,6 +8,10 @@
   const { api, el } = window.Studio;
   const form = document.getElementById("invite-form");
   const project = () => form.project.value || root.dataset.project;
+  const projectName = () => (form.project.selectedOptions[0] || {}).text || project();
+  // core.roles.LABEL: "ML staff" for ml_staff; the code stays what the API is sent.
+  const labels = JSON.parse(document.getElementById("role-labels").textContent);
+  const roleName = (code) => labels[code] || code;
 
   function message(box, text, kind) {
     box.textContent = text || "";
@@ -24,19 +28,19 @@
     tbody.replaceChildren(...(data.members.length ? data.members.map((m) => el("tr", { "data-user": m.username },
       el("td", { class: "name", text: m.username }),
       el("td", { text: m.email || "–" }),
-      el("td", {}, ...m.roles.map((r) => el("span", { class: "label-pill", "data-role": r }, r, " ",
-        el("button", { type: "button", class: "btn btn-secondary btn-sm", title: `Take the ${r} role from ${m.username}`, "aria-label": `Remove ${r} from ${m.username}`, onclick: () => removeRole(m, r) }, "×")))),
+      el("td", {}, ...m.roles.map((r) => el("span", { class: "label-pill", "data-role": r }, roleName(r), " ",
+        el("button", { type: "button", class: "btn btn-secondary btn-sm", title: `Take the ${roleName(r)} role from ${m.username}`, "aria-label": `Remove ${roleName(r)} from ${m.username}`, onclick: () => removeRole(m, r) }, "×")))),
       el("td", { text: m.is_staff ? "yes" : "no" }))) : [el("tr", {}, el("td", { colspan: 4, class: "empty", text: "Nobody yet." }))]));
     root.dataset.loaded = "true";
   }
 
   async function removeRole(member, role) {
-    if (!window.confirm(`Take the ${role} role from ${member.username}?`)) return;
+    if (!window.confirm(`Take the ${roleName(role)} role in ${projectName()} from ${member.username}?`)) return;
     const url = root.dataset.removeUrl.replace("/0/", `/${member.id}/`);
     const { ok, status, data } = await api(url, { method: "POST", body: { project: project(), role } });
     const box = document.getElementById("invite-message");
     if (!ok) message(box, (data && data.detail) || `The role could not be removed (${status}).`, "error");
-    else message(box, `${member.username} is no longer ${role}.`, "success");
+    else message(box, (data && data.detail) || `${member.username} is no longer ${roleName(role)} in ${projectName()}.`, "success");
     load();
   }
 

@@ -21,7 +21,8 @@
           el("span", { class: "small muted", text: `Page ${fmt(page)} of ${fmt(pages)}` }),
           el("button", { type: "button", class: "btn btn-secondary", rel: "next", disabled: !data.next, onclick: () => onPage(page + 1), text: "Next →" }))
         : null;
-      nav.replaceChildren(status, links);
+      // replaceChildren stringifies a null argument into the text "null": pass only what exists.
+      nav.replaceChildren(...[status, links].filter(Boolean));
       nav.dataset.count = String(data.count);
     };
   }
@@ -35,5 +36,33 @@
     return url.pathname + url.search;
   }
 
-  window.StudioPager = { pager, listUrl };
+  /* Filters live in the page's own URL too, so that a search can be bookmarked and Back returns
+     to it. `readFilters(form, names)` fills the form's fields `names` from the address (`q` is
+     accepted for `search`) and returns the page number there (1 by default);
+     `writeFilters(form, names, page)` puts them back with history.replaceState, so that paging
+     and searching do not pile up history entries. */
+  function readFilters(form, names) {
+    const query = new URLSearchParams(window.location.search);
+    for (const name of names) {
+      const value = query.get(name) ?? (name === "search" ? query.get("q") : null);
+      if (value != null && form.elements[name]) form.elements[name].value = value;
+    }
+    const page = parseInt(query.get("page") || "1", 10);
+    return page > 0 ? page : 1;
+  }
+
+  function writeFilters(form, names, page) {
+    const url = new URL(window.location.href);
+    url.searchParams.delete("q");
+    for (const name of names) {
+      const value = form.elements[name] ? form.elements[name].value.trim() : "";
+      if (value) url.searchParams.set(name, value);
+      else url.searchParams.delete(name);
+    }
+    if (page > 1) url.searchParams.set("page", String(page));
+    else url.searchParams.delete("page");
+    if (url.href !== window.location.href) window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+
+  window.StudioPager = { pager, listUrl, readFilters, writeFilters };
 })();

@@ -38,6 +38,22 @@
   const clipAudio = document.getElementById("clip-audio");
 
   // --- waveform -----------------------------------------------------------------------------
+  /* Timeline plugin options for `pxPerSec`: a label every `step` seconds, the smallest "nice"
+     step at least 80 px apart, and 5 ticks per step (the plugin compares times in hundredths). */
+  const NICE_STEPS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+  function timelineSteps(pxPerSec) {
+    const step = NICE_STEPS.find((s) => s * pxPerSec >= 80) || NICE_STEPS[NICE_STEPS.length - 1];
+    const digits = step < 1 ? 1 : 0;
+    return {
+      timeInterval: step / 5, primaryLabelInterval: step, secondaryLabelInterval: step,
+      formatTimeCallback: (t) => {
+        const m = Math.floor(t / 60 + 1e-9);
+        const s = (t - m * 60).toFixed(digits);
+        return m ? `${m}:${s.padStart(digits ? 4 : 2, "0")}` : s;
+      },
+    };
+  }
+
   async function loadWaveform() {
     const holder = document.getElementById("waveform");
     const loading = document.getElementById("waveform-loading");
@@ -57,8 +73,17 @@
     loading.remove();
     regions = WaveSurfer.Regions.create();
     const plugins = [regions];
+    // The timeline has its own box under the waveform: inside wavesurfer's wrapper the regions
+    // (z-index 5, full height) lay over its labels. The box follows the waveform's scroll.
+    let timeline = null;
+    const timelineBox = el("div", { class: "waveform-timeline", id: "waveform-timeline", "aria-hidden": "true" });
     if (WaveSurfer.Timeline) {
-      plugins.push(WaveSurfer.Timeline.create({ height: 16, style: { color: "#9fb6bb", fontSize: "10px" } }));
+      holder.after(timelineBox);
+      timeline = WaveSurfer.Timeline.create({
+        container: timelineBox, height: 18, ...timelineSteps(holder.clientWidth / Math.max(data.duration, 1e-3)),
+        style: { color: "#4d6b70", fontSize: "11px" },
+      });
+      plugins.push(timeline);
     }
     // The media element streams the recording; only its metadata is fetched up front. The peaks
     // come from the server, so the browser never downloads and decodes the whole file to draw it.
@@ -93,13 +118,29 @@
       const start = ws.getScroll() / pxPerSec;
       return [start, Math.min(total, start + width / pxPerSec)];
     };
-    ws.on("scroll", (start, end) => { view = [start, end]; renderLanes(); });
-    ws.on("zoom", () => { view = visible(); renderLanes(); });
+    const syncTimeline = () => {
+      const inner = timelineBox.firstElementChild;
+      if (!timeline || !inner) return;
+      inner.style.width = `${ws.getWrapper().scrollWidth}px`;
+      inner.style.transform = `translateX(${-ws.getScroll()}px)`;
+    };
+    // Labels about every 80 px at any zoom (the plugin's defaults label every 5 or 10 s only,
+    // so a zoomed view showed "0" and bare ticks).
+    const retime = () => {
+      if (!timeline) return;
+      Object.assign(timeline.options, timelineSteps(ws.getWrapper().scrollWidth / total));
+      timeline.initTimeline();
+      syncTimeline();
+    };
+    ws.on("scroll", (start, end) => { view = [start, end]; renderLanes(); syncTimeline(); });
+    ws.on("zoom", () => { view = visible(); renderLanes(); retime(); });
+    ws.on("redraw", syncTimeline);
     ws.on("ready", () => {
       wsReady = true;
       view = [0, total];
       renderLanes();
       renderRegions();
+      retime();
       playBtn.disabled = false;
       zoom.disabled = false;
       holder.dataset.ready = "true";
@@ -343,7 +384,7 @@
     badge.textContent = run.status;
     setProgress(bar, finished ? 1 : run.progress, { done: run.status === "succeeded", failed: run.status === "failed" });
     if (run.status === "succeeded") {
-      label.textContent = `${run.n_clips_created ?? 0} clips created, ${run.n_clips_replaced ?? 0} replaced, ${run.n_clips_kept ?? 0} kept.`;
+      label.textContent = `${window.Studio.plural(run.n_clips_created ?? 0, "clip")} created, ${run.n_clips_replaced ?? 0} replaced, ${run.n_clips_kept ?? 0} kept.`;
     } else if (run.status === "failed") {
       label.textContent = run.error || "The segmentation failed.";
       label.classList.add("error-text");

@@ -149,7 +149,7 @@
       showErrors(data, code);
       return;
     }
-    alertBox(document.getElementById("form-message"), `Built ${data.name} v${data.version}: ${data.n_items} items.`, "success");
+    alertBox(document.getElementById("form-message"), `Built ${data.name} v${data.version}: ${window.Studio.plural(data.n_items, "item")}.`, "success");
     const list = document.getElementById("release-list");
     list.querySelector(".empty")?.remove();
     const card = releaseCard(data);
@@ -157,6 +157,7 @@
     list.prepend(card);
     total += 1;
     updateCount();
+    if (lastList) drawPager({ ...lastList.data, count: total }, lastList.page, PAGE_SIZE); // the new one counts
     card.scrollIntoView({ block: "nearest", behavior: "smooth" });
   });
 
@@ -236,7 +237,9 @@
   // The list is paged on the server (GET /api/releases/?page=&page_size=&search=&status=).
   const PAGE_SIZE = 20;
   let total = 0;
+  let lastList = null; // {data, page}: the page drawn last, redrawn when a build adds a release
   const searchForm = document.getElementById("release-search");
+  const FILTERS = ["search", "status"];
   const drawPager = window.StudioPager.pager(document.getElementById("release-pager"), { what: "releases", one: "release", onPage: (n) => loadReleases(n) });
 
   function updateCount() {
@@ -245,7 +248,7 @@
 
   async function loadReleases(page = 1) {
     const list = document.getElementById("release-list");
-    const params = { search: searchForm.elements.search.value.trim(), status: searchForm.elements.status.value };
+    const params = Object.fromEntries(FILTERS.map((name) => [name, searchForm.elements[name].value.trim()]));
     const url = window.StudioPager.listUrl(cfg.releasesUrl, page, PAGE_SIZE, params);
     const { ok, status, data } = await api(url).catch(() => ({ ok: false, status: 0, data: null }));
     if (!ok) {
@@ -258,8 +261,10 @@
     const empty = filtered ? "No release matches." : "No release yet: build the first one above.";
     list.replaceChildren(...(data.results.length ? data.results.map(releaseCard) : [el("p", { class: "empty card", text: empty })]));
     total = data.count;
+    window.StudioPager.writeFilters(searchForm, FILTERS, page);
     updateCount();
     drawPager(data, page, PAGE_SIZE);
+    lastList = { data, page };
     root.dataset.loaded = "true";
   }
 
@@ -326,7 +331,7 @@
     } else {
       document.getElementById("label-set").replaceChildren(el("span", { class: "error-text small", text: "The labels could not be loaded." }));
     }
-    await loadReleases();
+    await loadReleases(window.StudioPager.readFilters(searchForm, FILTERS));
   }
 
   start();

@@ -158,16 +158,26 @@
     return el("a", { href: body.url, class: "u-link" }, text || `Recording #${body.id}`);
   }
 
+  /* One line per upload: the server's sentence ("Ingested as recording #2 (50.0 s of audio).")
+     with its "recording #2" as the link, rather than the same facts three times. */
+  function answerLine(body, fallback) {
+    const name = `recording #${body.id}`;
+    const detail = body.detail || "";
+    const at = detail.indexOf(name);
+    if (at < 0) return [el("strong", { text: fallback }), " · ", recordingLink(body, `Open ${name}`)];
+    return [detail.slice(0, at), recordingLink(body, name), detail.slice(at + name.length)];
+  }
+
   function handleAnswer(item, code, body) {
     body = body && typeof body === "object" ? body : {};
     if (code === 201) {
       setProgress(item.bar, 1, { done: true });
-      setStatus(item, [el("strong", { text: "Ingested" }), " · ", recordingLink(body, `Open recording #${body.id}`), el("span", { class: "muted", text: ` · ${body.detail || ""}` })], "");
+      setStatus(item, answerLine(body, "Ingested"), "");
       if (body.segmentation_run) watchRun(item, body.segmentation_run);
       finish(item, "ok");
     } else if (code === 200 && body.duplicate) {
       setProgress(item.bar, 1, { done: true });
-      setStatus(item, [el("strong", { text: "Already ingested" }), " · ", recordingLink(body, `Open recording #${body.id}`), el("span", { class: "muted", text: ` · ${body.detail || ""}` })], "");
+      setStatus(item, answerLine(body, "Already ingested"), "");
       finish(item, "ok");
     } else {
       setProgress(item.bar, 1, { failed: true });
@@ -190,7 +200,7 @@
       const finished = r.status === "succeeded" || r.status === "failed";
       setProgress(bar, finished ? 1 : r.progress, { done: r.status === "succeeded", failed: r.status === "failed" });
       if (r.status === "succeeded") {
-        label.replaceChildren(el("span", { class: "badge badge-succeeded", text: "Segmented" }), ` ${r.n_clips_created ?? 0} clips created`);
+        label.replaceChildren(el("span", { class: "badge badge-succeeded", text: "Segmented" }), ` ${window.Studio.plural(r.n_clips_created ?? 0, "clip")} created`);
       } else if (r.status === "failed") {
         label.replaceChildren(el("span", { class: "badge badge-failed", text: "Segmentation failed" }), " ", el("span", { class: "error-text", text: r.error || "" }));
       } else {
