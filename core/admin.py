@@ -46,19 +46,24 @@ def json_block(value) -> SafeString | str:
 
 def mapping_table(mapping: dict | None, fmt=_cell) -> SafeString | str:
     """A {name: value} dict (hyper-parameters, metrics, probabilities) as a two-column table,
-    each value through `fmt`; a dash when empty."""
+    each value through `fmt`, names in alphabetical order (PostgreSQL's jsonb does not keep the
+    order a dict was written in, so only a sorted order reads the same on every database); a
+    dash when empty."""
     if not mapping:
         return display.DASH
-    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, fmt(v)) for k, v in mapping.items()))
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", ((k, fmt(mapping[k])) for k in sorted(mapping))
+    )
     return format_html("<table>{}</table>", rows)
 
 
 def rows_table(rows: list[dict] | None) -> SafeString | str:
     """A list of records (a training history, one dict per epoch) as a table: one row per
-    record, one column per key (in first-seen order); a dash when empty."""
+    record, one column per key: `epoch` first, then the others in alphabetical order (jsonb
+    reorders keys, see `mapping_table`); a dash when empty."""
     if not rows:
         return display.DASH
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = sorted({k for row in rows for k in row}, key=lambda k: (k != "epoch", k))
     head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
     body = format_html_join(
         "",

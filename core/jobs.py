@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -124,7 +124,8 @@ def job_give_up(model: type[JobRow], pk: int) -> bool:
 
     That is: RUNNING with a stale heartbeat and `attempts` >= `max_attempts()` (a job that kills
     its worker every time, or workers that keep dying). The row becomes FAILED with "Worker lost
-    during attempt N of M; giving up.", then the job type's registered `on_give_up` runs.
+    during attempt N of M; giving up.", and the job type's registered `on_give_up` runs in the
+    same transaction.
 
     Args:
         model: the JobRow subclass.
@@ -141,15 +142,18 @@ def job_give_up(model: type[JobRow], pk: int) -> bool:
     if attempts is None:
         return False
     error = f"Worker lost during attempt {attempts} of {cap}; giving up."
-    # Conditional on what was read: a row claimed or finished in between is left alone.
-    if not model.objects.filter(model.stale_q(), pk=pk, attempts=attempts).update(
-        status=JobStatus.FAILED, error=error, finished_at=timezone.now()
-    ):
-        return False
-    logger.warning("%s %s: %s", model.__name__, pk, error)
     job_type = _JOB_TYPES.get(model)
-    if job_type is not None and job_type.on_give_up:
-        import_string(job_type.on_give_up)(pk=pk, error=error)
+    # One transaction with the clean-up: nobody sees the row failed while what it leaves behind
+    # (a recording still "segmenting") is not cleaned up yet.
+    with transaction.atomic():
+        # Conditional on what was read: a row claimed or finished in between is left alone.
+        if not model.objects.filter(model.stale_q(), pk=pk, attempts=attempts).update(
+            status=JobStatus.FAILED, error=error, finished_at=timezone.now()
+        ):
+            return False
+        if job_type is not None and job_type.on_give_up:
+            import_string(job_type.on_give_up)(pk=pk, error=error)
+    logger.warning("%s %s: %s", model.__name__, pk, error)
     return True
 
 
