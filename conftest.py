@@ -180,6 +180,15 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, message
     raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {message}")
 
 
+def api(user):
+    """A DRF APIClient authenticated as `user` (no login form: for API tests)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
 @pytest.fixture
 def project(db):
     from core.access import project_get_default

@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from annotation.models import ClipConsensus, LabelOption
 from annotation.tests.test_rejected_list import rejected_clips
-from conftest import _user
+from conftest import _user, api
 from core.models import Project
 from corpus.models import Clip, SpeakerCluster
 from corpus.tests.test_recording_list import bulk_recordings
@@ -48,12 +47,6 @@ def clips(project, other_curator):
     theirs = bulk_recordings(Project.objects.get(slug="other"), 1, title="Nouba", episode="S02E07")[0]
     rejected_clips(theirs, 20, status=Clip.Status.ACCEPTED)
     return choufli, nouba, cluster
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_clips_are_paged_with_a_count(curator, clips):

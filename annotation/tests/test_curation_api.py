@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.db import transaction
-from rest_framework.test import APIClient
 from statsmodels.stats.inter_rater import fleiss_kappa
 
 from annotation import services
 from annotation.guideline import ensure_guideline
 from annotation.models import ClipConsensus
 from annotation.tests.factories import clone_clips
+from conftest import api
 from corpus import services as corpus_services
 from corpus.tests import media_files as mf
 
@@ -58,12 +58,6 @@ def labelled(project, django_user_model, tmp_path, data_dir):
     curator.groups.add(Group.objects.get_or_create(name="curator")[0])
     project.members.add(curator)
     return clip_ids, annotators, curator
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,10 +7,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from annotation.models import RejectionReason, ValidationVote
-from conftest import _user
+from conftest import _user, api
 from core.models import Project
 from corpus.models import Clip, SpeakerCluster
 from corpus.tests.test_recording_list import bulk_recordings
@@ -62,12 +61,6 @@ def rejected(project, curator, other_curator, django_user_model):
     theirs = bulk_recordings(Project.objects.get(slug="other"), 1, title="Secret", episode="S02E07")[0]
     rejected_clips(theirs, 25)
     return choufli, nouba, cluster
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_rejected_clips_are_paged_with_a_count(curator, rejected):

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
+from conftest import api
 from core.models import Project
 from core.pagination import MAX_PAGE_SIZE
 from corpus.models import Recording, Source
@@ -31,12 +31,6 @@ def bulk_recordings(project, n: int, *, title: str = "Choufli Hal", episode: str
         for i in range(n)
     ]
     return Recording.objects.bulk_create(rows)
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
+from conftest import api
 from core.models import Project
 from corpus.models import SeriesSpeaker
 
@@ -22,12 +22,6 @@ def voices(project, outsider):
             for _ in range(7)
         ]
     )
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_voices_are_paged_filtered_and_searched(curator, voices):

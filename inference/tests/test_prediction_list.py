@@ -4,10 +4,9 @@ server, filtered by model version, label, confidence, series, episode, recording
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from annotation.tests.test_rejected_list import rejected_clips
-from conftest import _user
+from conftest import _user, api
 from core.models import Project
 from corpus.models import Clip, SpeakerCluster
 from corpus.tests.test_recording_list import bulk_recordings
@@ -61,12 +60,6 @@ def predictions(project, other_ml):
     theirs = bulk_recordings(other, 1, title="Nouba", episode="S02E07")[0]
     predict(model_version(other, "secret"), rejected_clips(theirs, 12), "angry", 0.95)
     return v1, nouba, cluster
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_predictions_are_paged_with_a_count(curator, predictions):

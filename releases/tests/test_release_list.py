@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
-from conftest import _user
+from conftest import _user, api
 from core.models import Project
 from releases.models import Release
 
@@ -39,12 +38,6 @@ def releases(project, other_curator):
     releases_in(project, "ser4", 55)
     releases_in(project, "ser7-failed", 2, status=Release.Status.FAILED)
     releases_in(Project.objects.get(slug="other"), "secret", 30)
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_releases_are_paged_with_a_count(curator, releases):

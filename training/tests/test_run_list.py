@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from rest_framework.test import APIClient
 
-from conftest import _user
+from conftest import _user, api
 from core.models import Project
 from releases.models import Release
 from training.models import ModelVersion, TrainingRun
@@ -72,12 +71,6 @@ def runs(project, other_ml):
             labels=[],
         )
     return ser4, ser7, theirs
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_runs_are_paged_with_a_count(ml, runs):
