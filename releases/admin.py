@@ -20,8 +20,8 @@ class LabelMappingAdmin(admin.ModelAdmin):
 @admin.register(GoldLabel)
 class GoldLabelAdmin(ReadOnlyAdmin):
     project_field = "clip__recording__project"
-    list_display = ["clip", "corpus", "original_label", "emotion", "gender"]
-    list_filter = ["corpus", "emotion"]
+    list_display = ["clip", "corpus", "original_label", "emotion", "gender", "split"]
+    list_filter = ["corpus", "emotion", "split"]
 
 
 class ReleaseExportInline(admin.TabularInline):

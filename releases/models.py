@@ -19,13 +19,22 @@ from corpus.models import Clip
 
 
 class GoldLabel(models.Model):
-    """A label that came with an imported corpus (RAVDESS, EmoDB...): counts as gold, not as votes."""
+    """A label that came with an imported corpus (RAVDESS, EmoDB...): counts as gold, not as votes.
+
+    It also keeps what the corpus said about the clip beyond its label and speaker: its split and
+    its other metadata (releases.importers)."""
 
     clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="gold_label")
     corpus = models.CharField(max_length=30)
     original_label = models.CharField(max_length=60)
     emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
     gender = models.ForeignKey(LabelOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The split the corpus put the clip in (an imported release: audiofolder metadata, a manifest's
+    # `split` column), "" when it says none.
+    split = models.CharField(max_length=10, blank=True)
+    # Everything else the corpus says about the clip (a manifest's extra columns, its transcript:
+    # the platform keeps no other transcripts), as {column: value}.
+    metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "annotation_goldlabel"
