@@ -558,9 +558,10 @@ def pattern_compile(pattern: str) -> re.Pattern:
     """Compile a path pattern ("{speaker}/{*}_{label} ({*}).wav") to a regular expression.
 
     `{name}` captures a part of one path component (no "/"; name: letters, digits, "_"),
-    `{*}` matches anything (across folders too) without capturing, and the literal text between
-    them must match exactly, except the extension, matched whatever its case. Where a path could
-    be cut two ways, the earlier parts take as much as they can.
+    `{*}` matches anything inside one component without capturing (as a shell's `*`), `{**}`
+    anything across folders too, and the literal text between them must match exactly, except
+    the extension, matched whatever its case. Where a path could be cut two ways, the earlier
+    parts take as much as they can.
 
     Args:
         pattern: the pattern, "/" between folders, relative to the corpus folder.
@@ -586,6 +587,8 @@ def pattern_compile(pattern: str) -> re.Pattern:
         parts.append(literal(pattern[pos : m.start()], last=False))
         name = m.group(1).strip()
         if name == "*":
+            parts.append("[^/]*")
+        elif name == "**":
             parts.append(".*")
         elif re.fullmatch(r"[A-Za-z_]\w*", name, flags=re.ASCII):
             if name in names:
@@ -595,7 +598,7 @@ def pattern_compile(pattern: str) -> re.Pattern:
         else:
             raise ValueError(
                 f"'{{{m.group(1)}}}' in the pattern '{pattern}' is not a field: use {{name}} "
-                "(letters, digits, _) or {*}."
+                "(letters, digits, _), {*} or {**}."
             )
         pos = m.end()
     parts.append(literal(pattern[pos:], last=True))
