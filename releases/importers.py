@@ -13,6 +13,7 @@ unknown names, bad rows and unmapped labels are reported, never guessed.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections import Counter
@@ -364,6 +365,11 @@ class Table:
     rows: list[tuple[int, int, dict | str]]
 
 
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON: the database's JSON columns refuse them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def table_read(path: Path) -> Table:
     """Read a CSV (header row; UTF-8, a BOM allowed) or JSON Lines file (one object a line).
 
@@ -382,29 +388,32 @@ def table_read(path: Path) -> Table:
         raise ValueError(f"Cannot read '{path}': {exc}.") from exc
     rows: list[tuple[int, int, dict | str]] = []
     if path.suffix.lower() == ".csv":
-        reader = csv.reader(text.splitlines(keepends=True))
+        reader = csv.reader(io.StringIO(text, newline=""))
         try:
             columns = [c.strip() for c in next(reader, [])]
+            start = reader.line_num + 1  # a row's first line (a quoted cell may span lines)
             for n, cells in enumerate(reader, start=1):
+                line, start = start, reader.line_num + 1
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) > len(columns):
-                    rows.append((n, reader.line_num, f"{len(cells)} cells for {len(columns)} columns"))
+                    rows.append((n, line, f"{len(cells)} cells for {len(columns)} columns"))
                 else:
-                    rows.append((n, reader.line_num, dict(zip(columns, cells, strict=False))))
+                    rows.append((n, line, dict(zip(columns, cells, strict=False))))
         except csv.Error as exc:
             raise ValueError(f"'{path}' is not a readable CSV file: {exc}.") from exc
         return Table(path, columns, rows)
     columns: dict[str, None] = {}
     n = 0
-    for line_num, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: JSON strings may hold other line separators (U+2028).
+    for line_num, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         n += 1
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rows.append((n, line_num, f"not JSON ({exc.msg})"))
+            row = json.loads(line, parse_constant=_no_constant)
+        except ValueError as exc:
+            rows.append((n, line_num, f"not JSON ({getattr(exc, 'msg', exc)})"))
             continue
         if not isinstance(row, dict):
             rows.append((n, line_num, "not a JSON object"))

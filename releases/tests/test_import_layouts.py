@@ -426,3 +426,7 @@ def test_an_audiofolder_without_label_column_takes_the_folder_and_reports_unlist
     assert report.unknown_names == ["test/neutral/unlisted.wav: not listed in any metadata file"]
     splits = dict(GoldLabel.objects.values_list("clip__speaker", "split"))
     assert splits == {"s1": "train", "s2": "validation"}  # the column's split, else the folder's
+    # The command builds no release from a corpus it could not import whole.
+    out, status = _run(root, "--format", "audiofolder")
+    assert status == 1 and "release hf not built: import every file first" in out, out
+    assert not Release.objects.exists()
