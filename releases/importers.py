@@ -480,10 +480,19 @@ def _table_entries(
             entries.append(Entry(where, None, skip=BadRow(row)))
             continue
         value = _text(row.get(path_column))
-        if not value:
+        path = base / value if value else None  # an absolute value stays itself
+        try:
+            # An export's augmented copy is no recording of its own, present or not.
+            copy = _text(row.get("augmented_copy"))
+            if copy not in ("", "0") and _copy_index(copy) > 0:
+                entries.append(Entry(where, path, skip=AugmentedCopy(f"augmented copy {copy}")))
+                continue
+        except ImportSkip as exc:
+            entries.append(Entry(where, path, skip=BadRow(str(exc))))
+            continue
+        if path is None:
             entries.append(Entry(where, None, skip=BadRow(f"no {path_column}")))
             continue
-        path = base / value  # an absolute value stays itself
         if not path.is_file():
             entries.append(Entry(where, path, skip=BadRow(f"file not found: {value}")))
             continue
@@ -491,21 +500,22 @@ def _table_entries(
         if label_of is not None and "label" not in table.columns:
             values["label"] = label_of(path)
         try:
-            if _text(values.get("augmented_copy")) not in ("", "0"):
-                if int(float(values["augmented_copy"])) > 0:
-                    raise AugmentedCopy(f"augmented copy {values['augmented_copy']}")
             parsed = _parsed(
                 values, known=known, genders=genders, folder_split=split_of(path) if split_of else ""
             )
-        except AugmentedCopy as exc:
-            entries.append(Entry(where, path, skip=exc))
-            continue
-        except (ImportSkip, ValueError) as exc:
+        except ImportSkip as exc:
             entries.append(Entry(where, path, skip=BadRow(str(exc))))
             continue
         name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         entries.append(Entry(name, path, parsed))
     return entries
+
+
+def _copy_index(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ImportSkip(f"augmented_copy '{value}' is not a whole number") from None
 
 
 def audiofolder_entries(root: Path) -> list[Entry]:

@@ -27,7 +27,9 @@ formats (PATH is a folder, except for manifest):
                 speaker, gender and split kept, augmented copies skipped. With splits, the
                 import also builds a release with the same splits (--release)
   pattern       any tree, read by --pattern: "{speaker}/{*}_{label} ({*}).wav"; {name}
-                captures part of one folder or file name, {*} matches anything
+                captures part of one folder or file name, {*} matches anything inside one
+                name, {**} anything across folders; the rest must match exactly (the
+                extension in any case)
 
 Labels that are emotion codes (angry, happy...) need no mapping in folder, manifest,
 audiofolder and pattern imports."""
