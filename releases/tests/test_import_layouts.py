@@ -430,3 +430,32 @@ def test_an_audiofolder_without_label_column_takes_the_folder_and_reports_unlist
     out, status = _run(root, "--format", "audiofolder")
     assert status == 1 and "release hf not built: import every file first" in out, out
     assert not Release.objects.exists()
+
+
+def test_json_lines_rows_that_cannot_be_read_or_say_too_much_are_bad_rows(manifest_corpus, project):
+    root, rows = manifest_corpus
+    good = {"path": rows[0]["path"], "label": "angry", "split": "valid", "speaker": "spk-a"}
+    lines = [
+        json.dumps(good),
+        "{not json",  # row 2
+        json.dumps(
+            {"path": rows[1]["path"], "label": "angry", "take": float("nan")}
+        ),  # row 3: NaN is no JSON
+        "[1, 2]",  # row 4
+        json.dumps({**good, "path": rows[2]["path"], "gender": "x"}),  # row 5
+        json.dumps({**good, "path": rows[3]["path"], "split": "holdout"}),  # row 6
+    ]
+    (root / "m.jsonl").write_text("\n\n".join(lines) + "\n")  # blank lines are not rows
+
+    report = corpus_import(project=project, fmt="manifest", root=root / "m.jsonl")
+
+    assert report.imported == 1 and report.splits == {Clip.objects.get().pk: "validation"}, report
+    assert [r.split(":")[0] for r in report.bad_rows] == [
+        "m.jsonl row 2 (line 3)",
+        "m.jsonl row 3 (line 5)",
+        "m.jsonl row 4 (line 7)",
+        "m.jsonl row 5 (line 9)",
+        "m.jsonl row 6 (line 11)",
+    ], report.bad_rows
+    assert "NaN is not a JSON value" in report.bad_rows[1]
+    assert "unknown gender 'x'" in report.bad_rows[3] and "unknown split 'holdout'" in report.bad_rows[4]
