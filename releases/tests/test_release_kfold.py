@@ -288,3 +288,16 @@ def test_the_releases_api_and_page_take_k_folds(six_actors, django_user_model, o
     assert api(outsider).get("/api/releases/").json()["count"] == 0
     release_id = ReleaseItem.objects.values_list("release", flat=True).first()
     assert api(outsider).get(f"/api/releases/{release_id}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_release_build_command_takes_folds(six_actors):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="folds: .*between 2 and 6"):
+        call_command("release_build", "cvcmd", "--labels", "angry,neutral", "--folds", "7")
+    out = io.StringIO()
+    call_command("release_build", "cvcmd", "--labels", "angry,neutral", "--folds", "0", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("release cvcmd v1:")
+    assert [line.split()[0:2] for line in lines[1:]] == [["fold", str(f)] for f in range(6)]
