@@ -219,7 +219,8 @@ def test_the_api_and_pages_show_the_folds_and_outsiders_see_nothing(
     assert "Fold 1 of the cross-validated run" in page
     page = client.get(f"/training/compare/?runs={run['id']}").content.decode()
     assert 'data-cv="4"' in page and "±" in page
-    assert client.get("/training/runs/").content.decode().count("fold 0") == 0
+    listing = client.get("/training/runs/").content.decode()
+    assert listing.count("fold 0") == 0 and 'data-cv="4"' in listing  # folds live in their parent
 
     # The admin launches one too (ML staff added as people are, with member_add).
     monkeypatch.setenv("TUNISER_NEW_USER_PASSWORD", "a-long-lab-passphrase-42")
@@ -242,3 +243,22 @@ def test_the_api_and_pages_show_the_folds_and_outsiders_see_nothing(
     for pk in [run["id"], run["children"][0]["id"]]:
         assert other.get(f"/api/training/runs/{pk}/").status_code == 404
     assert other.get(f"/api/training/compare/?runs={run['id']}").json()["runs"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_train_command_runs_every_fold_with_sync(loso_release):
+    import io
+
+    out = io.StringIO()
+    call_command(
+        "train", "--release", "loso", "--family", "classical", "--device", "cpu", "--sync", stdout=out
+    )
+    parent = TrainingRun.objects.get(parent=None)
+    cv = parent.cv_metrics
+    assert out.getvalue().strip() == (
+        f"run #{parent.pk} succeeded, 4 folds: test UA {cv['mean']['ua']:.3f} ± {cv['std']['ua']:.3f}, "
+        f"WA {cv['mean']['wa']:.3f} ± {cv['std']['wa']:.3f}, "
+        f"macro-F1 {cv['mean']['macro_f1']:.3f} ± {cv['std']['macro_f1']:.3f} (sample std); "
+        f"pooled UA {cv['pooled']['ua']:.3f} over {loso_release.n_items} clips"
+    )
+    assert TrainingRun.objects.filter(parent=parent, status="succeeded").count() == 4
