@@ -262,3 +262,24 @@ def test_the_train_command_runs_every_fold_with_sync(loso_release):
         f"pooled UA {cv['pooled']['ua']:.3f} over {loso_release.n_items} clips"
     )
     assert TrainingRun.objects.filter(parent=parent, status="succeeded").count() == 4
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_folds_run_on_the_real_worker_and_the_parent_follows(loso_release, worker_factory):
+    """The children are queued on the real broker's gpu queue and trained by a real worker
+    process; the parent row, written by that other process, follows them to the summary."""
+    from conftest import wait_for
+
+    worker = worker_factory()
+    parent = services.run_create(release=loso_release, family="classical", device="cpu")
+    parent = wait_for(
+        lambda: TrainingRun.objects.filter(pk=parent.pk, status__in=["succeeded", "failed"]).first(),
+        timeout=300,
+        message="the cross-validated run to finish",
+    )
+    assert parent.status == "succeeded", parent.error + worker.log_path.read_text()[-2000:]
+    children = _children(parent)
+    assert all(c.status == "succeeded" and c.attempts == 1 for c in children)
+    assert parent.cv_metrics["mean"]["ua"] == pytest.approx(np.mean([c.test_metrics["ua"] for c in children]))
+    assert parent.progress == 1.0 and parent.started_at <= parent.finished_at
