@@ -76,12 +76,6 @@ class TrainingRun(JobRow):
     def get_absolute_url(self) -> str:
         return reverse("training:run-detail", args=[self.pk])
 
-    @property
-    def is_cross_validation(self) -> bool:
-        """True for the parent of a cross-validated run: its release is "kfold" and it is no
-        fold's child (children have `fold` set)."""
-        return self.fold is None and (self.release.params or {}).get("split_kind") == "kfold"
-
 
 class ModelVersion(models.Model):
     """A trained model: weights + config + label map + preprocessing + metrics, on disk under
