@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from training.ml import engine, families
 from training.models import Family, ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
+
+# A running cross-validation child refreshes its parent's row (progress, heartbeat) this often.
+PARENT_SYNC_EVERY_S = 10.0
 
 
 def _dirs() -> tuple[Path, Path, Path]:
@@ -456,19 +460,24 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
 
 def _cancel_relay(run_id: int, progress: jobs.JobProgress, parent_id: int | None = None):
     """Progress from the engine to the row (throttled, every epoch end forced), and cancellation
-    from the row to the engine: the returned callable answers True once a person cancelled."""
+    from the row to the engine: the returned callable answers True once a person cancelled.
+
+    A cross-validation child also syncs its parent (progress, heartbeat) at every epoch end and
+    at most every PARENT_SYNC_EVERY_S between, well inside the parent's stale limit."""
     cancelled = False
+    synced = time.monotonic()
 
     def on_progress(p: engine.Progress) -> bool:
-        nonlocal cancelled
+        nonlocal cancelled, synced
         fields = {"epoch": p.epoch, "step": p.step, "total_steps": p.total_steps}
         if p.epoch_done:
             fields["history"] = p.history
         fraction = p.step / p.total_steps if p.total_steps else 0.0
         if progress(fraction, force=p.epoch_done, **fields):
             cancelled = TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists()
-            if p.epoch_done and parent_id:
-                run_parent_sync(parent_id=parent_id)  # the parent's progress and heartbeat
+            if parent_id and (p.epoch_done or time.monotonic() - synced >= PARENT_SYNC_EVERY_S):
+                run_parent_sync(parent_id=parent_id)
+                synced = time.monotonic()
         return cancelled
 
     return on_progress

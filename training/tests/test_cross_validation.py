@@ -283,3 +283,28 @@ def test_the_folds_run_on_the_real_worker_and_the_parent_follows(loso_release, w
     assert all(c.status == "succeeded" and c.attempts == 1 for c in children)
     assert parent.cv_metrics["mean"]["ua"] == pytest.approx(np.mean([c.test_metrics["ua"] for c in children]))
     assert parent.progress == 1.0 and parent.started_at <= parent.finished_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_torch_fold_trains_one_epoch_and_moves_its_parent(loso_release):
+    hparams = {
+        "epochs": 1,
+        "batch_size": 16,
+        "hidden": 8,
+        "num_layers": 1,
+        "n_mfcc": 13,
+        "head_hidden": 8,
+        "progress_every": 1,
+    }
+    parent = services.run_create(
+        release=loso_release, family="mfcc_lstm", hparams=hparams, device="cpu", enqueue=False
+    )
+    first = _children(parent)[0]
+    assert services.run_execute(run_id=first.pk) is True
+    first.refresh_from_db()
+    assert first.status == "succeeded", first.traceback
+    assert len(first.history) == 1 and first.history[0]["val_ua"] is not None  # fold 1 validates
+    assert first.test_metrics["n"] == loso_release.items.filter(fold=0).count()
+    parent.refresh_from_db()
+    assert parent.status == "running" and parent.progress == pytest.approx(0.25)
+    assert not ModelVersion.objects.exists()
