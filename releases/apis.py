@@ -31,6 +31,18 @@ class ReleaseParamsSerializer(serializers.Serializer):
     balancing = serializers.CharField(required=False, max_length=30)
     cap = CountField(required=False, allow_null=True)  # "at least 1" is the service's rule, with its message
     split = serializers.CharField(required=False, max_length=30)
+    split_kind = serializers.ChoiceField(
+        choices=["holdout", "kfold"],
+        required=False,
+        help_text="holdout: one train/validation/test split (`split`); kfold: k folds grouped by `group_by`",
+    )
+    # The upper bound only keeps the number sane; "at most the number of groups" is the service's rule.
+    folds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10_000,
+        help_text="k of a kfold release (2 .. number of groups); 0: one fold per group (leave one out)",
+    )
     group_by = serializers.CharField(required=False, max_length=30)
     # NumPy's generators take seeds below 2**32.
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)

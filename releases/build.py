@@ -25,8 +25,16 @@ from core.models import Project
 from corpus.models import Clip
 from releases.balance import STRATEGIES, balance, plan_oversampling
 from releases.models import Release, ReleaseItem
-from releases.splits import Item, grouped_stratified_split, parse_ratios, split_report
+from releases.splits import (
+    Item,
+    fold_report,
+    grouped_stratified_kfold,
+    grouped_stratified_split,
+    parse_ratios,
+    split_report,
+)
 
+SPLIT_KINDS = ("holdout", "kfold")
 GROUP_KEYS = ("speaker", "speaker_cluster", "recording", "episode", "series")
 PRIMARY = ["happy", "sad", "angry", "neutral"]
 
@@ -43,7 +51,13 @@ class ReleaseParams:
         include_gold: admit gold labels of imported corpora.
         balancing: one of `balance.STRATEGIES`.
         cap: items per class for the "cap" strategy.
-        split: train/validation/test percentages ("70/15/15", or "80/20"; `parse_ratios`).
+        split: train/validation/test percentages ("70/15/15", or "80/20"; `parse_ratios`); a
+            "kfold" release ignores it.
+        split_kind: "holdout" (one train/validation/test split, `split`) or "kfold" (k folds
+            grouped by `group_by`, for cross-validated training runs; `folds`).
+        folds: k of a "kfold" release, 2 .. the number of groups; 0 means leave-one-group-out
+            (k = the number of groups: leave-one-speaker-out when grouped by speaker). Ignored
+            by a holdout release.
         group_by: the leakage unit, one of GROUP_KEYS. "speaker": the clip's named speaker
             (imported corpora), else its recording. "speaker_cluster": the named speaker, else
             the voice found by the speaker step (its series speaker, which links one voice's
@@ -61,6 +75,8 @@ class ReleaseParams:
     balancing: str = "undersample"
     cap: int | None = None
     split: str = "70/15/15"
+    split_kind: str = "holdout"
+    folds: int = 5
     group_by: str = "speaker"
     seed: int = 0
     sources: list[int] = field(default_factory=list)
@@ -72,7 +88,8 @@ class ReleaseParams:
             The split ratios as fractions (train, validation, test).
         Raises:
             ValidationError: {field: message} for each bad field (label_set, min_agreement,
-                balancing, cap, group_by, split). The seed is checked later, by the split.
+                balancing, cap, group_by, split, split_kind, folds; "oversample" with "kfold").
+                The seed, and folds against the number of groups, are checked later, by the split.
         """
         errors = {}
         known = set(LabelOption.objects.filter(kind="emotion", active=True).values_list("code", flat=True))
@@ -92,6 +109,26 @@ class ReleaseParams:
             errors["cap"] = "The 'cap' balancing needs a cap of at least 1 clip per class."
         if self.group_by not in GROUP_KEYS:
             errors["group_by"] = f"Group by one of: {', '.join(GROUP_KEYS)}."
+        if self.split_kind not in SPLIT_KINDS:
+            errors["split_kind"] = (
+                f"Unknown split kind '{self.split_kind}'. Choose from: {', '.join(SPLIT_KINDS)}."
+            )
+        elif self.split_kind == "kfold":
+            if (
+                isinstance(self.folds, bool)
+                or not isinstance(self.folds, int)
+                or self.folds == 1
+                or self.folds < 0
+            ):
+                errors["folds"] = (
+                    "Folds must be 0 (leave one group out: one fold per speaker) or a whole number "
+                    "of at least 2."
+                )
+            if self.balancing == "oversample":
+                errors["balancing"] = (
+                    "Oversampling makes augmented copies of training clips, and a k-fold release has "
+                    "no fixed training split: choose another balancing."
+                )
         ratios = None
         try:
             ratios = parse_ratios(self.split)
@@ -236,8 +273,10 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     1. Validate the parameters (clear message per field).
     2. Take the candidates (consensus at the chosen agreement; adjudicated and gold if chosen).
     3. Split by group without leakage, stratified by label, and balance (both seeded; for
-       undersampling, each split is balanced after the split).
-    4. For oversampling, plan augmented copies of training items only.
+       undersampling, each split is balanced after the split). A "kfold" release instead folds
+       by group (`_balanced_folds`, `grouped_stratified_kfold`): every item keeps split "train"
+       and gets its fold (0 .. k-1) on the ReleaseItem and in the manifest.
+    4. For oversampling (holdout only), plan augmented copies of training items only.
     5. Write the sorted JSON-lines manifest, its sha256, and the items, in one transaction.
 
     The version is the name's highest version in the project + 1 (read under a lock of the project row); the
@@ -250,11 +289,13 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
         created_by: the user recorded on the release.
     Returns:
         The new Release (status built), with `counts` = `split_report` (+ "augmented_copies"
-        per label when oversampling).
+        per label when oversampling); for "kfold", `fold_report` ({"fold 0": ..., ...}: items,
+        groups, duration and labels per fold).
     Raises:
         ValidationError: invalid parameters ({field: message}); no matching clip; a label of
             `label_set` no clip carries ({"label_set"}); a split that cannot be made, e.g. too
-            few groups or a bad seed ({"split"}).
+            few groups or a bad seed ({"split"}); folds that cannot be made: fewer than 2 groups,
+            k above the number of groups ({"folds"}).
     """
     ratios = params.validate()
     candidates = release_candidates(project=project, params=params)
@@ -274,6 +315,23 @@ def release_build(*, project: Project, params: ReleaseParams, created_by=None) -
     labels_present = {i.label for i in items}
     if missing := [code for code in params.label_set if code not in labels_present]:
         raise ValidationError({"label_set": f"No clip carries label(s): {', '.join(missing)}."})
+    if params.split_kind == "kfold":
+        try:
+            folds = _balanced_folds(items, params)
+        except ValueError as exc:  # k above the number of groups, one group only...
+            raise ValidationError({"folds": str(exc)}) from exc
+        # Every clip of a k-fold release is kept in split "train": each fold is the test set of
+        # one cross-validated child run and training data of the others (the `fold` column).
+        everything = sorted((item for fold in folds for item in fold), key=lambda i: i.id)
+        return _release_store(
+            project=project,
+            params=params,
+            splits={"train": everything, "validation": [], "test": []},
+            copies=[],
+            by_clip=by_clip,
+            created_by=created_by,
+            folds=folds,
+        )
     try:
         splits = _balanced_splits(items, params, ratios)
     except ValueError as exc:  # too few groups to split, and the like: the curator must know why
@@ -300,8 +358,34 @@ def _balanced_splits(items: list[Item], params: ReleaseParams, ratios) -> dict[s
     return grouped_stratified_split(chosen, ratios=ratios, seed=params.seed)
 
 
-def _release_store(*, project, params, splits, copies, by_clip, created_by) -> Release:
+def _balanced_folds(items: list[Item], params: ReleaseParams) -> list[list[Item]]:
+    """The k folds of a "kfold" release, balanced as a holdout release's splits are.
+
+    Undersampling comes after folding, fold by fold (as a holdout release undersamples each split
+    after splitting), so that every fold, and so every test fold, is exactly balanced; the other
+    strategies balance the whole set first, then fold it. `params.folds == 0` means one fold per
+    group (leave one group out).
+
+    Raises:
+        ValueError: from `grouped_stratified_kfold` (too few groups, k above the groups...).
+    """
+
+    def k_for(chosen: list[Item]) -> int:
+        return params.folds or len({item.group for item in chosen})
+
+    if params.balancing == "undersample":
+        folds = grouped_stratified_kfold(items, k_for(items), params.seed)
+        return [
+            sorted(balance(fold, strategy="undersample", seed=params.seed), key=lambda i: i.id)
+            for fold in folds
+        ]
+    chosen = balance(items, strategy=params.balancing, seed=params.seed, cap=params.cap)
+    return grouped_stratified_kfold(chosen, k_for(chosen), params.seed)
+
+
+def _release_store(*, project, params, splits, copies, by_clip, created_by, folds=None) -> Release:
     votes = _votes(project, by_clip)
+    fold_of = {item.id: f for f, fold in enumerate(folds or []) for item in fold}
     rows = []
     for split_name in ("train", "validation", "test"):
         for item in splits[split_name]:
@@ -333,17 +417,29 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
                     "votes": votes.get(item.id, {}),
                     "soft_label": dict(sorted(c.distribution.items())),
                     "augmented_copy": copy_index,
+                    # Only k-fold manifests carry the key: holdout manifests (and checksums) stay
+                    # as they were; the export writes an empty fold for them.
+                    **({"fold": fold_of[item.id]} if folds is not None else {}),
                 },
                 sort_keys=True,
                 ensure_ascii=False,
             )
         )
         release_items.append(
-            (item.id, split_name, item.label, item.gender, item.group, copy_index, file_name)
+            (
+                item.id,
+                split_name,
+                item.label,
+                item.gender,
+                item.group,
+                copy_index,
+                file_name,
+                fold_of.get(item.id),
+            )
         )
     manifest = ("\n".join(lines) + "\n").encode()
     checksum = hashlib.sha256(manifest).hexdigest()
-    report = split_report(splits)
+    report = fold_report(folds) if folds is not None else split_report(splits)
     if copies:
         report["augmented_copies"] = dict(sorted(Counter(item.label for item, _ in copies).items()))
     with transaction.atomic():
@@ -371,7 +467,7 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by) -> R
             )
             fast_insert(
                 ReleaseItem,
-                ["release", "clip", "split", "label", "gender", "group", "copy_index", "file_name"],
+                ["release", "clip", "split", "label", "gender", "group", "copy_index", "file_name", "fold"],
                 ((release.pk, *row) for row in release_items),
             )
         except BaseException:

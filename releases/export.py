@@ -4,7 +4,8 @@
     audio/<split>/metadata.csv           Hugging Face `audiofolder` layout (per split, file_name
                                          relative to it): file_name, label, gender, split, source,
                                          duration, agreement, votes (annotators' votes per
-                                         emotion, counts), soft_label (the consensus, fractions), ...
+                                         emotion, counts), soft_label (the consensus, fractions), ...,
+                                         fold (a "kfold" release's fold, 0..k-1; empty otherwise)
     manifest.jsonl                       the release manifest (its sha256 is the release checksum)
     README.md                            the data card
 
@@ -197,6 +198,7 @@ METADATA_COLUMNS = [
     "clip_id",
     "speaker",
     "augmented_copy",
+    "fold",
 ]
 
 
@@ -221,6 +223,8 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
             # Manifests built before broadcast voices were named there keep them in "voice" only.
             i["speaker"] or i.get("voice", ""),
             i["augmented_copy"],
+            # The cross-validation fold of a "kfold" release; empty for a holdout release.
+            "" if i.get("fold") is None else i["fold"],
         ]
         for i in items
     )
@@ -269,6 +273,7 @@ def data_card(release: Release, items: list[dict]) -> str:
     for split in splits:
         row = [table[(split, label, g)] for label in labels for g in genders]
         lines.append(f"| {split} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
+    lines += _folds_section(items, labels)
     durations = np.array([i["duration"] for i in items if not i["augmented_copy"]])
     counts, edges = np.histogram(durations, bins=np.arange(0, max(16, int(durations.max()) + 2), 1.0))
     lines += ["", "## Clip durations", "", "| seconds | clips |", "|---|---|"]
@@ -355,6 +360,35 @@ def data_card(release: Release, items: list[dict]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _folds_section(items: list[dict], labels: list[str]) -> list[str]:
+    """Clips, groups and labels per cross-validation fold ("kfold" releases; none otherwise)."""
+    folds = sorted({i["fold"] for i in items if i.get("fold") is not None})
+    if not folds:
+        return []
+    params_note = (
+        "leave one group out" if len(folds) == len({i["group"] for i in items}) else f"{len(folds)} folds"
+    )
+    lines = [
+        "",
+        f"## Clips per cross-validation fold ({params_note})",
+        "",
+        "Every clip is in split `train`; the `fold` column says which fold tests it. Groups never "
+        "cross folds.",
+        "",
+        "| fold | groups | " + " | ".join(labels) + " | total |",
+        "|---|---|" + "---|" * (len(labels) + 1),
+    ]
+    for fold in folds:
+        rows = [i for i in items if i.get("fold") == fold]
+        by_label = Counter(i["label"] for i in rows)
+        lines.append(
+            f"| {fold} | {len({i['group'] for i in rows})} | "
+            + " | ".join(str(by_label[label]) for label in labels)
+            + f" | {len(rows)} |"
+        )
+    return lines
 
 
 def _speakers_section(items: list[dict], splits: list[str]) -> list[str]:

@@ -114,6 +114,8 @@ class Release(models.Model):
 
 
 class ReleaseItem(models.Model):
+    """One clip (or augmented copy) of a release, in its split and, for a "kfold" release, fold."""
+
     class Split(models.TextChoices):
         TRAIN = "train", "Train"
         VALIDATION = "validation", "Validation"
@@ -128,6 +130,9 @@ class ReleaseItem(models.Model):
     # 0: the clip itself; n > 0: the n-th augmented copy (oversampling, training split only).
     copy_index = models.PositiveSmallIntegerField(default=0)
     file_name = models.CharField(max_length=300)
+    # The cross-validation fold (0 .. k-1) of a "kfold" release, whose items all keep split
+    # "train"; null in a holdout release.
+    fold = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "annotation_releaseitem"

@@ -279,3 +279,78 @@ def split_report(splits: Mapping[str, Sequence[Item]]) -> dict:
             },
         }
     return report
+
+
+MIN_FOLDS = 2
+
+
+def grouped_stratified_kfold(items: Sequence[Item], k: int, seed: int) -> list[list[Item]]:
+    """Assign whole groups to `k` folds for cross-validation, stratified by label, seeded.
+
+    Uses scikit-learn's splitters (a well-kept library, not own code):
+
+    1. Put the items in id order (the canonical order every draw starts from).
+    2. k < number of groups: `StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)`.
+       Its greedy gives each group (largest label spread first, ties in a seeded order) to the
+       fold where the per-label shares stay closest to the whole set's: stratified as far as
+       whole groups allow. Fold f is the test fold of sklearn's f-th split.
+    3. k == number of groups (leave-one-speaker-out): `LeaveOneGroupOut`, one group per fold, in
+       sorted group order. The seed then changes nothing (there is nothing to draw).
+    4. Fail if a fold got no group (StratifiedGroupKFold may leave one empty with very uneven
+       groups).
+
+    Invariants: every group's items are in exactly one fold; every fold holds at least one group;
+    the folds together hold every item once; each fold is in id order; the same items (in any
+    input order) and seed give the same folds.
+
+    Args:
+        items: the items (ids unique), e.g. a balanced release's candidates.
+        k: the number of folds, 2 .. number of groups.
+        seed: a non-negative int below 2**32 (numpy's limit).
+    Returns:
+        k lists of items; list f is fold f.
+    Raises:
+        ValueError: no items, a bad seed, an id listed twice, fewer than 2 groups, k not an int,
+            below 2 or above the number of groups, or a fold left empty (step 4).
+    """
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
+
+    seed = check_seed(seed)
+    ordered = in_id_order(items)
+    if not ordered:
+        raise ValueError("There are no items to split into folds.")
+    groups = np.array([item.group for item in ordered])
+    n_groups = len(set(groups.tolist()))
+    if n_groups < MIN_FOLDS:
+        raise ValueError(
+            f"Cross-validation needs at least {MIN_FOLDS} groups (speakers); these clips form "
+            f"{n_groups}. Choose a finer grouping or a holdout split."
+        )
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not MIN_FOLDS <= k <= n_groups:
+        raise ValueError(
+            f"{k!r} folds: choose between {MIN_FOLDS} and {n_groups}, the number of groups "
+            f"(speakers); {n_groups} folds is leave-one-speaker-out."
+        )
+    labels = np.array([item.label for item in ordered])
+    dummy = np.zeros((len(ordered), 1))
+    if k == n_groups:
+        splitter = LeaveOneGroupOut().split(dummy, labels, groups)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=int(k), shuffle=True, random_state=seed).split(
+            dummy, labels, groups
+        )
+    folds = [[ordered[i] for i in sorted(test.tolist())] for _, test in splitter]
+    if any(not fold for fold in folds):
+        raise ValueError(f"The groups are too uneven for {k} folds: a fold got no group. Choose fewer folds.")
+    return folds
+
+
+def fold_name(fold: int) -> str:
+    """The key of fold `fold` (0-based) in a release's counts: "fold 0", "fold 1"..."""
+    return f"fold {fold}"
+
+
+def fold_report(folds: Sequence[Sequence[Item]]) -> dict:
+    """`split_report` per fold, keyed `fold_name(f)`, in fold order (items, groups, duration,
+    per label items, share and genders)."""
+    return {fold_name(f): split_report({"fold": fold})["fold"] for f, fold in enumerate(folds)}

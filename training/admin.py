@@ -1,5 +1,6 @@
 """Training from the admin: add a run (it is queued on the `gpu` queue), cancel, retry, and watch
-its live chart on the change page."""
+its live chart on the change page. A run added on a "kfold" release is a cross-validated parent
+with one child run per fold (`services.run_create`); cancel and retry act on its folds."""
 
 import json
 
@@ -46,7 +47,17 @@ class TrainingRunForm(forms.ModelForm):
 class TrainingRunAdmin(ProjectScopedAdmin):
     form = TrainingRunForm
     change_form_template = "admin/training/trainingrun/change_form.html"
-    list_display = ["id", "__str__", "family", "release", "status", "progress_bar", "test_ua", "created_at"]
+    list_display = [
+        "id",
+        "__str__",
+        "family",
+        "release",
+        "status",
+        "progress_bar",
+        "test_ua",
+        "parent",
+        "created_at",
+    ]
     list_filter = ["status", "family", "project"]
     actions = ["cancel", "retry"]
     display_instead = {
@@ -55,6 +66,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
         "resolved_hparams": "resolved_hparams_table",
         "history": "history_table",
         "test_metrics": "test_metrics_table",
+        "cv_metrics": "cv_metrics_table",
     }
 
     def get_readonly_fields(self, request, obj=None):
@@ -85,8 +97,15 @@ class TrainingRunAdmin(ProjectScopedAdmin):
     def test_metrics_table(self, run):
         return mapping_table(run.test_metrics)
 
+    @admin.display(description="cross-validation metrics")
+    def cv_metrics_table(self, run):
+        return mapping_table(run.cv_metrics)
+
     @admin.display(description="test UA")
     def test_ua(self, run):
+        if run.cv_metrics:  # a cross-validated run: mean ± sample std over its folds
+            cv = run.cv_metrics
+            return f"{cv['mean']['ua']:.3f} ± {cv['std']['ua']:.3f} ({cv['k']} folds)"
         return (
             f"{run.test_metrics['ua']:.3f}"
             if run.test_metrics and run.test_metrics.get("ua") is not None
@@ -112,8 +131,14 @@ class TrainingRunAdmin(ProjectScopedAdmin):
             messages.error(request, " ".join(exc.messages))
             return
         obj.pk = run.pk
+        folds = run.children.count()
         messages.success(
-            request, format_html("{} queued on the gpu queue.", admin_change_link(run, f"Run #{run.pk}"))
+            request,
+            format_html(
+                "{} queued on the gpu queue{}.",
+                admin_change_link(run, f"Run #{run.pk}"),
+                f": cross-validation, one run per fold ({folds} folds)" if folds else "",
+            ),
         )
 
     @admin.action(description="Cancel (stops at the next step, keeps the best checkpoint)")

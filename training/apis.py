@@ -1,7 +1,7 @@
 """REST API of training runs and model versions (ML staff)."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,10 +23,24 @@ class MlStaffApi(APIView):
     permission_classes = [RolePermission(roles.ML_STAFF)]
 
 
+class FoldRunSerializer(serializers.ModelSerializer):
+    """A cross-validation child as its parent lists it: its fold, progress and test metrics."""
+
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "url", "fold", "status", "progress", "epoch", "attempts", "test_metrics", "error"]
+        read_only_fields = fields
+
+
 class RunSerializer(serializers.ModelSerializer):
     release_name = serializers.CharField(source="release.__str__", read_only=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
     model_version = serializers.SerializerMethodField()
+    children = serializers.SerializerMethodField(
+        help_text="A cross-validated run's child runs, one per fold, in fold order ([] otherwise)"
+    )
 
     class Meta:
         model = TrainingRun
@@ -58,12 +72,21 @@ class RunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "model_version",
+            "parent",
+            "fold",
+            "cv_metrics",
+            "children",
         ]
         read_only_fields = fields
 
     def get_model_version(self, obj) -> int | None:
         mv = getattr(obj, "model_version", None)  # select_related by the selector
         return mv.pk if mv else None
+
+    @extend_schema_field(FoldRunSerializer(many=True))
+    def get_children(self, obj) -> list[dict]:
+        # prefetched by the selector, in fold order
+        return FoldRunSerializer(obj.children.all(), many=True).data
 
 
 class RunCreateSerializer(serializers.Serializer):
@@ -85,7 +108,8 @@ class RunCreateSerializer(serializers.Serializer):
 
 class RunListCreateApi(MlStaffApi, generics.ListAPIView):
     """GET: the runs of the user's projects, paged (`count`, `results`), filtered by
-    `TrainingRunFilter` (search, status, family, release, dates), ordered by `ordering`."""
+    `TrainingRunFilter` (search, status, family, release, dates), ordered by `ordering`. The
+    children of a cross-validated run are listed in its `children`, not as rows of their own."""
 
     serializer_class = RunSerializer
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
@@ -93,7 +117,7 @@ class RunListCreateApi(MlStaffApi, generics.ListAPIView):
     ordering_fields = ["created_at", "finished_at", "name", "family", "status"]
 
     def get_queryset(self):
-        return selectors.runs_for_user(self.request.user)
+        return selectors.top_level_runs_for_user(self.request.user)
 
     @extend_schema(operation_id="training_runs_list")
     def get(self, request, *args, **kwargs):
@@ -108,7 +132,8 @@ class RunListCreateApi(MlStaffApi, generics.ListAPIView):
         },
     )
     def post(self, request):
-        """Queue a training run on the `gpu` queue."""
+        """Queue a training run on the `gpu` queue; on a k-fold release, a cross-validated run
+        (one child run per fold, listed in `children`; `cv_metrics` once all succeeded)."""
         data = RunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -171,7 +196,7 @@ class CompareApi(MlStaffApi):
         runs = (
             selectors.runs_for_user(request.user).filter(pk__in=ids)
             if ids
-            else selectors.runs_for_user(request.user)[:20]
+            else selectors.top_level_runs_for_user(request.user)[:20]
         )
         return Response({"runs": selectors.runs_compared(runs)})
 

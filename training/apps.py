@@ -10,4 +10,7 @@ class TrainingConfig(AppConfig):
         from training.models import TrainingRun
 
         # A run given up keeps its checkpoint: `run_retry` resumes from it.
-        job_type_register(TrainingRun, task="training.tasks.train_run")
+        # A child of a cross-validated run given up fails its parent too (`run_given_up`).
+        job_type_register(
+            TrainingRun, task="training.tasks.train_run", on_give_up="training.services.run_given_up"
+        )

@@ -52,6 +52,19 @@ class TrainingRun(JobRow):
     resolved_hparams = models.JSONField(default=dict, blank=True)
     test_metrics = models.JSONField(null=True, blank=True)
     used_device = models.CharField(max_length=20, blank=True)
+    # Cross-validation (a run on a "kfold" release): the parent run trains nothing itself; it has
+    # one child run per fold (`parent`, `fold`), and its status follows theirs
+    # (`training.services.run_parent_sync`). `cv_metrics` is the parent's summary once every
+    # child succeeded (`training.ml.metrics.cross_validation_summary`).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    fold = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A cross-validation child's test fold (0 .. k-1)."
+    )
+    cv_metrics = models.JSONField(
+        null=True, blank=True, help_text="Cross-validated parent: per fold and mean ± std metrics."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:

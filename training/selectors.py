@@ -1,6 +1,6 @@
 """Reads of training: runs and model versions per user, comparisons."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from core.access import object_for_user, projects_for_user
 from core.models import ACTIVE_STATUSES, JobStatus
@@ -13,12 +13,28 @@ def runs_for_user(user) -> QuerySet[TrainingRun]:
     Args:
         user: the requesting user.
     Returns:
-        A queryset of TrainingRun, `release`, `project` and `model_version` selected, newest
-        first (the model's `-created_at, -id`).
+        A queryset of TrainingRun, `release`, `project` and `model_version` selected and the
+        `children` (cross-validation folds) prefetched in fold order, newest first (the
+        model's `-created_at, -id`).
     """
-    return TrainingRun.objects.filter(project__in=projects_for_user(user)).select_related(
-        "release", "project", "model_version"
+    children = Prefetch("children", queryset=TrainingRun.objects.order_by("fold"))
+    return (
+        TrainingRun.objects.filter(project__in=projects_for_user(user))
+        .select_related("release", "project", "model_version")
+        .prefetch_related(children)
     )
+
+
+def top_level_runs_for_user(user) -> QuerySet[TrainingRun]:
+    """`runs_for_user` without the children of cross-validated runs (their parent lists them):
+    what the run list, its API and the comparison show.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of TrainingRun with no `parent`, joined as `runs_for_user`.
+    """
+    return runs_for_user(user).filter(parent__isnull=True)
 
 
 def model_versions_for_user(user) -> QuerySet[ModelVersion]:
@@ -72,11 +88,15 @@ def runs_compared(runs) -> list[dict]:
     Returns:
         One dict per run: "id", "name", "family", "release", "status", "epochs", "device" (the
         one used, else the one asked for), "precision", "best_val_ua" (the best epoch's), "test_ua",
-        "test_wa", "test_macro_f1" (None where absent), "hparams" (resolved, else as given).
+        "test_wa", "test_macro_f1" (None where absent), "hparams" (resolved, else as given),
+        "cv": for a cross-validated run with `cv_metrics`, {"k", "mean", "std"} (mean and sample
+        standard deviation over the folds of ua, wa and macro_f1), else None; the test_* figures
+        are then the folds' means.
     """
     rows = []
     for run in runs:
-        test = run.test_metrics or {}
+        cv = run.cv_metrics or None
+        test = cv["mean"] if cv else (run.test_metrics or {})
         best = max(run.history, key=lambda h: h.get("val_ua") or 0) if run.history else {}
         rows.append(
             {
@@ -93,6 +113,7 @@ def runs_compared(runs) -> list[dict]:
                 "test_wa": test.get("wa"),
                 "test_macro_f1": test.get("macro_f1"),
                 "hparams": run.resolved_hparams or run.hparams,
+                "cv": {"k": cv["k"], "mean": cv["mean"], "std": cv["std"]} if cv else None,
             }
         )
     return rows

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 import tuniser
@@ -26,6 +29,9 @@ from training.ml import engine, families
 from training.models import Family, ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
+
+# A running cross-validation child refreshes its parent's row (progress, heartbeat) this often.
+PARENT_SYNC_EVERY_S = 10.0
 
 
 def _dirs() -> tuple[Path, Path, Path]:
@@ -67,10 +73,13 @@ def run_create(
         created_by: the user recorded on the run.
         enqueue: queue `training.tasks.train_run` after commit.
     Returns:
-        The new TrainingRun (status queued).
+        The new TrainingRun (status queued). On a "kfold" release it is a cross-validated parent
+        with one queued child run per fold (`parent`, `fold`; named "<name> · fold f"): only the
+        children are queued; the parent's status follows theirs (`run_parent_sync`).
     Raises:
         ValidationError: {field: message} for an unknown family, device or precision, invalid
-            hparams, a missing or unsaved backbone, or a release with fewer than two labels.
+            hparams, a missing or unsaved backbone, a release with fewer than two labels, or a
+            k-fold release with fewer than two folds.
     """
     hparams = dict(hparams or {})
     if family not in Family.values:
@@ -98,22 +107,42 @@ def run_create(
     labels = release.params.get("label_set") or []
     if len(labels) < 2:
         raise ValidationError({"release": "The release needs at least two labels to train on."})
-    with transaction.atomic():
-        run = TrainingRun.objects.create(
-            project=release.project,
-            release=release,
-            family=family,
-            hparams=hparams,
-            resolved_hparams=resolved,
-            device=device,
-            precision=precision,
-            backbone=backbone,
-            name=name,
-            created_by=created_by,
+    folds = release_folds(release)
+    if release.params.get("split_kind") == "kfold" and len(folds) < 2:
+        raise ValidationError(
+            {"release": "This k-fold release has fewer than two folds: nothing to cross-validate."}
         )
-        if enqueue:
-            _enqueue(run)
+    fields = dict(
+        project=release.project,
+        release=release,
+        family=family,
+        hparams=hparams,
+        resolved_hparams=resolved,
+        device=device,
+        precision=precision,
+        backbone=backbone,
+        created_by=created_by,
+    )
+    with transaction.atomic():
+        run = TrainingRun.objects.create(name=name, **fields)
+        if release.params.get("split_kind") != "kfold":
+            if enqueue:
+                _enqueue(run)
+            return run
+        # Cross-validation: the parent trains nothing; one child per fold, each a run of its
+        # own on the gpu queue (claimed, checkpointed and resumed exactly like any run).
+        for fold in folds:
+            child = TrainingRun.objects.create(
+                name=f"{name or run} · fold {fold}", parent=run, fold=fold, **fields
+            )
+            if enqueue:
+                _enqueue(child)
     return run
+
+
+def release_folds(release: Release) -> list[int]:
+    """The folds of a "kfold" release (0 .. k-1), from its items; [] for a holdout release."""
+    return sorted(set(release.items.exclude(fold=None).values_list("fold", flat=True)))
 
 
 def _enqueue(run: TrainingRun) -> None:
@@ -126,6 +155,9 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run is cancelled at once; a running one stops at its next step (keeping its best
     checkpoint).
 
+    A cross-validated parent cancels every child still queued or running, and is cancelled
+    once none is active (`run_parent_sync`).
+
     Args:
         run: the run (re-read under a row lock).
     Returns:
@@ -133,6 +165,8 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
     Raises:
         ValidationError: the run is already finished (succeeded, failed or cancelled).
     """
+    if TrainingRun.objects.filter(parent_id=run.pk).exists():
+        return _parent_cancel(parent=run)
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status == TrainingRun.Status.QUEUED:
@@ -143,7 +177,24 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
         else:
             raise ValidationError(f"Run #{run.pk} is {run.status}: there is nothing to cancel.")
         run.save(update_fields=["status", "finished_at", "cancel_requested"])
+        if run.parent_id:
+            run_parent_sync(parent_id=run.parent_id)
     return run
+
+
+def _parent_cancel(*, parent: TrainingRun) -> TrainingRun:
+    with transaction.atomic():
+        parent = TrainingRun.objects.select_for_update().get(pk=parent.pk)
+        active = list(
+            parent.children.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING])
+        )
+        if not active:
+            raise ValidationError(f"Run #{parent.pk} is {parent.status}: there is nothing to cancel.")
+        TrainingRun.objects.filter(pk=parent.pk).update(cancel_requested=True)
+        for child in active:
+            run_cancel(run=child)
+        run_parent_sync(parent_id=parent.pk)
+    return TrainingRun.objects.get(pk=parent.pk)
 
 
 def run_retry(*, run: TrainingRun) -> TrainingRun:
@@ -153,13 +204,19 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
     The error, traceback, finish time and cancel request are cleared; the task is queued after
     commit.
 
+    A cross-validated parent retries each of its failed, cancelled or dead children (each
+    resumes from its own checkpoint; succeeded folds are kept), and follows them again.
+
     Args:
         run: the run (re-read under a row lock).
     Returns:
-        The run, status queued.
+        The run, status queued (a parent: queued or running, as its children).
     Raises:
-        ValidationError: the run is queued, succeeded, or running with a fresh heartbeat.
+        ValidationError: the run is queued, succeeded, or running with a fresh heartbeat (a
+            parent: no child of it can be retried).
     """
+    if TrainingRun.objects.filter(parent_id=run.pk).exists():
+        return _parent_retry(parent=run)
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         dead = TrainingRun.objects.filter(TrainingRun.stale_q(), pk=run.pk).exists()
@@ -174,7 +231,106 @@ def run_retry(*, run: TrainingRun) -> TrainingRun:
         run.finished_at = None
         run.save(update_fields=["status", "cancel_requested", "error", "traceback", "finished_at"])
         _enqueue(run)
+        if run.parent_id:
+            run_parent_sync(parent_id=run.parent_id)
     return run
+
+
+def _parent_retry(*, parent: TrainingRun) -> TrainingRun:
+    with transaction.atomic():
+        parent = TrainingRun.objects.select_for_update().get(pk=parent.pk)
+        finished = [TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED]
+        children = list(
+            TrainingRun.objects.filter(Q(status__in=finished) | TrainingRun.stale_q(), parent=parent)
+        )
+        if not children:
+            raise ValidationError(
+                f"Run #{parent.pk} is {parent.status}; none of its folds failed, was cancelled or died."
+            )
+        TrainingRun.objects.filter(pk=parent.pk).update(cancel_requested=False)
+        for child in children:
+            run_retry(run=child)
+        run_parent_sync(parent_id=parent.pk)
+    return TrainingRun.objects.get(pk=parent.pk)
+
+
+def run_parent_sync(*, parent_id: int) -> None:
+    """Make a cross-validated parent's row follow its children (called by every change of a
+    child: its claim, its epochs, its end, a cancel, a retry, a give-up; and by the parent's own
+    task message, which the job sweep may send).
+
+    1. Lock the parent row and read the children.
+    2. Status: RUNNING while any child runs, or while some are queued and some finished; QUEUED
+       while all are queued; else FAILED if any failed (the error names each failed fold, its
+       run and its reason); else CANCELLED if any was cancelled; else SUCCEEDED.
+    3. Progress is the children's mean; a running parent's heartbeat is refreshed (so the sweep
+       rarely takes it for dead; if it does, its message only syncs it again).
+    4. On success, `cv_metrics` = `cross_validation_summary` of the children's test metrics in
+       fold order. The parent gets no `test_metrics` and no ModelVersion: the k fold models
+       estimate how well the recipe generalises to unseen speakers; none of them is the model to
+       deploy (train a holdout run, or a release of all speakers, for that).
+
+    Args:
+        parent_id: the parent TrainingRun's id.
+    """
+    from training.ml.metrics import cross_validation_summary
+
+    S = TrainingRun.Status
+    now = timezone.now()
+    with transaction.atomic():
+        parent = TrainingRun.objects.select_for_update().filter(pk=parent_id).first()
+        children = list(parent.children.order_by("fold")) if parent else []
+        if not children:
+            return
+        statuses = {c.status for c in children}
+        fields: dict = {"progress": round(float(np.mean([c.progress for c in children])), 4)}
+        if S.RUNNING in statuses or (S.QUEUED in statuses and statuses != {S.QUEUED}):
+            status = S.RUNNING
+        elif statuses == {S.QUEUED}:
+            status = S.QUEUED
+        elif S.FAILED in statuses:
+            status = S.FAILED
+        elif S.CANCELLED in statuses:
+            status = S.CANCELLED
+        else:
+            status = S.SUCCEEDED
+        fields["status"] = status
+        if status == S.RUNNING:
+            fields["heartbeat_at"] = now
+            fields["started_at"] = parent.started_at or now
+        if status in (S.QUEUED, S.RUNNING):
+            fields.update(finished_at=None, error="", cv_metrics=None)
+        else:
+            fields["finished_at"] = parent.finished_at if parent.status == status else now
+        if status == S.FAILED:
+            fields["error"] = "; ".join(
+                f"Fold {c.fold} (run #{c.pk}) failed: {c.error or 'no reason recorded'}"
+                for c in children
+                if c.status == S.FAILED
+            )
+        if status == S.CANCELLED:
+            fields["error"] = "Cancelled: " + ", ".join(
+                f"fold {c.fold} (run #{c.pk})" for c in children if c.status == S.CANCELLED
+            )
+        if status == S.SUCCEEDED:
+            labels = list(parent.release.params["label_set"])
+            fields["cv_metrics"] = cross_validation_summary([c.test_metrics for c in children], labels)
+            for c, row in zip(children, fields["cv_metrics"]["folds"], strict=True):
+                row.update(fold=c.fold, run=c.pk)
+        TrainingRun.objects.filter(pk=parent_id).update(**fields)
+
+
+def run_given_up(*, pk: int, error: str) -> None:
+    """After core.jobs gave up run `pk` (its worker lost on the last attempt): a child's parent
+    follows it (failed). Its checkpoint stays: `run_retry` resumes from it.
+
+    Args:
+        pk: the TrainingRun's id.
+        error: the reason written on the row (the parent's error quotes it).
+    """
+    parent_id = TrainingRun.objects.filter(pk=pk).values_list("parent_id", flat=True).first()
+    if parent_id:
+        run_parent_sync(parent_id=parent_id)
 
 
 def run_mark_dead(*, run: TrainingRun) -> None:
@@ -213,27 +369,61 @@ def release_datasets(release: Release) -> tuple[engine.Dataset, engine.Dataset, 
             (while the cache is built).
     """
     labels = list(release.params["label_set"])
-    cache = _dirs()[2] / "releases" / f"release-{release.pk}-{release.checksum[:16]}.npz"
-    if not cache.exists():
-        _build_cache(release, labels, cache)
-    data = np.load(cache)
-    audio, offsets = data["audio"], data["offsets"]
-    out = []
-    for split in ("train", "validation", "test"):
-        idx = np.flatnonzero(data["splits"] == split)
-        samples = [audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32768.0 for i in idx]
-        out.append(
-            engine.Dataset(
-                samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]]
-            )
-        )
+    data = _load_cache(release, labels)
+    out = [_subset(data, data["splits"] == split) for split in ("train", "validation", "test")]
     return out[0], out[1], out[2], labels
+
+
+def release_fold_datasets(
+    release: Release, *, fold: int
+) -> tuple[engine.Dataset, engine.Dataset, engine.Dataset, list[str]]:
+    """The datasets of one cross-validation child: test on `fold`, train on the others.
+
+    Validation (early stopping, best epoch) is the next fold, (fold + 1) mod k: whole speakers
+    the child neither trains nor is tested on, so early stopping is speaker-independent too. With
+    k = 2 no fold is left for it: validation is then empty (torch families train every epoch and
+    keep the last; the classical family has no early stopping anyway).
+
+    Args:
+        release: a "kfold" release (items with `fold`).
+        fold: the test fold, 0 .. k-1.
+    Returns:
+        (train, validation, test, labels), as `release_datasets`, from the same cache.
+    Raises:
+        ValueError: `fold` is not a fold of the release.
+    """
+    labels = list(release.params["label_set"])
+    data = _load_cache(release, labels)
+    folds = data["folds"]
+    k = len(set(folds[folds >= 0].tolist()))
+    if not 0 <= fold < k:
+        raise ValueError(f"Release #{release.pk} has folds 0..{k - 1}, not {fold}.")
+    val_fold = (fold + 1) % k if k >= 3 else -2  # -2 matches no item
+    test = folds == fold
+    val = folds == val_fold
+    return _subset(data, ~test & ~val), _subset(data, val), _subset(data, test), labels
+
+
+def _load_cache(release: Release, labels: list[str]):
+    cache = _dirs()[2] / "releases" / f"release-{release.pk}-{release.checksum[:16]}.npz"
+    data = np.load(cache) if cache.exists() else None
+    if data is None or "folds" not in data:  # a cache written before folds existed: rebuild
+        _build_cache(release, labels, cache)
+        data = np.load(cache)
+    return data
+
+
+def _subset(data, mask) -> engine.Dataset:
+    audio, offsets = data["audio"], data["offsets"]
+    idx = np.flatnonzero(mask)
+    samples = [audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32768.0 for i in idx]
+    return engine.Dataset(samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]])
 
 
 def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
     items = list(release.items.select_related("clip").order_by("split", "label", "clip_id", "copy_index"))
     seed = int(release.params.get("seed", 0))
-    chunks, offsets, ids, splits, ys = [], [0], [], [], []
+    chunks, offsets, ids, splits, ys, folds = [], [0], [], [], [], []
     read = stored_file_reader()
     for item in items:
         samples, _ = release_item_samples(
@@ -248,9 +438,11 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         offsets.append(offsets[-1] + len(pcm))
         ids.append(item.clip_id)
         splits.append(item.split)
+        folds.append(-1 if item.fold is None else item.fold)
         ys.append(labels.index(item.label))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
+    # A name of its own per writer: the children of a cross-validated run may build it at once.
+    tmp = cache.with_name(f"{cache.stem}.{uuid.uuid4().hex}.tmp.npz")
     np.savez(
         tmp,
         audio=np.concatenate(chunks) if chunks else np.zeros(0, np.int16),
@@ -258,6 +450,7 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         ids=np.array(ids),
         splits=np.array(splits),
         labels=np.array(ys),
+        folds=np.array(folds, dtype=np.int64),
     )
     tmp.replace(cache)
 
@@ -265,19 +458,26 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
 # --- execution ---------------------------------------------------------------------------------
 
 
-def _cancel_relay(run_id: int, progress: jobs.JobProgress):
+def _cancel_relay(run_id: int, progress: jobs.JobProgress, parent_id: int | None = None):
     """Progress from the engine to the row (throttled, every epoch end forced), and cancellation
-    from the row to the engine: the returned callable answers True once a person cancelled."""
+    from the row to the engine: the returned callable answers True once a person cancelled.
+
+    A cross-validation child also syncs its parent (progress, heartbeat) at every epoch end and
+    at most every PARENT_SYNC_EVERY_S between, well inside the parent's stale limit."""
     cancelled = False
+    synced = time.monotonic()
 
     def on_progress(p: engine.Progress) -> bool:
-        nonlocal cancelled
+        nonlocal cancelled, synced
         fields = {"epoch": p.epoch, "step": p.step, "total_steps": p.total_steps}
         if p.epoch_done:
             fields["history"] = p.history
         fraction = p.step / p.total_steps if p.total_steps else 0.0
         if progress(fraction, force=p.epoch_done, **fields):
             cancelled = TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+            if parent_id and (p.epoch_done or time.monotonic() - synced >= PARENT_SYNC_EVERY_S):
+                run_parent_sync(parent_id=parent_id)
+                synced = time.monotonic()
         return cancelled
 
     return on_progress
@@ -295,16 +495,32 @@ def run_execute(*, run_id: int) -> bool:
        Cancellation keeps the best checkpoint. GPU memory exhaustion (with the batch size that
        failed) and every other failure are recorded on the row with their reason.
 
+    A cross-validation child (`fold` set) trains on its release's other folds, validates on the
+    next fold and tests on its own (`release_fold_datasets`); it records its test metrics and no
+    ModelVersion, and its parent follows it (`run_parent_sync`). A parent's own message (the job
+    sweep may send one) only syncs the parent with its children.
+
     Args:
         run_id: the TrainingRun's id.
     Returns:
-        False if the run was not free to take; True once this call ran it.
+        False if the run was not free to take; True once this call ran it (or synced a parent).
     """
-    return jobs.job_execute(TrainingRun, run_id, _train, progress_every_s=1.0)
+    if TrainingRun.objects.filter(parent_id=run_id).exists():
+        run_parent_sync(parent_id=run_id)
+        return True
+    ran = jobs.job_execute(TrainingRun, run_id, _train, progress_every_s=1.0)
+    parent_id = TrainingRun.objects.filter(pk=run_id).values_list("parent_id", flat=True).first()
+    if parent_id:
+        run_parent_sync(parent_id=parent_id)
+    return ran
 
 
-def _train(run: TrainingRun, progress: jobs.JobProgress) -> None:
-    train, val, test, labels = release_datasets(run.release)
+def _train(run: TrainingRun, progress: jobs.JobProgress) -> dict | None:
+    if run.fold is not None:
+        run_parent_sync(parent_id=run.parent_id)  # the parent is running from this claim on
+        train, val, test, labels = release_fold_datasets(run.release, fold=run.fold)
+    else:
+        train, val, test, labels = release_datasets(run.release)
     result = engine.train(
         family=run.family,
         hparams=run.hparams,
@@ -315,7 +531,7 @@ def _train(run: TrainingRun, progress: jobs.JobProgress) -> None:
         workdir=run_workdir(run),
         device=run.device,
         precision=run.precision,
-        on_progress=_cancel_relay(run.pk, progress),
+        on_progress=_cancel_relay(run.pk, progress, run.parent_id),
         backbone_dir=Path(run.backbone) if run.backbone else None,
         resume=True,
     )
@@ -327,6 +543,9 @@ def _train(run: TrainingRun, progress: jobs.JobProgress) -> None:
     }
     if result.cancelled:
         raise jobs.JobCancelled(**common)
+    if run.fold is not None:
+        # A fold's model stays in its work directory (checkpoints and export), not a ModelVersion.
+        return {"test_metrics": result.test_metrics, **common}
     _, models_dir, _ = _dirs()
     rel = f"{run.project.slug}/run-{run.pk}-{run.family}"
     target = models_dir / rel

@@ -17,7 +17,7 @@ from training.filters import TrainingRunFilter
 @role_required(roles.ML_STAFF)
 def run_list(request):
     """The runs of the user's projects, searched, filtered and paged like GET /api/training/runs/."""
-    filterset = TrainingRunFilter(request.GET, queryset=selectors.runs_for_user(request.user))
+    filterset = TrainingRunFilter(request.GET, queryset=selectors.top_level_runs_for_user(request.user))
     runs = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     return render(
         request,
@@ -36,7 +36,13 @@ def run_detail(request, pk: int):
     # Hyper-parameters as a table of JSON values (null, true, 3e-05), never a Python dict.
     hparams = display.number(run.resolved_hparams or run.hparams or {})
     rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in sorted(hparams.items())]
-    return render(request, "training/run_detail.html", {"run": run, "hparams": rows})
+    # A cross-validated run: its folds (children, prefetched in fold order) and their summary.
+    children = list(run.children.all())
+    return render(
+        request,
+        "training/run_detail.html",
+        {"run": run, "hparams": rows, "children": children, "cv": run.cv_metrics},
+    )
 
 
 @role_required(roles.ML_STAFF)
@@ -45,6 +51,6 @@ def compare(request):
         ids = IdCsvField().run_validation(request.GET.get("runs", ""))
     except ValidationError as exc:
         raise BadRequest(f"runs: {exc.detail}") from exc
-    runs = selectors.runs_for_user(request.user)
+    runs = selectors.runs_for_user(request.user) if ids else selectors.top_level_runs_for_user(request.user)
     runs = runs.filter(pk__in=ids) if ids else runs.filter(status="succeeded")[:10]
     return render(request, "training/compare.html", {"rows": selectors.runs_compared(runs)})

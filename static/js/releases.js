@@ -56,7 +56,11 @@
     const customInput = document.getElementById("split-custom");
     customInput.classList.toggle("hidden", !custom);
     if (custom && document.activeElement === form.split_choice) customInput.focus();
+    const kfold = form.split_kind.value === "kfold";
+    form.querySelector('[data-field="folds"]').classList.toggle("hidden", !kfold);
+    form.querySelector('[data-field="split"]').classList.toggle("hidden", kfold);
   }
+  form.split_kind.addEventListener("change", syncForm);
   form.balancing.addEventListener("change", syncForm);
   form.split_choice.addEventListener("change", syncForm);
 
@@ -84,7 +88,12 @@
       balancing: form.balancing.value,
       split: form.split_choice.value === "custom" ? document.getElementById("split-custom").value.trim() : form.split_choice.value,
       group_by: form.group_by.value,
+      split_kind: form.split_kind.value,
     };
+    if (body.split_kind === "kfold") {
+      const folds = form.folds.value.trim();
+      body.folds = folds === "" ? null : Number(folds); // the server says what is wrong with it
+    }
     if (body.balancing === "cap") {
       const cap = form.cap.value.trim();
       body.cap = cap === "" ? null : Number(cap); // the server says what is wrong with it
@@ -168,7 +177,8 @@
     add((p.label_set || []).map(nameOf).join(" · ") || "–", "Labels");
     add(p.min_agreement >= 3 ? "3/3 only" : `≥ ${p.min_agreement}/3`, "Minimum agreement");
     add(p.balancing === "cap" ? `cap ${p.cap}` : p.balancing, "Balancing");
-    add(`split ${p.split}`, "Train / validation / test");
+    if (p.split_kind === "kfold") add(p.folds ? `${p.folds} folds` : "leave one out", "Cross-validation folds, grouped");
+    else add(`split ${p.split}`, "Train / validation / test");
     add(`by ${p.group_by}`, "Groups kept in one split");
     add(`seed ${p.seed}`);
     if (p.include_adjudicated) add("+ adjudicated");

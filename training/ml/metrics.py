@@ -65,3 +65,57 @@ def evaluate(y_true, y_pred, labels: list[str]) -> dict:
         },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
     }
+
+
+SUMMARY_METRICS = ("ua", "wa", "macro_f1")
+
+
+def cross_validation_summary(fold_metrics: list[dict], labels: list[str]) -> dict:
+    """Summarise the test metrics of the k folds of a cross-validated run.
+
+    1. Per fold: UA, WA, macro-F1 and n_test (the fold's test clips), from its `evaluate` output.
+    2. Mean and sample standard deviation over the folds (numpy, `ddof=1`: the folds are a sample
+       of the ways the corpus could have been cut; with k = 2 it is |a - b| / sqrt(2)).
+    3. Pooled: the folds' confusion matrices summed, which counts every test prediction of every
+       fold once, then `evaluate` on the (truth, prediction) pairs that matrix holds. UA, WA and
+       macro-F1 depend on the predictions only through that matrix, so this equals `evaluate` on
+       the concatenated predictions.
+
+    Args:
+        fold_metrics: one `evaluate` output per fold, in fold order (k >= 2), each with "ua",
+            "wa", "macro_f1", "n" and a C x C "confusion_matrix" in `labels` order.
+        labels: the C label names.
+    Returns:
+        JSON-serialisable {"k", "labels", "folds": [{"fold", "ua", "wa", "macro_f1", "n_test"}],
+        "mean": {metric: float}, "std": {metric: float}, "std_ddof": 1, "pooled": `evaluate`
+        output over all folds, "confusion_matrix": the summed C x C int matrix, "n_test": total}.
+    Raises:
+        ValueError: fewer than two folds, or a confusion matrix of another shape than C x C.
+    """
+    if len(fold_metrics) < 2:
+        raise ValueError(f"cross-validation needs at least two folds, got {len(fold_metrics)}")
+    C = len(labels)
+    matrices = [np.asarray(m["confusion_matrix"], dtype=np.int64) for m in fold_metrics]
+    for f, matrix in enumerate(matrices):
+        if matrix.shape != (C, C):
+            raise ValueError(f"fold {f}: confusion matrix of shape {matrix.shape}, expected ({C}, {C})")
+    folds = [
+        {"fold": f, "ua": m["ua"], "wa": m["wa"], "macro_f1": m["macro_f1"], "n_test": int(m["n"])}
+        for f, m in enumerate(fold_metrics)
+    ]
+    table = np.array([[row[k] for k in SUMMARY_METRICS] for row in folds], dtype=float)
+    summed = np.sum(matrices, axis=0)
+    truth, predicted = np.nonzero(summed)
+    counts = summed[truth, predicted]
+    pooled = evaluate(np.repeat(truth, counts), np.repeat(predicted, counts), labels)
+    return {
+        "k": len(folds),
+        "labels": list(labels),
+        "folds": folds,
+        "mean": dict(zip(SUMMARY_METRICS, table.mean(axis=0).tolist(), strict=True)),
+        "std": dict(zip(SUMMARY_METRICS, table.std(axis=0, ddof=1).tolist(), strict=True)),
+        "std_ddof": 1,
+        "pooled": pooled,
+        "confusion_matrix": summed.tolist(),
+        "n_test": int(summed.sum()),
+    }

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--balancing", default="undersample", choices=STRATEGIES)
         parser.add_argument("--cap", type=int, default=None)
         parser.add_argument("--split", default="70/15/15")
+        parser.add_argument(
+            "--folds",
+            type=int,
+            default=None,
+            help="Cross-validation: k folds grouped by --group-by instead of --split (0: one fold per group)",
+        )
         parser.add_argument("--group-by", default="speaker", choices=GROUP_KEYS)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--export", action="store_true", help="Also write the archive, in this process.")
@@ -41,6 +47,8 @@ class Command(BaseCommand):
             balancing=o["balancing"],
             cap=o["cap"],
             split=o["split"],
+            split_kind="holdout" if o["folds"] is None else "kfold",
+            folds=5 if o["folds"] is None else o["folds"],
             group_by=o["group_by"],
             seed=o["seed"],
         )

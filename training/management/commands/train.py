@@ -84,10 +84,23 @@ class Command(BaseCommand):
         if not o["sync"]:
             self.stdout.write(f"run #{run.pk} queued on the gpu queue")
             return
+        # A cross-validated run (k-fold release): its folds one after the other, here.
+        for child_id in run.children.order_by("fold").values_list("pk", flat=True):
+            services.run_execute(run_id=child_id)
         services.run_execute(run_id=run.pk)
         run.refresh_from_db()
         if run.status != "succeeded":
             raise CommandError(f"run #{run.pk} {run.status}: {run.error}")
+        if run.cv_metrics:
+            cv = run.cv_metrics
+            self.stdout.write(
+                f"run #{run.pk} succeeded, {cv['k']} folds: "
+                f"test UA {cv['mean']['ua']:.3f} ± {cv['std']['ua']:.3f}, "
+                f"WA {cv['mean']['wa']:.3f} ± {cv['std']['wa']:.3f}, "
+                f"macro-F1 {cv['mean']['macro_f1']:.3f} ± {cv['std']['macro_f1']:.3f} (sample std); "
+                f"pooled UA {cv['pooled']['ua']:.3f} over {cv['n_test']} clips"
+            )
+            return
         m = run.test_metrics
         self.stdout.write(
             f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}"
