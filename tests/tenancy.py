@@ -4,8 +4,8 @@ Project A ("alpha") and project B ("bravo") each hold real RAVDESS speech (diffe
 nothing is shared): gold-labelled clips imported with `corpus_import`, a broadcast-like recording
 ingested with `recording_ingest` and cut into clips, a queued segmentation run, a release built by
 `release_build`, a queued export, a classical model trained through `run_execute`, a queued run,
-an active pre-labeller, a queued pre-label job and a queued evaluation of the model. Nothing is enqueued: the tests run in one
-transaction, so `on_commit` never fires.
+an active pre-labeller, a queued pre-label job and a queued evaluation of the model. Nothing is
+enqueued: the tests run in one transaction, so `on_commit` never fires.
 
 Every name and title of project B carries MARKER_B, so that a response to one of A's users that
 mentions it has leaked B's data (and MARKER_A the other way round).

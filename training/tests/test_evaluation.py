@@ -4,6 +4,8 @@ release), figures checked against scikit-learn on predictions this test makes it
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -233,3 +235,45 @@ def test_refusals_write_nothing(corpora, project, django_user_model, tmp_path, d
     assert api(outsider).get(f"{url}{ev.pk}/").status_code == 404
     assert api(outsider).get(url).json()["count"] == 0
     assert api(ml).get(f"{url}?model_version=abc").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ml_staff_evaluate_from_the_admin_within_their_project(corpora, project, django_user_model):
+    from django.test import Client
+
+    from core.services import roles_ensure
+
+    roles_ensure()
+    model, emodb = corpora["model"], corpora["emodb"]
+    ml = _user(django_user_model, "ml", "ml_staff", project=project)
+    ml.is_staff = True
+    ml.save()
+    client = Client()
+    client.force_login(ml)
+
+    # The model versions' action opens the form for that model; its choices are ml's project's.
+    r = client.post(
+        "/admin/training/modelversion/", {"action": "evaluate_on_release", "_selected_action": [model.pk]}
+    )
+    assert r.status_code == 302 and r["Location"].endswith(
+        f"/admin/training/evaluation/add/?model_version={model.pk}"
+    )
+    form = client.get(r["Location"]).content.decode()
+    releases = set(
+        re.findall(r'<option value="(\d+)"', form.split('name="release"')[1].split("</select>")[0])
+    )
+    assert releases == {str(corpora["ravdess"].pk), str(emodb.pk)}
+
+    refused = client.post(
+        "/admin/training/evaluation/add/",
+        {"model_version": model.pk, "release": emodb.pk, "split": "holdout"},
+    )
+    assert refused.status_code == 200 and not Evaluation.objects.exists()
+    accepted = client.post(
+        "/admin/training/evaluation/add/", {"model_version": model.pk, "release": emodb.pk, "split": ""}
+    )
+    assert accepted.status_code == 302
+    ev = Evaluation.objects.get()  # eager Celery: it ran on commit
+    assert ev.status == "succeeded" and ev.created_by == ml and ev.metrics["n"] == emodb.items.count()
+    page = client.get(f"/admin/training/evaluation/{ev.pk}/change/").content.decode()
+    assert "100%" in page and "macro_f1" in page
