@@ -276,4 +276,4 @@ def test_ml_staff_evaluate_from_the_admin_within_their_project(corpora, project,
     ev = Evaluation.objects.get()  # eager Celery: it ran on commit
     assert ev.status == "succeeded" and ev.created_by == ml and ev.metrics["n"] == emodb.items.count()
     page = client.get(f"/admin/training/evaluation/{ev.pk}/change/").content.decode()
-    assert "100%" in page and "macro_f1" in page
+    assert "100.0%" in page and "macro_f1" in page
