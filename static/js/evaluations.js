@@ -22,8 +22,23 @@
     });
   }
 
-  // Queued or running: the row moves on its own; read it again in a few seconds.
-  if (section.dataset.active) setTimeout(() => window.location.reload(), 3000);
+  /* Queued or running evaluations: read their rows every 3 s (GET /api/training/evaluations/<id>/),
+     say their status and progress, and reload the page once one has finished (its figures and
+     matrix are drawn by the page). A row that stays queued (no worker) is only read, never reloaded. */
+  const active = data.filter((e) => e.status === "queued" || e.status === "running");
+  async function follow() {
+    let finished = false;
+    for (const e of active) {
+      const { ok, data: row } = await window.Studio.api(`${section.dataset.api}${e.id}/`);
+      if (!ok || !row) continue;
+      const note = section.querySelector(`tr[data-evaluation="${e.id}"] [data-state]`);
+      if (note) note.textContent = `· ${row.status}${row.status === "running" ? ` ${Math.round(row.progress * 100)} %` : ""}`;
+      if (row.status !== e.status && !["queued", "running"].includes(row.status)) finished = true;
+    }
+    if (finished) window.location.reload();
+    else setTimeout(follow, 3000);
+  }
+  if (active.length) setTimeout(follow, 3000);
 
   const form = document.getElementById("evaluate-form");
   if (!form) return;
