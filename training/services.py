@@ -1,4 +1,6 @@
-"""Training runs: create, cancel, retry, execute (a Celery task on the `gpu` queue).
+"""Training runs: create, cancel, retry, execute (a Celery task on the `gpu` queue); evaluations
+of a model version on another release (create, execute: also a `gpu` job); the one per-process
+loader of a model version (`predictor_for`, used by inference too).
 
 The ML itself lives in `training.ml` (no Django). This module turns a release into decoded
 datasets (cached per release), claims the run row, relays progress and cancellation between the
