@@ -92,6 +92,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "training.change_trainingrun",
         "training.view_trainingrun",
         "training.view_modelversion",
+        "training.add_evaluation",
+        "training.view_evaluation",
         "inference.add_prelabeller",
         "inference.change_prelabeller",
         "inference.view_prelabeller",

@@ -141,22 +141,65 @@ class PrelabelJobDetailApi(APIView):
         return Response(PrelabelJobSerializer(object_for_user(jobs, pk, what="pre-label job")).data)
 
 
+class QualityQuerySerializer(serializers.Serializer):
+    project = serializers.SlugField(required=False, max_length=80, help_text="Project slug (default: yours)")
+    include_gold = serializers.BooleanField(
+        required=False, default=False, help_text="Count gold imports (clips with a gold label) too"
+    )
+
+
+class QualityClassSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    agreement = serializers.FloatField()
+
+
+class QualityJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+
+
+class QualityModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    n_compared = serializers.IntegerField(help_text="Eligible clips the model has predicted")
+    agreement = serializers.FloatField(
+        allow_null=True, help_text="Share of top labels equal to the consensus"
+    )
+    per_class = serializers.DictField(child=QualityClassSerializer(), help_text="Per consensus emotion")
+    n_eligible = serializers.IntegerField(
+        help_text="Clips with a usable consensus, not seen in training or validation, not gold unless asked"
+    )
+    n_excluded_seen = serializers.IntegerField(help_text="Left out: in the model's train or validation split")
+    n_excluded_gold = serializers.IntegerField(help_text="Left out: gold imports (0 with include_gold)")
+    include_gold = serializers.BooleanField()
+    partial = serializers.BooleanField(help_text="A pre-label job of this model is queued or running")
+    job = QualityJobSerializer(allow_null=True)
+
+
+class QualityResponseSerializer(serializers.Serializer):
+    model_versions = QualityModelSerializer(many=True)
+
+
 class QualityApi(APIView):
     permission_classes = ML_STAFF_OR_CURATOR
 
     @extend_schema(
         operation_id="prelabel_quality",
-        responses=inline_serializer("PrelabelQuality", {"model_versions": serializers.ListField()}),
+        parameters=[QualityQuerySerializer],
+        responses=QualityResponseSerializer,
     )
     def get(self, request):
-        """Agreement of each model's pre-labels with the annotators' consensus, per class."""
-        return Response(
-            {
-                "model_versions": services.prelabel_quality(
-                    project=project_for_user(request.user, request.query_params.get("project"))
-                )
-            }
+        """Agreement of each model's pre-labels with the annotators' consensus, per class, on the
+        clips it did not learn from (gold imports only with `include_gold`); partial while a
+        pre-label job of the model is queued or running."""
+        query = QualityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = services.prelabel_quality(
+            project=project_for_user(request.user, query.validated_data.get("project")),
+            include_gold=query.validated_data["include_gold"],
         )
+        return Response(QualityResponseSerializer({"model_versions": rows}).data)
 
 
 class PredictionSerializer(serializers.ModelSerializer):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,44 +24,22 @@ from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
 from core import jobs
 from core.constants import SAMPLE_RATE
 from core.errors import ApplicationError
-from core.models import Project
+from core.models import JobStatus, Project
 from corpus import audio, vad
 from corpus import services as corpus_services
 from corpus.models import Clip
 from inference.models import Prediction, PrelabelJob, Prelabeller
+from releases.models import GoldLabel
+from training import selectors as training_selectors
+from training import services as training_services
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 BATCH = 256
 
-_predictors: dict[int, object] = {}
-_predictors_lock = threading.Lock()
-
-
-def predictor_for(model_version: ModelVersion):
-    """The model of `model_version`, loaded on first use in this process (GPU when present).
-
-    The cache keeps one model per process: loading another evicts the previous one. The
-    classical family always runs on the CPU, the torch families on device "auto".
-
-    Args:
-        model_version: the model to load (from its `artifact_dir`).
-    Returns:
-        A `training.ml.predict.Predictor` (`labels`, `predict_proba`).
-    Raises:
-        FileNotFoundError, ValueError: as `training.ml.predict.load_predictor` (no or malformed
-            config.json, unknown family, incompatible scikit-learn version).
-    """
-    with _predictors_lock:
-        predictor = _predictors.get(model_version.pk)
-        if predictor is None:
-            from training.ml.predict import load_predictor
-
-            device = "auto" if model_version.family != "classical" else "cpu"
-            predictor = load_predictor(model_version.artifact_dir, device=device)
-            _predictors.clear()  # keep one model per process: a worker serves one project's active model
-            _predictors[model_version.pk] = predictor
-        return predictor
+# The one loader of model versions lives in training (evaluations use it too); kept importable
+# from here for the pre-labeller, the inference API and the benchmarks.
+predictor_for = training_services.predictor_for
 
 
 def entropy_bits(p: np.ndarray) -> np.ndarray:
@@ -457,29 +434,65 @@ def infer_upload(
     return answer
 
 
-def prelabel_quality(*, project: Project) -> list[dict]:
-    """How often each model's top label matches the consensus, overall and per consensus class.
+def prelabel_quality(*, project: Project, include_gold: bool = False) -> list[dict]:
+    """How often each model's top label matches the consensus, overall and per consensus class,
+    on clips the model did not learn from.
 
-    Only clips with a usable consensus count (`ClipConsensus.usable_q`: agreed, adjudicated or
-    gold).
+    1. The eligible clips of a model: clips of the project with a usable consensus
+       (`ClipConsensus.usable_q`: agreed, adjudicated or gold), not rejected or excluded, minus
+       the clips the model was trained or validated on
+       (`training.selectors.model_version_seen_clip_ids`), minus gold imports (clips with a
+       `releases.GoldLabel`) unless `include_gold`.
+    2. Its compared clips: the eligible clips it has predicted. Agreement = share of compared
+       clips whose top label equals the consensus emotion.
+    3. Exclusions are counted among the clips with a usable consensus: seen in training first,
+       then gold (a gold clip that was also in training counts as seen only).
+    4. While a PrelabelJob of the model is queued or running, the figures are partial:
+       `n_compared` of `n_eligible` clips are predicted so far.
 
     Args:
         project: the project.
+        include_gold: count gold imports too (they are left out by default: an imported corpus is
+            what models are trained on, and its actors are not the project's speech).
     Returns:
         One dict per model version of the project, newest first: {"id", "name", "n_compared",
         "agreement" (share of matches, 4 places, None when nothing was compared), "per_class":
-        {consensus emotion code: {"n", "agreement"}}}.
+        {consensus emotion code: {"n", "agreement"}}, "n_eligible", "n_excluded_seen",
+        "n_excluded_gold" (0 when `include_gold`), "include_gold", "partial" (bool), "job"
+        (the newest active PrelabelJob as {"id", "status", "progress"}, or None)}.
     """
     out = []
-    usable = ClipConsensus.usable_q(prefix="clip__consensus__")
-    for mv in ModelVersion.objects.filter(project=project).order_by("-created_at"):
-        rows = Prediction.objects.filter(usable, model_version=mv).values_list(
-            "top_label", "clip__consensus__emotion__code"
+    usable = ClipConsensus.usable_q(prefix="consensus__")
+    with_consensus = set(
+        Clip.objects.filter(usable, recording__source__project=project)
+        .exclude(status__in=[Clip.Status.REJECTED, Clip.Status.EXCLUDED])
+        .values_list("pk", flat=True)
+    )
+    gold = (
+        set(
+            GoldLabel.objects.filter(clip__recording__source__project=project).values_list(
+                "clip_id", flat=True
+            )
+        )
+        & with_consensus
+    )
+    active_jobs = {}
+    for job in PrelabelJob.objects.filter(project=project, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
+        active_jobs.setdefault(job.model_version_id, job)  # newest first (the model's ordering)
+    for mv in ModelVersion.objects.filter(project=project).order_by("-created_at", "-id"):
+        seen = with_consensus & training_selectors.model_version_seen_clip_ids(mv)
+        excluded_gold = set() if include_gold else (gold - seen)
+        eligible = with_consensus - seen - excluded_gold
+        # Filtered here, not in SQL: an IN list of every eligible clip outgrows SQLite's limits.
+        rows = Prediction.objects.filter(model_version=mv).values_list(
+            "clip_id", "top_label", "clip__consensus__emotion__code"
         )
         per: dict[str, list[int]] = {}
-        for predicted, truth in rows:
-            per.setdefault(truth, []).append(int(predicted == truth))
+        for clip_id, predicted, truth in rows.iterator(chunk_size=20000):
+            if clip_id in eligible:
+                per.setdefault(truth, []).append(int(predicted == truth))
         n = sum(len(v) for v in per.values())
+        job = active_jobs.get(mv.pk)
         out.append(
             {
                 "id": mv.pk,
@@ -489,6 +502,12 @@ def prelabel_quality(*, project: Project) -> list[dict]:
                 "per_class": {
                     k: {"n": len(v), "agreement": round(sum(v) / len(v), 4)} for k, v in sorted(per.items())
                 },
+                "n_eligible": len(eligible),
+                "n_excluded_seen": len(seen),
+                "n_excluded_gold": len(excluded_gold),
+                "include_gold": include_gold,
+                "partial": job is not None,
+                "job": {"id": job.pk, "status": job.status, "progress": job.progress} if job else None,
             }
         )
     return out

@@ -4,8 +4,8 @@ Project A ("alpha") and project B ("bravo") each hold real RAVDESS speech (diffe
 nothing is shared): gold-labelled clips imported with `corpus_import`, a broadcast-like recording
 ingested with `recording_ingest` and cut into clips, a queued segmentation run, a release built by
 `release_build`, a queued export, a classical model trained through `run_execute`, a queued run,
-an active pre-labeller and a queued pre-label job. Nothing is enqueued: the tests run in one
-transaction, so `on_commit` never fires.
+an active pre-labeller, a queued pre-label job and a queued evaluation of the model. Nothing is
+enqueued: the tests run in one transaction, so `on_commit` never fires.
 
 Every name and title of project B carries MARKER_B, so that a response to one of A's users that
 mentions it has leaked B's data (and MARKER_A the other way round).
@@ -111,6 +111,10 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
     )
     inference_services.prelabeller_activate(project=project, model_version=model_version, user=owner)
     job = inference_services.prelabel_job_create(project=project, user=owner, enqueue=False)
+    # The model evaluated on its own release's test split (queued: its figures are not the point).
+    evaluation = training_services.evaluation_create(
+        model_version=model_version, release=release, split="test", created_by=owner, enqueue=False
+    )
 
     # The speaker step's rows (built here, not by a segmentation: its result is not the point):
     # a named voice with two clusters of the recording, and a second voice of the same series.
@@ -152,6 +156,7 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         "trained_run": trained.pk,
         "model_version": model_version.pk,
         "prelabel_job": job.pk,
+        "evaluation": evaluation.pk,
         "series_speaker": voice.pk,
         "other_series_speaker": other_voice.pk,
         "speaker_cluster": cluster.pk,

@@ -83,6 +83,8 @@ RELEASE = {"name": "matrix", "label_set": ["angry", "neutral"], "split": "70/15/
 PREDICT = {"file": FILE, "model_version": "@model_version", "mode": "chunk"}
 IN_A = {"project": "@project"}
 RUNS = {"runs": "@trained_run"}
+EVALUATE = {"model_version": "@model_version", "release": "@release", "split": "test"}
+EVAL_OF_A = {"model_version": "@model_version", "release": "@release"}
 INVITE = {"project": "@project", "username": "newcomer", "role": "annotator", "password": "lilac-Harbour-93"}
 EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     # public, or any signed-in user (the OpenAPI schema and its docs: signed-in users)
@@ -189,6 +191,14 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "training-api:compare": [G(ANON, 403, 403, 403, 403, 200, 200, query=RUNS, filters=True)],
     "training-api:families": [G(ANON, 403, 403, 403, 403, 200, 200)],
     "training-api:model-versions": [G(ANON, 403, 403, 403, 403, 200, 200)],
+    # evaluations: ML staff; a body naming A's model and release is another project's for the
+    # outsider (404); `model_version`/`release` in the list's query filter (others' ids: nothing)
+    "training-api:evaluations": [
+        G(ANON, 403, 403, 403, 403, 200, 200),
+        G(ANON, 403, 403, 403, 403, 200, 200, query=EVAL_OF_A, filters=True),
+        P(ANON, 403, 403, 403, 403, 201, 404, body=EVALUATE),
+    ],
+    "training-api:evaluation": [G(ANON, 403, 403, 403, 403, 200, 404, pk="evaluation")],
     # inference: ML staff; predictions and their quality for curators too
     "inference-api:predict": [P(ANON, 403, 403, 403, 200, 200, 404, body=PREDICT, multipart=True)],
     "inference-api:prelabeller": [

@@ -77,6 +77,7 @@ PLURALS = {
     "releases.releaseexport": "release exports",
     "training.trainingrun": "training runs",
     "training.modelversion": "model versions",
+    "training.evaluation": "evaluations",
     "inference.prelabeller": "prelabellers",
     "inference.prediction": "predictions",
     "inference.prelabeljob": "prelabel jobs",

@@ -210,29 +210,44 @@ def test_quality_page_is_empty_before_predictions_then_shows_agreement_per_class
     live_server, page, model_version, ml_user, project
 ):
     from inference import services
+    from inference.models import PrelabelJob
 
     login(page, live_server, "mlops")
     page.goto(f"{live_server.url}/inference/quality/")
     expect(page.locator("#quality-page")).to_have_attribute("data-state", "empty")
     expect(page.locator("#empty-state")).to_be_visible()
     row = page.locator(f'#quality-table tbody tr[data-model="{model_version.pk}"]')
-    expect(row.locator("td")).to_have_text([model_version.name, "0", "n/a"])
+    default = next(m for m in services.prelabel_quality(project=project) if m["id"] == model_version.pk)
+    excluded = f"{default['n_excluded_seen']} clips seen in training, {default['n_excluded_gold']} gold"
+    expect(row.locator("td")).to_have_text([model_version.name, "0", "n/a", excluded])
     expect(page.locator("#quality-models section")).to_have_count(0)
 
-    # Pre-label the imported (gold) clips: the model's top labels meet the consensus.
+    # Pre-label the imported (gold) clips: they are left out unless gold imports are included.
     services.prelabeller_activate(project=project, model_version=model_version)
     job = services.prelabel_job_create(project=project)  # eager Celery: runs at once
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
-    figures = next(m for m in services.prelabel_quality(project=project) if m["id"] == model_version.pk)
+    figures = next(
+        m
+        for m in services.prelabel_quality(project=project, include_gold=True)
+        if m["id"] == model_version.pk
+    )
     assert figures["n_compared"] > 0 and set(figures["per_class"]) == {"angry", "neutral"}
 
     page.reload()
+    expect(row.locator("td").nth(1)).to_have_text("0")  # every clip is gold: nothing by default
+    page.locator("#include-gold").check()
     expect(page.locator("#quality-page")).to_have_attribute("data-state", "ready")
     expect(page.locator("#empty-state")).to_be_hidden()
     expect(row.locator("td")).to_have_text(
-        [model_version.name, str(figures["n_compared"]), pct(figures["agreement"])]
+        [
+            model_version.name,
+            str(figures["n_compared"]),
+            pct(figures["agreement"]),
+            f"{figures['n_excluded_seen']} clips seen in training",
+        ]
     )
+    assert "include_gold=1" in page.url
     card = page.locator(f'#quality-models section[data-model="{model_version.pk}"]')
     bars = chart_in(page, f'#quality-models [data-chart="{model_version.pk}"]')
     assert bars["scales"] == {"x": "Top label equal to the consensus (%)", "y": "Class"}
@@ -244,4 +259,13 @@ def test_quality_page_is_empty_before_predictions_then_shows_agreement_per_class
             [label, str(v["n"]), pct(v["agreement"])]
         )
     page.screenshot(path=str(SHOTS / "inference-quality.png"), full_page=True)
+
+    # A pre-label job of the model running: the row says so and the page reads the figures again.
+    running = PrelabelJob.objects.create(project=project, model_version=model_version, status="running")
+    n, m = figures["n_compared"], figures["n_eligible"]
+    page.reload()  # the include_gold=1 of the address keeps the box ticked
+    expect(page.locator("#include-gold")).to_be_checked()
+    expect(row.locator("td").nth(1)).to_have_text(f"partial: {n} of {m}", timeout=15000)
+    PrelabelJob.objects.filter(pk=running.pk).update(status="succeeded")
+    expect(row.locator("td").nth(1)).to_have_text(str(n), timeout=15000)
     assert not page.js_errors, page.js_errors

@@ -58,3 +58,40 @@ def test_a_classical_run_shows_its_final_scores_and_a_loss_only_run_no_empty_axi
     assert curves["scales"] == {"x": "Epoch", "loss": "Loss (cross-entropy)"}
     assert [d["label"] for d in curves["datasets"]] == ["train loss"]
     assert not page.js_errors, page.js_errors
+
+
+def test_a_model_is_evaluated_on_a_release_from_its_run_page_and_compared(
+    live_server, page, project, django_user_model, trained_model
+):
+    from training.models import Evaluation
+
+    _user(django_user_model, "mlstaff", "ml_staff", project=project)
+    release = trained_model.release
+    login(page, live_server, "mlstaff")
+    page.goto(f"{live_server.url}/training/runs/{trained_model.run_id}/")
+    form = page.locator("#evaluate-form")
+    expect(form.locator("#evaluate-release option")).to_have_count(1)  # the project's one release
+    form.locator("#evaluate-split").select_option("train")
+    form.locator("button[type=submit]").click()
+    # Every train item was seen in training: refused with the service's message, nothing written.
+    expect(page.locator("#evaluate-message")).to_contain_text("Nothing to evaluate")
+    assert not Evaluation.objects.exists()
+
+    form.locator("#evaluate-split").select_option("test")
+    form.locator("button[type=submit]").click()  # eager Celery: evaluated before the page reloads
+    row = page.locator("#evaluations-table tbody tr[data-evaluation]")
+    expect(row).to_have_count(1, timeout=30_000)
+    ev = Evaluation.objects.get()
+    assert ev.status == "succeeded", ev.traceback
+    expect(row.locator("td").nth(2)).to_have_text(str(ev.metrics["n"]))
+    expect(row.locator("td").nth(4)).to_have_text(f"{ev.metrics['ua']:.3f}")
+    matrix = chart_in(page, f'[data-matrix="{ev.pk}"]')
+    assert matrix["type"] == "matrix" and matrix["rows"] == ev.metrics["matched_labels"]
+    assert matrix["scales"] == {"x": "Predicted emotion", "y": "True emotion"}
+
+    page.goto(f"{live_server.url}/training/compare/?runs={trained_model.run_id}")
+    expect(page.locator(f'#evaluations-table tr[data-evaluation="{ev.pk}"] td').nth(1)).to_have_text(
+        f"{release}/test"
+    )
+    chart_in(page, f'[data-matrix="{ev.pk}"]')
+    assert not page.js_errors, page.js_errors

@@ -1,19 +1,25 @@
 """Training from the admin: add a run (it is queued on the `gpu` queue), cancel, retry, and watch
 its live chart on the change page. A run added on a "kfold" release is a cross-validated parent
-with one child run per fold (`services.run_create`); cancel and retry act on its folds."""
+with one child run per fold (`services.run_create`); cancel and retry act on its folds;
+evaluate a model version on another release (Evaluations -> Add, or the model versions' action
+"Evaluate on release…", which opens that form)."""
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from core import display
 from core.admin import ProjectScopedAdmin, admin_change_link, mapping_table, rows_table
+from core.errors import ApplicationError
+from releases.models import ReleaseItem
 from training import services
 from training.ml import families
-from training.models import ModelVersion, TrainingRun
+from training.models import Evaluation, ModelVersion, TrainingRun
 
 
 class TrainingRunForm(forms.ModelForm):
@@ -171,6 +177,7 @@ class ModelVersionAdmin(ProjectScopedAdmin):
     list_display = ["name", "family", "release", "test_ua", "created_at"]
     list_filter = ["family", "project"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    actions = ["evaluate_on_release"]
     display_instead = {"config": "config_table", "metrics": "metrics_table"}
 
     @admin.display(description="config")
@@ -188,3 +195,92 @@ class ModelVersionAdmin(ProjectScopedAdmin):
     def test_ua(self, mv):
         ua = (mv.metrics.get("test") or {}).get("ua")
         return f"{ua:.3f}" if ua is not None else "—"
+
+    @admin.action(description="Evaluate on release…")
+    def evaluate_on_release(self, request, queryset):
+        """Open the evaluation form for the first selected model version (one form per model)."""
+        mv = queryset.first()
+        if len(queryset) > 1:
+            messages.info(request, f"One model at a time: the form is for {mv}.")
+        return HttpResponseRedirect(f"{reverse('admin:training_evaluation_add')}?model_version={mv.pk}")
+
+
+class EvaluationForm(forms.ModelForm):
+    split = forms.ChoiceField(choices=[("", "All items"), *ReleaseItem.Split.choices], required=False)
+
+    class Meta:
+        model = Evaluation
+        fields = ["model_version", "release", "split"]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ProjectScopedAdmin):
+    """Evaluations: added through `training.services.evaluation_create` (the model version and
+    release choices are the user's projects'; a release of another project than the model's is
+    refused with its message), then read only."""
+
+    form = EvaluationForm
+    list_display = ["id", "model_version", "release", "split_display", "status", "progress_bar", "n", "ua"]
+    list_filter = ["status", "project"]
+    display_instead = {
+        "progress": "progress_bar",
+        "metrics": "metrics_table",
+        "n_excluded_unmatched": "unmatched_table",
+    }
+
+    @admin.display(description="progress")
+    def progress_bar(self, ev):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}',
+            round(ev.progress * 100, 1),
+            display.percent(ev.progress),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readable([f.name for f in Evaluation._meta.fields]) if obj else []
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="metrics")
+    def metrics_table(self, ev):
+        return mapping_table(ev.metrics)
+
+    @admin.display(description="left out: labels the model does not know")
+    def unmatched_table(self, ev):
+        return mapping_table(ev.n_excluded_unmatched)
+
+    @admin.display(description="split")
+    def split_display(self, ev):
+        return ev.split_display
+
+    @admin.display(description="n")
+    def n(self, ev):
+        return (ev.metrics or {}).get("n", "—")
+
+    @admin.display(description="UA")
+    def ua(self, ev):
+        ua = (ev.metrics or {}).get("ua")
+        return f"{ua:.3f}" if ua is not None else "—"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        d = form.cleaned_data
+        try:
+            ev = services.evaluation_create(
+                model_version=d["model_version"],
+                release=d["release"],
+                split=d.get("split") or "",
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = ev.pk
+        messages.success(
+            request, format_html("{} queued on the gpu queue.", admin_change_link(ev, f"Evaluation #{ev.pk}"))
+        )

@@ -11,10 +11,11 @@ from core.access import RolePermission
 from core.filters import StrictOrderingFilter
 from core.serializers import IdCsvField, IdField
 from releases import selectors as releases_selectors
+from releases.models import ReleaseItem
 from training import selectors, services
-from training.filters import ModelVersionFilter, TrainingRunFilter
+from training.filters import EvaluationFilter, ModelVersionFilter, TrainingRunFilter
 from training.ml import families
-from training.models import Family, ModelVersion, TrainingRun
+from training.models import Evaluation, Family, ModelVersion, TrainingRun
 
 
 class MlStaffApi(APIView):
@@ -187,7 +188,17 @@ class CompareApi(MlStaffApi):
     @extend_schema(
         operation_id="training_runs_compare",
         parameters=[CompareQuerySerializer],
-        responses=inline_serializer("RunComparison", {"runs": serializers.ListField()}),
+        responses=inline_serializer(
+            "RunComparison",
+            {
+                "runs": serializers.ListField(child=serializers.DictField()),
+                "evaluations": serializers.ListField(
+                    child=serializers.DictField(),
+                    help_text="Evaluations of the compared runs' models on other releases "
+                    "(training.selectors.evaluations_compared)",
+                ),
+            },
+        ),
     )
     def get(self, request):
         query = CompareQuerySerializer(data=request.query_params)
@@ -198,7 +209,99 @@ class CompareApi(MlStaffApi):
             if ids
             else selectors.top_level_runs_for_user(request.user)[:20]
         )
-        return Response({"runs": selectors.runs_compared(runs)})
+        evaluations = selectors.evaluations_for_user(request.user)
+        evaluations = evaluations.filter(model_version__run__in=ids) if ids else evaluations[:20]
+        return Response(
+            {
+                "runs": selectors.runs_compared(runs),
+                "evaluations": selectors.evaluations_compared(evaluations),
+            }
+        )
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    model_version_name = serializers.CharField(source="model_version.name", read_only=True)
+    trained_on = serializers.CharField(source="model_version.release.__str__", read_only=True)
+    release_name = serializers.CharField(source="release.__str__", read_only=True)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "model_version",
+            "model_version_name",
+            "trained_on",
+            "release",
+            "release_name",
+            "split",
+            "status",
+            "progress",
+            "attempts",
+            "metrics",
+            "n_excluded_seen",
+            "n_excluded_unmatched",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class EvaluationCreateSerializer(serializers.Serializer):
+    model_version = IdField(help_text="Model version id")
+    release = IdField(help_text="Id of a release of the model's project")
+    split = serializers.ChoiceField(
+        choices=[("", "All items"), *ReleaseItem.Split.choices],
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='A split of the release, or "" for all its items',
+    )
+
+
+class EvaluationListCreateApi(MlStaffApi, generics.ListAPIView):
+    """GET: the evaluations of the user's projects, paged (`count`, `results`), filtered by
+    `EvaluationFilter` (model_version, release, status, search)."""
+
+    serializer_class = EvaluationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = EvaluationFilter
+
+    def get_queryset(self):
+        return selectors.evaluations_for_user(self.request.user)
+
+    @extend_schema(operation_id="training_evaluations_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="training_evaluations_create",
+        request=EvaluationCreateSerializer,
+        responses={
+            201: EvaluationSerializer,
+            400: OpenApiResponse(description="Another project's release, a bad split, nothing left"),
+            404: OpenApiResponse(description="No such model version or release in your projects"),
+        },
+    )
+    def post(self, request):
+        """Evaluate a model version on a release of its project (a job on the `gpu` queue)."""
+        data = EvaluationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        model_version = selectors.model_version_for_user(request.user, v["model_version"])
+        release = releases_selectors.release_for_user(request.user, v["release"])
+        evaluation = services.evaluation_create(
+            model_version=model_version, release=release, split=v["split"], created_by=request.user
+        )
+        evaluation = selectors.evaluation_for_user(request.user, evaluation.pk)
+        return Response(EvaluationSerializer(evaluation).data, status=status.HTTP_201_CREATED)
+
+
+class EvaluationDetailApi(MlStaffApi):
+    @extend_schema(operation_id="training_evaluations_retrieve", responses=EvaluationSerializer)
+    def get(self, request, pk: int):
+        return Response(EvaluationSerializer(selectors.evaluation_for_user(request.user, pk)).data)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from core.filters import IdFilter, SearchFilterSet
-from training.models import Family, ModelVersion, TrainingRun
+from training.models import Evaluation, Family, ModelVersion, TrainingRun
 
 
 class TrainingRunFilter(SearchFilterSet):
@@ -35,3 +35,18 @@ class ModelVersionFilter(SearchFilterSet):
     class Meta:
         model = ModelVersion
         fields = ["search", "family", "release"]
+
+
+class EvaluationFilter(SearchFilterSet):
+    """`search` looks in the model version's name and the evaluated release's name; `model_version`
+    and `release` (the evaluated one) are ids (another project's id filters to nothing)."""
+
+    search_fields = ("model_version__name", "release__name")
+
+    status = django_filters.ChoiceFilter(choices=Evaluation._meta.get_field("status").choices)
+    model_version = IdFilter(field_name="model_version_id", label="Model version id")
+    release = IdFilter(field_name="release_id", label="Evaluated release id")
+
+    class Meta:
+        model = Evaluation
+        fields = ["search", "status", "model_version", "release"]

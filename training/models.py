@@ -106,3 +106,44 @@ class ModelVersion(models.Model):
         from pathlib import Path
 
         return Path(settings.TUNISER["MODELS_DIR"]) / self.path
+
+
+class Evaluation(JobRow):
+    """A model version evaluated on a release of its project (all items, or one split): a job
+    row run on the `gpu` queue (`training.services.evaluation_execute`).
+
+    Cross-corpus evaluation (train on RAVDESS, test on EmoDB, as TuniSER trained on RAVDESS and
+    tested on Tunisian speech). Only original items (copy index 0) are evaluated; items the model
+    was trained or validated on (`training.selectors.model_version_seen_clip_ids`) and items
+    whose label the model does not know are left out and counted.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="evaluations")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="evaluations")
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="evaluations")
+    split = models.CharField(max_length=10, blank=True, help_text='A split of the release; "" for all items.')
+    metrics = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="ua, wa, macro_f1, n, labels, matched_labels, confusion, per_class "
+        "(training.services.evaluation_metrics).",
+    )
+    n_excluded_seen = models.PositiveIntegerField(
+        default=0, help_text="Items left out: the model was trained or validated on their clip."
+    )
+    n_excluded_unmatched = models.JSONField(
+        default=dict, blank=True, help_text="{label: items} left out: labels the model does not know."
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        on = f"{self.release}/{self.split}" if self.split else f"{self.release}"
+        return f"Evaluation #{self.pk}: {self.model_version} on {on}"
+
+    @property
+    def split_display(self) -> str:
+        """The evaluated split as tables read it: its name, or "all items"."""
+        return self.split or "all items"

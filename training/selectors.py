@@ -4,7 +4,8 @@ from django.db.models import Prefetch, QuerySet
 
 from core.access import object_for_user, projects_for_user
 from core.models import ACTIVE_STATUSES, JobStatus
-from training.models import ModelVersion, TrainingRun
+from releases.models import ReleaseItem
+from training.models import Evaluation, ModelVersion, TrainingRun
 
 
 def runs_for_user(user) -> QuerySet[TrainingRun]:
@@ -75,6 +76,102 @@ def model_version_for_user(user, pk) -> ModelVersion:
         Http404: no such model version in the user's projects.
     """
     return object_for_user(model_versions_for_user(user), pk, what="model version")
+
+
+def model_version_seen_clip_ids(model_version: ModelVersion) -> set[int]:
+    """The clips a model version learnt from: the one rule of "seen in training".
+
+    The clip ids of the items of the model's own release in the train and validation splits
+    (augmented copies count by their clip id, so a clip seen only through a copy is seen). The
+    test split is not seen. Evaluations (`training.services.evaluation_create`) and the Quality
+    page (`inference.services.prelabel_quality`) leave these clips out.
+
+    Args:
+        model_version: the model version.
+    Returns:
+        A set of Clip ids (empty when the release has no train or validation items).
+    """
+    return set(
+        ReleaseItem.objects.filter(
+            release_id=model_version.release_id,
+            split__in=[ReleaseItem.Split.TRAIN, ReleaseItem.Split.VALIDATION],
+        ).values_list("clip_id", flat=True)
+    )
+
+
+def evaluations_for_user(user) -> QuerySet[Evaluation]:
+    """Evaluations of the user's projects, with model version (and its release and run) and the
+    evaluated release joined.
+
+    Args:
+        user: the requesting user.
+    Returns:
+        A queryset of Evaluation, `model_version__release`, `model_version__run`, `release` and
+        `project` selected, newest first (the model's `-created_at, -id`).
+    """
+    return Evaluation.objects.filter(project__in=projects_for_user(user)).select_related(
+        "model_version__release", "model_version__run", "release", "project"
+    )
+
+
+def evaluation_for_user(user, pk) -> Evaluation:
+    """Evaluation `pk` of one of the user's projects; Http404 otherwise.
+
+    Args:
+        user: the requesting user.
+        pk: the requested id (a malformed one is not found).
+    Returns:
+        The Evaluation, joined as `evaluations_for_user`.
+    Raises:
+        Http404: no such evaluation in the user's projects.
+    """
+    return object_for_user(evaluations_for_user(user), pk, what="evaluation")
+
+
+def evaluations_compared(evaluations) -> list[dict]:
+    """Rows of the comparison's evaluation table: a model (trained on a release) evaluated on a
+    release or one of its splits.
+
+    Args:
+        evaluations: Evaluations, in the order wanted (joined as `evaluations_for_user`).
+    Returns:
+        One dict per evaluation: "id", "status", "progress" (0-1), "error", "model_version" (id),
+        "model" (its name), "family", "trained_on" (its release, "name vN"), "run" (its run id),
+        "evaluated_on" (the release), "split" ("" for all items), "n" (items evaluated, None until
+        done), "n_excluded_seen", "n_excluded_unmatched" ({label: items}), "n_excluded" (their
+        total), "ua", "wa", "macro_f1" (None until done), "labels", "matched_labels",
+        "confusion" (rows = matched_labels, columns = labels; None until done).
+    """
+    rows = []
+    for ev in evaluations:
+        m = ev.metrics or {}
+        unmatched = ev.n_excluded_unmatched or {}
+        rows.append(
+            {
+                "id": ev.pk,
+                "status": ev.status,
+                "progress": ev.progress,
+                "error": ev.error,
+                "model_version": ev.model_version_id,
+                "model": ev.model_version.name,
+                "family": ev.model_version.family,
+                "trained_on": str(ev.model_version.release),
+                "run": ev.model_version.run_id,
+                "evaluated_on": str(ev.release),
+                "split": ev.split,
+                "n": m.get("n"),
+                "n_excluded_seen": ev.n_excluded_seen,
+                "n_excluded_unmatched": unmatched,
+                "n_excluded": ev.n_excluded_seen + sum(unmatched.values()),
+                "ua": m.get("ua"),
+                "wa": m.get("wa"),
+                "macro_f1": m.get("macro_f1"),
+                "labels": m.get("labels"),
+                "matched_labels": m.get("matched_labels"),
+                "confusion": m.get("confusion"),
+            }
+        )
+    return rows
 
 
 def runs_compared(runs) -> list[dict]:

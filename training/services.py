@@ -1,4 +1,6 @@
-"""Training runs: create, cancel, retry, execute (a Celery task on the `gpu` queue).
+"""Training runs: create, cancel, retry, execute (a Celery task on the `gpu` queue); evaluations
+of a model version on another release (create, execute: also a `gpu` job); the one per-process
+loader of a model version (`predictor_for`, used by inference too).
 
 The ML itself lives in `training.ml` (no Django). This module turns a release into decoded
 datasets (cached per release), claims the run row, relays progress and cancellation between the
@@ -9,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +26,13 @@ from django.utils import timezone
 
 import tuniser
 from core import jobs
-from corpus.audio import stored_file_reader
+from core.errors import ApplicationError
+from corpus.audio import stored_clip_samples, stored_file_reader
 from releases.augment import release_item_samples
-from releases.models import Release
-from training.ml import engine, families
-from training.models import Family, ModelVersion, TrainingRun
+from releases.models import Release, ReleaseItem
+from training import selectors
+from training.ml import engine, families, metrics
+from training.models import Evaluation, Family, ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -573,3 +579,218 @@ def _train(run: TrainingRun, progress: jobs.JobProgress) -> dict | None:
             },
             platform_version=tuniser.__version__,
         )
+
+
+# --- loading a model ------------------------------------------------------------------------------
+
+_predictors: dict[int, object] = {}
+_predictors_lock = threading.Lock()
+
+
+def predictor_for(model_version: ModelVersion):
+    """The model of `model_version`, loaded on first use in this process (GPU when present).
+
+    The one loader of a model version for the pre-labeller, the inference API and evaluations
+    (`inference.services` uses it; training does not import inference). The cache keeps one model
+    per process: loading another evicts the previous one. The classical family always runs on the
+    CPU, the torch families on device "auto".
+
+    Args:
+        model_version: the model to load (from its `artifact_dir`).
+    Returns:
+        A `training.ml.predict.Predictor` (`labels`, `predict_proba`).
+    Raises:
+        FileNotFoundError, ValueError: as `training.ml.predict.load_predictor` (no or malformed
+            config.json, unknown family, incompatible scikit-learn version).
+    """
+    with _predictors_lock:
+        predictor = _predictors.get(model_version.pk)
+        if predictor is None:
+            from training.ml.predict import load_predictor
+
+            device = "auto" if model_version.family != "classical" else "cpu"
+            predictor = load_predictor(model_version.artifact_dir, device=device)
+            _predictors.clear()  # keep one model per process: a worker serves one project's active model
+            _predictors[model_version.pk] = predictor
+        return predictor
+
+
+# --- evaluation on another release -------------------------------------------------------------
+
+# Clips read and predicted per batch (as the pre-labeller's batches).
+EVAL_BATCH = 256
+
+
+def evaluation_items(
+    *, model_version: ModelVersion, release: Release, split: str
+) -> tuple[list[tuple[int, str, str]], int, dict[str, int]]:
+    """The items of `release` an evaluation of `model_version` predicts, and those it leaves out.
+
+    1. Take the release's original items (copy index 0; augmented copies are never evaluated),
+       of `split` if given.
+    2. Leave out the clips the model was trained or validated on
+       (`training.selectors.model_version_seen_clip_ids`), counted.
+    3. Leave out items whose label (an emotion code) is not among the model's `labels`, counted
+       per label.
+
+    Args:
+        model_version: the model.
+        release: the evaluated release (the same project; not checked here).
+        split: "train", "validation", "test", or "" for all items.
+    Returns:
+        (items, n_seen, unmatched): items as (clip id, label, clip audio storage name) in
+        (split, label, clip id) order; the number left out as seen; {label: items} left out as
+        unknown to the model (sorted by label).
+    """
+    qs = ReleaseItem.objects.filter(release=release, copy_index=0)
+    if split:
+        qs = qs.filter(split=split)
+    seen = selectors.model_version_seen_clip_ids(model_version)
+    known = set(model_version.labels)
+    items, n_seen, unmatched = [], 0, Counter()
+    for clip_id, label, name in qs.order_by("split", "label", "clip_id").values_list(
+        "clip_id", "label", "clip__audio"
+    ):
+        if clip_id in seen:
+            n_seen += 1
+        elif label not in known:
+            unmatched[label] += 1
+        else:
+            items.append((clip_id, label, name))
+    return items, n_seen, dict(sorted(unmatched.items()))
+
+
+def evaluation_create(
+    *, model_version: ModelVersion, release: Release, split: str = "", created_by=None, enqueue: bool = True
+) -> Evaluation:
+    """Validate and queue the evaluation of a model version on a release of its project.
+
+    Checks no role (the API does). The exclusions (`evaluation_items`) are counted here already,
+    so that an evaluation with nothing left to predict is refused before it is queued.
+
+    Args:
+        model_version: the model to evaluate.
+        release: a release of the model's project (another corpus, or the model's own release).
+        split: "train", "validation", "test", or "" for all the release's items.
+        created_by: the user recorded on the row.
+        enqueue: queue `training.tasks.evaluate` (the `gpu` queue) after commit.
+    Returns:
+        The new Evaluation (status queued), with `n_excluded_seen` and `n_excluded_unmatched`.
+    Raises:
+        ValidationError: {"release": ...} the release belongs to another project; {"split": ...}
+            an unknown split, or one the release has no item in.
+        ApplicationError 400 (`nothing_to_evaluate`): no item is left once the items the model
+            saw and those with labels it does not know are left out (the message counts both).
+    """
+    if release.project_id != model_version.project_id:
+        raise ValidationError({"release": "This release belongs to another project than the model."})
+    if split and split not in ReleaseItem.Split.values:
+        raise ValidationError(
+            {"split": f"Unknown split '{split}'. Choose from: {', '.join(ReleaseItem.Split.values)}, or all."}
+        )
+    if split and not release.items.filter(split=split).exists():
+        raise ValidationError({"split": f"Release {release} has no item in its {split} split."})
+    items, n_seen, unmatched = evaluation_items(model_version=model_version, release=release, split=split)
+    if not items:
+        labels = ", ".join(f"{label} ({n})" for label, n in unmatched.items()) or "none"
+        raise ApplicationError(
+            f"Nothing to evaluate: of the items of {release}{'/' + split if split else ''}, {n_seen} were "
+            f"seen by the model in training or validation, and labels it does not know: {labels}.",
+            code="nothing_to_evaluate",
+        )
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(
+            project=model_version.project,
+            model_version=model_version,
+            release=release,
+            split=split,
+            n_excluded_seen=n_seen,
+            n_excluded_unmatched=unmatched,
+            created_by=created_by,
+        )
+        if enqueue:
+            from training.tasks import evaluate
+
+            transaction.on_commit(lambda: evaluate.delay(evaluation.pk))
+    return evaluation
+
+
+def evaluation_metrics(*, y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:
+    """The figures of an evaluation, from `training.ml.metrics.evaluate` (scikit-learn).
+
+    - UA: balanced accuracy, the mean recall over the classes present in the evaluated items
+      (sklearn's `balanced_accuracy_score`): a class of the model that the release lacks is not
+      averaged in (its recall is undefined), but predicting it still costs the true class recall.
+    - WA: accuracy. macro-F1: over the classes present in truth or prediction (a class the model
+      predicts but the release lacks counts with F1 = 0).
+    - The confusion matrix keeps the rows of the matched labels (the model's labels the items
+      carry, in the model's order) and every column of the model's labels, so no prediction is
+      dropped: each row sums to that label's support.
+
+    Args:
+        y_true: the items' labels (each one of `labels`), length n >= 1.
+        y_pred: the predicted labels (each one of `labels`), length n.
+        labels: the model's labels, in its output order.
+    Returns:
+        {"ua", "wa", "macro_f1" (floats in [0, 1]), "n" (int), "labels" (the model's, the
+        columns), "matched_labels" (the rows), "confusion" (len(matched_labels) x len(labels) int
+        lists), "per_class" ({label: precision, recall, f1, support}, matched labels only)}.
+    Raises:
+        ValueError: empty or unequal lengths (`metrics.evaluate`); a label not in `labels`.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    full = metrics.evaluate([index[y] for y in y_true], [index[y] for y in y_pred], labels)
+    present = set(y_true)
+    matched = [label for label in labels if label in present]
+    return {
+        "ua": full["ua"],
+        "wa": full["wa"],
+        "macro_f1": full["macro_f1"],
+        "n": full["n"],
+        "labels": list(labels),
+        "matched_labels": matched,
+        "confusion": [full["confusion_matrix"][index[label]] for label in matched],
+        "per_class": {label: full["per_class"][label] for label in matched},
+    }
+
+
+def evaluation_execute(*, evaluation_id: int) -> bool:
+    """Predict the evaluated items with the model and store the figures (a job row).
+
+    1. Claim the row (core.jobs); a re-run after a lost worker starts over: nothing is written
+       before the end, so re-running is safe.
+    2. Take the items again (`evaluation_items`: the release is immutable, so they are the ones
+       counted at creation), read each clip's audio and predict in batches of EVAL_BATCH with
+       the model loaded once (`predictor_for`), outside any transaction, with progress per batch.
+    3. Succeed with `evaluation_metrics` and the exclusion counts, in one update of the row.
+
+    Args:
+        evaluation_id: the Evaluation's id.
+    Returns:
+        False if the row was not free to take; True once this call ran it (its outcome, failure
+        included, is on the row).
+    """
+    return jobs.job_execute(Evaluation, evaluation_id, _evaluate)
+
+
+def _evaluate(evaluation: Evaluation, progress: jobs.JobProgress) -> dict:
+    mv = evaluation.model_version
+    items, n_seen, unmatched = evaluation_items(
+        model_version=mv, release=evaluation.release, split=evaluation.split
+    )
+    if not items:
+        raise ApplicationError("Nothing to evaluate: every item was left out.", code="nothing_to_evaluate")
+    predictor = predictor_for(mv)
+    labels = list(predictor.labels)
+    read = stored_file_reader()
+    y_pred: list[str] = []
+    for start in range(0, len(items), EVAL_BATCH):
+        chunk = items[start : start + EVAL_BATCH]
+        proba = predictor.predict_proba([stored_clip_samples(name, read=read)[0] for _, _, name in chunk])
+        y_pred += [labels[int(i)] for i in proba.argmax(axis=1)]
+        progress(len(y_pred) / len(items))
+    return {
+        "metrics": evaluation_metrics(y_true=[label for _, label, _ in items], y_pred=y_pred, labels=labels),
+        "n_excluded_seen": n_seen,
+        "n_excluded_unmatched": unmatched,
+    }

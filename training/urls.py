@@ -18,4 +18,6 @@ api_urlpatterns = [
     path("training/compare/", apis.CompareApi.as_view(), name="compare"),
     path("training/families/", apis.FamiliesApi.as_view(), name="families"),
     path("training/model-versions/", apis.ModelVersionListApi.as_view(), name="model-versions"),
+    path("training/evaluations/", apis.EvaluationListCreateApi.as_view(), name="evaluations"),
+    path("training/evaluations/<int:pk>/", apis.EvaluationDetailApi.as_view(), name="evaluation"),
 ]

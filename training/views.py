@@ -10,6 +10,8 @@ from core import display, roles
 from core.access import role_required
 from core.pagination import page_for_request
 from core.serializers import IdCsvField
+from releases import selectors as releases_selectors
+from releases.models import ReleaseItem
 from training import selectors
 from training.filters import TrainingRunFilter
 
@@ -36,12 +38,26 @@ def run_detail(request, pk: int):
     # Hyper-parameters as a table of JSON values (null, true, 3e-05), never a Python dict.
     hparams = display.number(run.resolved_hparams or run.hparams or {})
     rows = [(name, json.dumps(value, ensure_ascii=False)) for name, value in sorted(hparams.items())]
+    model_version = getattr(run, "model_version", None)
+    evaluate = None
+    if model_version is not None:
+        # The form's choices: the releases of the run's project only (the API checks again).
+        evaluate = {
+            "model_version": model_version,
+            "releases": releases_selectors.releases_for_user(request.user).filter(project=run.project_id)[
+                :200
+            ],
+            "splits": ReleaseItem.Split.choices,
+            "rows": selectors.evaluations_compared(
+                selectors.evaluations_for_user(request.user).filter(model_version=model_version)[:50]
+            ),
+        }
     # A cross-validated run: its folds (children, prefetched in fold order) and their summary.
     children = list(run.children.all())
     return render(
         request,
         "training/run_detail.html",
-        {"run": run, "hparams": rows, "children": children, "cv": run.cv_metrics},
+        {"run": run, "hparams": rows, "children": children, "cv": run.cv_metrics, "evaluate": evaluate},
     )
 
 
@@ -53,4 +69,10 @@ def compare(request):
         raise BadRequest(f"runs: {exc.detail}") from exc
     runs = selectors.runs_for_user(request.user) if ids else selectors.top_level_runs_for_user(request.user)
     runs = runs.filter(pk__in=ids) if ids else runs.filter(status="succeeded")[:10]
-    return render(request, "training/compare.html", {"rows": selectors.runs_compared(runs)})
+    evaluations = selectors.evaluations_for_user(request.user)
+    evaluations = evaluations.filter(model_version__run__in=ids) if ids else evaluations[:20]
+    return render(
+        request,
+        "training/compare.html",
+        {"rows": selectors.runs_compared(runs), "evaluations": selectors.evaluations_compared(evaluations)},
+    )
