@@ -583,7 +583,7 @@ def _train(run: TrainingRun, progress: jobs.JobProgress) -> dict | None:
 
 # --- loading a model ------------------------------------------------------------------------------
 
-_predictors: dict[int, object] = {}
+_predictors: dict[tuple, object] = {}
 _predictors_lock = threading.Lock()
 
 
@@ -603,15 +603,18 @@ def predictor_for(model_version: ModelVersion):
         FileNotFoundError, ValueError: as `training.ml.predict.load_predictor` (no or malformed
             config.json, unknown family, incompatible scikit-learn version).
     """
+    # Keyed by more than the id: an id can come back (SQLite reuses the ids of rolled-back rows),
+    # and a model served under another model's id would be a silent wrong answer.
+    key = (model_version.pk, model_version.path, model_version.created_at)
     with _predictors_lock:
-        predictor = _predictors.get(model_version.pk)
+        predictor = _predictors.get(key)
         if predictor is None:
             from training.ml.predict import load_predictor
 
             device = "auto" if model_version.family != "classical" else "cpu"
             predictor = load_predictor(model_version.artifact_dir, device=device)
             _predictors.clear()  # keep one model per process: a worker serves one project's active model
-            _predictors[model_version.pk] = predictor
+            _predictors[key] = predictor
         return predictor
 
 
