@@ -184,3 +184,11 @@ def test_train_command_names_a_missing_release_or_version_clearly(release):
         call_command("train", "--release", "angry-neutral", "--release-version", "9", "--family", "classical")
     with pytest.raises(CommandError, match=r"in project 'elsewhere'"):
         call_command("train", "--release", "angry-neutral", "--project", "elsewhere", "--family", "classical")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("value", ["[1]", '"x"', "3", "null"])
+def test_train_command_refuses_hparams_that_are_no_json_object(release, value):
+    with pytest.raises(CommandError, match=r"--hparams must be a JSON object"):
+        call_command("train", "--release", "angry-neutral", "--family", "classical", "--hparams", value)
+    assert not TrainingRun.objects.exists()

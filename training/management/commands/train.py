@@ -55,6 +55,10 @@ class Command(BaseCommand):
             hparams = json.loads(o["hparams"])
         except json.JSONDecodeError as exc:
             raise CommandError(f"--hparams is not valid JSON: {exc}") from exc
+        if not isinstance(hparams, dict):
+            raise CommandError(
+                f"--hparams must be a JSON object such as '{{\"C\": 10}}', not {o['hparams']}."
+            )
         for key, name in (
             ("epochs", "epochs"),
             ("lr", "lr"),
