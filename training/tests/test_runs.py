@@ -192,3 +192,20 @@ def test_train_command_refuses_hparams_that_are_no_json_object(release, value):
     with pytest.raises(CommandError, match=r"--hparams must be a JSON object"):
         call_command("train", "--release", "angry-neutral", "--family", "classical", "--hparams", value)
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_command_on_a_release_with_no_test_split_says_so(release, project, capsys):
+    from releases.imported import release_create_from_assignment
+
+    clips = release.items.filter(copy_index=0).values_list("clip_id", flat=True)
+    train_only = release_create_from_assignment(
+        project=project, name="train-only", assignment={clip_id: "train" for clip_id in clips}
+    )
+    call_command("train", "--release", "train-only", "--family", "classical", "--sync")
+    run = TrainingRun.objects.get(release=train_only)
+    assert run.status == "succeeded" and run.test_metrics is None
+    assert capsys.readouterr().out == (
+        f"run #{run.pk} succeeded: release train-only v1 has no test split, so no test metrics; "
+        "evaluate the model on another release\n"
+    )

@@ -106,6 +106,12 @@ class Command(BaseCommand):
             )
             return
         m = run.test_metrics
+        if not m:  # a release with no test split (an imported corpus's train split only)
+            self.stdout.write(
+                f"run #{run.pk} succeeded: release {release} has no test split, so no test metrics; "
+                "evaluate the model on another release"
+            )
+            return
         self.stdout.write(
             f"run #{run.pk} succeeded: test UA {m['ua']:.3f}, WA {m['wa']:.3f}, macro-F1 {m['macro_f1']:.3f}"
         )
