@@ -791,12 +791,9 @@ def corpus_import(
     codes = {}
     if fmt in CODE_LABEL_FORMATS:
         codes = {o.code: o for o in LabelOption.objects.filter(kind="emotion", active=True)}
-    source = corpus_services.source_get_or_create(
-        project=project,
-        title=source_title or TITLES[fmt],
-        kind="corpus",
-        licence_note=(licence or "").strip() or LICENCES[fmt],
-    )
+    # The Source is made with the first file ingested: an import that ingests nothing (no file
+    # matches the pattern, every row is bad, every label unmapped) writes nothing.
+    source = None
     report = ImportReport()
     # Recording id -> the file of this import it came from: tells a pair of identical files inside
     # the corpus from a file imported by an earlier run.
@@ -825,6 +822,13 @@ def corpus_import(
             continue
         else:
             emotion = rule.emotion
+        if source is None:
+            source = corpus_services.source_get_or_create(
+                project=project,
+                title=source_title or TITLES[fmt],
+                kind="corpus",
+                licence_note=(licence or "").strip() or LICENCES[fmt],
+            )
         try:
             with transaction.atomic():
                 result = corpus_services.recording_ingest(source=source, path=entry.path, segment=False)

@@ -459,3 +459,15 @@ def test_json_lines_rows_that_cannot_be_read_or_say_too_much_are_bad_rows(manife
     ], report.bad_rows
     assert "NaN is not a JSON value" in report.bad_rows[1]
     assert "unknown gender 'x'" in report.bad_rows[3] and "unknown split 'holdout'" in report.bad_rows[4]
+
+
+def test_an_import_that_ingests_no_file_leaves_no_empty_source(tmp_path, data_dir, schema, project):
+    root = tmp_path / "arabic-corpus"
+    _pattern_tree(root, data_dir, actors=[1])
+    for pattern in ("{speaker}/{*}_{label} ({n}).flac", "{speaker}/tn_{label}.wav"):  # no file matches
+        out, status = _run(root, "--format", "pattern", "--pattern", pattern)
+        assert status == 1 and "imported 0 clip(s)" in out, out
+    (tmp_path / "m.csv").write_text("path,label\nmissing.wav,angry\n")
+    out, status = _run(tmp_path / "m.csv", "--format", "manifest")
+    assert status == 1 and "file not found: missing.wav" in out, out
+    assert _nothing_written(project)
