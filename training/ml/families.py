@@ -649,8 +649,22 @@ class ClassicalFamily(Family):
         too (class_weight alone would leave the calibrated probabilities skewed to the majority).
 
         `X`: float32 (N, 188 or 94) features; `y`: int class indices (N,). Returns the fitted
-        `pipeline` (kNN ignores `balanced`).
+        `pipeline` (kNN ignores `balanced`). The SVM's calibration uses 3 stratified folds, or 2
+        when a class has only 2 training clips (a cross-validation fold of a small corpus).
+
+        Raises:
+            ValueError: classifier "svm" with a class of a single training clip (Platt scaling
+                needs it in two calibration folds).
         """
+        if hp["classifier"] == "svm":
+            fewest = int(np.bincount(y)[np.unique(y)].min()) if len(y) else 0
+            if fewest < 2:
+                raise ValueError(
+                    "the SVM's probability calibration needs at least 2 training clips of each label, "
+                    f"and one label has {fewest}: choose classifier 'logreg', 'knn' or 'mlp', or a "
+                    "release (or fewer folds) with more clips per label"
+                )
+            pipeline.set_params(clf__cv=_calibration_folds(hp, n_splits=min(3, fewest)))
         if hp["balanced"] and hp["classifier"] != "knn":
             from sklearn.utils.class_weight import compute_sample_weight
 
@@ -706,10 +720,10 @@ class ClassicalFamily(Family):
         return joblib.load(artifact_dir / config["weights"]), config["preprocessing"]
 
 
-def _calibration_folds(hp: dict):
+def _calibration_folds(hp: dict, n_splits: int = 3):
     from sklearn.model_selection import StratifiedKFold
 
-    return StratifiedKFold(n_splits=3, shuffle=True, random_state=hp["seed"])
+    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=hp["seed"])
 
 
 FAMILIES: dict[str, Family] = {

@@ -433,3 +433,22 @@ def test_cancel_stops_at_the_step_and_keeps_the_best_checkpoint(small, tmp_path)
     assert len(result.history) == 1 and result.best_epoch == 1
     assert torch.load(tmp_path / "best.pt", weights_only=True)["epoch"] == 1
     assert not (tmp_path / "model").exists()
+
+
+def test_the_svm_calibrates_on_two_clips_of_a_label_and_names_a_label_of_one(data_dir):
+    """A cross-validation fold of a small corpus may leave a label 2 training clips: the SVM's
+    Platt calibration then uses 2 folds, not 3; a label of 1 clip is refused with a message."""
+    fam = families.get_family("classical")
+    hp = families.validate("classical", {"classifier": "svm"}, device="cpu", precision="fp32")
+    files = [
+        data_dir / "ravdess" / f"03-01-{e}-01-01-01-{a:02d}.flac" for e in ("05", "01") for a in (1, 2, 3, 4)
+    ]
+    waves = [audio.preprocess(audio.load_audio(f)) for f in files]
+    x = np.stack([features.handcrafted(w, audio.SAMPLE_RATE) for w in waves])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    keep_two = [0, 1, 2, 3, 4, 5]
+    fitted = fam.fit(fam.build_pipeline(hp), x[keep_two], y[keep_two], hp)
+    assert fitted.predict_proba(x).shape == (8, 2)
+    keep_one = [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="at least 2 training clips of each label, and one label has 1"):
+        fam.fit(fam.build_pipeline(hp), x[keep_one], y[keep_one], hp)
