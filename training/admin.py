@@ -212,6 +212,21 @@ class EvaluationForm(forms.ModelForm):
         model = Evaluation
         fields = ["model_version", "release", "split"]
 
+    def clean(self):
+        """The service's checks, so that a refused evaluation comes back as the form with its
+        message (not as "added successfully" with nothing added)."""
+        data = super().clean()
+        if data.get("model_version") and data.get("release"):
+            try:
+                services.evaluation_check(
+                    model_version=data["model_version"],
+                    release=data["release"],
+                    split=data.get("split") or "",
+                )
+            except ApplicationError as exc:
+                raise ValidationError(exc.message) from exc
+        return data
+
 
 @admin.register(Evaluation)
 class EvaluationAdmin(ProjectScopedAdmin):

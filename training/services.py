@@ -685,6 +685,33 @@ def evaluation_create(
         ApplicationError 400 (`nothing_to_evaluate`): no item is left once the items the model
             saw and those with labels it does not know are left out (the message counts both).
     """
+    items, n_seen, unmatched = evaluation_check(model_version=model_version, release=release, split=split)
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(
+            project=model_version.project,
+            model_version=model_version,
+            release=release,
+            split=split,
+            n_excluded_seen=n_seen,
+            n_excluded_unmatched=unmatched,
+            created_by=created_by,
+        )
+        if enqueue:
+            from training.tasks import evaluate
+
+            transaction.on_commit(lambda: evaluate.delay(evaluation.pk))
+    return evaluation
+
+
+def evaluation_check(*, model_version: ModelVersion, release: Release, split: str = ""):
+    """The checks of `evaluation_create`, writing nothing (the admin's form runs them to show
+    their messages on the form).
+
+    Returns:
+        `evaluation_items`'s (items, n_seen, unmatched).
+    Raises:
+        ValidationError, ApplicationError: as `evaluation_create`.
+    """
     if release.project_id != model_version.project_id:
         raise ValidationError({"release": "This release belongs to another project than the model."})
     if split and split not in ReleaseItem.Split.values:
@@ -701,21 +728,7 @@ def evaluation_create(
             f"seen by the model in training or validation, and labels it does not know: {labels}.",
             code="nothing_to_evaluate",
         )
-    with transaction.atomic():
-        evaluation = Evaluation.objects.create(
-            project=model_version.project,
-            model_version=model_version,
-            release=release,
-            split=split,
-            n_excluded_seen=n_seen,
-            n_excluded_unmatched=unmatched,
-            created_by=created_by,
-        )
-        if enqueue:
-            from training.tasks import evaluate
-
-            transaction.on_commit(lambda: evaluate.delay(evaluation.pk))
-    return evaluation
+    return items, n_seen, unmatched
 
 
 def evaluation_metrics(*, y_true: list[str], y_pred: list[str], labels: list[str]) -> dict:

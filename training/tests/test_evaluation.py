@@ -269,6 +269,14 @@ def test_ml_staff_evaluate_from_the_admin_within_their_project(corpora, project,
         {"model_version": model.pk, "release": emodb.pk, "split": "holdout"},
     )
     assert refused.status_code == 200 and not Evaluation.objects.exists()
+    # The service's refusals come back on the form, never as "added successfully".
+    seen = client.post(
+        "/admin/training/evaluation/add/",
+        {"model_version": model.pk, "release": corpora["ravdess"].pk, "split": "train"},
+    )
+    body = seen.content.decode()
+    assert seen.status_code == 200 and "Nothing to evaluate" in body and "added successfully" not in body
+    assert not Evaluation.objects.exists()
     accepted = client.post(
         "/admin/training/evaluation/add/", {"model_version": model.pk, "release": emodb.pk, "split": ""}
     )
