@@ -103,6 +103,25 @@ def test_ml_staff_trains_from_the_admin_within_their_project_only(world):
     )
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     assert TrainingRun.objects.count() == before
+    # The service's refusals come back on the form (never a 500, never "added successfully").
+    for fields, message in [
+        ({"hparams": "[1]"}, "JSON object of name: value"),
+        ({"family": "transformer", "backbone": "/nonexistent-model"}, "is not a saved model directory"),
+    ]:
+        r = client.post(
+            "/admin/training/trainingrun/add/",
+            {
+                "release": release_a.pk,
+                "family": "classical",
+                "hparams": "{}",
+                "device": "cpu",
+                "precision": "fp32",
+                **fields,
+            },
+        )
+        body = r.content.decode()
+        assert r.status_code == 200 and message in body and "added successfully" not in body, fields
+    assert TrainingRun.objects.count() == before
     accepted = client.post(
         "/admin/training/trainingrun/add/",
         {

@@ -35,17 +35,16 @@ class TrainingRunForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors or self.instance.pk:
             return cleaned
-        try:
-            families.validate(
-                cleaned["family"],
-                cleaned.get("hparams") or {},
-                device=cleaned["device"],
-                precision=cleaned["precision"],
-            )
-        except ValueError as exc:
-            raise ValidationError({"hparams": str(exc)}) from exc
-        if cleaned["family"] == "transformer" and not cleaned.get("backbone"):
-            raise ValidationError({"backbone": "The transformer family needs a local backbone directory."})
+        # The service's checks, so that a refused run comes back as the form with its message
+        # (not as "added successfully" with nothing added).
+        services.run_check(
+            release=cleaned["release"],
+            family=cleaned["family"],
+            hparams=cleaned.get("hparams"),
+            device=cleaned["device"],
+            precision=cleaned["precision"],
+            backbone=cleaned.get("backbone") or "",
+        )
         return cleaned
 
 

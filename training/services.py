@@ -87,7 +87,51 @@ def run_create(
             hparams, a missing or unsaved backbone, a release with fewer than two labels, or a
             k-fold release with fewer than two folds.
     """
+    resolved, folds = run_check(
+        release=release, family=family, hparams=hparams, device=device, precision=precision, backbone=backbone
+    )
     hparams = dict(hparams or {})
+    fields = dict(
+        project=release.project,
+        release=release,
+        family=family,
+        hparams=hparams,
+        resolved_hparams=resolved,
+        device=device,
+        precision=precision,
+        backbone=backbone,
+        created_by=created_by,
+    )
+    with transaction.atomic():
+        run = TrainingRun.objects.create(name=name, **fields)
+        if release.params.get("split_kind") != "kfold":
+            if enqueue:
+                _enqueue(run)
+            return run
+        # Cross-validation: the parent trains nothing; one child per fold, each a run of its
+        # own on the gpu queue (claimed, checkpointed and resumed exactly like any run).
+        for fold in folds:
+            child = TrainingRun.objects.create(
+                name=f"{name or run} · fold {fold}", parent=run, fold=fold, **fields
+            )
+            if enqueue:
+                _enqueue(child)
+    return run
+
+
+def run_check(
+    *, release: Release, family: str, hparams: dict | None, device: str, precision: str, backbone: str
+) -> tuple[dict, list[int]]:
+    """The checks of `run_create`, writing nothing (the admin's form runs them to show their
+    messages on the form).
+
+    Returns:
+        (the resolved hyper-parameters, the release's folds: [] for a holdout release).
+    Raises:
+        ValidationError: as `run_create`.
+    """
+    if hparams is not None and not isinstance(hparams, dict):
+        raise ValidationError({"hparams": "The hyper-parameters are a JSON object of name: value."})
     if family not in Family.values:
         raise ValidationError({"family": f"Unknown family '{family}'."})
     if device not in TrainingRun.Device.values:
@@ -118,32 +162,7 @@ def run_create(
         raise ValidationError(
             {"release": "This k-fold release has fewer than two folds: nothing to cross-validate."}
         )
-    fields = dict(
-        project=release.project,
-        release=release,
-        family=family,
-        hparams=hparams,
-        resolved_hparams=resolved,
-        device=device,
-        precision=precision,
-        backbone=backbone,
-        created_by=created_by,
-    )
-    with transaction.atomic():
-        run = TrainingRun.objects.create(name=name, **fields)
-        if release.params.get("split_kind") != "kfold":
-            if enqueue:
-                _enqueue(run)
-            return run
-        # Cross-validation: the parent trains nothing; one child per fold, each a run of its
-        # own on the gpu queue (claimed, checkpointed and resumed exactly like any run).
-        for fold in folds:
-            child = TrainingRun.objects.create(
-                name=f"{name or run} · fold {fold}", parent=run, fold=fold, **fields
-            )
-            if enqueue:
-                _enqueue(child)
-    return run
+    return resolved, folds
 
 
 def release_folds(release: Release) -> list[int]:

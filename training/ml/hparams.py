@@ -83,6 +83,10 @@ def apply_schema(family: str, schema: dict[str, Param], hparams: dict | None) ->
     Returns a new dict with exactly the names of `schema`, values coerced by `Param.check`.
     Raises ValueError naming `family` and the unknown names, or the first invalid value.
     """
+    if hparams is not None and not isinstance(hparams, dict):
+        raise ValueError(
+            f'hyper-parameters are a JSON object of name: value (e.g. {{"C": 10}}), not {hparams!r}'
+        )
     hparams = dict(hparams or {})
     unknown = sorted(set(hparams) - set(schema))
     if unknown:

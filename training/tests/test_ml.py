@@ -232,6 +232,7 @@ def test_evaluate_matches_hand_computed_scores():
         ("transformer", {"freeze_backbone": "yes"}, "cuda", "fp32", "freeze_backbone must be true or false"),
         ("transformer", {}, "gpu", "fp32", "device must be"),
         ("transformer", {}, "cuda", "fp8", "precision must be one of"),
+        ("classical", [["C", 1]], "cpu", "fp32", "a JSON object of name: value"),
     ],
 )
 def test_validate_refuses_invalid_combinations(family, hparams, device, precision, message):
