@@ -27,6 +27,7 @@ from releases.balance import STRATEGIES, balance, plan_oversampling
 from releases.models import Release, ReleaseItem
 from releases.splits import (
     Item,
+    check_seed,
     fold_report,
     grouped_stratified_kfold,
     grouped_stratified_split,
@@ -88,8 +89,8 @@ class ReleaseParams:
             The split ratios as fractions (train, validation, test).
         Raises:
             ValidationError: {field: message} for each bad field (label_set, min_agreement,
-                balancing, cap, group_by, split, split_kind, folds; "oversample" with "kfold").
-                The seed, and folds against the number of groups, are checked later, by the split.
+                balancing, cap, group_by, split, split_kind, folds, seed; "oversample" with "kfold").
+                Folds against the number of groups are checked later, by the split.
         """
         errors = {}
         known = set(LabelOption.objects.filter(kind="emotion", active=True).values_list("code", flat=True))
@@ -129,6 +130,12 @@ class ReleaseParams:
                     "Oversampling makes augmented copies of training clips, and a k-fold release has "
                     "no fixed training split: choose another balancing."
                 )
+        try:
+            check_seed(self.seed)
+            if self.seed >= 2**32:
+                raise ValueError(f"The seed must be below 2**32 (numpy's limit), not {self.seed}.")
+        except ValueError as exc:
+            errors["seed"] = str(exc)
         ratios = None
         try:
             ratios = parse_ratios(self.split)

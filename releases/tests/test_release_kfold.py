@@ -296,6 +296,12 @@ def test_the_release_build_command_takes_folds(six_actors):
 
     with pytest.raises(CommandError, match="folds: .*between 2 and 6"):
         call_command("release_build", "cvcmd", "--labels", "angry,neutral", "--folds", "7")
+    # A bad seed is named as the seed (it was reported as a "folds" problem).
+    for seed, message in (("-1", "non-negative integer"), ("4294967296", "below 2\\*\\*32")):
+        with pytest.raises(CommandError, match=f"^seed: .*{message}"):
+            call_command(
+                "release_build", "cvcmd", "--labels", "angry,neutral", "--folds", "3", "--seed", seed
+            )
     out = io.StringIO()
     call_command("release_build", "cvcmd", "--labels", "angry,neutral", "--folds", "0", stdout=out)
     lines = out.getvalue().splitlines()
