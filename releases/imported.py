@@ -57,7 +57,13 @@ def imported_release_name(*, name: str | None, root: Path) -> str:
 
 
 def release_create_from_assignment(
-    *, project: Project, name: str, assignment: dict[int, str], imported_from: str = "", created_by=None
+    *,
+    project: Project,
+    name: str,
+    assignment: dict[int, str],
+    folds: dict[int, int] | None = None,
+    imported_from: str = "",
+    created_by=None,
 ) -> Release:
     """Store a new version of release `name` whose items sit in the splits given, clip by clip.
 
@@ -66,12 +72,16 @@ def release_create_from_assignment(
     2. Put each clip in its split, grouped by speaker as `release_build` groups them (the group
        is recorded; leakage is the corpus's own business, checked by nobody here).
     3. Store it with `_release_store`: the same sorted manifest, checksum, versioning and items
-       as a built release; no balancing, no augmented copies.
+       as a built release; no balancing, no augmented copies. With `folds` (an export of a k-fold
+       release: every clip in "train" and in one fold), the release is a k-fold release with those
+       folds (`split_kind` "kfold"), ready for a cross-validated run.
 
     Args:
         project: the project of the clips.
         name: the release name (a slug; each call is its next version).
         assignment: {clip id: split}, e.g. `ImportReport.splits`.
+        folds: {clip id: fold (0 .. k-1)} for every clip of `assignment`, or None/empty for a
+            holdout release.
         imported_from: where the splits came from (the corpus folder or manifest), recorded in the
             params.
         created_by: the user recorded on the release.
@@ -80,7 +90,8 @@ def release_create_from_assignment(
         "label_set": the labels present in schema order, "balancing": "none", ...}.
     Raises:
         ValidationError: no clip, an unknown split, a clip of another project or with no usable
-            label (rejected, excluded, an inactive label).
+            label (rejected, excluded, an inactive label); folds given for some clips only, folds
+            not numbered 0 .. k-1 with k >= 2, or a fold with clips of a split other than train.
     """
     if not assignment:
         raise ValidationError("No clip has a split: nothing to release.")
@@ -121,6 +132,43 @@ def release_create_from_assignment(
                 duration=c.duration,
             )
         )
+    fold_lists = None
+    if folds:
+        fold_lists = _fold_lists(assignment, folds, splits)
+        params.split_kind = "kfold"
+        params.folds = len(fold_lists)
     return _release_store(
-        project=project, params=params, splits=splits, copies=[], by_clip=by_clip, created_by=created_by
+        project=project,
+        params=params,
+        splits=splits,
+        copies=[],
+        by_clip=by_clip,
+        created_by=created_by,
+        folds=fold_lists,
     )
+
+
+def _fold_lists(
+    assignment: dict[int, str], folds: dict[int, int], splits: dict[str, list[Item]]
+) -> list[list[Item]]:
+    """The folds of an imported k-fold release as lists of items (each in id order).
+
+    Raises:
+        ValidationError: a clip with a split and no fold (or the reverse), a clip in a split other
+            than train, fold numbers other than 0 .. k-1 with k >= 2.
+    """
+    if set(folds) != set(assignment):
+        raise ValidationError(
+            {"fold": "Some clips have a fold and others not: a k-fold release gives every clip its fold."}
+        )
+    if splits["validation"] or splits["test"]:
+        raise ValidationError({"fold": "A k-fold release keeps every clip in the train split."})
+    k = max(folds.values()) + 1
+    if k < 2 or set(folds.values()) != set(range(k)):
+        raise ValidationError(
+            {"fold": f"Folds must be numbered 0 .. k-1 with k >= 2, not {sorted(set(folds.values()))}."}
+        )
+    out: list[list[Item]] = [[] for _ in range(k)]
+    for item in splits["train"]:
+        out[folds[item.id]].append(item)
+    return out

@@ -42,6 +42,7 @@ class Parsed:
         gender: a gender code ("male", "female") or "" when the corpus does not say.
         label: the corpus's own label (mapped through LabelMapping).
         split: "train", "validation" or "test" when the corpus puts the file in a split, else "".
+        fold: the fold (0 .. k-1) of a k-fold release's export, or None.
         metadata: anything else it says ({column or field: value}; a transcript among them), kept
             on the clip's GoldLabel.
     """
@@ -51,6 +52,7 @@ class Parsed:
     label: str
     split: str = ""
     metadata: dict = field(default_factory=dict)
+    fold: int | None = None
 
 
 class ImportSkip(ValueError):
@@ -292,8 +294,8 @@ SPLIT_NAMES |= {"dev": "validation", "test": "test"}
 GENDER_ALIASES = {"m": "male", "f": "female", "man": "male", "woman": "female"}
 MANIFEST_EXTENSIONS = (".csv", ".jsonl", ".json-lines")
 # Columns (or pattern fields) with a place of their own; every other one is kept as metadata.
-MANIFEST_FIELDS = {"path", "label", "speaker", "gender", "split"}
-AUDIOFOLDER_FIELDS = {"file_name", "label", "speaker", "gender", "split", "augmented_copy"}
+MANIFEST_FIELDS = {"path", "label", "speaker", "gender", "split", "fold"}
+AUDIOFOLDER_FIELDS = {"file_name", "label", "speaker", "gender", "split", "fold", "augmented_copy"}
 PATTERN_FIELDS = {"label", "speaker", "gender", "split"}
 SPEAKER_MAX = Clip._meta.get_field("speaker").max_length
 LABEL_MAX = LabelMapping._meta.get_field("original_label").max_length
@@ -348,8 +350,17 @@ def _parsed(values: dict, *, known: set[str], genders: set[str], folder_split: s
     split = _text(values.get("split")).lower()
     if split and split not in SPLIT_NAMES:
         raise ImportSkip(f"unknown split '{values.get('split')}' (expected train, validation or test)")
+    fold_text = _text(values.get("fold"))
+    fold = None
+    if fold_text:
+        # A k-fold release's export: every clip in "train", its fold in this column.
+        if not fold_text.isdigit() or len(fold_text) > 4:
+            raise ImportSkip(
+                f"fold '{values.get('fold')}' is not a whole number from 0 (a k-fold release's fold)"
+            )
+        fold = int(fold_text)
     metadata = {k: v for k, v in values.items() if k not in known and v is not None}
-    return Parsed(speaker, gender, label, SPLIT_NAMES.get(split, folder_split), metadata)
+    return Parsed(speaker, gender, label, SPLIT_NAMES.get(split, folder_split), metadata, fold)
 
 
 @dataclass(frozen=True)
@@ -712,6 +723,8 @@ class ImportReport:
         augmented_skipped: rows of augmented copies (an export's augmented_copy > 0) skipped.
         splits: {clip id: split} for the clips of this import (new, or found again as duplicates)
             whose corpus names a split: the assignment of `release_create_from_assignment`.
+        folds: {clip id: fold} for those whose corpus also names a fold (a k-fold release's
+            export): the folds of `release_create_from_assignment`.
     """
 
     imported: int = 0
@@ -725,6 +738,7 @@ class ImportReport:
     by_label: Counter = field(default_factory=Counter)
     augmented_skipped: int = 0
     splits: dict[int, str] = field(default_factory=dict)
+    folds: dict[int, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -842,6 +856,8 @@ def corpus_import(
                     earlier = Clip.objects.filter(recording=result.recording, gold_label__isnull=False)
                     if parsed.split and (clip_id := earlier.values_list("pk", flat=True).first()):
                         report.splits[clip_id] = parsed.split
+                        if parsed.fold is not None:
+                            report.folds[clip_id] = parsed.fold
                     continue
                 ingested_here[result.recording.pk] = entry.name
                 if result.failed:
@@ -868,6 +884,8 @@ def corpus_import(
         report.by_label[emotion.code] += 1
         if parsed.split:
             report.splits[clip.pk] = parsed.split
+            if parsed.fold is not None:
+                report.folds[clip.pk] = parsed.fold
     return report
 
 

@@ -471,3 +471,62 @@ def test_an_import_that_ingests_no_file_leaves_no_empty_source(tmp_path, data_di
     out, status = _run(tmp_path / "m.csv", "--format", "manifest")
     assert status == 1 and "file not found: missing.wav" in out, out
     assert _nothing_written(project)
+
+
+def test_an_export_of_a_k_fold_release_comes_back_with_its_folds(
+    tmp_path, data_dir, schema, project, django_capture_on_commit_callbacks
+):
+    # Project A: 4 actors, 2 labels, a leave-one-speaker-out release (every clip in "train", one
+    # fold per actor), exported; imported into B it is a k-fold release with the same folds.
+    corpus = tmp_path / "ravdess"
+    corpus.mkdir()
+    for actor in range(1, 5):
+        for code in ("05", "01"):
+            src = _ravdess(data_dir, code, actor)
+            (corpus / src.name).symlink_to(src)
+    assert corpus_import(project=project, fmt="ravdess", root=corpus).imported == 8
+    released = release_build(
+        project=project,
+        params=ReleaseParams(
+            name="loso", label_set=["angry", "neutral"], group_by="speaker", split_kind="kfold", folds=0
+        ),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        export = release_export_create(release=released)
+    export.refresh_from_db()
+    assert export.status == ReleaseExport.Status.SUCCEEDED, export.traceback
+    unzipped = tmp_path / "loso-v1"
+    with default_storage.open(export.archive.name) as fh:
+        zipfile.ZipFile(io.BytesIO(fh.read())).extractall(unzipped)
+    items_a = ReleaseItem.objects.filter(release=released).select_related("clip")
+    expected = {_sha256(i.clip.audio.name): (i.label, i.clip.speaker, i.split, i.fold) for i in items_a}
+    assert {fold for *_, fold in expected.values()} == {0, 1, 2, 3}
+
+    b = Project.objects.create(name="Project B", slug="b")
+    out, status = _run(unzipped, "--format", "audiofolder", "--project", "b")
+
+    assert status == 0, out
+    assert "release loso-v1 v1: 8 item(s) (fold 0 2, fold 1 2, fold 2 2, fold 3 2)" in out, out
+    imported = Release.objects.get(project=b)
+    assert imported.params["split_kind"] == "kfold" and imported.params["folds"] == 4
+    items_b = ReleaseItem.objects.filter(release=imported).select_related("clip__recording")
+    got = {i.clip.recording.sha256: (i.label, i.clip.speaker, i.split, i.fold) for i in items_b}
+    assert got == expected
+
+
+def test_folds_given_for_some_clips_only_are_refused_and_no_release_written(
+    tmp_path, data_dir, schema, project
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = ["path,label,speaker,split,fold"]
+    for n, (actor, code, fold) in enumerate([(1, "05", "0"), (2, "01", "1"), (3, "05", "")]):
+        src = _ravdess(data_dir, code, actor)
+        _wav(src, corpus / f"clip{n}.wav")
+        rows.append(f"clip{n}.wav,{'angry' if code == '05' else 'neutral'},spk{actor},train,{fold}")
+    (corpus / "manifest.csv").write_text("\n".join(rows) + "\n")
+
+    out, status = _run(corpus / "manifest.csv", "--format", "manifest")
+
+    assert status == 1 and "Some clips have a fold and others not" in out, out
+    assert not Release.objects.filter(project=project).exists()

@@ -21,11 +21,12 @@ formats (PATH is a folder, except for manifest):
   folder        <label>/<file>: the folder names the label; no speakers
   manifest      a CSV (.csv) or JSON Lines (.jsonl, .json-lines) file with columns path
                 (relative to the manifest's folder, or absolute) and label; optional speaker,
-                gender, split; any other column (transcript...) is kept as the clip's metadata
+                gender, split, fold; any other column (transcript...) is kept as the clip's
+                metadata
   audiofolder   Hugging Face audiofolder: metadata.csv or metadata.jsonl beside the files (one
                 per split folder in this platform's exports), file_name relative to it; label,
-                speaker, gender and split kept, augmented copies skipped. With splits, the
-                import also builds a release with the same splits (--release)
+                speaker, gender, split and fold kept, augmented copies skipped. With splits,
+                the import also builds a release with the same splits, or folds (--release)
   pattern       any tree, read by --pattern: "{speaker}/{*}_{label} ({*}).wav"; {name}
                 captures part of one folder or file name, {*} matches anything inside one
                 name, {**} anything across folders; the rest must match exactly (the
@@ -140,6 +141,7 @@ class Command(BaseCommand):
                     project=proj,
                     name=release_name,
                     assignment=report.splits,
+                    folds=report.folds,
                     imported_from=str(Path(path).resolve()),
                 )
             except ValidationError as exc:
