@@ -15,6 +15,7 @@ class Family(models.TextChoices):
     MFCC_LSTM = "mfcc_lstm", "MFCC + LSTM"
     LOGMEL_CNN = "logmel_cnn", "Log-mel CNN (VGGish-like)"
     CLASSICAL = "classical", "Hand-crafted features + scikit-learn"
+    MEL_IMAGE = "mel_image", "Mel-spectrogram image CNN (VGG/ResNet)"
 
 
 class TrainingRun(JobRow):

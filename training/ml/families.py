@@ -1007,9 +1007,9 @@ def get_family(name: str) -> Family:
         raise ValueError(f"unknown model family {name!r}; choose one of {', '.join(FAMILY_NAMES)}") from None
 
 
-def default_hparams(family: str) -> dict:
-    """`Family.default_hparams` of the family named `family` (ValueError if unknown)."""
-    return get_family(family).default_hparams()
+def default_hparams(family: str, device: str = "cpu") -> dict:
+    """`Family.default_hparams` of the family named `family` for `device` (ValueError if unknown)."""
+    return get_family(family).default_hparams(device)
 
 
 def validate(
