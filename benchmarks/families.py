@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hparams", default="{}", help="JSON overrides for every family that has the names")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--verbose", action="store_true", help="log every epoch of every fold")
     args = parser.parse_args()
     overrides = json.loads(args.hparams)
     corpora = [c for c in args.corpora.split(",") if c]
@@ -186,6 +187,13 @@ def main() -> None:
     import django
 
     django.setup()
+    if args.verbose:
+        import logging
+
+        logging.getLogger("training.ml.engine").setLevel(logging.INFO)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logging.getLogger("training.ml.engine").addHandler(handler)
     from django.core.management import call_command
 
     from annotation.guideline import ensure_guideline

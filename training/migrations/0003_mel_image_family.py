@@ -4,20 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('training', '0002_project_and_release_moved'),
+        ("training", "0002_project_and_release_moved"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modelversion',
-            name='family',
-            field=models.CharField(choices=[('transformer', 'Pretrained speech transformer + TuniSER head'), ('mfcc_lstm', 'MFCC + LSTM'), ('logmel_cnn', 'Log-mel CNN (VGGish-like)'), ('classical', 'Hand-crafted features + scikit-learn'), ('mel_image', 'Mel-spectrogram image CNN (VGG/ResNet)')], max_length=20),
+            model_name="modelversion",
+            name="family",
+            field=models.CharField(
+                choices=[
+                    ("transformer", "Pretrained speech transformer + TuniSER head"),
+                    ("mfcc_lstm", "MFCC + LSTM"),
+                    ("logmel_cnn", "Log-mel CNN (VGGish-like)"),
+                    ("classical", "Hand-crafted features + scikit-learn"),
+                    ("mel_image", "Mel-spectrogram image CNN (VGG/ResNet)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='trainingrun',
-            name='family',
-            field=models.CharField(choices=[('transformer', 'Pretrained speech transformer + TuniSER head'), ('mfcc_lstm', 'MFCC + LSTM'), ('logmel_cnn', 'Log-mel CNN (VGGish-like)'), ('classical', 'Hand-crafted features + scikit-learn'), ('mel_image', 'Mel-spectrogram image CNN (VGG/ResNet)')], max_length=20),
+            model_name="trainingrun",
+            name="family",
+            field=models.CharField(
+                choices=[
+                    ("transformer", "Pretrained speech transformer + TuniSER head"),
+                    ("mfcc_lstm", "MFCC + LSTM"),
+                    ("logmel_cnn", "Log-mel CNN (VGGish-like)"),
+                    ("classical", "Hand-crafted features + scikit-learn"),
+                    ("mel_image", "Mel-spectrogram image CNN (VGG/ResNet)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

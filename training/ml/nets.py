@@ -182,7 +182,8 @@ class MfccAttnLstm(MfccLstm):
 class LogmelAttnCnn(nn.Module):
     """A log-mel CNN from scratch on whole utterances, with attentive statistics pooling.
 
-    `blocks` blocks of two 3x3 convolutions (batch norm, ReLU) and a 2x2 max-pool, at `width` x
+    `blocks` blocks of 3x3 convolutions (one in the first two blocks, two after, as VGGish; batch
+    norm, ReLU) each ending in a 2x2 max-pool, at `width` x
     (1, 2, 4, 8, ...) channels; the frequency axis that is left is flattened into the channels, and
     `AttentiveStatsPool` pools over time (padding excluded) into the TuniSER head. Input: (B, T,
     n_mels) log-mel frames (standardised per utterance by the featuriser, then by the scalar
@@ -199,7 +200,9 @@ class LogmelAttnCnn(nn.Module):
         c_in = 1
         for i in range(blocks):
             c_out = width * 2**i
-            layers += _vgg_block(c_in, c_out, 2)
+            # VGGish's 1, 1, 2, 2 convolutions: one at the two finest resolutions, where on a CPU
+            # the activations' memory traffic, not the arithmetic, sets the time.
+            layers += _vgg_block(c_in, c_out, 1 if i < 2 else 2)
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.blocks = blocks
