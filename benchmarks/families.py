@@ -191,9 +191,6 @@ def main() -> None:
         import logging
 
         logging.getLogger("training.ml.engine").setLevel(logging.INFO)
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-        logging.getLogger("training.ml.engine").addHandler(handler)
     from django.core.management import call_command
 
     from annotation.guideline import ensure_guideline

@@ -1,12 +1,22 @@
-"""The four model families, selectable by name: hyper-parameters, validation, model building,
+"""The five model families, selectable by name: hyper-parameters, validation, model building,
 featurisation, export and loading.
 
-| name          | input                           | model                                                 |
-|---------------|---------------------------------|-------------------------------------------------------|
-| `transformer` | waveform                        | wav2vec 2.0 / HuBERT / WavLM + TuniSER head           |
-| `mfcc_lstm`   | 40 MFCC per 10 ms               | (bi)LSTM + TuniSER head (TuniSER's LSTM baseline)     |
-| `logmel_cnn`  | 0.96 s patches of 64 log-mels   | VGGish-like CNN from scratch, clip = mean of patches  |
-| `classical`   | 188 (or 94) hand-crafted stats  | scikit-learn SVM / kNN / logistic regression / MLP    |
+| name          | input                             | model                                                  |
+|---------------|-----------------------------------|--------------------------------------------------------|
+| `transformer` | waveform                          | wav2vec 2.0 / HuBERT / WavLM + TuniSER head            |
+| `mfcc_lstm`   | 40 MFCC per 10 ms, whole clip     | (bi)LSTM, attentive statistics pooling, TuniSER head   |
+| `logmel_cnn`  | 64 log-mels per 10 ms, whole clip | CNN from scratch, attentive statistics pooling (or the |
+|               | (or 0.96 s patches)               | first version: VGGish-like, clip = mean of patches)    |
+| `mel_image`   | 3-channel mel-spectrogram image   | ResNet-18/34 or VGG-16/19 (torchvision names), paper   |
+|               |                                   | 001's FC block; from scratch or local ImageNet weights |
+| `classical`   | 188 (or 94) hand-crafted stats    | scikit-learn SVM / kNN / logistic regression / MLP     |
+
+The from-scratch torch families (mfcc_lstm, logmel_cnn, mel_image) have two sets of defaults:
+the schema's, for a 2-core CPU (a fold of RAVDESS in minutes), and `gpu_defaults`, taken on a
+CUDA device for what the user leaves out. The choices among the candidates of issue #14 (mixup,
+SpecAugment, attentive pooling, cosine schedule, class-balanced loss, checkpoint averaging,
+per-utterance normalisation, random crops) and what they measured are in benchmarks/RESULTS.md,
+"Model families (issue #14)".
 
 Defaults of the classical family (SVM, C=1, 94 means + 94 standard deviations, balanced sample
 weights) were chosen by speaker-independent cross-validation on RAVDESS: 8 emotions, 3 folds of 8
