@@ -8,6 +8,11 @@ needs to survive a dead worker lives in `workdir`:
   fingerprint of (family, hyper-parameters, labels, clip ids). `train(..., resume=True)` picks it
   up and continues with the next epoch; a checkpoint of another run is refused.
 - `best.pt`: the weights of the epoch with the best validation UA (ties: lower validation loss).
+- `top-<epoch>.pt`: with `average_top` N > 1, the weights of the N best epochs; the exported
+  model is their mean when that scores at least `best.pt` on validation (`TrainResult.averaged_epochs`).
+
+Families with a `mixup` hyper-parameter > 0 train on mixed pairs of clips (`Family.mix`) with the
+loss mixed alike; `lr_schedule` 'cosine' replaces the linear decay after the warm-up.
 - `model/`: the exported artifact (see `export`), written once training ends.
 
 Mixed precision: `precision="bf16"` / `"fp16"` autocast on CUDA (fp16 with a gradient scaler).
@@ -143,10 +148,12 @@ def train(
 
     1. Validate the hyper-parameters against the family (ValueError on bad values/combinations).
     2. Preprocess every clip once (`audio.preprocess`: silence trim, centre crop).
-    3. Torch families: epochs of bucketed, augmented batches; validation UA/WA/macro-F1 and loss
-       after each epoch; best weights and a full checkpoint saved; early stopping on validation
-       UA. The classical family fits its scikit-learn pipeline once.
-    4. Reload the best weights, evaluate on `test`, export, return a `TrainResult`.
+    3. Torch families: epochs of bucketed, augmented (and, with `mixup`, mixed) batches;
+       validation UA/WA/macro-F1 and loss after each epoch; best weights (and the `average_top`
+       best) and a full checkpoint saved; early stopping on validation UA. The classical family
+       fits its scikit-learn pipeline once.
+    4. Reload the best weights (or their average over the best epochs, when it validates at least
+       as well), evaluate on `test`, export, return a `TrainResult`.
 
     `on_progress` returning True cancels: the run stops at that step, keeps `best.pt` and the last
     epoch's checkpoint, and returns with `cancelled=True` (no test evaluation, no export). An
@@ -156,7 +163,8 @@ def train(
     (missing ones take defaults); `train` / `val` / `test` `Dataset`s whose labels index
     `labels` (at least two unique names; val and test may be empty); `workdir` a directory for
     checkpoints and the export (created); `device` 'auto', 'cpu', 'cuda' or 'cuda:N';
-    `precision` 'fp32', 'bf16' or 'fp16'; `backbone_dir` a local pretrained encoder directory,
+    `precision` 'fp32', 'bf16' or 'fp16' (torch families: 'auto' is resolved first, and the
+    family's `gpu_defaults` apply on CUDA); `backbone_dir` a local pretrained encoder directory,
     for the transformer family only; `resume=False` discards a checkpoint in `workdir` (the
     classical family never resumes).
 
