@@ -8,8 +8,10 @@ needs to survive a dead worker lives in `workdir`:
   fingerprint of (family, hyper-parameters, labels, clip ids). `train(..., resume=True)` picks it
   up and continues with the next epoch; a checkpoint of another run is refused.
 - `best.pt`: the weights of the epoch with the best validation UA (ties: lower validation loss).
-- `top-<epoch>.pt`: with `average_top` N > 1, the weights of the N best epochs; the exported
-  model is their mean when that scores at least `best.pt` on validation (`TrainResult.averaged_epochs`).
+- `top-<epoch>.pt`: with `average_top` N > 1, the weights of the N best epochs (`average_of`
+  'best'; the exported model is their mean when that scores at least `best.pt` on validation) or
+  of the last N (`average_of` 'last'; the exported model is their mean), see
+  `TrainResult.averaged_epochs`.
 
 Families with a `mixup` hyper-parameter > 0 train on mixed pairs of clips (`Family.mix`) with the
 loss mixed alike; `lr_schedule` 'cosine' replaces the linear decay after the warm-up.
@@ -602,7 +604,8 @@ def _train_torch(
                 if hp["patience"] is not None and state["bad_epochs"] >= hp["patience"]:
                     state.update(finished=True, stopped_early=True)
             if top_n > 1:
-                _keep_top(state, score, epoch + 1, top_n, model, workdir)
+                last = hp.get("average_of") == "last"
+                _keep_top(state, epoch + 1 if last else score, epoch + 1, top_n, model, workdir)
             if state["epoch"] == hp["epochs"]:
                 state["finished"] = True
             logger.info("%s epoch %d: %s", fam.name, epoch + 1, {k: v for k, v in entry.items() if k != "lr"})
@@ -653,7 +656,18 @@ def _train_torch(
     averaged = None
     try:
         if top_n > 1 and len(state["top"]) > 1:
-            averaged = _average_top(fam, model, state, workdir, val, labels, loaders, dev, amp)
+            averaged = _average_top(
+                fam,
+                model,
+                state,
+                workdir,
+                val,
+                labels,
+                loaders,
+                dev,
+                amp,
+                always=hp.get("average_of") == "last",
+            )
         val_metrics = test_metrics = None
         if len(val):
             val_metrics = evaluate(
@@ -699,7 +713,8 @@ def _train_torch(
 
 def _keep_top(state: dict, score, epoch: int, n: int, model, workdir: Path) -> None:
     """Keep the weights of the `n` best epochs so far as workdir/top-<epoch>.pt, their (score,
-    epoch) in `state["top"]`, best first; a worse epoch than all `n` leaves everything as is."""
+    epoch) in `state["top"]`, best first; a worse epoch than all `n` leaves everything as is.
+    `score` is the epoch number itself to keep the last `n`."""
     top = [(_as_score(s), e) for s, e in state["top"]]
     if len(top) >= n and score <= top[-1][0]:
         return
@@ -710,11 +725,13 @@ def _keep_top(state: dict, score, epoch: int, n: int, model, workdir: Path) -> N
     state["top"] = [[s, e] for s, e in top[:n]]
 
 
-def _average_top(fam, model, state, workdir, val, labels, loaders, dev, amp) -> list[int] | None:
+def _average_top(
+    fam, model, state, workdir, val, labels, loaders, dev, amp, always: bool
+) -> list[int] | None:
     """Load the mean of the kept epochs' weights into `model` (floating tensors averaged,
-    integer buffers such as batch norm's step count from the best epoch) when it scores at least
-    the best epoch's validation UA (always, without a validation split); otherwise leave the
-    best epoch's weights. Returns the averaged epochs (sorted) or None."""
+    integer buffers such as batch norm's step count from the loaded model) when it scores at
+    least the best epoch's validation UA, or `always` (and without a validation split);
+    otherwise leave the best epoch's weights. Returns the averaged epochs (sorted) or None."""
     import torch
 
     epochs = [e for _, e in state["top"]]
@@ -726,7 +743,7 @@ def _average_top(fam, model, state, workdir, val, labels, loaders, dev, amp) -> 
         k: torch.stack([s[k] for s in states]).mean(dim=0) if v.is_floating_point() else v
         for k, v in best.items()
     }
-    if not len(val):
+    if always or not len(val):
         model.load_state_dict(mean)
         return sorted(epochs)
     loader, sampler = loaders.eval["val"]

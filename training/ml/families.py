@@ -84,10 +84,17 @@ _TORCH = {
     "average_top": Param(
         1,
         int,
-        "checkpoint averaging: the final weights are the mean of the N best epochs' (by validation UA), "
-        "kept only when that scores at least the best single epoch on validation; 1 = the best epoch",
+        "checkpoint averaging over N epochs (see average_of); 1 = none, the best epoch's weights",
         low=1,
         high=10,
+    ),
+    "average_of": Param(
+        "best",
+        str,
+        "'best': the mean of the N best epochs' weights (by validation UA), kept only when it scores at "
+        "least the best epoch on validation; 'last': the mean of the last N epochs' weights, always kept "
+        "(no selection on a small, noisy validation split)",
+        choices=("best", "last"),
     ),
     "grad_clip": Param(
         1.0, float, "gradient norm clipping; null = none", low=0.0, low_open=True, nullable=True
@@ -519,7 +526,15 @@ class MfccLstmFamily(_FramesFamily):
     name = "mfcc_lstm"
     schema = {
         **_PREPROCESSING,
-        **_with(_TORCH, epochs=40, patience=12, lr_schedule="cosine", average_top=3, lr=2e-3),
+        **_with(
+            _TORCH,
+            epochs=40,
+            patience=None,
+            lr_schedule="cosine",
+            average_top=5,
+            average_of="last",
+            lr=2e-3,
+        ),
         **_with(_SCRATCH, mixup=0.2, crop_s=2.0, spec_masks=2),
         "max_clip_s": Param(
             10.0,
@@ -603,7 +618,15 @@ class LogmelCnnFamily(_FramesFamily):
     name = "logmel_cnn"
     schema = {
         **_PREPROCESSING,
-        **_with(_TORCH, epochs=40, patience=12, lr_schedule="cosine", average_top=3, lr=2e-3),
+        **_with(
+            _TORCH,
+            epochs=40,
+            patience=None,
+            lr_schedule="cosine",
+            average_top=5,
+            average_of="last",
+            lr=2e-3,
+        ),
         **_with(_SCRATCH, mixup=0.2, crop_s=2.0, spec_masks=2),
         "spec_time_width": Param(30, int, "largest time mask, in frames", low=1),
         "max_clip_s": Param(
@@ -721,7 +744,14 @@ class MelImageFamily(TorchFamily):
         **{
             k: v
             for k, v in _with(
-                _TORCH, epochs=30, patience=10, lr_schedule="cosine", dropout=0.5, batch_size=32
+                _TORCH,
+                epochs=30,
+                patience=None,
+                lr_schedule="cosine",
+                average_top=5,
+                average_of="last",
+                dropout=0.5,
+                batch_size=32,
             ).items()
             if k != "head_hidden"  # the head is paper 001's fixed 512-256 block
         },

@@ -210,13 +210,17 @@ def test_cosine_schedule_decays_along_half_a_cosine(clips, tmp_path):
     assert cos.history[-1]["lr"][0] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_checkpoint_averaging_exports_the_mean_of_the_kept_epochs(clips, tmp_path):
+@pytest.mark.parametrize("average_of", ["best", "last"])
+def test_checkpoint_averaging_exports_the_mean_of_the_kept_epochs(clips, tmp_path, average_of):
     from safetensors.torch import load_file
 
     hp = {"epochs": 4, "hidden": 8, "head_hidden": 8, "batch_size": 6, "average_top": 3, "patience": None}
     empty = Dataset([], np.zeros(0, dtype=np.int64))
-    result = _train("mfcc_lstm", clips, tmp_path, hp, val=empty)  # no validation: the average is kept
+    # no validation: the average is kept in both modes
+    result = _train("mfcc_lstm", clips, tmp_path, {**hp, "average_of": average_of}, val=empty)
     assert result.averaged_epochs is not None and len(result.averaged_epochs) == 3
+    if average_of == "last":
+        assert result.averaged_epochs == [2, 3, 4]
     kept = [torch.load(tmp_path / f"top-{e}.pt", weights_only=True)["model"] for e in result.averaged_epochs]
     exported = load_file(str(result.artifact_dir / "model.safetensors"))
     w = "lstm.weight_hh_l0"
