@@ -84,7 +84,8 @@ _TORCH = {
     "average_top": Param(
         1,
         int,
-        "checkpoint averaging over N epochs (see average_of); 1 = none, the best epoch's weights",
+        "checkpoint averaging over N epochs (see average_of), at most a quarter of the epochs; "
+        "1 = none, the best epoch's weights",
         low=1,
         high=10,
     ),

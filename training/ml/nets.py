@@ -217,8 +217,17 @@ class LogmelAttnCnn(nn.Module):
         features = (features - self.mean) / self.std
         if features.shape[1] < factor:
             features = nn.functional.pad(features, (0, 0, 0, factor - features.shape[1]))
-        x = self.features(features[:, None])  # (B, C, T', F')
-        b, c, t, f = x.shape
+        # Zero every activation past a clip's end (after each ReLU and pool, the pools rounding
+        # down as they do for the clip alone): the convolutions then see the zero padding that
+        # a clip alone sees at its edge, and a clip's logits do not depend on its batch.
+        lens = lengths.clamp(min=1)
+        x = features[:, None] * _valid_mask(lens, features.shape[1])[:, None, :, None]
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.MaxPool2d):
+                lens = (lens // 2).clamp(min=1)
+            if isinstance(layer, (nn.ReLU, nn.MaxPool2d)):
+                x = x * _valid_mask(lens, x.shape[2])[:, None, :, None].to(x.dtype)
+        b, c, t, f = x.shape  # (B, C, T', F')
         x = x.permute(0, 1, 3, 2).reshape(b, c * f, t)
-        mask = _valid_mask((lengths // factor).clamp(min=1, max=t), t)
-        return self.head(self.pool(x, mask))
+        return self.head(self.pool(x, _valid_mask(lens.clamp(max=t), t)))

@@ -214,13 +214,15 @@ def test_cosine_schedule_decays_along_half_a_cosine(clips, tmp_path):
 def test_checkpoint_averaging_exports_the_mean_of_the_kept_epochs(clips, tmp_path, average_of):
     from safetensors.torch import load_file
 
-    hp = {"epochs": 4, "hidden": 8, "head_hidden": 8, "batch_size": 6, "average_top": 3, "patience": None}
+    hp = {"epochs": 12, "hidden": 8, "head_hidden": 8, "batch_size": 12, "average_top": 3, "patience": None}
     empty = Dataset([], np.zeros(0, dtype=np.int64))
     # no validation: the average is kept in both modes
     result = _train("mfcc_lstm", clips, tmp_path, {**hp, "average_of": average_of}, val=empty)
     assert result.averaged_epochs is not None and len(result.averaged_epochs) == 3
     if average_of == "last":
-        assert result.averaged_epochs == [2, 3, 4]
+        assert result.averaged_epochs == [10, 11, 12]
+    short = _train("mfcc_lstm", clips, tmp_path / "short", {**hp, "epochs": 8, "average_top": 5}, val=empty)
+    assert len(short.averaged_epochs) == 2  # at most a quarter of the epochs
     kept = [torch.load(tmp_path / f"top-{e}.pt", weights_only=True)["model"] for e in result.averaged_epochs]
     exported = load_file(str(result.artifact_dir / "model.safetensors"))
     w = "lstm.weight_hh_l0"
@@ -230,7 +232,7 @@ def test_checkpoint_averaging_exports_the_mean_of_the_kept_epochs(clips, tmp_pat
 
 
 def test_mixup_run_trains_and_predicts_like_its_test_evaluation(clips, tmp_path):
-    hp = {"epochs": 2, "width": 4, "batch_size": 6, "mixup": 0.4, "average_top": 2}
+    hp = {"epochs": 8, "width": 4, "batch_size": 12, "mixup": 0.4, "average_top": 2, "average_of": "best"}
     result = _train("logmel_cnn", clips, tmp_path, hp)
     proba = load_predictor(result.artifact_dir).predict_proba(clips.samples)
     assert (proba.argmax(1) == clips.labels).mean() == pytest.approx(result.test_metrics["wa"])
