@@ -521,8 +521,9 @@ class _FramesFamily(TorchFamily):
 class MfccLstmFamily(_FramesFamily):
     """The TuniSER paper's LSTM baseline on MFCC frames (`nets.MfccLstm`), by default with
     attentive statistics pooling (`nets.MfccAttnLstm`), per-utterance normalisation, random
-    crops, mixup and a cosine schedule (defaults measured in benchmarks/RESULTS.md, "Model
-    families (issue #14)")."""
+    crops, mixup, a cosine schedule and the mean of the last epochs' weights: the training
+    settings chosen on logmel_cnn (benchmarks/RESULTS.md, "Model families (issue #14)"); this
+    family was not cross-validated with them."""
 
     name = "mfcc_lstm"
     schema = {
