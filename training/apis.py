@@ -169,11 +169,17 @@ class FamiliesApi(MlStaffApi):
         responses=inline_serializer("Families", {"families": serializers.ListField()}),
     )
     def get(self, request):
-        """The model families and their default hyper-parameters."""
+        """The model families and their default hyper-parameters: `defaults` on the CPU,
+        `gpu_defaults` on a CUDA device (the same, with a larger / longer set where the family has one)."""
         return Response(
             {
                 "families": [
-                    {"name": value, "label": label, "defaults": families.default_hparams(value)}
+                    {
+                        "name": value,
+                        "label": label,
+                        "defaults": families.default_hparams(value),
+                        "gpu_defaults": families.default_hparams(value, "cuda"),
+                    }
                     for value, label in Family.choices
                 ]
             }

@@ -12,9 +12,10 @@ from releases.models import Release
 
 class Family(models.TextChoices):
     TRANSFORMER = "transformer", "Pretrained speech transformer + TuniSER head"
-    MFCC_LSTM = "mfcc_lstm", "MFCC + LSTM"
-    LOGMEL_CNN = "logmel_cnn", "Log-mel CNN (VGGish-like)"
+    MFCC_LSTM = "mfcc_lstm", "MFCC + LSTM (attentive pooling)"
+    LOGMEL_CNN = "logmel_cnn", "Log-mel CNN (attentive pooling)"
     CLASSICAL = "classical", "Hand-crafted features + scikit-learn"
+    MEL_IMAGE = "mel_image", "Mel-spectrogram image CNN (VGG/ResNet)"
 
 
 class TrainingRun(JobRow):

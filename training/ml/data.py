@@ -301,3 +301,171 @@ class PatchCollate:
             "n_clips": torch.tensor(len(items)),
             "labels": torch.tensor([y for _, y in items], dtype=torch.long),
         }
+
+
+# --- second-generation featurisers (issue #14): whole utterances, normalised per utterance
+
+
+def utterance_normalise(frames: np.ndarray) -> np.ndarray:
+    """Per-utterance mean and variance normalisation of (T, F) frames: each of the F dimensions
+    minus its mean over the T frames, divided by its standard deviation (+ 1e-5). float32 (T, F).
+    Removes the channel and the speaker's overall level (the cepstral mean and variance
+    normalisation of speech recognition), which held-out speakers differ in."""
+    mean = frames.mean(axis=0, keepdims=True)
+    std = frames.std(axis=0, keepdims=True) + 1e-5
+    return ((frames - mean) / std).astype(np.float32, copy=False)
+
+
+def random_crop(frames: np.ndarray, n: int | None, rng: np.random.Generator | None) -> np.ndarray:
+    """`n` consecutive frames of (T, ...) `frames` from a random start drawn by `rng`; the frames
+    unchanged when `n` is None, `rng` is None or T <= n (shorter clips are padded by the collate)."""
+    if n is None or rng is None or len(frames) <= n:
+        return frames
+    start = int(rng.integers(0, len(frames) - n + 1))
+    return frames[start : start + n]
+
+
+class UtteranceFrames:
+    """mfcc_lstm / logmel_cnn (second generation): a wave -> float32 (T, F) frames of the whole
+    clip, 10 ms hop: `features.logmel` (F = `n_mels`) or `features.mfcc_frames` (F = `n_mfcc`),
+    as `preprocessing["features"]` says ('logmel_frames' or 'mfcc_frames').
+
+    `preprocessing` gives `features`, `n_mels` / `n_mfcc` and `utterance_norm` (apply
+    `utterance_normalise`; absent = False, as models exported before it existed). In training
+    (`train=True`, called with an `rng`): a random crop of `hp["crop_s"]` seconds (None = none),
+    then SpecAugment (`spec_augment`, `hp["spec_masks"]` masks of each kind, 1 when absent).
+    """
+
+    def __init__(self, hp: dict, preprocessing: dict, train: bool):
+        self.kind = preprocessing["features"]
+        self.n = preprocessing["n_mels"] if self.kind == "logmel_frames" else preprocessing["n_mfcc"]
+        self.utterance_norm = bool(preprocessing.get("utterance_norm", False))
+        crop_s = hp.get("crop_s") if train else None
+        self.crop = None if crop_s is None else max(1, int(round(crop_s * SAMPLE_RATE / 160)))
+        self.p_time = hp["spec_time_mask"] if train else 0.0
+        self.p_freq = hp["spec_freq_mask"] if train else 0.0
+        self.time_width = hp["spec_time_width"]
+        self.freq_width = hp["spec_freq_width"]
+        self.n_masks = int(hp.get("spec_masks", 1))
+        self.random = self.crop is not None or self.p_time > 0 or self.p_freq > 0
+
+    def __call__(self, wave: np.ndarray, rng) -> np.ndarray:
+        from .features import logmel, mfcc_frames
+
+        if self.kind == "logmel_frames":
+            frames = logmel(wave, SAMPLE_RATE, n_mels=self.n)
+        else:
+            frames = mfcc_frames(wave, SAMPLE_RATE, n_mfcc=self.n)
+        if self.utterance_norm:
+            frames = utterance_normalise(frames)
+        if rng is not None:
+            frames = random_crop(frames, self.crop, rng)
+            for _ in range(self.n_masks):
+                frames = spec_augment(
+                    frames,
+                    rng,
+                    p_time=self.p_time,
+                    p_freq=self.p_freq,
+                    time_width=self.time_width,
+                    freq_width=self.freq_width,
+                )
+        return np.ascontiguousarray(frames, dtype=np.float32)
+
+
+# ImageNet channel statistics (torchvision's normalisation), for the mel_image family.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def _unit_range(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo + 1e-6)
+
+
+class MelImageFeatures:
+    """mel_image family: a wave -> float32 (3, n_mels, W) mel-spectrogram image, low frequencies
+    at the bottom (row n_mels - 1), as paper 001 draws them.
+
+    Power mel spectrogram (`features.mel_db`: Hamming windows, half overlap, dB), scaled to 0..1
+    per utterance; channels 'repeat' (the grey image three times: what an ImageNet CNN is fed in
+    paper 001) or 'deltas' (the image, its delta and delta-delta, each scaled to 0..1); then
+    ImageNet's channel mean / std. W: the clip's frames, or `image_size` (bilinear resize of the
+    whole image to image_size x image_size) when set. In training (called with an `rng`): a random
+    crop of `hp["crop_s"]` seconds and SpecAugment on the dB spectrogram first.
+    """
+
+    def __init__(self, hp: dict, preprocessing: dict, train: bool):
+        self.n_mels = preprocessing["n_mels"]
+        self.channels = preprocessing["channels"]
+        self.image_size = preprocessing["image_size"]
+        crop_s = hp.get("crop_s") if train else None
+        self.crop = None if crop_s is None else max(1, int(round(crop_s * SAMPLE_RATE / 200)))
+        self.p_time = hp["spec_time_mask"] if train else 0.0
+        self.p_freq = hp["spec_freq_mask"] if train else 0.0
+        self.time_width = hp["spec_time_width"]
+        self.freq_width = hp["spec_freq_width"]
+        self.random = self.crop is not None or self.p_time > 0 or self.p_freq > 0
+
+    def __call__(self, wave: np.ndarray, rng) -> np.ndarray:
+        import librosa
+
+        from .features import mel_db
+
+        frames = mel_db(wave, SAMPLE_RATE, n_mels=self.n_mels)  # (T, n_mels)
+        if rng is not None:
+            frames = random_crop(frames, self.crop, rng)
+            frames = spec_augment(
+                frames,
+                rng,
+                p_time=self.p_time,
+                p_freq=self.p_freq,
+                time_width=self.time_width,
+                freq_width=self.freq_width,
+            )
+        grey = frames.T[::-1]  # (n_mels, T), low frequencies at the bottom
+        if self.channels == "deltas" and grey.shape[1] >= 3:
+            width = min(9, grey.shape[1] - (1 - grey.shape[1] % 2))
+            delta = librosa.feature.delta(grey, width=width)
+            planes = [grey, delta, librosa.feature.delta(grey, width=width, order=2)]
+        else:
+            planes = [grey, grey, grey]
+        image = np.stack([_unit_range(p) for p in planes]).astype(np.float32)
+        image = (image - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
+        if self.image_size is not None:
+            t = torch.from_numpy(np.ascontiguousarray(image))[None]
+            t = torch.nn.functional.interpolate(
+                t, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+            )
+            image = t[0].numpy()
+        return np.ascontiguousarray(image, dtype=np.float32)
+
+
+class ImageCollate:
+    """Batch [(float32 (3, H, W_i) images, label), ...] (B items) into `images` float32 (B, 3, H,
+    W), zero-padded on the right to the widest (zero is ImageNet's mean after normalisation), and
+    `labels` int64 (B,)."""
+
+    def __call__(self, items) -> dict[str, torch.Tensor]:
+        c, h = items[0][0].shape[:2]
+        out = np.zeros((len(items), c, h, max(x.shape[2] for x, _ in items)), dtype=np.float32)
+        for i, (x, _) in enumerate(items):
+            out[i, :, :, : x.shape[2]] = x
+        return {
+            "images": torch.from_numpy(out),
+            "labels": torch.tensor([y for _, y in items], dtype=torch.long),
+        }
+
+
+def mix_batch(batch: dict[str, torch.Tensor], perm: torch.Tensor, lam: float) -> dict[str, torch.Tensor]:
+    """Mixup (Zhang et al., ICLR 2018) of a collated batch without its labels: `lam` x each
+    batch-first float input + (1 - lam) x the same input in the order `perm` (int64 (B,)), and
+    `lengths` the larger of the pair's. Returns a new dict; ValueError for a key it cannot mix."""
+    out = {}
+    for key, value in batch.items():
+        if key == "lengths":
+            out[key] = torch.maximum(value, value[perm])
+        elif key in ("features", "images"):
+            out[key] = lam * value + (1.0 - lam) * value[perm]
+        else:
+            raise ValueError(f"mixup cannot mix the batch input {key!r}")
+    return out

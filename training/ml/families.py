@@ -1,12 +1,22 @@
-"""The four model families, selectable by name: hyper-parameters, validation, model building,
+"""The five model families, selectable by name: hyper-parameters, validation, model building,
 featurisation, export and loading.
 
-| name          | input                           | model                                                 |
-|---------------|---------------------------------|-------------------------------------------------------|
-| `transformer` | waveform                        | wav2vec 2.0 / HuBERT / WavLM + TuniSER head           |
-| `mfcc_lstm`   | 40 MFCC per 10 ms               | (bi)LSTM + TuniSER head (TuniSER's LSTM baseline)     |
-| `logmel_cnn`  | 0.96 s patches of 64 log-mels   | VGGish-like CNN from scratch, clip = mean of patches  |
-| `classical`   | 188 (or 94) hand-crafted stats  | scikit-learn SVM / kNN / logistic regression / MLP    |
+| name          | input                             | model                                                  |
+|---------------|-----------------------------------|--------------------------------------------------------|
+| `transformer` | waveform                          | wav2vec 2.0 / HuBERT / WavLM + TuniSER head            |
+| `mfcc_lstm`   | 40 MFCC per 10 ms, whole clip     | (bi)LSTM, attentive statistics pooling, TuniSER head   |
+| `logmel_cnn`  | 64 log-mels per 10 ms, whole clip | CNN from scratch, attentive statistics pooling (or the |
+|               | (or 0.96 s patches)               | first version: VGGish-like, clip = mean of patches)    |
+| `mel_image`   | 3-channel mel-spectrogram image   | ResNet-18/34 or VGG-16/19 (torchvision names), paper   |
+|               |                                   | 001's FC block; from scratch or local ImageNet weights |
+| `classical`   | 188 (or 94) hand-crafted stats    | scikit-learn SVM / kNN / logistic regression / MLP     |
+
+The from-scratch torch families (mfcc_lstm, logmel_cnn, mel_image) have two sets of defaults:
+the schema's, for a 2-core CPU (a fold of RAVDESS in minutes), and `gpu_defaults`, taken on a
+CUDA device for what the user leaves out. The choices among the candidates of issue #14 (mixup,
+SpecAugment, attentive pooling, cosine schedule, class-balanced loss, checkpoint averaging,
+per-utterance normalisation, random crops) and what they measured are in benchmarks/RESULTS.md,
+"Model families (issue #14)".
 
 Defaults of the classical family (SVM, C=1, 94 means + 94 standard deviations, balanced sample
 weights) were chosen by speaker-independent cross-validation on RAVDESS: 8 emotions, 3 folds of 8
@@ -60,10 +70,32 @@ _TORCH = {
     "warmup_ratio": Param(
         0.05,
         float,
-        "fraction of the steps with a linear warm-up, then linear decay",
+        "fraction of the steps with a linear warm-up, then the lr_schedule's decay",
         low=0.0,
         high=1.0,
         high_open=True,
+    ),
+    "lr_schedule": Param(
+        "linear",
+        str,
+        "decay after the warm-up: 'linear' to 0, or 'cosine' (half a cosine to 0, Loshchilov & Hutter 2017)",
+        choices=("linear", "cosine"),
+    ),
+    "average_top": Param(
+        1,
+        int,
+        "checkpoint averaging over N epochs (see average_of), at most a quarter of the epochs; "
+        "1 = none, the best epoch's weights",
+        low=1,
+        high=10,
+    ),
+    "average_of": Param(
+        "best",
+        str,
+        "'best': the mean of the N best epochs' weights (by validation UA), kept only when it scores at "
+        "least the best epoch on validation; 'last': the mean of the last N epochs' weights, always kept "
+        "(no selection on a small, noisy validation split)",
+        choices=("best", "last"),
     ),
     "grad_clip": Param(
         1.0, float, "gradient norm clipping; null = none", low=0.0, low_open=True, nullable=True
@@ -95,6 +127,33 @@ _TORCH = {
     "spec_freq_width": Param(8, int, "largest frequency mask, in bins", low=1),
     "head_hidden": Param(128, int, "hidden units of the TuniSER head", low=1),
     "dropout": probability(0.3, "dropout of the head (and between LSTM layers)"),
+}
+
+
+# Shared by the families trained from scratch on spectral frames (mfcc_lstm, logmel_cnn, mel_image).
+_SCRATCH = {
+    "mixup": Param(
+        0.0,
+        float,
+        "mixup (Zhang et al. 2018): alpha of the Beta(alpha, alpha) mixing weight of pairs of training "
+        "clips and their labels; 0 = off",
+        low=0.0,
+    ),
+    "crop_s": Param(
+        None,
+        float,
+        "training clips: a random crop of this many seconds of frames, drawn anew every epoch "
+        "(validation, test and inference see whole clips); null = whole clips",
+        low=0.0,
+        low_open=True,
+        nullable=True,
+    ),
+    "utterance_norm": Param(
+        True,
+        bool,
+        "normalise each clip's frames per utterance (mean and variance of every dimension over time)",
+    ),
+    "spec_masks": Param(1, int, "SpecAugment masks of each kind (time, frequency) per training clip", low=0),
 }
 
 
@@ -135,24 +194,37 @@ class Family:
     name: str = ""
     uses_torch: bool = True
     schema: dict[str, Param] = {}
+    # Defaults that replace the schema's on a CUDA device (larger nets, longer runs); the schema's
+    # own defaults are the CPU set, sized for a 2-core machine.
+    gpu_defaults: dict[str, Any] = {}
 
-    def default_hparams(self) -> dict:
-        """Every hyper-parameter of the schema at its default (a new dict)."""
-        return {name: p.default for name, p in self.schema.items()}
+    def default_hparams(self, device: str = "cpu") -> dict:
+        """Every hyper-parameter at its default for `device` (a new dict): the schema's, with
+        `gpu_defaults` over them when `device` is 'cuda' or 'cuda:N'."""
+        out = {name: p.default for name, p in self.schema.items()}
+        if device.startswith("cuda"):
+            out.update(self.gpu_defaults)
+        return out
 
     def describe_hparams(self) -> dict[str, str]:
         """Name -> one-line help (with units) of every hyper-parameter."""
         return {name: p.help for name, p in self.schema.items()}
 
     def validate(self, hparams: dict | None = None, *, device: str = "auto", precision: str = "fp32") -> dict:
-        """The full hyper-parameter dict (defaults overlaid with `hparams`, values coerced).
+        """The full hyper-parameter dict (defaults overlaid with `hparams`, values coerced); the
+        defaults are `gpu_defaults` over the schema's on a 'cuda' / 'cuda:N' `device`, the schema's
+        (the CPU set) on 'cpu' and 'auto' (`engine.train` resolves 'auto' before it validates).
 
         Raises ValueError on a bad device or precision (`hparams.check_device_and_precision`),
         an unknown name or invalid value (`hparams.apply_schema`), or a combination the family
         refuses (`check_combination`).
         """
         check_device_and_precision(device, precision)
-        hp = apply_schema(self.name, self.schema, hparams)
+        given = dict(hparams or {})
+        if device.startswith("cuda"):
+            # The GPU set for what the user left out ('auto' is resolved by engine.train first).
+            given = {**{k: v for k, v in self.gpu_defaults.items() if k not in given}, **given}
+        hp = apply_schema(self.name, self.schema, given)
         self.check_combination(hp, device=device, precision=precision)
         return hp
 
@@ -191,6 +263,11 @@ class TorchFamily(Family):
     def logits(self, model, batch: dict):
         """Logits (B, n_classes) for a collated batch, its `labels` removed."""
         return model(**batch)
+
+    def mix(self, batch: dict, perm, lam: float) -> dict:
+        """Mixup of a collated batch (labels removed): `lam` x the batch + (1 - lam) x the batch in
+        the order `perm`. ValueError here: the family does not support mixup."""
+        raise ValueError(f"the {self.name} family has no mixup")
 
     def param_groups(self, model, hp: dict) -> list[dict]:
         """AdamW parameter groups: every trainable parameter at `hp["lr"]`."""
@@ -417,13 +494,50 @@ class TransformerFamily(TorchFamily):
         return model.eval(), dict(model.config.preprocessing)
 
 
-class MfccLstmFamily(TorchFamily):
-    """The TuniSER paper's LSTM baseline on MFCC frames (`nets.MfccLstm`)."""
+class _FramesFamily(TorchFamily):
+    """Shared by mfcc_lstm and logmel_cnn: whole-utterance frames (`data.UtteranceFrames`),
+    zero-padded batches (`data.FramesCollate`) and mixup (`data.mix_batch`)."""
+
+    def featurizer(self, hp, preprocessing, *, train):
+        """`data.UtteranceFrames`: (T, F) frames, normalised per utterance when the preprocessing
+        says so; random crop and SpecAugment in training."""
+        from .data import UtteranceFrames
+
+        return UtteranceFrames(hp, preprocessing, train=train)
+
+    def collate(self, hp, preprocessing, *, train, model=None):
+        """`data.FramesCollate`: zero-padded frames and their lengths."""
+        from .data import FramesCollate
+
+        return FramesCollate()
+
+    def mix(self, batch: dict, perm, lam: float) -> dict:
+        """`data.mix_batch`: mixup of the batch inputs (the engine mixes the loss)."""
+        from .data import mix_batch
+
+        return mix_batch(batch, perm, lam)
+
+
+class MfccLstmFamily(_FramesFamily):
+    """The TuniSER paper's LSTM baseline on MFCC frames (`nets.MfccLstm`), by default with
+    attentive statistics pooling (`nets.MfccAttnLstm`), per-utterance normalisation, random
+    crops, mixup, a cosine schedule and the mean of the last epochs' weights: the training
+    settings chosen on logmel_cnn (benchmarks/RESULTS.md, "Model families (issue #14)"); this
+    family was not cross-validated with them."""
 
     name = "mfcc_lstm"
     schema = {
         **_PREPROCESSING,
-        **_TORCH,
+        **_with(
+            _TORCH,
+            epochs=40,
+            patience=None,
+            lr_schedule="cosine",
+            average_top=5,
+            average_of="last",
+            lr=2e-3,
+        ),
+        **_with(_SCRATCH, mixup=0.2, crop_s=2.0, spec_masks=2),
         "max_clip_s": Param(
             10.0,
             float,
@@ -436,10 +550,18 @@ class MfccLstmFamily(TorchFamily):
         "hidden": Param(128, int, "LSTM units per direction", low=1),
         "num_layers": Param(2, int, "stacked LSTM layers", low=1),
         "bidirectional": Param(True, bool, "bidirectional LSTM"),
+        "pooling": Param(
+            "attention",
+            str,
+            "over time: 'attention' (attentive statistics pooling: weighted mean and standard deviation) "
+            "or 'mean' of the valid frames (the paper's baseline)",
+            choices=("attention", "mean"),
+        ),
     }
+    gpu_defaults = {"hidden": 256, "epochs": 80, "patience": 20}
 
     def model_args(self, hp, n_classes):
-        """Constructor arguments of `nets.MfccLstm`."""
+        """Constructor arguments of `nets.MfccLstm` (plus `pooling`, which picks the class)."""
         return {
             "n_mfcc": hp["n_mfcc"],
             "hidden": hp["hidden"],
@@ -448,53 +570,67 @@ class MfccLstmFamily(TorchFamily):
             "dropout": hp["dropout"],
             "head_hidden": hp["head_hidden"],
             "n_classes": n_classes,
+            "pooling": hp["pooling"],
         }
 
     def make_net(self, model_args):
-        """A fresh `nets.MfccLstm`."""
-        from .nets import MfccLstm
+        """A fresh `nets.MfccAttnLstm` for `pooling='attention'`, else `nets.MfccLstm` (models
+        exported before `pooling` existed have none: mean pooling)."""
+        from .nets import MfccAttnLstm, MfccLstm
 
-        return MfccLstm(**model_args)
+        args = dict(model_args)
+        pooling = args.pop("pooling", "mean")
+        return (MfccAttnLstm if pooling == "attention" else MfccLstm)(**args)
 
     def build_model(self, hp, labels, *, train_waves, backbone_dir):
-        """A fresh network whose `mean` / `std` buffers are the per-coefficient MFCC statistics of
-        up to 1000 training clips (std + 1e-5). `backbone_dir` is unused."""
+        """A fresh network whose `mean` / `std` buffers are the per-coefficient statistics of the
+        (featurised, possibly utterance-normalised) frames of up to 1000 training clips (std +
+        1e-5). `backbone_dir` is unused."""
         import torch
 
-        from .data import MfccFeatures
-
+        pre = self.preprocessing(hp)
         model = self.make_net(self.model_args(hp, len(labels)))
-        featurize = MfccFeatures(hp, train=False)
+        featurize = self.featurizer(hp, pre, train=False)
         frames = np.concatenate([featurize(w, None) for w in _stats_sample(train_waves, hp["seed"])])
         model.mean.copy_(torch.from_numpy(frames.mean(axis=0)))
         model.std.copy_(torch.from_numpy(frames.std(axis=0) + 1e-5))
-        return model, self.preprocessing(hp)
+        return model, pre
 
     def preprocessing(self, hp):
-        """The shared settings plus `features="mfcc_frames"` and `n_mfcc`."""
-        return {**super().preprocessing(hp), "features": "mfcc_frames", "n_mfcc": hp["n_mfcc"]}
-
-    def featurizer(self, hp, preprocessing, *, train):
-        """`data.MfccFeatures`: (T, n_mfcc) frames, SpecAugment in training."""
-        from .data import MfccFeatures
-
-        return MfccFeatures(hp, train=train)
-
-    def collate(self, hp, preprocessing, *, train, model=None):
-        """`data.FramesCollate`: zero-padded frames and their lengths."""
-        from .data import FramesCollate
-
-        return FramesCollate()
+        """The shared settings plus `features="mfcc_frames"`, `n_mfcc` and `utterance_norm`."""
+        return {
+            **super().preprocessing(hp),
+            "features": "mfcc_frames",
+            "n_mfcc": hp["n_mfcc"],
+            "utterance_norm": hp["utterance_norm"],
+        }
 
 
-class LogmelCnnFamily(TorchFamily):
-    """A VGGish-like CNN (Hershey et al. 2017) trained from scratch on 0.96 s log-mel patches
-    (`nets.VggishCnn`); a clip's logits are the mean of its patches'."""
+LOGMEL_ARCHS = ("attn_cnn", "vggish_patches")
+
+
+class LogmelCnnFamily(_FramesFamily):
+    """A log-mel CNN from scratch. `arch='attn_cnn'` (default): whole utterances of 10 ms log-mel
+    frames, normalised per utterance, randomly cropped and SpecAugmented in training, through
+    `nets.LogmelAttnCnn` (conv blocks, attentive statistics pooling), with mixup, a cosine schedule
+    and checkpoint averaging. `arch='vggish_patches'`: the first version, a VGGish-like CNN on
+    0.96 s patches whose logits are averaged per clip (`nets.VggishCnn`); models exported with it
+    keep loading (their config has no `arch`)."""
 
     name = "logmel_cnn"
     schema = {
         **_PREPROCESSING,
-        **_TORCH,
+        **_with(
+            _TORCH,
+            epochs=40,
+            patience=None,
+            lr_schedule="cosine",
+            average_top=5,
+            average_of="last",
+            lr=2e-3,
+        ),
+        **_with(_SCRATCH, mixup=0.2, crop_s=2.0, spec_masks=2),
+        "spec_time_width": Param(30, int, "largest time mask, in frames", low=1),
         "max_clip_s": Param(
             10.0,
             float,
@@ -503,39 +639,70 @@ class LogmelCnnFamily(TorchFamily):
             low_open=True,
             nullable=True,
         ),
-        "width": Param(32, int, "channels of the first conv block (then x2, x4, x8)", low=1),
+        "arch": Param(
+            "attn_cnn",
+            str,
+            "'attn_cnn' (whole utterances, attentive statistics pooling) or 'vggish_patches' (the first "
+            "version: 0.96 s patches, mean of the patch logits; ignores n_mels, blocks, crop_s, "
+            "utterance_norm, spec_masks)",
+            choices=LOGMEL_ARCHS,
+        ),
+        "width": Param(16, int, "channels of the first conv block (then x2, x4, x8)", low=1),
+        "blocks": Param(4, int, "conv blocks of attn_cnn (each halves time and frequency)", low=1, high=6),
+        "n_mels": Param(64, int, "mel bands of attn_cnn (125-7500 Hz)", low=8, high=256),
     }
+    gpu_defaults = {"width": 32, "epochs": 80, "patience": 20}
+
+    def check_combination(self, hp, *, device, precision):
+        """ValueError for mixup with `arch='vggish_patches'` (a clip is several patches there)."""
+        if hp["arch"] == "vggish_patches" and hp["mixup"] > 0:
+            raise ValueError("mixup needs arch 'attn_cnn': vggish_patches mixes no clips; set mixup to 0")
 
     def model_args(self, hp, n_classes):
-        """Constructor arguments of `nets.VggishCnn`."""
+        """Constructor arguments of `nets.LogmelAttnCnn` (with `arch`) or `nets.VggishCnn`."""
+        common = {"width": hp["width"], "dropout": hp["dropout"], "head_hidden": hp["head_hidden"]}
+        if hp["arch"] == "vggish_patches":
+            return {**common, "n_classes": n_classes}
         return {
-            "width": hp["width"],
-            "dropout": hp["dropout"],
-            "head_hidden": hp["head_hidden"],
+            "arch": "attn_cnn",
+            **common,
+            "n_mels": hp["n_mels"],
+            "blocks": hp["blocks"],
             "n_classes": n_classes,
         }
 
     def make_net(self, model_args):
-        """A fresh `nets.VggishCnn`."""
-        from .nets import VggishCnn
+        """A fresh `nets.LogmelAttnCnn` when `model_args["arch"]` is 'attn_cnn', else (no `arch`:
+        models exported before it existed) a `nets.VggishCnn`."""
+        from .nets import LogmelAttnCnn, VggishCnn
 
-        return VggishCnn(**model_args)
+        args = dict(model_args)
+        if args.pop("arch", "vggish_patches") == "attn_cnn":
+            return LogmelAttnCnn(**args)
+        return VggishCnn(**args)
 
     def build_model(self, hp, labels, *, train_waves, backbone_dir):
-        """A fresh network whose scalar `mean` / `std` buffers are the overall log-mel statistics of
-        the patches of up to 1000 training clips (std + 1e-5). `backbone_dir` is unused."""
-        from .data import PatchFeatures
-
+        """A fresh network whose scalar `mean` / `std` buffers are the overall statistics of the
+        featurised training inputs of up to 1000 clips (std + 1e-5). `backbone_dir` is unused."""
+        pre = self.preprocessing(hp)
         model = self.make_net(self.model_args(hp, len(labels)))
-        featurize = PatchFeatures(hp, train=False)
-        patches = np.concatenate([featurize(w, None) for w in _stats_sample(train_waves, hp["seed"])])
-        model.mean.fill_(float(patches.mean()))
-        model.std.fill_(float(patches.std()) + 1e-5)
-        return model, self.preprocessing(hp)
+        featurize = self.featurizer(hp, pre, train=False)
+        feats = np.concatenate([featurize(w, None) for w in _stats_sample(train_waves, hp["seed"])])
+        model.mean.fill_(float(feats.mean()))
+        model.std.fill_(float(feats.std()) + 1e-5)
+        return model, pre
 
     def preprocessing(self, hp):
-        """The shared settings plus the patch layout: 64 mel bands, 96-frame patches every 48
-        frames (0.96 s every 0.48 s)."""
+        """The shared settings plus the input layout. attn_cnn: `features="logmel_frames"`,
+        `n_mels`, `utterance_norm`. vggish_patches: 64 mel bands, 96-frame patches every 48 frames
+        (0.96 s every 0.48 s)."""
+        if hp.get("arch", "vggish_patches") == "attn_cnn":
+            return {
+                **super().preprocessing(hp),
+                "features": "logmel_frames",
+                "n_mels": hp["n_mels"],
+                "utterance_norm": hp["utterance_norm"],
+            }
         return {
             **super().preprocessing(hp),
             "features": "logmel_patches",
@@ -545,16 +712,171 @@ class LogmelCnnFamily(TorchFamily):
         }
 
     def featurizer(self, hp, preprocessing, *, train):
-        """`data.PatchFeatures`: (P, 1, 96, 64) patches, SpecAugment in training."""
-        from .data import PatchFeatures
+        """`data.UtteranceFrames` for 'logmel_frames'; `data.PatchFeatures` ((P, 1, 96, 64)
+        patches, SpecAugment in training) for 'logmel_patches'."""
+        if preprocessing["features"] == "logmel_patches":
+            from .data import PatchFeatures
 
-        return PatchFeatures(hp, train=train)
+            return PatchFeatures(hp, train=train)
+        return super().featurizer(hp, preprocessing, train=train)
 
     def collate(self, hp, preprocessing, *, train, model=None):
-        """`data.PatchCollate`: the batch's patches stacked, with the clip of each."""
-        from .data import PatchCollate
+        """`data.FramesCollate`, or `data.PatchCollate` (the batch's patches stacked, with the clip
+        of each) for 'logmel_patches'."""
+        if preprocessing["features"] == "logmel_patches":
+            from .data import PatchCollate
 
-        return PatchCollate()
+            return PatchCollate()
+        return super().collate(hp, preprocessing, train=train)
+
+
+# = image_nets.ARCHS (not imported: this module must not import torch).
+IMAGE_ARCHS = ("resnet18", "resnet34", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
+
+
+class MelImageFamily(TorchFamily):
+    """Mel-spectrogram images into an ImageNet CNN (paper 001, Chakhtouna et al.: VGG-16/19 on
+    mel-spectrogram images, with their fully connected block): `image_nets.ResNet` / `VGG` in
+    plain torch with torchvision's parameter names, trained from scratch, or from a local
+    torchvision ImageNet state dict (`pretrained_path`) minus its classifier."""
+
+    name = "mel_image"
+    schema = {
+        **_PREPROCESSING,
+        **{
+            k: v
+            for k, v in _with(
+                _TORCH,
+                epochs=30,
+                patience=None,
+                lr_schedule="cosine",
+                average_top=5,
+                average_of="last",
+                dropout=0.5,
+                batch_size=32,
+            ).items()
+            if k != "head_hidden"  # the head is paper 001's fixed 512-256 block
+        },
+        **{
+            k: v
+            for k, v in _with(_SCRATCH, mixup=0.2, crop_s=2.0).items()
+            if k not in ("utterance_norm", "spec_masks")  # images are scaled per utterance anyway
+        },
+        "max_clip_s": Param(
+            10.0,
+            float,
+            "longer clips are centre-cropped to this many seconds; null = whole clip",
+            low=0.0,
+            low_open=True,
+            nullable=True,
+        ),
+        "arch": Param(
+            "resnet18", str, "the ImageNet CNN (torchvision's layout and names)", choices=IMAGE_ARCHS
+        ),
+        "base_width": Param(
+            16, int, "channels of the first stage (64 = torchvision's, needed by ImageNet weights)", low=4
+        ),
+        "n_mels": Param(64, int, "mel bands (image height)", low=16, high=256),
+        "channels": Param(
+            "repeat",
+            str,
+            "the 3 image channels: 'repeat' (the grey mel image three times, as an ImageNet CNN is fed in "
+            "paper 001) or 'deltas' (log-mel, delta, delta-delta)",
+            choices=("repeat", "deltas"),
+        ),
+        "image_size": Param(
+            None,
+            int,
+            "resize each image to image_size x image_size pixels (224 = ImageNet's); null = n_mels x frames",
+            low=32,
+            high=512,
+            nullable=True,
+        ),
+        "pretrained_path": Param(
+            "",
+            str,
+            "a local .pth state dict of the torchvision model named by arch (ImageNet weights); "
+            "'' = train from scratch",
+        ),
+    }
+    gpu_defaults = {
+        "arch": "vgg19_bn",
+        "base_width": 64,
+        "n_mels": 128,
+        "image_size": 224,
+        "epochs": 60,
+        "patience": 15,
+        "lr": 1e-3,
+    }
+
+    def check_combination(self, hp, *, device, precision):
+        """ValueError for `pretrained_path` with a `base_width` other than 64 (ImageNet's)."""
+        if hp["pretrained_path"] and hp["base_width"] != 64:
+            raise ValueError(
+                "pretrained_path needs base_width 64 (torchvision's ImageNet weights), "
+                f"not {hp['base_width']}"
+            )
+
+    def model_args(self, hp, n_classes):
+        """Constructor arguments of `image_nets.make_image_net`."""
+        return {
+            "arch": hp["arch"],
+            "base_width": hp["base_width"],
+            "n_classes": n_classes,
+            "dropout": hp["dropout"],
+        }
+
+    def make_net(self, model_args):
+        """A fresh `image_nets.ResNet` / `VGG` (random weights)."""
+        from .image_nets import make_image_net
+
+        return make_image_net(**model_args)
+
+    def build_model(self, hp, labels, *, train_waves, backbone_dir):
+        """A fresh network, its weights but the classifier from `pretrained_path` when set.
+        Raises ValueError when that file is missing or does not fit `arch` (see
+        `image_nets.load_imagenet_state_dict`). `train_waves` and `backbone_dir` are unused."""
+        from .image_nets import load_imagenet_state_dict
+
+        model = self.make_net(self.model_args(hp, len(labels)))
+        if hp["pretrained_path"]:
+            path = Path(hp["pretrained_path"])
+            if not path.is_file():
+                raise ValueError(f"pretrained_path {path} is not a file")
+            load_imagenet_state_dict(model, path)
+        return model, self.preprocessing(hp)
+
+    def preprocessing(self, hp):
+        """The shared settings plus `features="mel_image"`, `n_mels`, `channels`, `image_size`."""
+        return {
+            **super().preprocessing(hp),
+            "features": "mel_image",
+            "n_mels": hp["n_mels"],
+            "channels": hp["channels"],
+            "image_size": hp["image_size"],
+        }
+
+    def featurizer(self, hp, preprocessing, *, train):
+        """`data.MelImageFeatures`: (3, n_mels, W) images; random crop and SpecAugment in training."""
+        from .data import MelImageFeatures
+
+        return MelImageFeatures(hp, preprocessing, train=train)
+
+    def collate(self, hp, preprocessing, *, train, model=None):
+        """`data.ImageCollate`: images zero-padded to the widest of the batch."""
+        from .data import ImageCollate
+
+        return ImageCollate()
+
+    def logits(self, model, batch):
+        """The network on `batch["images"]`."""
+        return model(batch["images"])
+
+    def mix(self, batch: dict, perm, lam: float) -> dict:
+        """`data.mix_batch` of the images."""
+        from .data import mix_batch
+
+        return mix_batch(batch, perm, lam)
 
 
 def _stats_sample(waves: list[np.ndarray], seed: int, n: int = 1000) -> list[np.ndarray]:
@@ -727,7 +1049,8 @@ def _calibration_folds(hp: dict, n_splits: int = 3):
 
 
 FAMILIES: dict[str, Family] = {
-    f.name: f for f in (TransformerFamily(), MfccLstmFamily(), LogmelCnnFamily(), ClassicalFamily())
+    f.name: f
+    for f in (TransformerFamily(), MfccLstmFamily(), LogmelCnnFamily(), ClassicalFamily(), MelImageFamily())
 }
 FAMILY_NAMES = tuple(FAMILIES)
 
@@ -740,9 +1063,9 @@ def get_family(name: str) -> Family:
         raise ValueError(f"unknown model family {name!r}; choose one of {', '.join(FAMILY_NAMES)}") from None
 
 
-def default_hparams(family: str) -> dict:
-    """`Family.default_hparams` of the family named `family` (ValueError if unknown)."""
-    return get_family(family).default_hparams()
+def default_hparams(family: str, device: str = "cpu") -> dict:
+    """`Family.default_hparams` of the family named `family` for `device` (ValueError if unknown)."""
+    return get_family(family).default_hparams(device)
 
 
 def validate(

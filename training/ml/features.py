@@ -139,3 +139,28 @@ def frames_to_patches(frames: np.ndarray, patch_frames: int = 96, hop_frames: in
     padded[:kept] = frames[:kept]
     patches = np.lib.stride_tricks.sliding_window_view(padded, (patch_frames, n_mels))[::hop_frames, 0]
     return np.ascontiguousarray(patches[:, None, :, :], dtype=np.float32)
+
+
+# Mel-spectrogram images (paper 001: Hamming windows, each frame overlapping the previous by
+# half, power spectrogram on the mel scale): 25 ms windows, 12.5 ms hop, in dB.
+IMG_WIN = 400
+IMG_HOP = 200
+
+
+def mel_db(samples: np.ndarray, sr: int, n_mels: int = 128) -> np.ndarray:
+    """Power mel spectrogram in dB, float32 (T, n_mels): 400-sample Hamming windows (512-point
+    FFT) every 200 samples (half overlap), `n_mels` bands over 0..sr/2, `power_to_db` re the
+    clip's peak, at most 80 dB below it (values in -80..0). T = 1 + (max(n, 512) - 512) // 200."""
+    x = _pad_to(np.asarray(samples, dtype=np.float32), N_FFT)
+    mel = librosa.feature.melspectrogram(
+        y=x,
+        sr=sr,
+        n_fft=N_FFT,
+        win_length=IMG_WIN,
+        hop_length=IMG_HOP,
+        window="hamming",
+        center=False,
+        power=2.0,
+        n_mels=n_mels,
+    )
+    return np.ascontiguousarray(librosa.power_to_db(mel, ref=np.max, top_db=80.0).T, dtype=np.float32)

@@ -123,3 +123,111 @@ class VggishCnn(nn.Module):
         sums.index_add_(0, clip_index, patch_logits)
         counts = torch.bincount(clip_index, minlength=n).clamp(min=1).to(patch_logits.dtype)
         return sums / counts[:, None]
+
+
+# --------------------------------------------------------------------------------------------
+# Second-generation nets (issue #14): whole-utterance inputs, attentive statistics pooling.
+# The classes above stay as they are: exported models record their constructor arguments in
+# config.json (`model_args`) and must keep loading.
+
+
+def _valid_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Bool (B, n_frames): True on the first `lengths[b]` frames of row b."""
+    return torch.arange(n_frames, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class AttentiveStatsPool(nn.Module):
+    """Attentive statistics pooling (Okabe et al., Interspeech 2018): a one-hidden-layer scorer
+    gives each frame a weight (softmax over the valid frames); the output is the weighted mean
+    and the weighted standard deviation of the frames, concatenated.
+
+    `channels` features per frame, `hidden` units of the scorer. Input (B, channels, T) and a
+    bool mask (B, T) of valid frames (at least one per row); output (B, 2 * channels).
+    """
+
+    def __init__(self, channels: int, hidden: int = 64):
+        super().__init__()
+        self.attention = nn.Sequential(nn.Conv1d(channels, hidden, 1), nn.Tanh(), nn.Conv1d(hidden, 1, 1))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = self.attention(x).squeeze(1).float()
+        scores = scores.masked_fill(~mask, float("-inf"))
+        w = torch.softmax(scores, dim=1).to(x.dtype)[:, None, :]
+        mean = (x * w).sum(dim=-1)
+        var = (x * x * w).sum(dim=-1) - mean * mean
+        return torch.cat([mean, var.clamp(min=1e-5).sqrt()], dim=1)
+
+
+class MfccAttnLstm(MfccLstm):
+    """`MfccLstm` with attentive statistics pooling (`AttentiveStatsPool`) instead of the mean of
+    the frames; same constructor arguments (the head sees twice the LSTM's output width)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        out = self.lstm.hidden_size * (2 if self.lstm.bidirectional else 1)
+        self.pool = AttentiveStatsPool(out)
+        head = self.head
+        self.head = TuniserHead(2 * out, head.dense.out_features, head.out_proj.out_features, head.dropout.p)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """As `MfccLstm.forward`: (B, T, n_mfcc) frames and (B,) lengths -> logits (B, n_classes)."""
+        x = (features - self.mean) / self.std
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        pooled = self.pool(out.transpose(1, 2), _valid_mask(lengths, x.shape[1]))
+        return self.head(pooled)
+
+
+class LogmelAttnCnn(nn.Module):
+    """A log-mel CNN from scratch on whole utterances, with attentive statistics pooling.
+
+    `blocks` blocks of 3x3 convolutions (one in the first two blocks, two after, as VGGish; batch
+    norm, ReLU) each ending in a 2x2 max-pool, at `width` x
+    (1, 2, 4, 8, ...) channels; the frequency axis that is left is flattened into the channels, and
+    `AttentiveStatsPool` pools over time (padding excluded) into the TuniSER head. Input: (B, T,
+    n_mels) log-mel frames (standardised per utterance by the featuriser, then by the scalar
+    `mean` / `std` buffers: the training frames' statistics) and their lengths.
+    """
+
+    def __init__(
+        self, *, n_mels: int, width: int, blocks: int, dropout: float, head_hidden: int, n_classes: int
+    ):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("std", torch.ones(()))
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i in range(blocks):
+            c_out = width * 2**i
+            # VGGish's 1, 1, 2, 2 convolutions: one at the two finest resolutions, where on a CPU
+            # the activations' memory traffic, not the arithmetic, sets the time.
+            layers += _vgg_block(c_in, c_out, 1 if i < 2 else 2)
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.blocks = blocks
+        channels = c_in * max(1, n_mels // 2**blocks)
+        self.pool = AttentiveStatsPool(channels)
+        self.head = TuniserHead(2 * channels, head_hidden, n_classes, dropout)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`features` float (B, T, n_mels), zero-padded after each clip's `lengths` (int64 (B,),
+        1..T) frames. Returns logits (B, n_classes). T shorter than 2**blocks frames is padded."""
+        factor = 2**self.blocks
+        features = (features - self.mean) / self.std
+        if features.shape[1] < factor:
+            features = nn.functional.pad(features, (0, 0, 0, factor - features.shape[1]))
+        # Zero every activation past a clip's end (after each ReLU and pool, the pools rounding
+        # down as they do for the clip alone): the convolutions then see the zero padding that
+        # a clip alone sees at its edge, and a clip's logits do not depend on its batch.
+        lens = lengths.clamp(min=1)
+        x = features[:, None] * _valid_mask(lens, features.shape[1])[:, None, :, None]
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.MaxPool2d):
+                lens = (lens // 2).clamp(min=1)
+            if isinstance(layer, (nn.ReLU, nn.MaxPool2d)):
+                x = x * _valid_mask(lens, x.shape[2])[:, None, :, None].to(x.dtype)
+        b, c, t, f = x.shape  # (B, C, T', F')
+        x = x.permute(0, 1, 3, 2).reshape(b, c * f, t)
+        return self.head(self.pool(x, _valid_mask(lens.clamp(max=t), t)))

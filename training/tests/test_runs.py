@@ -142,6 +142,7 @@ def test_training_api_and_roles(release, django_user_model, project):
         "mfcc_lstm",
         "logmel_cnn",
         "classical",
+        "mel_image",
     }
     assert (
         client.get(f"/api/training/compare/?runs={run['id']}").json()["runs"][0]["test_ua"]
