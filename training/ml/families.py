@@ -220,6 +220,8 @@ class Family:
         refuses (`check_combination`).
         """
         check_device_and_precision(device, precision)
+        if hparams is not None and not isinstance(hparams, dict):
+            apply_schema(self.name, self.schema, hparams)  # raises: not a JSON object of name: value
         given = dict(hparams or {})
         if device.startswith("cuda"):
             # The GPU set for what the user left out ('auto' is resolved by engine.train first).
