@@ -6,9 +6,12 @@ From the repository root (the command of RESULTS.md):
     .venv/bin/python -m benchmarks.crowd
     .venv/bin/python -m benchmarks.crowd --quick      # 2 seeds, a few dozen clips: the test's path
 
-Options: --seeds N (default 10); --quick; --verbose (per-seed figures); --quota-n N (clips per
-emotion x gender cell, default 8); --cache-dir (default var/bench). Data from $TUNISER_DATA_DIR
-(default ../shared/data).
+Options: --seeds N (seeds 0..N-1, default 10); --quick (2 seeds, 96 clips in part 1, 48 in
+part 3, N=2: the test's path); --verbose (per-seed figures); --quota-n N (clips per emotion x
+gender cell, default 8); --check-rate (default 0.05) and --min-checks (default 10), to see the
+trade-off of the check settings; --cache-dir (default var/bench). Data from $TUNISER_DATA_DIR
+(default ../shared/data). About 5 s once the features are cached (the first run extracts them
+for the 864 clips of the 4 classes: about half a minute on 2 cores).
 
 Every rule comes from `annotation.crowd`, the functions the platform calls: `needs_more_raters`
 (dynamic overlap), `should_pause` (hidden checks, Wilson bound), `quota_deficits` /
@@ -66,7 +69,7 @@ The raters (`GOOD_CONFUSION` below; 12 per seed: 9 good, 3 careless):
    cache, as for `benchmarks.segmentation`).
    The pool is made imbalanced like broadcast TV: of actors 9-24, all neutral clips (96 per
    gender: neutral and calm), 40 % of happy (26 per gender), 25 % of sad (16), 15 % of angry (10),
-   drawn per seed; 294 clips, 65 % neutral. Target: `--quota-n` clips (default 8) in each of the
+   drawn per seed; 296 clips, 65 % neutral. Target: `--quota-n` clips (default 8) in each of the
    8 emotion x gender cells (gender from RAVDESS actor parity: odd male, even female; taken as
    known metadata, so a clip's cell probability is P(emotion) for its own gender and 0 for the
    other). N is bounded by the scarcest cell (10 angry clips per gender): the brief's example
@@ -243,6 +246,9 @@ class ArmResult:
     escalated: float
     checks_at_pause: list[int]  # per careless rater: checks answered when paused, -1 never paused
     good_paused: int
+    checks_per_clip: float  # check answers / clips
+    excluded_per_clip: float  # labels of paused raters, given and then excluded / clips
+    counted_per_clip: float  # labels that count in the final consensus / clips
 
 
 def simulate_queue(
@@ -254,17 +260,21 @@ def simulate_queue(
     order: np.ndarray,
     dynamic: bool,
     rng: np.random.Generator,
+    check_rate: float = CHECK_RATE,
+    min_checks: int = CHECK_MIN_ANSWERS,
 ) -> ArmResult:
     """Label the clips `pool` (indices into `data`) with `raters` until no rater can get a clip.
 
-    1. Rounds: every active rater, in a random order, asks for work. (dynamic) With probability
-       CHECK_RATE, if they have unanswered checks (`checks`, indices into `data`), they get a check;
-       after it, `crowd.should_pause`; a paused rater leaves and their labels stop counting.
+    1. Rounds: every active rater, in a random order, asks for work; one with no clip open to
+       them gets nothing (a check replaces a pool clip, it is not extra work). (dynamic) With
+       probability `check_rate`, if they have unanswered checks (`checks`, indices into `data`),
+       they get a check; after it, `crowd.should_pause`; a paused rater leaves and their labels
+       stop counting.
     2. Otherwise they get the first open clip they have not labelled, in the order: escalated
        first, then most counted labels, then `order` (the rank of each pool position).
     3. After a label (and after an exclusion) a clip is open while it has fewer than K counted
        labels, or (dynamic) while `crowd.needs_more_raters(counts, min_votes=2, max_raters=5)`.
-    4. The run ends after a round in which no rater got a clip.
+    4. The run ends after a round in which no rater had a clip open to them.
     Returns the ArmResult; consensus by `agreement.majority_counts` on the counted labels.
     """
     from annotation import crowd
@@ -279,7 +289,7 @@ def simulate_queue(
     open_started: set[int] = set()  # open clips that are not fresh (labels, or reopened)
     fresh = list(np.argsort(order))  # pool positions in queue order; popped from the front
     fresh.reverse()
-    spent = 0
+    spent = n_check_answers = n_excluded = 0
     check_queue = [list(rng.permutation(checks)) for _ in range(n_raters)]
     n_checks = np.zeros(n_raters, dtype=np.int64)
     n_correct = np.zeros(n_raters, dtype=np.int64)
@@ -309,40 +319,47 @@ def simulate_queue(
             if best_key is None or key < best_key:
                 best, best_key = i, key
         if fresh and (best is None or (best_key[0] and best_key[1] == 0 and order[fresh[-1]] < best_key[2])):
-            return fresh.pop()
+            return fresh[-1]  # taken off `fresh` only when handed out
         return best
 
     while True:
-        handed = 0
+        available = 0
         for r in rng.permutation(n_raters):
             if paused[r]:
-                continue
-            if dynamic and check_queue[r] and rng.random() < CHECK_RATE:
-                c = check_queue[r].pop()
-                a = raters.answer(rng, r, data.cls[c], data.intensity[c])
-                spent += 1
-                n_checks[r] += 1
-                n_correct[r] += a == data.cls[c]
-                if crowd.should_pause(
-                    int(n_correct[r]), int(n_checks[r]), min_checks=CHECK_MIN_ANSWERS, threshold=CHECK_THRESHOLD
-                ):
-                    paused[r] = True
-                    at_pause[r] = n_checks[r]
-                    for i, a_i in given[r]:  # exclude their labels; the clips are re-evaluated
-                        counts[i, a_i] -= 1
-                        refresh(i)
                 continue
             i = next_clip(r)
             if i is None:
                 continue
+            available += 1
+            if dynamic and check_queue[r] and rng.random() < check_rate:
+                c = check_queue[r].pop()
+                a = raters.answer(rng, r, data.cls[c], data.intensity[c])
+                spent += 1
+                n_check_answers += 1
+                n_checks[r] += 1
+                n_correct[r] += a == data.cls[c]
+                if crowd.should_pause(
+                    int(n_correct[r]),
+                    int(n_checks[r]),
+                    min_checks=min_checks,
+                    threshold=CHECK_THRESHOLD,
+                ):
+                    paused[r] = True
+                    at_pause[r] = n_checks[r]
+                    for i, a_i in given[r]:  # exclude their labels; the clips are re-evaluated
+                        n_excluded += 1
+                        counts[i, a_i] -= 1
+                        refresh(i)
+                continue
+            if fresh and i == fresh[-1]:
+                fresh.pop()
             a = raters.answer(rng, r, cls[i], inten[i])
             counts[i, a] += 1
             labelled_by[i].add(r)
             given[r].append((i, a))
             spent += 1
-            handed += 1
             refresh(i)
-        if not handed:
+        if not available:
             break
     winner, _ = majority_counts(counts, MIN_VOTES)
     careless = np.flatnonzero(raters.careless)
@@ -354,10 +371,15 @@ def simulate_queue(
         escalated=float(escalated.mean()),
         checks_at_pause=[int(at_pause[r]) for r in careless],
         good_paused=good_paused,
+        checks_per_clip=n_check_answers / n,
+        excluded_per_clip=n_excluded / n,
+        counted_per_clip=float(counts.sum()) / n,
     )
 
 
-def pick_checks(data: Ravdess, rng: np.random.Generator, per_class: int, candidates: np.ndarray) -> np.ndarray:
+def pick_checks(
+    data: Ravdess, rng: np.random.Generator, per_class: int, candidates: np.ndarray
+) -> np.ndarray:
     """`per_class` random clips of each class among `candidates` (indices into `data`)."""
     out = []
     for c in range(len(CLASSES)):
@@ -366,7 +388,16 @@ def pick_checks(data: Ravdess, rng: np.random.Generator, per_class: int, candida
     return np.array(sorted(out), dtype=np.int64)
 
 
-def consensus_part(data: Ravdess, seeds: list[int], *, n_clips: int | None, checks_per_class: int, verbose: bool):
+def consensus_part(
+    data: Ravdess,
+    seeds: list[int],
+    *,
+    n_clips: int | None,
+    checks_per_class: int,
+    verbose: bool,
+    check_rate: float = CHECK_RATE,
+    min_checks: int = CHECK_MIN_ANSWERS,
+):
     """Parts 1 and 2 over `seeds`: {"plain": [ArmResult], "dynamic": [ArmResult]} and the raters'
     mean expected accuracies (good, careless)."""
     out = {"plain": [], "dynamic": []}
@@ -392,6 +423,8 @@ def consensus_part(data: Ravdess, seeds: list[int], *, n_clips: int | None, chec
                 order=order,
                 dynamic=arm == "dynamic",
                 rng=np.random.default_rng([seed, arm == "dynamic"]),
+                check_rate=check_rate,
+                min_checks=min_checks,
             )
             out[arm].append(res)
             if verbose:
@@ -465,11 +498,14 @@ class QuotaSeed:
     labels_breadth: int
     labels_quota: int
     pool_size: int
+    full_breadth: bool  # every cell reached its target (False only when the pool ran out)
+    full_quota: bool
 
 
-def _fill(order_fn, cells: np.ndarray, targets: dict) -> int:
-    """Clips labelled until every cell of `targets` is full; `order_fn(counts)` gives the next clip
-    (or None when the pool is spent); `cells[i]` is clip i's consensus cell or -1."""
+def _fill(order_fn, cells: np.ndarray, targets: dict) -> tuple[int, bool]:
+    """(clips labelled, whether every cell of `targets` is full) when every cell is full or the pool
+    is spent; `order_fn(counts)` gives the next clip (None when the pool is spent); `cells[i]` is
+    clip i's consensus cell or -1."""
     from annotation import crowd
 
     counts: dict[int, int] = {}
@@ -480,13 +516,12 @@ def _fill(order_fn, cells: np.ndarray, targets: dict) -> int:
             break
         n += 1
         if cells[i] >= 0:
-            counts[cells[i]] = counts.get(cells[i], 0) + 1
-    return n
+            counts[int(cells[i])] = counts.get(int(cells[i]), 0) + 1
+    return n, not any(crowd.quota_deficits(targets, counts).values())
 
 
 def quota_part(data: Ravdess, seeds: list[int], *, quota_n: int, quick: bool, cache_dir: Path, verbose: bool):
     """Part 3 over `seeds`: a list of QuotaSeed and the pre-labeller's UA on the full pool."""
-    from annotation import crowd
     from annotation.agreement import majority_counts
 
     to_platform = platform_map()
@@ -503,7 +538,6 @@ def quota_part(data: Ravdess, seeds: list[int], *, quota_n: int, quick: bool, ca
     ua = float(np.mean(recalls))
     n_cells = len(LABELS) * len(GENDERS)
     targets = {c: quota_n for c in range(n_cells)}
-    target_arr = np.full(n_cells, quota_n)
     out = []
     for seed in seeds:
         rng = np.random.default_rng([seed, 3])
@@ -530,32 +564,47 @@ def quota_part(data: Ravdess, seeds: list[int], *, quota_n: int, quick: bool, ca
         supply = np.bincount(cells[cells >= 0], minlength=n_cells)
         feasible = bool((supply >= quota_n).all())
 
-        perm = list(rng.permutation(len(clips)))
-        perm.reverse()
-        breadth = _fill(lambda _counts: perm.pop() if perm else None, cells, targets)
-
-        left = np.ones(len(clips), dtype=bool)
-        pick_rng = np.random.default_rng([seed, 4])
-
-        def quota_next(counts):
-            if not left.any():
-                return None
-            idx = np.flatnonzero(left)
-            if pick_rng.random() < QUOTA_RANDOM_SHARE:
-                i = int(pick_rng.choice(idx))
-            else:
-                deficits = crowd.quota_deficits(targets, counts)
-                scores = crowd.quota_scores(cell_probs[idx], target_arr, [deficits[c] for c in range(n_cells)])
-                i = int(idx[np.argmax(scores)])
-            left[i] = False
-            return i
-
-        quota = _fill(quota_next, cells, targets)
-        res = QuotaSeed(feasible, K * breadth, K * quota, len(clips))
+        breadth, full_b = _fill(_in_order(rng.permutation(len(clips))), cells, targets)
+        quota, full_q = _fill(
+            _by_quota(np.random.default_rng([seed, 4]), cell_probs, targets), cells, targets
+        )
+        res = QuotaSeed(feasible, K * breadth, K * quota, len(clips), full_b, full_q)
         out.append(res)
         if verbose:
             print(f"  seed {seed} quota: {res}; consensus supply per cell {supply.tolist()}", flush=True)
     return out, ua
+
+
+def _in_order(order: np.ndarray):
+    """The breadth-first picker: the clips in `order`, then None."""
+    queue = list(order)[::-1]
+    return lambda _counts: queue.pop() if queue else None
+
+
+def _by_quota(rng: np.random.Generator, cell_probs: np.ndarray, targets: dict):
+    """The quota queue's picker: with probability QUOTA_RANDOM_SHARE a clip drawn uniformly among
+    those left, else the one with the highest `crowd.quota_scores` under the current deficits
+    (re-ranked at every call, i.e. after each finished clip); None once the pool is spent."""
+    from annotation import crowd
+
+    left = np.ones(len(cell_probs), dtype=bool)
+    cells = sorted(targets)
+    target_arr = np.array([targets[c] for c in cells])
+
+    def pick(counts: dict):
+        if not left.any():
+            return None
+        idx = np.flatnonzero(left)
+        if rng.random() < QUOTA_RANDOM_SHARE:
+            i = int(rng.choice(idx))
+        else:
+            deficits = crowd.quota_deficits(targets, counts)
+            scores = crowd.quota_scores(cell_probs[idx], target_arr, [deficits[c] for c in cells])
+            i = int(idx[np.argmax(scores)])
+        left[i] = False
+        return i
+
+    return pick
 
 
 def _per_cell(data: Ravdess, idx: np.ndarray, to_platform: np.ndarray, n: int, rng) -> np.ndarray:
@@ -578,12 +627,20 @@ def _ms(values) -> str:
 
 
 def run(
-    *, seeds: int, quick: bool, verbose: bool, quota_n: int | None = None, cache_dir: Path | None = None
+    *,
+    seeds: int,
+    quick: bool,
+    verbose: bool,
+    quota_n: int | None = None,
+    cache_dir: Path | None = None,
+    check_rate: float = CHECK_RATE,
+    min_checks: int = CHECK_MIN_ANSWERS,
 ) -> dict:
     """Run the three parts; print the table; return the figures (see the module docstring).
 
-    Returns a dict: plain / dynamic ({accuracy, unresolved, labels_per_clip, escalated}: lists per
-    seed), checks_at_pause (list over careless raters and seeds, -1 = never paused), good_paused,
+    Returns a dict: plain / dynamic ({accuracy, unresolved, labels_per_clip, escalated,
+    checks_per_clip, excluded_per_clip, counted_per_clip}: lists per seed), checks_at_pause
+    (list over careless raters and seeds, -1 = never paused), good_paused,
     quota (list of per-seed dicts: feasible, labels_breadth, labels_quota, pool_size, saving),
     prelabel_ua, quota_label_saving (mean over feasible seeds, nan if none), seconds.
     """
@@ -598,14 +655,30 @@ def run(
     cache_dir = cache_dir or REPO / "var" / "bench"
 
     arms, (acc_good, acc_careless) = consensus_part(
-        data, seed_list, n_clips=n_clips, checks_per_class=checks_per_class, verbose=verbose
+        data,
+        seed_list,
+        n_clips=n_clips,
+        checks_per_class=checks_per_class,
+        verbose=verbose,
+        check_rate=check_rate,
+        min_checks=min_checks,
     )
-    quota, ua = quota_part(data, seed_list, quota_n=quota_n, quick=quick, cache_dir=cache_dir, verbose=verbose)
+    quota, ua = quota_part(
+        data, seed_list, quota_n=quota_n, quick=quick, cache_dir=cache_dir, verbose=verbose
+    )
 
     fig = {
         arm: {
             key: [getattr(r, key) for r in results]
-            for key in ("accuracy", "unresolved", "labels_per_clip", "escalated")
+            for key in (
+                "accuracy",
+                "unresolved",
+                "labels_per_clip",
+                "escalated",
+                "checks_per_clip",
+                "excluded_per_clip",
+                "counted_per_clip",
+            )
         }
         for arm, results in arms.items()
     }
@@ -626,17 +699,38 @@ def run(
         f"part 1 pool about {n_pool} clips (8 classes) + {checks_per_class * len(CLASSES)} hidden checks"
     )
     rows = [
-        ("1. plain K=3 majority: consensus accuracy (no majority = wrong)", _ms(fig["plain"]["accuracy"]), ""),
+        (
+            "1. plain K=3 majority: consensus accuracy (no majority = wrong)",
+            _ms(fig["plain"]["accuracy"]),
+            "",
+        ),
         ("   of which clips without majority", _ms(fig["plain"]["unresolved"]), ""),
         ("   labels per clip", _ms(fig["plain"]["labels_per_clip"]), ""),
         (
-            "1. dynamic (K=3, max 5) + checks 1/20 + pausing: consensus accuracy",
+            f"1. dynamic (K=3, max 5) + checks {check_rate:.3g} + pausing (min {min_checks}): accuracy",
             _ms(fig["dynamic"]["accuracy"]),
             "",
         ),
         ("   of which clips without majority", _ms(fig["dynamic"]["unresolved"]), ""),
-        ("   labels per clip (excluded labels and checks included)", _ms(fig["dynamic"]["labels_per_clip"]), ""),
+        (
+            "   labels per clip (excluded labels and checks included)",
+            _ms(fig["dynamic"]["labels_per_clip"]),
+            "",
+        ),
         ("   share of clips escalated", _ms(fig["dynamic"]["escalated"]), ""),
+        (
+            "     spent: labels that count, per clip",
+            _ms(fig["dynamic"]["counted_per_clip"]),
+            "K=3 + escalation",
+        ),
+        ("     spent: labels of paused raters, excluded", _ms(fig["dynamic"]["excluded_per_clip"]), ""),
+        ("     spent: check answers", _ms(fig["dynamic"]["checks_per_clip"]), ""),
+        (
+            "   labels per correct consensus: plain / dynamic",
+            f"{np.mean(np.array(fig['plain']['labels_per_clip']) / fig['plain']['accuracy']):.2f} / "
+            f"{np.mean(np.array(fig['dynamic']['labels_per_clip']) / fig['dynamic']['accuracy']):.2f}",
+            "",
+        ),
         (
             "   accuracy gain over plain K=3 (points)",
             f"{100 * gain.mean():+.1f} ± {100 * gain.std():.1f}",
@@ -679,7 +773,9 @@ def run(
             ),
         ]
     if len(feasible) < len(quota):
-        rows.append(("3. seeds where a cell cannot be filled (left out)", str(len(quota) - len(feasible)), ""))
+        rows.append(
+            ("3. seeds where a cell cannot be filled (left out)", str(len(quota) - len(feasible)), "")
+        )
     header = ("measure", "mean ± std over seeds", "target")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(3)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
@@ -692,7 +788,10 @@ def run(
         "checks_at_pause": at_pause,
         "good_paused": good_paused,
         "quota": [
-            {**q.__dict__, "saving": 1 - q.labels_quota / q.labels_breadth if q.labels_breadth else float("nan")}
+            {
+                **q.__dict__,
+                "saving": 1 - q.labels_quota / q.labels_breadth if q.labels_breadth else float("nan"),
+            }
             for q in quota
         ],
         "prelabel_ua": ua,
@@ -702,21 +801,35 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 10; 2 with --quick)")
     parser.add_argument("--quick", action="store_true", help="a few dozen clips and 2 seeds (for the test)")
     parser.add_argument("--verbose", action="store_true", help="per-seed figures")
-    parser.add_argument("--quota-n", type=int, default=None, help="clips per cell (default 8; 2 with --quick)")
+    parser.add_argument(
+        "--quota-n", type=int, default=None, help="clips per cell (default 8; 2 with --quick)"
+    )
+    parser.add_argument("--check-rate", type=float, default=CHECK_RATE, help="share of checks (default 0.05)")
+    parser.add_argument("--min-checks", type=int, default=CHECK_MIN_ANSWERS, help="checks before a verdict")
     parser.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default var/bench)")
     args = parser.parse_args(argv)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     if seeds < 1:
         parser.error("--seeds must be >= 1")
+    if not 0 <= args.check_rate <= 0.5 or args.min_checks < 1:
+        parser.error("--check-rate must lie in [0, 0.5] and --min-checks be >= 1")
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(2):
         return run(
-            seeds=seeds, quick=args.quick, verbose=args.verbose, quota_n=args.quota_n, cache_dir=args.cache_dir
+            seeds=seeds,
+            quick=args.quick,
+            verbose=args.verbose,
+            quota_n=args.quota_n,
+            cache_dir=args.cache_dir,
+            check_rate=args.check_rate,
+            min_checks=args.min_checks,
         )
 
 
