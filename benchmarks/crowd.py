@@ -12,7 +12,7 @@ gender cell, default 8); --check-rate (default 0.05) and --min-checks (default 1
 trade-off of the check settings; --careless N (of the 12 raters, default 3; 0 shows what
 escalation and checks cost on their own); --cache-dir (default var/bench). Data from $TUNISER_DATA_DIR
 (default ../shared/data). About 5 s once the features are cached (the first run extracts them
-for the 864 clips of the 4 classes: about half a minute on 2 cores).
+for the 864 clips of the 4 classes: 51 s in all on 2 busy cores).
 
 Every rule comes from `annotation.crowd`, the functions the platform calls: `needs_more_raters`
 (dynamic overlap), `should_pause` (hidden checks, Wilson bound), `quota_deficits` /
@@ -623,9 +623,10 @@ def _per_cell(data: Ravdess, idx: np.ndarray, to_platform: np.ndarray, n: int, r
 # --------------------------------------------------------------------------------------------
 
 
-def _ms(values) -> str:
+def _ms(values, digits: int = 3) -> str:
+    """Mean ± population standard deviation, `digits` decimals."""
     v = np.asarray(values, dtype=float)
-    return f"{v.mean():.3f} ± {v.std():.3f}"
+    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
 
 
 def run(
@@ -765,12 +766,12 @@ def run(
         rows += [
             (
                 f"3. labels until {len(LABELS) * len(GENDERS)} cells x {quota_n} full: breadth-first",
-                _ms([q.labels_breadth for q in feasible]),
+                _ms([q.labels_breadth for q in feasible], 0),
                 f"pool {feasible[0].pool_size} clips",
             ),
             (
                 "   quota queue (quota_scores, re-ranked per clip, 10 % random)",
-                _ms([q.labels_quota for q in feasible]),
+                _ms([q.labels_quota for q in feasible], 0),
                 "",
             ),
             (
