@@ -241,6 +241,11 @@ def rater_accuracy(raters: Raters, data: Ravdess) -> np.ndarray:
 
 @dataclass
 class ArmResult:
+    """One arm of part 1 on one seed. accuracy: share of pool clips whose consensus is the truth
+    (no consensus counts as wrong); unresolved: share without consensus; labels_per_clip: labels
+    spent (every label given, excluded ones too, plus check answers) / clips; escalated: share of
+    clips that wanted more than K labels at some point."""
+
     accuracy: float
     unresolved: float
     labels_per_clip: float

@@ -72,3 +72,20 @@ def test_careless_rater_is_paused_and_their_labels_excluded():
     assert res.excluded_per_clip > 0
     assert res.counted_per_clip >= 3.0
     assert res.good_paused == 0
+
+
+def test_rater_model_is_the_documented_one():
+    """Rows of the confusion table are distributions; good raters land near 0.8 on RAVDESS's mix,
+    careless ones near chance (0.125 on 8 classes); the platform mapping folds calm into neutral."""
+    assert np.allclose(bench.GOOD_CONFUSION.sum(axis=1), 1.0)
+    data = bench.load_ravdess(bench.DATA / "ravdess")
+    assert len(data.paths) == 1440
+    raters = bench.make_raters(np.random.default_rng(0))
+    acc = bench.rater_accuracy(raters, data)
+    assert raters.careless.sum() == 3
+    assert np.all((acc[~raters.careless] > 0.74) & (acc[~raters.careless] < 0.86))
+    assert np.all((acc[raters.careless] > 0.15) & (acc[raters.careless] < 0.25))
+    to_platform = bench.platform_map()
+    neutral = bench.LABELS.index("neutral")
+    assert to_platform[bench.CLASSES.index("calm")] == to_platform[bench.CLASSES.index("neutral")] == neutral
+    assert [to_platform[bench.CLASSES.index(c)] for c in ("happy", "sad", "angry")] == [0, 1, 2]
