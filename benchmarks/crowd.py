@@ -81,10 +81,9 @@ The raters (`GOOD_CONFUSION` below; 12 per seed: 9 good, 3 careless):
    (a) breadth-first: clips in a random order (the platform's `breadth_first` finishes a started
    clip first, then takes the next clip id; ids carry no information here); (b) quota: the clip
    with the highest `quota_scores(cell_probs, targets, quota_deficits(...))`, re-ranked after
-   each finished clip,
-   except that with probability 0.10 the next clip is drawn uniformly among those left. Each stops
-   when every cell is full; labels spent = 3 x clips labelled. A seed where some cell cannot be
-   filled from the whole pool is reported and left out of the means.
+   each finished clip, except that with probability 0.10 the next clip is drawn uniformly among
+   those left. Each stops when every cell is full; labels spent = 3 x clips labelled. A seed
+   where some cell cannot be filled from the whole pool is reported and left out of the means.
 
 Prints the table and, last, `quota_label_saving=<value>`: the mean over seeds of 1 - (labels of
 the quota queue / labels of breadth-first), three decimals.
