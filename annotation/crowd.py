@@ -27,6 +27,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
     "CheckRecord",
+    "check_due",
     "check_record",
     "needs_more_raters",
     "quota_deficits",
@@ -112,6 +113,30 @@ def check_record(n_correct: int, n_checks: int, *, confidence: float = 0.95) -> 
         return CheckRecord(0, 0, float("nan"), 0.0, 1.0)
     low, high = proportion_confint(n_correct, n_checks, alpha=1 - confidence, method="wilson")
     return CheckRecord(n_checks, n_correct, n_correct / n_checks, float(low), float(high))
+
+
+def check_due(*, n_answered: int, warmup: int, rate: float, u: float) -> bool:
+    """Whether an annotator's next hand-out is a hidden check.
+
+    The first `warmup` hand-outs of each annotator in a project are checks (a qualification
+    phase, as Figure Eight's "quiz mode" of test questions before work mode; Busso et al. 2014
+    play reference sets at the start of each session), so a careless rater reaches a verdict of
+    `should_pause` before giving many labels; after it, checks come at random at `rate`.
+
+    Args:
+        n_answered: checks the annotator has answered (or holds) in this project.
+        warmup: checks handed out first (AnnotationConfig.check_warmup; 0: none).
+        rate: probability of a check per hand-out after the warm-up (0-1; 0 turns checks off,
+            warm-up included).
+        u: a uniform random number in [0, 1) drawn for this hand-out.
+    Returns:
+        True to hand out a check (when the annotator has one left).
+    """
+    if rate <= 0:
+        return False
+    if n_answered < warmup:
+        return True
+    return u < rate
 
 
 def should_pause(n_correct: int, n_checks: int, *, min_checks: int, threshold: float) -> bool:

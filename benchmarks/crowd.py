@@ -8,7 +8,8 @@ From the repository root (the command of RESULTS.md):
 
 Options: --seeds N (seeds 0..N-1, default 10); --quick (2 seeds, 96 clips in part 1, 48 in
 part 3, N=2: the test's path); --verbose (per-seed figures); --quota-n N (clips per emotion x
-gender cell, default 8); --check-rate (default 0.05) and --min-checks (default 10), to see the
+gender cell, default 8); --check-rate (default 0.05), --check-warmup (default 10: the first
+hand-outs of each rater that are checks) and --min-checks (default 10), to see the
 trade-off of the check settings; --careless N (of the 12 raters, default 3; 0 shows what
 escalation and checks cost on their own); --cache-dir (default var/bench). Data from $TUNISER_DATA_DIR
 (default ../shared/data). About 5 s once the features are cached (the first run extracts them
@@ -51,8 +52,9 @@ The raters (`GOOD_CONFUSION` below; 12 per seed: 9 good, 3 careless):
    (a) plain K=3: each clip gets 3 labels, majority of 2; a clip without majority (3 different
    answers) counts as wrong ("unresolved" column).
    (b) dynamic: a clip closes at K=3 labels unless `needs_more_raters(counts, min_votes=2,
-   max_raters=5)`, then it wants one more label (escalated). Each hand-out is, with probability
-   1/20 and while the rater has unanswered checks, a hidden check instead; after each check
+   max_raters=5)`, then it wants one more label (escalated). A hand-out is a hidden check, while
+   the rater has unanswered checks, when `crowd.check_due`: each rater's first `--check-warmup`
+   (default 10) hand-outs, then with probability 1/20; after each check
    `should_pause(n_correct, n_checks, min_checks=10, threshold=0.6)`. A paused rater gets no more
    work and their labels are excluded at once (the curator's verdict taken as immediate): their
    clips are re-evaluated on the labels that still count and reopen when below K or still
@@ -143,6 +145,7 @@ MIN_VOTES = 2  # consensus_min_votes
 MAX_LABELS = 5  # max_labels_per_clip
 CHECK_RATE = 1 / 20
 CHECK_MIN_ANSWERS = 10
+CHECK_WARMUP = 10  # AnnotationConfig.check_warmup: the first hand-outs of each rater are checks
 CHECK_THRESHOLD = 0.6
 CHECKS_PER_CLASS = 6
 QUOTA_RANDOM_SHARE = 0.10
@@ -269,6 +272,7 @@ def simulate_queue(
     rng: np.random.Generator,
     check_rate: float = CHECK_RATE,
     min_checks: int = CHECK_MIN_ANSWERS,
+    check_warmup: int = CHECK_WARMUP,
 ) -> ArmResult:
     """Label the clips `pool` (indices into `data`) with `raters` until no rater can get a clip.
 
@@ -338,7 +342,13 @@ def simulate_queue(
             if i is None:
                 continue
             available += 1
-            if dynamic and check_queue[r] and rng.random() < check_rate:
+            if (
+                dynamic
+                and check_queue[r]
+                and crowd.check_due(
+                    n_answered=int(n_checks[r]), warmup=check_warmup, rate=check_rate, u=rng.random()
+                )
+            ):
                 c = check_queue[r].pop()
                 a = raters.answer(rng, r, data.cls[c], data.intensity[c])
                 spent += 1
@@ -404,6 +414,7 @@ def consensus_part(
     verbose: bool,
     check_rate: float = CHECK_RATE,
     min_checks: int = CHECK_MIN_ANSWERS,
+    check_warmup: int = CHECK_WARMUP,
     careless: int = N_CARELESS,
 ):
     """Parts 1 and 2 over `seeds`: {"plain": [ArmResult], "dynamic": [ArmResult]} and the raters'
@@ -433,6 +444,7 @@ def consensus_part(
                 rng=np.random.default_rng([seed, arm == "dynamic"]),
                 check_rate=check_rate,
                 min_checks=min_checks,
+                check_warmup=check_warmup,
             )
             out[arm].append(res)
             if verbose:
@@ -644,6 +656,7 @@ def run(
     cache_dir: Path | None = None,
     check_rate: float = CHECK_RATE,
     min_checks: int = CHECK_MIN_ANSWERS,
+    check_warmup: int = CHECK_WARMUP,
     careless: int = N_CARELESS,
 ) -> dict:
     """Run the three parts; print the table; return the figures (see the module docstring).
@@ -672,6 +685,7 @@ def run(
         verbose=verbose,
         check_rate=check_rate,
         min_checks=min_checks,
+        check_warmup=check_warmup,
         careless=careless,
     )
     quota, ua = quota_part(
@@ -718,7 +732,8 @@ def run(
         ("   of which clips without majority", _ms(fig["plain"]["unresolved"]), ""),
         ("   labels per clip", _ms(fig["plain"]["labels_per_clip"]), ""),
         (
-            f"1. dynamic (K=3, max 5) + checks {check_rate:.3g} + pausing (min {min_checks}): accuracy",
+            f"1. dynamic (K=3, max 5) + checks (first {check_warmup}, then {check_rate:.3g}) + pausing "
+            f"(min {min_checks}): accuracy",
             _ms(fig["dynamic"]["accuracy"]),
             "",
         ),
@@ -826,6 +841,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--check-rate", type=float, default=CHECK_RATE, help="share of checks (default 0.05)")
     parser.add_argument("--min-checks", type=int, default=CHECK_MIN_ANSWERS, help="checks before a verdict")
+    parser.add_argument(
+        "--check-warmup", type=int, default=CHECK_WARMUP, help="first hand-outs of each rater that are checks"
+    )
     parser.add_argument("--careless", type=int, default=N_CARELESS, help="careless raters of the 12 (part 1)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default var/bench)")
     args = parser.parse_args(argv)
@@ -834,6 +852,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--seeds must be >= 1")
     if not 0 <= args.check_rate <= 0.5 or args.min_checks < 1 or not 0 <= args.careless <= 9:
         parser.error("--check-rate must lie in [0, 0.5], --min-checks be >= 1, --careless in 0..9")
+    if args.check_warmup < 0:
+        parser.error("--check-warmup must be >= 0")
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(2):
@@ -845,6 +865,7 @@ def main(argv: list[str] | None = None) -> dict:
             cache_dir=args.cache_dir,
             check_rate=args.check_rate,
             min_checks=args.min_checks,
+            check_warmup=args.check_warmup,
             careless=args.careless,
         )
 

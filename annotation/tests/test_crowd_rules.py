@@ -62,3 +62,11 @@ def test_quota_scores_stop_favouring_full_cells():
     assert crowd.quota_deficits({"happy": 5, "sad": 5}, {"happy": 7, "angry": 3}) == {"happy": 0, "sad": 5}
     with pytest.raises(ValueError):
         crowd.quota_scores(probs, [10], [0])
+
+
+def test_check_due_front_loads_the_warm_up_then_draws_at_the_rate():
+    assert crowd.check_due(n_answered=0, warmup=10, rate=0.05, u=0.99)
+    assert crowd.check_due(n_answered=9, warmup=10, rate=0.05, u=0.99)
+    assert not crowd.check_due(n_answered=10, warmup=10, rate=0.05, u=0.99)
+    assert crowd.check_due(n_answered=10, warmup=10, rate=0.05, u=0.01)
+    assert not crowd.check_due(n_answered=0, warmup=10, rate=0.0, u=0.0)  # checks off: no warm-up either
