@@ -67,11 +67,35 @@ def test_careless_rater_is_paused_and_their_labels_excluded():
         dynamic=True,
         rng=rng,
         check_rate=0.5,
+        check_warmup=0,
     )
     assert res.checks_at_pause[0] >= bench.CHECK_MIN_ANSWERS
     assert res.excluded_per_clip > 0
     assert res.counted_per_clip >= 3.0
     assert res.good_paused == 0
+
+
+def test_warm_up_checks_pause_a_careless_rater_before_they_label():
+    """With the first 10 hand-outs as checks (`crowd.check_due`), the careless rater is paused on
+    the warm-up itself: no label of theirs is given, so none has to be excluded."""
+    data = bench.load_ravdess(bench.DATA / "ravdess")
+    rng = np.random.default_rng(1)
+    raters = bench.make_raters(rng, n_good=5, n_careless=1)
+    clips = rng.choice(len(data.paths), size=120, replace=False)
+    checks, pool = clips[:60], clips[60:]
+    res = bench.simulate_queue(
+        data=data,
+        pool=pool,
+        checks=checks,
+        raters=raters,
+        order=rng.permutation(len(pool)),
+        dynamic=True,
+        rng=rng,
+        check_warmup=bench.CHECK_MIN_ANSWERS,
+    )
+    assert res.checks_at_pause[0] == bench.CHECK_MIN_ANSWERS
+    assert res.excluded_per_clip == 0
+    assert res.counted_per_clip >= 3.0
 
 
 def test_rater_model_is_the_documented_one():
