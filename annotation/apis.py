@@ -692,10 +692,10 @@ class GoldCheckListApi(CuratorApi):
 
 class GoldCheckApi(CuratorApi):
     @extend_schema(operation_id="gold_check_unmark", responses={200: GoldCheckOutSerializer})
-    def delete(self, request, clip_id: int):
-        """Stop handing this clip out as a check (answers already given stay)."""
-        corpus_selectors.clip_for_user(request.user, clip_id)  # 404 outside the user's projects
-        check = services.gold_check_unmark(curator=request.user, clip_id=clip_id)
+    def delete(self, request, pk: int):
+        """Stop handing clip `pk` out as a check (answers already given stay)."""
+        corpus_selectors.clip_for_user(request.user, pk)  # 404 outside the user's projects
+        check = services.gold_check_unmark(curator=request.user, clip_id=pk)
         return Response(GoldCheckOutSerializer(check).data)
 
 
@@ -719,13 +719,13 @@ class AnnotatorStandingApi(CuratorApi):
         request=StandingSerializer,
         responses={200: StandingOutSerializer},
     )
-    def post(self, request, user_id: int):
-        """Resume a paused annotator, or exclude / re-include their labels (consensus is
-        recomputed, clips below K counted labels return to the pool)."""
+    def post(self, request, pk: int):
+        """Resume a paused annotator (user id `pk`), or exclude / re-include their labels
+        (consensus is recomputed, clips below K counted labels return to the pool)."""
         project = project_for_user(request.user, request.query_params.get("project"))
         data = StandingSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         standing = services.annotator_standing_set(
-            curator=request.user, project=project, user_id=user_id, action=data.validated_data["action"]
+            curator=request.user, project=project, user_id=pk, action=data.validated_data["action"]
         )
         return Response(StandingOutSerializer(standing).data)

@@ -23,9 +23,9 @@ api_urlpatterns = [
     path("annotation/me/", apis.MyCountsApi.as_view(), name="me"),
     path("annotation/progress/", apis.ProgressApi.as_view(), name="progress"),
     path("annotation/checks/", apis.GoldCheckListApi.as_view(), name="checks"),
-    path("annotation/checks/<int:clip_id>/", apis.GoldCheckApi.as_view(), name="check"),
+    path("annotation/checks/<int:pk>/", apis.GoldCheckApi.as_view(), name="check"),
     path(
-        "annotation/annotators/<int:user_id>/standing/",
+        "annotation/annotators/<int:pk>/standing/",
         apis.AnnotatorStandingApi.as_view(),
         name="annotator-standing",
     ),
