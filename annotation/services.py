@@ -714,14 +714,15 @@ def work_check(clips):
     Args:
         clips: a Clip queryset.
     Returns:
-        The distinct subset with any validation vote (inactive ones too), annotation, flag or
-        curator decision.
+        The distinct subset with any validation vote (inactive ones too), annotation, flag,
+        curator decision or hidden gold check (active or not: its answers refer to the clip).
     """
     return clips.filter(
         Q(validation_votes__isnull=False)
         | Q(annotations__isnull=False)
         | Q(flags__isnull=False)
         | Q(decisions__isnull=False)
+        | Q(gold_check__isnull=False)
     ).distinct()
 
 
