@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from annotation import consensus, crowd, selectors, services
-from annotation.guideline import ensure_guideline
 from annotation.models import (
     Annotation,
     AnnotationConfig,
@@ -24,18 +21,12 @@ from annotation.models import (
     CheckAnswer,
     ClipConsensus,
     GoldCheck,
-    LabelOption,
     PoolEntry,
 )
-from annotation.tests.factories import clone_clips
+from annotation.tests.factories import gold_check_world
 from conftest import _user, api
 from core.errors import ApplicationError
-from core.models import Project
-from corpus import services as corpus_services
 from corpus.models import Clip
-from corpus.tests import media_files as mf
-from releases.build import _votes
-from releases.export import _quality_section
 
 L = services.LABELLING
 N_POOL, N_CHECKS = 8, 4
@@ -44,58 +35,9 @@ AUDIO_URL = re.compile(r"^/api/clips/\d+/audio/$")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _recording(project, tmp_path, data_dir, name: str):
-    samples, rate = mf.ravdess_speech(data_dir, n=1)
-    source = corpus_services.source_get_or_create(project=project, title=f"Checks {name}")
-    with transaction.atomic():
-        return corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / f"{name}.wav", samples, rate)
-        ).recording
-
-
-def _make_gold(clip_ids, emotion: str = "angry") -> None:
-    """Turn pool clips into imported-gold-like clips: labelled, a gold consensus, out of the pool."""
-    option = LabelOption.objects.get(kind="emotion", code=emotion)
-    PoolEntry.objects.filter(clip_id__in=clip_ids).delete()
-    Clip.objects.filter(pk__in=clip_ids).update(status=Clip.Status.LABELLED)
-    for clip_id in clip_ids:
-        consensus.consensus_set_gold(clip_id=clip_id, emotion=option, gender=None)
-
-
 @pytest.fixture
 def setup(project, django_user_model, tmp_path, data_dir):
-    """Project A: N_POOL clips in the labelling pool, N_CHECKS gold clips a curator marked as checks
-    ("angry"); three annotators and a curator. Project B: its own pool clip, gold check and
-    annotator (who is also a member of A)."""
-    ensure_guideline()
-    rec = _recording(project, tmp_path, data_dir, "a")
-    ids = sorted(clone_clips(rec, N_POOL + N_CHECKS))
-    pool, checks = ids[:N_POOL], ids[N_POOL:]
-    _make_gold(checks)
-    curator = _user(django_user_model, "cur", "curator", project=project)
-    for clip_id in checks:
-        services.gold_check_mark(curator=curator, clip_id=clip_id)
-    annotators = [
-        _user(django_user_model, n, "annotator", project=project) for n in ("amel", "bilel", "chiraz")
-    ]
-
-    other = Project.objects.create(name="Other", slug="other")
-    rec_b = _recording(other, tmp_path, data_dir, "b")
-    ids_b = sorted(clone_clips(rec_b, 2))
-    _make_gold(ids_b[1:])
-    curator_b = _user(django_user_model, "cur-b", "curator", project=other)
-    services.gold_check_mark(curator=curator_b, clip_id=ids_b[1])
-    return {
-        "project": project,
-        "pool": pool,
-        "checks": checks,
-        "curator": curator,
-        "annotators": annotators,
-        "other": other,
-        "pool_b": ids_b[:1],
-        "check_b": ids_b[1],
-        "curator_b": curator_b,
-    }
+    return gold_check_world(project, django_user_model, tmp_path, data_dir, n_pool=N_POOL, n_checks=N_CHECKS)
 
 
 def _rate(project, rate: float, **extra) -> None:
@@ -215,7 +157,6 @@ def test_a_check_answer_is_stored_apart_and_never_counts_as_a_label(setup):
     votes, clip_ids, *_ = consensus.project_votes(project)
     assert votes.n_items == 0 and check_clip not in clip_ids
     assert not consensus.counted_annotations(project=project).exists()
-    assert _votes(project, {check_clip}) == {}
     assert not PoolEntry.objects.filter(clip_id=check_clip).exists()
     # A wrong answer is stored as wrong.
     wrong = services.assignment_next(user=bilel, project=project, kind=L)
@@ -417,6 +358,3 @@ def test_the_data_card_counts_checks_without_names(setup):
         curator=setup["curator"], project=project, user_id=amel.pk, action="exclude"
     )
     assert selectors.check_summary(project=project)["excluded"] == 1
-    # The data card's section reads only the release's project.
-    text = "\n".join(_quality_section(SimpleNamespace(project=project)))
-    assert "## Annotator quality" in text and f"Hidden checks: {N_CHECKS}" in text and "amel" not in text
