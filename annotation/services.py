@@ -939,11 +939,13 @@ def _clips_resync(*, project: Project, clip_ids) -> None:
         .values_list("clip_id", "n")
     )
     protected = (ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD)
+    # A subquery, not a join on the (optional) consensus: FOR UPDATE refuses the nullable side
+    # of an outer join on PostgreSQL.
     entries = (
         PoolEntry.objects.select_for_update()
-        .select_related("clip", "project")
+        .select_related("clip")
         .filter(kind=LABELLING, clip_id__in=list(clip_ids))
-        .exclude(clip__consensus__status__in=protected)
+        .exclude(clip_id__in=ClipConsensus.objects.filter(status__in=protected).values("clip_id"))
     )
     for entry in entries:
         n = counted.get(entry.clip_id, 0)
