@@ -330,6 +330,9 @@ def test_a_curator_marks_and_sees_only_their_own_project(setup):
     assert (refused.status_code, refused.json()["code"]) == (409, "not_a_candidate")
     url = reverse("annotation-api:annotator-standing", args=[cur_b.pk])
     assert api(cur).post(url, {"action": "exclude"}, format="json").status_code == 404
+    # A check's clip carries work: re-segmentation never deletes it (the pool clips carry none).
+    clips = Clip.objects.filter(pk__in=[*setup["checks"], *setup["pool"]])
+    assert sorted(services.work_check(clips).values_list("pk", flat=True)) == setup["checks"]
     # Unmark, then mark again with another reference emotion.
     gone = api(cur).delete(reverse("annotation-api:check", args=[setup["checks"][0]]))
     assert gone.status_code == 200 and gone.json()["active"] is False
