@@ -361,3 +361,20 @@ def test_the_data_card_counts_checks_without_names(setup):
         curator=setup["curator"], project=project, user_id=amel.pk, action="exclude"
     )
     assert selectors.check_summary(project=project)["excluded"] == 1
+
+
+def test_flagging_a_check_gives_it_back_and_leaves_the_reference_clip_alone(setup):
+    project, amel = setup["project"], setup["annotators"][0]
+    _rate(project, 1.0)
+    c = api(amel)
+    clip = c.get(reverse("annotation-api:next")).json()["clip"]
+    resp = c.post(reverse("annotation-api:flag"), {"clip": clip["id"], "reason": "noise"}, format="json")
+    assert resp.status_code == 201 and resp.json()["detail"] == "Sent back to validation."
+    assert Assignment.objects.get(user=amel, clip_id=clip["id"]).state == "skipped"
+    # The reference clip stays labelled, gold and a check; nothing was reopened for validation.
+    assert Clip.objects.get(pk=clip["id"]).status == "labelled"
+    assert ClipConsensus.objects.get(clip_id=clip["id"]).status == "gold"
+    assert GoldCheck.objects.get(clip_id=clip["id"]).active
+    assert not PoolEntry.objects.filter(clip_id=clip["id"]).exists()
+    # Never handed to amel again.
+    assert not selectors.check_candidates(user=amel, project=project).filter(clip_id=clip["id"]).exists()
