@@ -7,21 +7,25 @@ are editable here. Votes, labels and releases are records: read-only, never edit
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from annotation import consensus
+from annotation import consensus, services
 from annotation.models import (
     Adjudication,
     Annotation,
     AnnotationConfig,
+    AnnotatorStanding,
     Assignment,
+    CheckAnswer,
     ClipConsensus,
     ClipDecision,
     Flag,
+    GoldCheck,
     LabelOption,
     RejectionReason,
     ValidationVote,
 )
 from core import display
 from core.admin import ProjectScopedAdmin, ReadOnlyAdmin, json_block, mapping_table
+from core.errors import ApplicationError
 
 
 @admin.register(AnnotationConfig)
@@ -33,6 +37,7 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
         "assignment_minutes",
         "queue_policy",
         "consensus_method",
+        "check_rate",
     ]
     actions = ["recompute_consensus"]
 
@@ -123,6 +128,27 @@ class ClipConsensusAdmin(ReadOnlyAdmin):
     list_display = ["clip", "status", "emotion", "gender", "agreement", "method", "updated_at"]
     list_filter = ["status", "emotion", "method"]
     display_instead = {"distribution": "soft_label"}
+    actions = ["mark_checks", "unmark_checks"]
+
+    def _checks(self, request, queryset, change, verb: str) -> None:
+        done, refused = 0, []
+        for clip_id in queryset.values_list("clip_id", flat=True):
+            try:
+                change(curator=request.user, clip_id=clip_id)
+                done += 1
+            except ApplicationError as error:
+                refused.append(f"#{clip_id}: {error}")
+        messages.success(request, f"{done} clip{'' if done == 1 else 's'} {verb}.")
+        if refused:
+            messages.warning(request, "Refused: " + "; ".join(refused[:20]))
+
+    @admin.action(description="Mark as hidden gold checks (agreed, adjudicated or gold clips)")
+    def mark_checks(self, request, queryset):
+        self._checks(request, queryset, services.gold_check_mark, "marked as checks")
+
+    @admin.action(description="Unmark as hidden gold checks")
+    def unmark_checks(self, request, queryset):
+        self._checks(request, queryset, services.gold_check_unmark, "no longer checks")
 
     @admin.display(description="distribution (soft label)")
     def soft_label(self, consensus_row):
@@ -133,3 +159,32 @@ class ClipConsensusAdmin(ReadOnlyAdmin):
 class AdjudicationAdmin(ReadOnlyAdmin):
     project_field = "clip__recording__project"
     list_display = ["clip", "curator", "decision", "emotion", "created_at"]
+
+
+@admin.register(GoldCheck)
+class GoldCheckAdmin(ReadOnlyAdmin):
+    list_display = ["clip", "emotion", "active", "created_by", "created_at"]
+    list_filter = ["active", "emotion"]
+    raw_id_fields = ["clip"]
+
+
+@admin.register(CheckAnswer)
+class CheckAnswerAdmin(ReadOnlyAdmin):
+    project_field = "gold_check__project"
+    list_display = ["gold_check", "user", "emotion", "correct", "created_at"]
+    list_filter = ["correct"]
+
+
+@admin.register(AnnotatorStanding)
+class AnnotatorStandingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "user",
+        "project",
+        "paused",
+        "paused_at",
+        "excluded",
+        "action",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    list_filter = ["paused", "excluded"]

@@ -637,3 +637,95 @@ class AdjudicateApi(CuratorApi):
             note=v["note"],
         )
         return Response(AdjudicationOutSerializer(adj).data, status=status.HTTP_201_CREATED)
+
+
+# --- hidden gold checks and annotator standing (curators) ---------------------------------------
+
+
+class GoldCheckOutSerializer(serializers.Serializer):
+    clip = serializers.IntegerField(source="clip_id")
+    emotion = serializers.CharField(source="emotion.code")
+    active = serializers.BooleanField()
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    created_at = serializers.DateTimeField()
+    n_answers = serializers.IntegerField(default=0)
+    n_correct = serializers.IntegerField(default=0)
+
+
+class GoldCheckMarkSerializer(serializers.Serializer):
+    clip = IdField()
+    emotion = serializers.SlugField(required=False, allow_blank=True, default="", max_length=30)
+
+
+class GoldCheckListApi(CuratorApi):
+    @extend_schema(
+        operation_id="gold_checks",
+        parameters=[PROJECT_PARAM],
+        responses=inline_serializer("GoldChecks", {"results": GoldCheckOutSerializer(many=True)}),
+    )
+    def get(self, request):
+        """The project's hidden gold checks (curators), active first, with their answer counts."""
+        project = project_for_user(request.user, request.query_params.get("project"))
+        checks = selectors.checks_for_project(project=project)
+        return Response({"results": GoldCheckOutSerializer(checks, many=True).data})
+
+    @extend_schema(
+        operation_id="gold_check_mark",
+        request=GoldCheckMarkSerializer,
+        responses={
+            201: GoldCheckOutSerializer,
+            409: OpenApiResponse(description="Not an agreed, adjudicated or gold clip"),
+        },
+    )
+    def post(self, request):
+        """Mark an agreed, adjudicated or gold clip as a hidden check (its consensus emotion, or
+        `emotion`, is the reference)."""
+        data = GoldCheckMarkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        corpus_selectors.clip_for_user(request.user, v["clip"])  # 404 outside the user's projects
+        check = services.gold_check_mark(
+            curator=request.user, clip_id=v["clip"], emotion=v["emotion"] or None
+        )
+        return Response(GoldCheckOutSerializer(check).data, status=status.HTTP_201_CREATED)
+
+
+class GoldCheckApi(CuratorApi):
+    @extend_schema(operation_id="gold_check_unmark", responses={200: GoldCheckOutSerializer})
+    def delete(self, request, pk: int):
+        """Stop handing clip `pk` out as a check (answers already given stay)."""
+        corpus_selectors.clip_for_user(request.user, pk)  # 404 outside the user's projects
+        check = services.gold_check_unmark(curator=request.user, clip_id=pk)
+        return Response(GoldCheckOutSerializer(check).data)
+
+
+class StandingSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=services.STANDING_ACTIONS)
+
+
+class StandingOutSerializer(serializers.Serializer):
+    user = serializers.CharField(source="user.username")
+    paused = serializers.BooleanField()
+    excluded = serializers.BooleanField()
+    action = serializers.CharField()
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
+class AnnotatorStandingApi(CuratorApi):
+    @extend_schema(
+        operation_id="annotator_standing",
+        parameters=[PROJECT_PARAM],
+        request=StandingSerializer,
+        responses={200: StandingOutSerializer},
+    )
+    def post(self, request, pk: int):
+        """Resume a paused annotator (user id `pk`), or exclude / re-include their labels
+        (consensus is recomputed, clips below K counted labels return to the pool)."""
+        project = project_for_user(request.user, request.query_params.get("project"))
+        data = StandingSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        standing = services.annotator_standing_set(
+            curator=request.user, project=project, user_id=pk, action=data.validated_data["action"]
+        )
+        return Response(StandingOutSerializer(standing).data)

@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from annotation import agreement
@@ -18,6 +18,7 @@ from annotation.models import (
     Adjudication,
     Annotation,
     AnnotationConfig,
+    AnnotatorStanding,
     ClipConsensus,
     LabelOption,
 )
@@ -32,6 +33,26 @@ from corpus.models import Clip
 def _config(project_id: int) -> AnnotationConfig:
     config, _ = AnnotationConfig.objects.get_or_create(project_id=project_id)
     return config
+
+
+def counted_annotations(*, project: Project | None = None) -> QuerySet[Annotation]:
+    """The labels that count: every Annotation but those of annotators a curator excluded in the
+    clip's project (AnnotatorStanding.excluded). The one queryset that consensus
+    (`consensus_compute`, `consensus_recompute`), agreement figures, Dawid-Skene and the
+    releases' vote counts read; excluded rows are kept, so re-including restores them.
+
+    Args:
+        project: restrict to this project's clips, or None for all projects.
+    Returns:
+        An Annotation queryset (unordered).
+    """
+    excluded = AnnotatorStanding.objects.filter(
+        excluded=True, project_id=OuterRef("clip__recording__project_id"), user_id=OuterRef("annotator_id")
+    )
+    annotations = Annotation.objects.all()
+    if project is not None:
+        annotations = annotations.filter(clip__recording__source__project=project)
+    return annotations.filter(~Exists(excluded))
 
 
 def _winner(counter: Counter, min_votes: int):
@@ -60,7 +81,7 @@ def consensus_compute(*, clip_id: int) -> ClipConsensus:
     """
     clip = Clip.objects.select_related("recording__source").get(pk=clip_id)
     config = _config(clip.recording.source.project_id)
-    labels = list(Annotation.objects.filter(clip_id=clip_id).values_list("emotion_id", "gender_id"))
+    labels = list(counted_annotations().filter(clip_id=clip_id).values_list("emotion_id", "gender_id"))
     emotions = Counter(e for e, _ in labels)
     genders = Counter(g for _, g in labels)
     emotion_id, n_agree = _winner(emotions, config.consensus_min_votes)
@@ -122,7 +143,7 @@ def project_votes(project: Project, clips: QuerySet | None = None):
     Raises:
         ValueError: a label whose emotion is no longer active (`Votes.from_triples`).
     """
-    annotations = Annotation.objects.filter(clip__recording__source__project=project)
+    annotations = counted_annotations(project=project)
     if clips is not None:
         annotations = annotations.filter(clip__in=clips)
     codes = list(
@@ -224,11 +245,7 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
 def _gender_majorities(project: Project) -> dict[int, int | None]:
     """Per clip, the gender more than half of its annotators gave (None otherwise)."""
     rows = np.array(
-        list(
-            Annotation.objects.filter(clip__recording__source__project=project).values_list(
-                "clip_id", "gender_id"
-            )
-        ),
+        list(counted_annotations(project=project).values_list("clip_id", "gender_id")),
         dtype=np.int64,
     ).reshape(-1, 2)
     if not len(rows):

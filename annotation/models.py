@@ -53,6 +53,23 @@ class AnnotationConfig(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Votes the winning emotion needs (2 of 3 by default).",
     )
+    # Hidden gold checks (Busso et al. 2014): reference clips handed out among ordinary ones.
+    check_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of labelling hand-outs that are hidden gold checks (0: off; 0.05: 1 in 20).",
+    )
+    check_min_answers = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="Checks an annotator answers before their accuracy can pause them.",
+    )
+    check_threshold = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Paused when the upper end of the 95 % Wilson interval of the accuracy on checks "
+        "is below this.",
+    )
 
     def __str__(self) -> str:
         return f"Annotation settings of {self.project}"
@@ -123,6 +140,11 @@ class Assignment(models.Model):
     served_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Server-side only, never serialised: this hand-out is a hidden gold check (annotation_submit
+    # routes its answer to a CheckAnswer, never an Annotation; its clip's PoolEntry is untouched).
+    gold_check = models.ForeignKey(
+        "annotation.GoldCheck", null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
+    )
 
     class Meta:
         constraints = [
@@ -374,3 +396,82 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"clip #{self.clip_id}: {self.decision}"
+
+
+# --- hidden gold checks and annotator standing ----------------------------------------------------
+
+
+class GoldCheck(models.Model):
+    """A reference clip a curator marked as a hidden check: handed out among ordinary clips, its
+    answers measure each annotator's accuracy (`annotation.crowd.check_record`).
+
+    Candidates are clips with a usable consensus (agreed, adjudicated, or gold from an imported
+    corpus). Unmarking sets `active` False: answers already given keep their check.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    clip = models.OneToOneField(Clip, on_delete=models.PROTECT, related_name="gold_check")
+    emotion = models.ForeignKey(
+        LabelOption, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "emotion"}
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            # assignment_next: the active checks of a project.
+            models.Index(fields=["project", "active"], name="gold_check_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check: clip #{self.clip_id} = {self.emotion_id}"
+
+
+class CheckAnswer(models.Model):
+    """One annotator's answer to a hidden check. Stored apart from labels: never an Annotation,
+    so never in consensus, agreement, pool counters or exports."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="check_answer")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="check_answers")
+    gold_check = models.ForeignKey(GoldCheck, on_delete=models.PROTECT, related_name="answers")
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="+")
+    emotion = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
+    gender = models.ForeignKey(LabelOption, on_delete=models.PROTECT, related_name="+")
+    correct = models.BooleanField()
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gold_check", "user"], name="one_answer_per_check")]
+        indexes = [models.Index(fields=["user", "created_at"], name="check_answer_by_user")]
+
+    def __str__(self) -> str:
+        return f"check #{self.gold_check_id} by {self.user_id}: {'right' if self.correct else 'wrong'}"
+
+
+class AnnotatorStanding(models.Model):
+    """An annotator's standing in a project: paused by their check answers until a curator
+    reviews them, and/or excluded (their labels kept but not counted by consensus or agreement,
+    `consensus.counted_annotations`). `reviewed_by`/`reviewed_at` record the last curator action
+    (resume, exclude, include), `action` which one."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standings")
+    paused = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    excluded = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    action = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_standing_per_user")]
+
+    def __str__(self) -> str:
+        state = "excluded" if self.excluded else "paused" if self.paused else "active"
+        return f"{self.user_id} in {self.project_id}: {state}"

@@ -9,8 +9,19 @@ import numpy as np
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from annotation import crowd
 from annotation.guideline import DEFAULT_GUIDELINE
-from annotation.models import Annotation, Assignment, ClipConsensus, Flag, PoolEntry, ValidationVote
+from annotation.models import (
+    Annotation,
+    AnnotatorStanding,
+    Assignment,
+    CheckAnswer,
+    ClipConsensus,
+    Flag,
+    GoldCheck,
+    PoolEntry,
+    ValidationVote,
+)
 from core.access import projects_for_user
 from core.models import Project
 from corpus import selectors as corpus_selectors
@@ -58,9 +69,47 @@ def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
     )
 
 
+def check_candidates(*, user, project: Project) -> QuerySet[GoldCheck]:
+    """The active hidden checks of `project` that `user` may be handed: never one they were
+    handed before (in any state), nor one whose clip they labelled or were handed as an
+    ordinary clip.
+
+    Args:
+        user: the annotator.
+        project: the project.
+    Returns:
+        A GoldCheck queryset, unordered.
+    """
+    handed = Assignment.objects.filter(user=user, kind=Assignment.Kind.LABELLING).values("clip_id")
+    return (
+        GoldCheck.objects.filter(project=project, active=True)
+        .exclude(clip_id__in=handed)
+        .exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+        .exclude(pk__in=CheckAnswer.objects.filter(user=user).values("gold_check_id"))
+    )
+
+
+def standing_blocks(*, user, project: Project, paused: bool = True) -> bool:
+    """Whether `user` may get no labelling work in `project`: excluded by a curator, or (with
+    `paused`) paused by their check answers.
+
+    Args:
+        user: the annotator.
+        project: the project.
+        paused: count a pause too (False: only an exclusion).
+    Returns:
+        True when blocked.
+    """
+    blocked = Q(excluded=True) | Q(paused=True) if paused else Q(excluded=True)
+    return AnnotatorStanding.objects.filter(blocked, project=project, user=user).exists()
+
+
 def user_counts(*, user) -> dict:
     """How much `user` has labelled and validated, in all projects: today (since local midnight)
     and in total.
+
+    Answers to hidden checks count as labels here: the annotator's own counters must move the
+    same way whatever clip they were handed.
 
     Args:
         user: the person.
@@ -72,12 +121,15 @@ def user_counts(*, user) -> dict:
     labelled = Annotation.objects.filter(annotator=user).aggregate(
         total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
     )
+    checks = CheckAnswer.objects.filter(user=user).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
+    )
     validated = ValidationVote.objects.filter(validator=user).aggregate(
         total=Count("id"), today=Count("id", filter=Q(created_at__gte=today))
     )
     return {
-        "labelled_today": labelled["today"],
-        "labelled_total": labelled["total"],
+        "labelled_today": labelled["today"] + checks["today"],
+        "labelled_total": labelled["total"] + checks["total"],
         "validated_today": validated["today"],
         "validated_total": validated["total"],
     }
@@ -117,6 +169,7 @@ def _per_user(project: Project, kind: str, done_model, user_field: str) -> list[
         rows.append(
             {
                 "user": username,
+                "user_id": uid,
                 "done": n,
                 "skipped": skipped,
                 "flagged": n_flags,
@@ -126,6 +179,115 @@ def _per_user(project: Project, kind: str, done_model, user_field: str) -> list[
             }
         )
     return sorted(rows, key=lambda r: -r["done"])
+
+
+def check_records(*, project: Project) -> dict[int, dict]:
+    """Each annotator's hidden-check record and standing in `project`.
+
+    Args:
+        project: the project.
+    Returns:
+        {user id: {"user" (username), "checks" (answered), "checks_correct", "check_accuracy",
+        "check_low", "check_high" (the 95 % Wilson interval, `crowd.check_record`; accuracy
+        None with no checks; 3 places), "paused", "excluded" (AnnotatorStanding)}} for every
+        annotator with an answer or a standing.
+    """
+    out: dict[int, dict] = {}
+
+    def row(uid: int, username: str) -> dict:
+        return out.setdefault(uid, {"user": username, **_no_record()})
+
+    answers = (
+        CheckAnswer.objects.filter(gold_check__project=project)
+        .values("user_id", "user__username")
+        .annotate(n=Count("id"), right=Count("id", filter=Q(correct=True)))
+    )
+    for a in answers:
+        record = crowd.check_record(a["right"], a["n"])
+        row(a["user_id"], a["user__username"]).update(
+            checks=record.n_checks,
+            checks_correct=record.n_correct,
+            check_accuracy=round(record.accuracy, 3),
+            check_low=round(record.low, 3),
+            check_high=round(record.high, 3),
+        )
+    for uid, username, paused, excluded in AnnotatorStanding.objects.filter(project=project).values_list(
+        "user_id", "user__username", "paused", "excluded"
+    ):
+        row(uid, username).update(paused=paused, excluded=excluded)
+    return out
+
+
+def check_summary(*, project: Project) -> dict:
+    """The project's hidden checks in figures, names left out (a release's data card).
+
+    Args:
+        project: the project.
+    Returns:
+        {"checks" (active checks), "answers", "annotators" (who answered any), "mean_accuracy"
+        (mean over annotators of their accuracy, None with no answers), "paused", "excluded"
+        (annotators, counts)}.
+    """
+    records = [r for r in check_records(project=project).values() if r["checks"]]
+    standings = AnnotatorStanding.objects.filter(project=project)
+    return {
+        "checks": GoldCheck.objects.filter(project=project, active=True).count(),
+        "answers": sum(r["checks"] for r in records),
+        "annotators": len(records),
+        "mean_accuracy": float(np.mean([r["checks_correct"] / r["checks"] for r in records]))
+        if records
+        else None,
+        "paused": standings.filter(paused=True).count(),
+        "excluded": standings.filter(excluded=True).count(),
+    }
+
+
+def checks_for_project(*, project: Project) -> QuerySet[GoldCheck]:
+    """The project's checks (active ones first, then newest), with clip, emotion and creator
+    selected and the number of answers and right answers (`n_answers`, `n_correct`).
+
+    Args:
+        project: the project.
+    Returns:
+        A GoldCheck queryset.
+    """
+    return (
+        GoldCheck.objects.filter(project=project)
+        .select_related("clip", "emotion", "created_by")
+        .annotate(n_answers=Count("answers"), n_correct=Count("answers", filter=Q(answers__correct=True)))
+        .order_by("-active", "-created_at", "-id")
+    )
+
+
+def check_candidate_clips(*, project: Project, limit: int = 200) -> QuerySet[ClipConsensus]:
+    """Clips a curator may mark as checks: a usable consensus (agreed, adjudicated, gold), not a
+    check yet; most agreed first.
+
+    Args:
+        project: the project.
+        limit: the most rows.
+    Returns:
+        A ClipConsensus queryset with `clip` and `emotion` selected.
+    """
+    return (
+        ClipConsensus.objects.usable()
+        .filter(clip__recording__source__project=project, emotion__isnull=False)
+        .exclude(clip__gold_check__isnull=False)
+        .select_related("clip", "emotion")
+        .order_by("-status", "-n_agree", "clip_id")[:limit]
+    )
+
+
+def _no_record() -> dict:
+    return {
+        "checks": 0,
+        "checks_correct": 0,
+        "check_accuracy": None,
+        "check_low": 0.0,
+        "check_high": 1.0,
+        "paused": False,
+        "excluded": False,
+    }
 
 
 def project_progress(*, project: Project) -> dict:
@@ -139,17 +301,40 @@ def project_progress(*, project: Project) -> dict:
         "labelled_by_annotators", "gold_imported"}}. Imported gold clips have the status
         labelled but no annotator labelled them: `labelled_by_annotators` counts the labelled
         clips less those, `gold_imported` those alone. Each
-        person row is {"user" (username), "done", "skipped" (skips, flags not counted),
-        "flagged" (labelling only), "skip_rate" (skipped / (done + skipped), 3 places),
-        "median_s_per_clip", "mean_s_per_clip" (time spent, seconds, 2 places)}, most done
-        first.
+        person row is {"user" (username), "user_id", "done", "skipped" (skips, flags not
+        counted), "flagged" (labelling only), "skip_rate" (skipped / (done + skipped), 3
+        places), "median_s_per_clip", "mean_s_per_clip" (time spent, seconds, 2 places)}, most
+        done first. Annotator rows add their hidden-check record and standing (`check_records`:
+        "checks", "checks_correct", "check_accuracy", "check_low", "check_high", "paused",
+        "excluded"); an annotator who answered only checks has a row too.
     """
     clips = Clip.objects.filter(recording__source__project=project)
     by_status = dict(clips.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     pool = PoolEntry.objects.filter(project=project)
     gold = clips.filter(status=Clip.Status.LABELLED, consensus__status=ClipConsensus.Status.GOLD).count()
+    annotators = _per_user(project, Assignment.Kind.LABELLING, Annotation, "annotator")
+    records = check_records(project=project)
+    seen = set()
+    for person in annotators:
+        seen.add(person["user_id"])
+        person |= {k: v for k, v in records.get(person["user_id"], _no_record()).items() if k != "user"}
+    for uid, record in records.items():
+        if uid not in seen:
+            annotators.append(
+                {
+                    "user": record["user"],
+                    "user_id": uid,
+                    "done": 0,
+                    "skipped": 0,
+                    "flagged": 0,
+                    "skip_rate": 0.0,
+                    "median_s_per_clip": 0.0,
+                    "mean_s_per_clip": 0.0,
+                    **{k: v for k, v in record.items() if k != "user"},
+                }
+            )
     return {
-        "annotators": _per_user(project, Assignment.Kind.LABELLING, Annotation, "annotator"),
+        "annotators": annotators,
         "validators": _per_user(project, Assignment.Kind.VALIDATION, ValidationVote, "validator"),
         "pool": {
             "clips_by_status": by_status,

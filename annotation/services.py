@@ -9,21 +9,26 @@ unique constraint "one live assignment per user and kind" backs the rule up in t
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation import consensus, policies, selectors
+from annotation import consensus, crowd, policies, selectors
 from annotation.models import (
     Annotation,
     AnnotationConfig,
+    AnnotatorStanding,
     Assignment,
+    CheckAnswer,
+    ClipConsensus,
     ClipDecision,
     Flag,
+    GoldCheck,
     LabelOption,
     PoolEntry,
     RejectionReason,
@@ -40,6 +45,9 @@ LABELLING = Assignment.Kind.LABELLING
 # A vote may arrive this much earlier than the clip's duration after it was served (network and
 # player start-up jitter); anything sooner means the clip was not heard to its end.
 LISTEN_TOLERANCE_S = 0.3
+PAUSED_MESSAGE = "Your recent answers are being reviewed by a curator; labelling is paused until then."
+# The hidden-check draw: the OS's entropy, so nobody can predict which hand-out is a check.
+_check_draw = random.SystemRandom()
 
 
 def config_for(project: Project) -> AnnotationConfig:
@@ -104,6 +112,8 @@ def _expire_stale(kind: str) -> None:
         stale = stale.select_for_update(skip_locked=True)
     for assignment in stale[:500]:
         Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.EXPIRED, finished_at=now)
+        if assignment.gold_check_id:
+            continue  # a hidden check never counted on its clip's entry
         entry = PoolEntry.objects.select_for_update().filter(kind=kind, clip_id=assignment.clip_id).first()
         if entry:
             entry.n_live = max(entry.n_live - 1, 0)
@@ -169,6 +179,13 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     is ordered by the project's `queue_policy` (`annotation.policies.order`); the validation
     queue always breadth-first.
 
+    Hidden gold checks (labelling only): when step 3 finds a clip, with probability
+    `AnnotationConfig.check_rate` (drawn with `random.SystemRandom`) the user is handed instead
+    an active GoldCheck of the project they were never handed and never labelled
+    (`selectors.check_candidates`), as an ordinary labelling Assignment whose server-side
+    `gold_check` marks it; the pool entry is left as it was. A paused or excluded annotator
+    (AnnotatorStanding) gets nothing.
+
     Args:
         user: the person asking for work.
         project: the project whose pool is served.
@@ -179,10 +196,14 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     Raises:
         ApplicationError 403 (`forbidden`): not a validator (validation) or annotator
             (labelling), nor a curator.
+        ApplicationError 403 (`paused`): labelling, and the user is paused or excluded in
+            `project` (PAUSED_MESSAGE).
         IntegrityError: the one-live-assignment constraint failed and no live assignment was
             found afterwards (not expected).
     """
     require_role(user, roles.VALIDATOR if kind == VALIDATION else roles.ANNOTATOR, roles.CURATOR)
+    if kind == LABELLING:
+        refuse_if_paused(user=user, project=project)
     config = config_for(project)
     try:
         with transaction.atomic():
@@ -210,6 +231,18 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             if entry is None:
                 return None
             now = timezone.now()
+            check = _draw_check(user=user, project=project, config=config) if kind == LABELLING else None
+            if check is not None:
+                assignment = Assignment.objects.create(
+                    kind=kind,
+                    clip_id=check.clip_id,
+                    user=user,
+                    served_at=now,
+                    expires_at=now + timedelta(minutes=config.assignment_minutes),
+                    gold_check=check,
+                )
+                assignment.clip = check.clip
+                return Handout(assignment=assignment, resumed=False)
             assignment = Assignment.objects.create(
                 kind=kind,
                 clip_id=entry.clip_id,
@@ -232,6 +265,29 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
         return Handout(assignment=live, resumed=True)
     assignment.clip = entry.clip
     return Handout(assignment=assignment, resumed=False)
+
+
+def _draw_check(*, user, project: Project, config: AnnotationConfig) -> GoldCheck | None:
+    """With probability `config.check_rate`, a random active check `user` may be handed; else None."""
+    if config.check_rate <= 0 or _check_draw.random() >= config.check_rate:
+        return None
+    ids = list(selectors.check_candidates(user=user, project=project).values_list("pk", flat=True))
+    if not ids:
+        return None
+    return GoldCheck.objects.select_related("clip").get(pk=_check_draw.choice(ids))
+
+
+def refuse_if_paused(*, user, project: Project) -> None:
+    """Refuse labelling work to an annotator paused (or excluded) in `project`.
+
+    Args:
+        user: the annotator.
+        project: the project.
+    Raises:
+        ApplicationError 403 (`paused`): PAUSED_MESSAGE.
+    """
+    if selectors.standing_blocks(user=user, project=project):
+        raise ApplicationError(PAUSED_MESSAGE, status=403, code="paused")
 
 
 def _held_assignment(*, user, clip_id: int, kind: str) -> Assignment | None:
@@ -279,6 +335,13 @@ def assignment_skip(*, user, clip_id: int, kind: str) -> None:
         ApplicationError 409 (`not_held`): the user holds no live or expired assignment of it.
     """
     with transaction.atomic():
+        held = _held_assignment(user=user, clip_id=clip_id, kind=kind)
+        if held is not None and held.gold_check_id:
+            # A hidden check is given back like any clip; it touches no pool entry.
+            Assignment.objects.filter(pk=held.pk).update(
+                state=Assignment.State.SKIPPED, finished_at=timezone.now()
+            )
+            return
         entry = _lock_entry(clip_id, kind)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=kind)
         if assignment is None:
@@ -447,6 +510,10 @@ def annotation_submit(
     majority consensus (`consensus.consensus_compute`) and runs the `clip_labelled` hooks, in
     the same transaction.
 
+    A held hidden check (its Assignment carries `gold_check`) is routed before the pool logic:
+    the answer becomes a CheckAnswer (never an Annotation), and `crowd.should_pause` may pause
+    the annotator (`_check_answer_record`). Validation and refusals read as for any clip.
+
     Args:
         user: the annotator (or curator).
         clip_id: the clip labelled.
@@ -458,9 +525,10 @@ def annotation_submit(
             suggestion the server itself hands out with this clip (`policies.handout_extras`),
             or None when the project shows none, whatever the client sends.
     Returns:
-        The new Annotation.
+        The new Annotation, or the new CheckAnswer of a hidden check (both have `id`, `clip`).
     Raises:
         ApplicationError 403 (`forbidden`): not an annotator or curator.
+        ApplicationError 403 (`paused`): the annotator is excluded in the clip's project.
         ApplicationError 400: `gender_required`, `unknown_emotion`, `unknown_gender`.
         ApplicationError 409: `not_in_pool`, `duplicate` (already labelled by this user),
             `not_held`, `expired` (expired and the clip has since filled up).
@@ -479,9 +547,18 @@ def annotation_submit(
     if gender_opt is None:
         raise ApplicationError(f"Unknown gender '{gender}'.", code="unknown_gender")
     with transaction.atomic():
+        held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
+        if held is not None and held.gold_check_id:
+            return _check_answer_record(
+                assignment=held, emotion=emotion_opt, gender=gender_opt, time_spent_ms=time_spent_ms
+            )
+        if CheckAnswer.objects.filter(clip_id=clip_id, user=user).exists():
+            raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
         entry = _lock_entry(clip_id, LABELLING)
         if Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
             raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
+        if selectors.standing_blocks(user=user, project=entry.project, paused=False):
+            raise ApplicationError(PAUSED_MESSAGE, status=403, code="paused")
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
             raise ApplicationError(
@@ -519,6 +596,47 @@ def annotation_submit(
     return annotation
 
 
+def _check_answer_record(*, assignment: Assignment, emotion, gender, time_spent_ms) -> CheckAnswer:
+    """Store the answer to a held hidden check, close its assignment, and pause the annotator
+    when their check record says so. Runs inside annotation_submit's transaction.
+
+    1. A CheckAnswer (correct: the emotion equals the check's reference emotion).
+    2. The assignment becomes done (live or expired alike: no pool counter to protect).
+    3. `crowd.should_pause` over the answers given in the project since the last curator review
+       (AnnotatorStanding.reviewed_at): a resumed annotator starts a fresh record.
+    """
+    check = GoldCheck.objects.get(pk=assignment.gold_check_id)
+    answer = CheckAnswer.objects.create(
+        assignment=assignment,
+        user=assignment.user,
+        gold_check=check,
+        clip_id=assignment.clip_id,
+        emotion=emotion,
+        gender=gender,
+        correct=emotion.pk == check.emotion_id,
+        time_spent_ms=max(int(time_spent_ms or 0), 0),
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(
+        state=Assignment.State.DONE, finished_at=timezone.now()
+    )
+    config = config_for(check.project)
+    standing, _ = AnnotatorStanding.objects.select_for_update().get_or_create(
+        project=check.project, user=assignment.user
+    )
+    if not standing.paused:
+        answers = CheckAnswer.objects.filter(user=assignment.user, gold_check__project=check.project)
+        if standing.reviewed_at:
+            answers = answers.filter(created_at__gt=standing.reviewed_at)
+        n_checks = answers.count()
+        n_correct = answers.filter(correct=True).count()
+        if crowd.should_pause(
+            n_correct, n_checks, min_checks=config.check_min_answers, threshold=config.check_threshold
+        ):
+            standing.paused, standing.paused_at = True, timezone.now()
+            standing.save(update_fields=["paused", "paused_at"])
+    return answer
+
+
 def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
     """An annotator sends the clip back to validation. Labels already given are kept.
 
@@ -547,6 +665,15 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
             "Say why the clip goes back to validation (a reason or a comment).", code="reason_required"
         )
     with transaction.atomic():
+        held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
+        if held is not None and held.gold_check_id:
+            # A flagged check is recorded for the curators and given back; the reference clip
+            # itself stays where it is (a curator may unmark it).
+            flag = Flag.objects.create(clip_id=clip_id, user=user, reason=reason_row, comment=comment)
+            Assignment.objects.filter(pk=held.pk).update(
+                state=Assignment.State.SKIPPED, finished_at=timezone.now()
+            )
+            return flag
         entry = _lock_entry(clip_id, LABELLING)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
@@ -587,14 +714,15 @@ def work_check(clips):
     Args:
         clips: a Clip queryset.
     Returns:
-        The distinct subset with any validation vote (inactive ones too), annotation, flag or
-        curator decision.
+        The distinct subset with any validation vote (inactive ones too), annotation, flag,
+        curator decision or hidden gold check (active or not: its answers refer to the clip).
     """
     return clips.filter(
         Q(validation_votes__isnull=False)
         | Q(annotations__isnull=False)
         | Q(flags__isnull=False)
         | Q(decisions__isnull=False)
+        | Q(gold_check__isnull=False)
     ).distinct()
 
 
@@ -633,3 +761,202 @@ def pool_set_priorities(*, priorities: dict[int, float]) -> int:
     rows = [(float(p), cid) for cid, p in sorted(priorities.items())]
     with transaction.atomic():
         return fast_update(PoolEntry, "clip", ["priority"], rows, where={"kind": LABELLING})
+
+
+# --- hidden gold checks and annotator standing (curators) ---------------------------------------
+
+
+def _curated_clip(*, curator, clip_id: int) -> Clip:
+    """The clip, locked, if it belongs to one of the curator's projects (404 otherwise)."""
+    clip = (
+        Clip.objects.select_for_update()
+        .select_related("recording__source__project")
+        .filter(pk=clip_id)
+        .first()
+    )
+    project = clip.recording.source.project if clip else None
+    if clip is None or not (curator.is_superuser or project.members.filter(pk=curator.pk).exists()):
+        raise ApplicationError(f"No clip #{clip_id} in your projects.", status=404, code="not_found")
+    return clip
+
+
+def gold_check_mark(*, curator, clip_id: int, emotion: str | None = None) -> GoldCheck:
+    """Mark a reference clip as a hidden gold check (or re-activate it, with a new reference).
+
+    Candidates: clips whose consensus may serve as a label (`ClipConsensus.usable_q`: agreed,
+    adjudicated, gold from an imported corpus). The reference emotion is the consensus's unless
+    the curator names another.
+
+    Args:
+        curator: a curator of the clip's project (or a superuser).
+        clip_id: the clip.
+        emotion: an active emotion code, or None for the clip's consensus emotion.
+    Returns:
+        The active GoldCheck.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        ApplicationError 404 (`not_found`): no such clip in the curator's projects.
+        ApplicationError 409 (`not_a_candidate`): no usable consensus.
+        ApplicationError 400 (`unknown_emotion`): an unknown emotion code.
+    """
+    require_role(curator, roles.CURATOR)
+    with transaction.atomic():
+        clip = _curated_clip(curator=curator, clip_id=clip_id)
+        agreed = ClipConsensus.objects.usable().filter(clip=clip).first()
+        if agreed is None or agreed.emotion_id is None:
+            raise ApplicationError(
+                "Only agreed, adjudicated or gold clips can be checks.", status=409, code="not_a_candidate"
+            )
+        emotion_id = agreed.emotion_id
+        if emotion:
+            option = LabelOption.objects.filter(
+                kind=LabelOption.Kind.EMOTION, code=emotion, active=True
+            ).first()
+            if option is None:
+                raise ApplicationError(f"Unknown emotion '{emotion}'.", code="unknown_emotion")
+            emotion_id = option.pk
+        check, _ = GoldCheck.objects.update_or_create(
+            clip=clip,
+            defaults={
+                "project": clip.recording.source.project,
+                "emotion_id": emotion_id,
+                "active": True,
+                "created_by": curator,
+            },
+        )
+    return check
+
+
+def gold_check_unmark(*, curator, clip_id: int) -> GoldCheck:
+    """Stop handing a clip out as a check. Its answers stay (they keep counting in the records).
+
+    Args:
+        curator: a curator of the clip's project (or a superuser).
+        clip_id: the clip.
+    Returns:
+        The GoldCheck, now inactive.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        ApplicationError 404 (`not_found`): no such clip in the curator's projects, or not a check.
+    """
+    require_role(curator, roles.CURATOR)
+    with transaction.atomic():
+        clip = _curated_clip(curator=curator, clip_id=clip_id)
+        check = GoldCheck.objects.filter(clip=clip).first()
+        if check is None:
+            raise ApplicationError(f"Clip #{clip_id} is not a check.", status=404, code="not_found")
+        GoldCheck.objects.filter(pk=check.pk).update(active=False)
+        check.active = False
+    return check
+
+
+STANDING_ACTIONS = ("resume", "exclude", "include")
+
+
+def annotator_standing_set(*, curator, project: Project, user_id: int, action: str) -> AnnotatorStanding:
+    """A curator resumes a paused annotator, or excludes / re-includes their labels.
+
+    resume: `paused` False; their check record restarts from now (`_check_answer_record`).
+    exclude: their Annotation rows stay but stop counting (`consensus.counted_annotations`);
+        they get no more hand-outs (`refuse_if_paused`) and their live labelling assignments in
+        the project expire (the clips return to the pool).
+    include: reverses exclude.
+    After exclude/include, in the same transaction: 1. the consensus of the project is recomputed
+    (`consensus.consensus_recompute`); 2. each clip the annotator labelled gets its counters back
+    in line with the counted labels (`_clips_resync`): a clip below K counted labels returns to
+    the labelling pool, one at K or more is labelled again. `reviewed_by`, `reviewed_at` and
+    `action` record who did what, when.
+
+    Args:
+        curator: a curator of `project` (the API resolves the project with `project_for_user`).
+        project: the project.
+        user_id: the annotator, a member of `project`.
+        action: "resume", "exclude" or "include".
+    Returns:
+        The AnnotatorStanding.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        ApplicationError 404 (`not_found`): the user is not a member of `project`.
+        ApplicationError 400 (`invalid`): an unknown action.
+    """
+    require_role(curator, roles.CURATOR)
+    if action not in STANDING_ACTIONS:
+        raise ApplicationError(f"Unknown action '{action}': use resume, exclude or include.")
+    member = project.members.filter(pk=user_id).first()
+    if member is None:
+        raise ApplicationError("No such annotator in this project.", status=404, code="not_found")
+    now = timezone.now()
+    with transaction.atomic():
+        standing, _ = AnnotatorStanding.objects.select_for_update().get_or_create(
+            project=project, user=member
+        )
+        if action == "resume":
+            standing.paused = False
+        else:
+            standing.excluded = action == "exclude"
+        standing.reviewed_by, standing.reviewed_at, standing.action = curator, now, action
+        standing.save()
+        if action == "resume":
+            return standing
+        if action == "exclude":
+            live = Assignment.objects.filter(
+                user=member,
+                kind=LABELLING,
+                state=Assignment.State.LIVE,
+                clip__recording__source__project=project,
+            )
+            Assignment.objects.filter(pk__in=list(live.values_list("pk", flat=True))).update(
+                expires_at=now - timedelta(seconds=1)
+            )
+            _expire_stale(LABELLING)
+        consensus.consensus_recompute(project=project)
+        _clips_resync(
+            project=project,
+            clip_ids=Annotation.objects.filter(
+                annotator=member, clip__recording__source__project=project
+            ).values_list("clip_id", flat=True),
+        )
+    return standing
+
+
+def _clips_resync(*, project: Project, clip_ids) -> None:
+    """Bring the labelling counters, status and consensus of clips in line with their counted
+    labels (`consensus.counted_annotations`), after an exclusion or re-inclusion.
+
+    Per labelling entry (locked): n_done = counted labels; `open` recomputed. A clip labelled
+    with fewer than K counted labels returns to accepted (its majority consensus is deleted: it
+    is being labelled again); an accepted clip with K or more becomes labelled, its consensus
+    computed and the `clip_labelled` hooks run. Curator decisions (adjudicated, discarded) and
+    gold labels are left alone, and so are clips in validation or excluded.
+    """
+    config = config_for(project)
+    k = config.labels_per_clip
+    counted = dict(
+        consensus.counted_annotations(project=project)
+        .filter(clip_id__in=list(clip_ids))
+        .values_list("clip_id")
+        .annotate(n=Count("id"))
+        .values_list("clip_id", "n")
+    )
+    protected = (ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD)
+    # A subquery, not a join on the (optional) consensus: FOR UPDATE refuses the nullable side
+    # of an outer join on PostgreSQL.
+    entries = (
+        PoolEntry.objects.select_for_update()
+        .select_related("clip")
+        .filter(kind=LABELLING, clip_id__in=list(clip_ids))
+        .exclude(clip_id__in=ClipConsensus.objects.filter(status__in=protected).values("clip_id"))
+    )
+    for entry in entries:
+        n = counted.get(entry.clip_id, 0)
+        entry.n_done = n
+        _refresh_open(entry, config)
+        entry.save(update_fields=["n_done", "open"])
+        status = entry.clip.status
+        if status == Clip.Status.LABELLED and n < k:
+            Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.ACCEPTED)
+            ClipConsensus.objects.filter(clip_id=entry.clip_id).exclude(status__in=protected).delete()
+        elif status == Clip.Status.ACCEPTED and n >= k:
+            Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
+            consensus.consensus_compute(clip_id=entry.clip_id)
+            policies.clip_labelled(clip_id=entry.clip_id)

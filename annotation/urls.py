@@ -11,6 +11,7 @@ urlpatterns = [
     path("curation/rejected/", views.rejected_page, name="rejected"),
     path("curation/dashboard/", views.dashboard_page, name="dashboard"),
     path("curation/adjudication/", views.adjudication_page, name="adjudication"),
+    path("curation/checks/", views.checks_page, name="checks"),
 ]
 
 api_urlpatterns = [
@@ -21,6 +22,13 @@ api_urlpatterns = [
     path("annotation/flag/", apis.FlagApi.as_view(), name="flag"),
     path("annotation/me/", apis.MyCountsApi.as_view(), name="me"),
     path("annotation/progress/", apis.ProgressApi.as_view(), name="progress"),
+    path("annotation/checks/", apis.GoldCheckListApi.as_view(), name="checks"),
+    path("annotation/checks/<int:pk>/", apis.GoldCheckApi.as_view(), name="check"),
+    path(
+        "annotation/annotators/<int:pk>/standing/",
+        apis.AnnotatorStandingApi.as_view(),
+        name="annotator-standing",
+    ),
     path("validation/next/", apis.ValidationNextApi.as_view(), name="validation-next"),
     path("validation/votes/", apis.ValidationVoteApi.as_view(), name="validation-vote"),
     path("validation/skip/", apis.ValidationSkipApi.as_view(), name="validation-skip"),

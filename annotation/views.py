@@ -3,8 +3,9 @@ so no page reloads between clips."""
 
 from django.shortcuts import render
 
-from annotation import selectors
+from annotation import selectors, services
 from annotation.models import RejectionReason
+from annotation.services import PAUSED_MESSAGE
 from core import roles
 from core.access import project_for_user, role_required
 from corpus import selectors as corpus_selectors
@@ -17,7 +18,10 @@ def validate_page(request):
 
 @role_required(roles.ANNOTATOR, roles.CURATOR)
 def annotate_page(request):
-    return render(request, "annotation/annotate.html")
+    """The labelling page; says so up front when the annotator is paused in their project."""
+    project = project_for_user(request.user, request.GET.get("project"))
+    paused = selectors.standing_blocks(user=request.user, project=project)
+    return render(request, "annotation/annotate.html", {"paused": paused, "paused_message": PAUSED_MESSAGE})
 
 
 @role_required(roles.CURATOR)
@@ -45,6 +49,22 @@ def rejected_page(request):
 def dashboard_page(request):
     return render(
         request, "annotation/dashboard.html", {"sources": corpus_selectors.sources_for_user(request.user)}
+    )
+
+
+@role_required(roles.CURATOR)
+def checks_page(request):
+    """Hidden gold checks of the curator's project: the checks, and clips that may become one."""
+    project = project_for_user(request.user, request.GET.get("project"))
+    return render(
+        request,
+        "annotation/checks.html",
+        {
+            "project": project,
+            "checks": selectors.checks_for_project(project=project),
+            "candidates": selectors.check_candidate_clips(project=project),
+            "config": services.config_for(project),
+        },
     )
 
 

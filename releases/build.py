@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import Max
 
 import tuniser
-from annotation.models import Annotation, AnnotationConfig, ClipConsensus, LabelOption, agreement_label
+from annotation.consensus import counted_annotations
+from annotation.models import AnnotationConfig, ClipConsensus, LabelOption, agreement_label
 from core.bulk import fast_insert
 from core.models import Project
 from corpus.models import Clip
@@ -487,9 +488,7 @@ def _votes(project: Project, wanted) -> dict[int, dict[str, int]]:
     """Raw votes per clip ({emotion: count}), for soft labels. Read per project, not with a
     100,000-id IN list (SQLite caps the number of query parameters)."""
     out: dict[int, Counter] = {}
-    rows = Annotation.objects.filter(clip__recording__source__project=project).values_list(
-        "clip_id", "emotion__code"
-    )
+    rows = counted_annotations(project=project).values_list("clip_id", "emotion__code")
     for clip_id, code in rows.iterator(chunk_size=20000):
         if clip_id in wanted:
             out.setdefault(clip_id, Counter())[code] += 1

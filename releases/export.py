@@ -30,6 +30,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from annotation import selectors as annotation_selectors
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import AnnotationConfig
 from core import display, jobs
@@ -231,12 +232,33 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
     return buf.getvalue()
 
 
+def _quality_section(release: Release) -> list[str]:
+    """The data card's "Annotator quality": hidden gold checks in counts only (no names), from
+    `annotation.selectors.check_summary` at export time."""
+    q = annotation_selectors.check_summary(project=release.project)
+    if not q["checks"] and not q["answers"]:
+        body = ["No hidden gold checks were used in this project."]
+    else:
+        accuracy = f"{q['mean_accuracy']:.1%}" if q["mean_accuracy"] is not None else "n/a (no answers yet)"
+        body = [
+            "Reference clips were handed to annotators unannounced among ordinary clips; an annotator "
+            "whose accuracy on them was shown (95 % Wilson interval) to be under the project's threshold "
+            "was paused until a curator reviewed them, and a curator may exclude their labels.",
+            "",
+            f"- Hidden checks: {q['checks']} (answers: {q['answers']}, by {q['annotators']} annotators)",
+            f"- Mean accuracy on checks (per annotator): {accuracy}",
+            f"- Annotators paused: {q['paused']}; excluded (labels not counted): {q['excluded']}",
+        ]
+    return ["## Annotator quality", "", *body, ""]
+
+
 def data_card(release: Release, items: list[dict]) -> str:
     """The README of an export: what is in it, how it was built, how far to trust its labels.
 
     Sections: header (items, manifest sha256, build time, parameters), a split x label x gender
     table, a histogram of clip durations (1 s bins; augmented copies left out), the agreement of
-    the released clips, the project's annotation guideline (or the default one), and the
+    the released clips, annotator quality (hidden gold checks, counts only), the project's
+    annotation guideline (or the default one), and the
     sources with their licence notes.
 
     Args:
@@ -313,6 +335,7 @@ def data_card(release: Release, items: list[dict]) -> str:
         "only); empty when no speaker step ran.",
         "",
     ]
+    lines += _quality_section(release)
     config = AnnotationConfig.objects.filter(project=release.project).first()
     lines += [
         "## Annotation guideline",

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from annotation import services as annotation_services
 from annotation.guideline import ensure_guideline
-from annotation.models import Assignment
+from annotation.models import Assignment, ClipConsensus, GoldCheck
 from annotation.services import LABELLING, VALIDATION
 from annotation.tests.factories import clone_clips
 from core import roles
@@ -140,8 +140,20 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         series_speaker=voice,
     )
 
+    # Two imported gold clips: one a curator may mark as a hidden check, one already marked.
+    gold_clip, check_clip = (
+        ClipConsensus.objects.filter(clip__recording__source__project=project, status="gold")
+        .order_by("clip_id")
+        .values_list("clip_id", flat=True)[:2]
+    )
+    GoldCheck.objects.create(
+        project=project, clip_id=check_clip, emotion=ClipConsensus.objects.get(clip_id=check_clip).emotion
+    )
+
     t.ids = {
         "recording": recording.pk,
+        "gold_clip": gold_clip,
+        "check_clip": check_clip,
         "source": source.pk,
         "clip": labelling[0],
         "validation_clip": whole.pk,

@@ -150,6 +150,15 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "annotation-api:flag": [P(ANON, 403, 201, 403, 409, 403, 404, body={"clip": "@clip", "reason": "noise"})],
     "annotation-api:me": [G(ANON, 200, 200, 200, 200, 200, 200)],
     "annotation-api:progress": [G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A)],
+    # hidden gold checks and annotator standing: curators of the clip's (or member's) project
+    "annotation-api:checks": [
+        G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A),
+        P(ANON, 403, 403, 403, 201, 403, 404, body={"clip": "@gold_clip"}),
+    ],
+    "annotation-api:check": [(Call(method="DELETE", pk="check_clip"), (ANON, 403, 403, 403, 200, 403, 404))],
+    "annotation-api:annotator-standing": [
+        P(ANON, 403, 403, 403, 200, 403, 404, pk="member", query=IN_A, body={"action": "resume"})
+    ],
     "annotation-api:validation-next": [G(ANON, 403, 403, 200, 200, 403, 404, query=IN_A)],
     "annotation-api:validation-vote": [P(ANON, 403, 403, 201, 409, 403, 404, body=VOTE)],
     "annotation-api:validation-skip": [
@@ -220,6 +229,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "annotation:rejected": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "annotation:dashboard": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "annotation:adjudication": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
+    "annotation:checks": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "releases:releases": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "training:run-list": [G(LOGIN, 403, 403, 403, 403, 200, 200)],
     "training:run-detail": [G(LOGIN, 403, 403, 403, 403, 200, 404, pk="run")],

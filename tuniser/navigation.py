@@ -52,6 +52,7 @@ GROUPS: tuple[tuple[str, tuple[Page, ...]], ...] = (
             Page("Adjudicate", "annotation:adjudication", (roles.CURATOR,), ("adjudication",)),
             Page("Progress", "annotation:progress", (roles.CURATOR,), ("progress",)),
             Page("Rejected", "annotation:rejected", (roles.CURATOR,), ("rejected",)),
+            Page("Gold checks", "annotation:checks", (roles.CURATOR,), ("checks",)),
             Page("Releases", "releases:releases", (roles.CURATOR,), ("releases",)),
             Page("Members", "core:members", (roles.CURATOR,), ("members",)),
         ),

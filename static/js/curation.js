@@ -39,8 +39,50 @@
     );
   }
 
+  function projectQuery() {
+    const project = new URLSearchParams(window.location.search).get("project");
+    return project ? `?project=${encodeURIComponent(project)}` : "";
+  }
+
+  async function setStanding(root, userId, action) {
+    const url = root.dataset.standingUrl.replace(/\/0\/standing\/$/, `/${userId}/standing/`) + projectQuery();
+    const { ok, status, data } = await api(url, { method: "POST", body: { action } });
+    if (!ok) {
+      showMessage((data && data.detail) || `The annotator could not be changed (${status}).`);
+      return;
+    }
+    loadProgress(root);
+  }
+
+  /* One row per annotator: checks answered, accuracy and its Wilson interval, standing, actions. */
+  function checkRows(root, rows) {
+    const tbody = root.querySelector("#check-records tbody");
+    if (!rows.length) {
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty", text: "No annotators yet." })));
+      return;
+    }
+    const pct = (x) => `${Math.round(x * 100)} %`;
+    tbody.replaceChildren(
+      ...rows.map((r) => {
+        const state = r.excluded ? "excluded" : r.paused ? "paused" : "active";
+        const buttons = [];
+        const button = (action, text) =>
+          el("button", { type: "button", class: "btn btn-secondary btn-sm", "data-action": action, onclick: () => setStanding(root, r.user_id, action) }, text);
+        if (r.paused) buttons.push(button("resume", "Resume"));
+        buttons.push(r.excluded ? button("include", "Re-include labels") : button("exclude", "Exclude labels"));
+        return el("tr", { "data-user": r.user, "data-state": state },
+          el("td", { class: "name", text: r.user }),
+          el("td", { class: "num", text: r.checks }),
+          el("td", { class: "num", text: r.check_accuracy == null ? "–" : pct(r.check_accuracy) }),
+          el("td", { text: r.checks ? `${pct(r.check_low)}–${pct(r.check_high)}` : "–" }),
+          el("td", { text: state }),
+          el("td", {}, ...buttons));
+      })
+    );
+  }
+
   async function loadProgress(root) {
-    const { ok, status, data } = await api(root.dataset.progressUrl);
+    const { ok, status, data } = await api(root.dataset.progressUrl + projectQuery());
     if (!ok) {
       showMessage((data && data.detail) || `The progress could not be loaded (${status}).`);
       return;
@@ -52,6 +94,7 @@
     }
     peopleRows(root.querySelector("#annotators tbody"), data.annotators, "labels");
     peopleRows(root.querySelector("#validators tbody"), data.validators, "votes");
+    checkRows(root, data.annotators);
     barChart(root.querySelector("#chart"), data.annotators);
     root.dataset.loaded = "true";
   }
