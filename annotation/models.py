@@ -59,6 +59,12 @@ class AnnotationConfig(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Share of labelling hand-outs that are hidden gold checks (0: off; 0.05: 1 in 20).",
     )
+    check_warmup = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(100)],
+        help_text="An annotator's first hand-outs in the project that are checks (a qualification phase, "
+        "so a careless rater is paused before giving many labels); then checks come at the rate.",
+    )
     check_min_answers = models.PositiveSmallIntegerField(
         default=10,
         validators=[MinValueValidator(1)],

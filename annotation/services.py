@@ -179,8 +179,9 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     is ordered by the project's `queue_policy` (`annotation.policies.order`); the validation
     queue always breadth-first.
 
-    Hidden gold checks (labelling only): when step 3 finds a clip, with probability
-    `AnnotationConfig.check_rate` (drawn with `random.SystemRandom`) the user is handed instead
+    Hidden gold checks (labelling only): when step 3 finds a clip and `crowd.check_due` (the
+    user's first `AnnotationConfig.check_warmup` checks in the project, then probability
+    `check_rate`, drawn with `random.SystemRandom`; rate 0: none at all) the user is handed instead
     an active GoldCheck of the project they were never handed and never labelled
     (`selectors.check_candidates`), as an ordinary labelling Assignment whose server-side
     `gold_check` marks it; the pool entry is left as it was. A paused or excluded annotator
@@ -268,8 +269,16 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
 
 
 def _draw_check(*, user, project: Project, config: AnnotationConfig) -> GoldCheck | None:
-    """With probability `config.check_rate`, a random active check `user` may be handed; else None."""
-    if config.check_rate <= 0 or _check_draw.random() >= config.check_rate:
+    """A random active check `user` may be handed, when `crowd.check_due` says this hand-out is a
+    check (the first `config.check_warmup` checks, then probability `config.check_rate`); else None."""
+    handed = (
+        Assignment.objects.filter(user=user, gold_check__project=project)
+        .exclude(state=Assignment.State.EXPIRED)
+        .count()
+    )
+    if not crowd.check_due(
+        n_answered=handed, warmup=config.check_warmup, rate=config.check_rate, u=_check_draw.random()
+    ):
         return None
     ids = list(selectors.check_candidates(user=user, project=project).values_list("pk", flat=True))
     if not ids:

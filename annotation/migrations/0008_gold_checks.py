@@ -48,6 +48,15 @@ class Migration(migrations.Migration):
                 ],
             ),
         ),
+        migrations.AddField(
+            model_name="annotationconfig",
+            name="check_warmup",
+            field=models.PositiveSmallIntegerField(
+                default=10,
+                help_text="An annotator's first hand-outs in the project that are checks (a qualification phase, so a careless rater is paused before giving many labels); then checks come at the rate.",
+                validators=[django.core.validators.MaxValueValidator(100)],
+            ),
+        ),
         migrations.CreateModel(
             name="GoldCheck",
             fields=[

@@ -378,3 +378,19 @@ def test_flagging_a_check_gives_it_back_and_leaves_the_reference_clip_alone(setu
     assert not PoolEntry.objects.filter(clip_id=clip["id"]).exists()
     # Never handed to amel again.
     assert not selectors.check_candidates(user=amel, project=project).filter(clip_id=clip["id"]).exists()
+
+
+def test_warm_up_hands_the_first_checks_then_the_rate_decides(setup):
+    """`check_warmup` = 2 with a rate that never fires in practice (1e-9): the annotator's first
+    two hand-outs are checks (a qualification phase, `crowd.check_due`), then ordinary clips."""
+    project, annotator = setup["project"], setup["annotators"][0]
+    _rate(project, 1e-9, check_warmup=2)
+    kinds = []
+    for _ in range(4):
+        handout = services.assignment_next(user=annotator, project=project, kind=L)
+        kinds.append(handout.assignment.gold_check_id is not None)
+        services.annotation_submit(
+            user=annotator, clip_id=handout.assignment.clip_id, emotion="sad", gender="male"
+        )
+    assert kinds == [True, True, False, False]
+    assert CheckAnswer.objects.filter(user=annotator).count() == 2
