@@ -17,6 +17,7 @@ from annotation.models import (
     ClipDecision,
     Flag,
     LabelOption,
+    QuotaTarget,
     RejectionReason,
     ValidationVote,
 )
@@ -32,6 +33,7 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
         "validation_votes_needed",
         "assignment_minutes",
         "queue_policy",
+        "quota_random_share",
         "consensus_method",
     ]
     actions = ["recompute_consensus"]
@@ -53,6 +55,15 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
                     result.get("needs_adjudication", 0),
                 ),
             )
+
+
+@admin.register(QuotaTarget)
+class QuotaTargetAdmin(ProjectScopedAdmin):
+    """Quota cells of the quota-driven labelling queue (also edited on the Quotas page)."""
+
+    list_display = ["project", "emotion", "gender", "target", "updated_at"]
+    list_filter = ["emotion", "gender"]
+    list_editable = ["target"]
 
 
 @admin.register(RejectionReason)

@@ -159,7 +159,8 @@ def quota_figures(*, project: Project) -> dict:
 
     1. Per cell: the target, the clips counted so far (`annotation.selectors.quota_counts`),
        the deficit (`annotation.crowd.quota_deficits`), the progress (count / target, at most
-       1; 1 for a target of 0), the open clips predicted in the cell (`in_progress`: top label
+       1; 1 for a target of 0), the accepted clips still being labelled (held ones included)
+       that are predicted in the cell (`in_progress`: top label
        = the cell's emotion and, for a gendered cell, likeliest gender = the cell's; a voice of
        unknown gender counts in no gendered cell) and their expected number (`in_progress_expected`,
        the sum of the cell probabilities), and the share of its counted clips first handed
@@ -185,8 +186,9 @@ def quota_figures(*, project: Project) -> dict:
     targets = list(annotation_selectors.quota_targets(project=project))
     counts = annotation_selectors.quota_counts(project=project)
     deficits = crowd.quota_deficits({t.cell: t.target for t in targets}, counts)
+    # In progress: accepted clips still being labelled (held ones included: not yet final).
     open_entries = PoolEntry.objects.filter(
-        project=project, kind="labelling", open=True, clip__status=Clip.Status.ACCEPTED
+        project=project, kind="labelling", clip__status=Clip.Status.ACCEPTED
     )
     probs = (
         quota_cell_probabilities(
