@@ -111,6 +111,26 @@ def consensus_changed(*, clip_id: int) -> None:
         hook(clip_id=clip_id)
 
 
+_targets_hooks: list[Callable[..., None]] = []
+
+
+def register_targets_hook(hook: Callable[..., None]) -> None:
+    """`hook(project_id=...)` runs inside the transaction that changes a project's quota targets
+    (`services.quota_target_set`, `quota_target_update`, `quota_target_delete`).
+
+    Args:
+        hook: a function taking `project_id` by keyword; registering it twice is a no-op.
+    """
+    if hook not in _targets_hooks:
+        _targets_hooks.append(hook)
+
+
+def targets_changed(*, project_id: int) -> None:
+    """Run every registered targets hook for `project_id`, in registration order."""
+    for hook in _targets_hooks:
+        hook(project_id=project_id)
+
+
 _handout_extras: list[Callable[..., dict]] = []
 
 

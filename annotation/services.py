@@ -717,6 +717,7 @@ def quota_target_set(
 
     Creates the cell's row or updates its target (one row per project, emotion and gender:
     the model's partial unique constraints). A target of 0 keeps the cell, counted as full.
+    The `policies.targets_changed` hooks run in the same transaction (the quota queue re-ranks).
 
     Args:
         user: a curator of `project` (membership is the caller's check).
@@ -741,6 +742,7 @@ def quota_target_set(
         if not created and row.target != target:
             row.target = target
             row.save(update_fields=["target", "updated_at"])
+        policies.targets_changed(project_id=project.pk)
     return row, created
 
 
@@ -759,7 +761,9 @@ def quota_target_update(*, user, quota_target: QuotaTarget, target: int) -> Quot
     """
     require_role(user, roles.CURATOR)
     quota_target.target = _check_target(target)
-    quota_target.save(update_fields=["target", "updated_at"])
+    with transaction.atomic():
+        quota_target.save(update_fields=["target", "updated_at"])
+        policies.targets_changed(project_id=quota_target.project_id)
     return quota_target
 
 
@@ -773,4 +777,7 @@ def quota_target_delete(*, user, quota_target: QuotaTarget) -> None:
         ApplicationError 403 (`forbidden`): not a curator.
     """
     require_role(user, roles.CURATOR)
-    quota_target.delete()
+    with transaction.atomic():
+        project_id = quota_target.project_id
+        quota_target.delete()
+        policies.targets_changed(project_id=project_id)

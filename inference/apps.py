@@ -22,6 +22,7 @@ class InferenceConfig(AppConfig):
         # clip's consensus becomes final. Without a pre-labeller every priority is 0: breadth-first.
         annotation_policies.register_policy("quota", annotation_policies.breadth_first, random_share=True)
         annotation_policies.register_consensus_hook(services.on_consensus_changed)
+        annotation_policies.register_targets_hook(services.on_targets_changed)
         annotation_policies.register_handout_extra(services.handout_suggestion)
 
         from core.jobs import job_type_register

@@ -338,8 +338,20 @@ def on_consensus_changed(*, clip_id: int) -> None:
     project_id = (
         Clip.objects.filter(pk=clip_id).values_list("recording__source__project_id", flat=True).first()
     )
-    if project_id is None:
-        return
+    if project_id is not None:
+        on_targets_changed(project_id=project_id)
+
+
+def on_targets_changed(*, project_id: int) -> None:
+    """Annotation hook (inside the transaction that changes quota targets, and called for a new
+    consensus): re-rank the project's labelling queue after commit if it is a quota queue.
+
+    Registered with `annotation.policies.register_targets_hook`. Does nothing unless the
+    project orders its labelling queue by "quota" and has a pre-labeller.
+
+    Args:
+        project_id: the project.
+    """
     config = (
         AnnotationConfig.objects.filter(project_id=project_id).values_list("queue_policy", flat=True).first()
     )

@@ -70,6 +70,7 @@ PLURALS = {
     "annotation.flag": "flags",
     "annotation.clipconsensus": "clip consensuses",
     "annotation.adjudication": "adjudications",
+    "annotation.quotatarget": "quota targets",
     "releases.goldlabel": "gold labels",
     "releases.labelmapping": "label mappings",
     "releases.release": "releases",

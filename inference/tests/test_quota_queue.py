@@ -276,6 +276,10 @@ def test_the_quota_policy_favours_short_cells_until_they_fill(
     page = _browser(curator).get("/curation/quotas/")
     assert page.status_code == 200 and b"<progress" in page.content and b"At random" in page.content
 
+    # A curator raises the happy target: the queue re-ranks at once, happy clips first again.
+    assert api(curator).post(QUOTAS, {"emotion": "happy", "target": 10}, format="json").status_code == 200
+    assert _ranked(project)[0] in {h4, h5} - {picked.clip_id}
+
 
 # --- the random share -----------------------------------------------------------------------------
 
