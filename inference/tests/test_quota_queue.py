@@ -9,7 +9,7 @@ from django.db import transaction
 from django.test import Client, TestCase
 from scipy.stats import binom
 
-from annotation import policies
+from annotation import consensus, policies
 from annotation import services as annotation_services
 from annotation.guideline import ensure_guideline
 from annotation.models import AnnotationConfig, Assignment, ClipConsensus, LabelOption, PoolEntry, QuotaTarget
@@ -206,8 +206,9 @@ def test_the_quota_policy_favours_short_cells_until_they_fill(
     config.quota_random_share = 0.0
     config.save()
     rec = _recording(project, tmp_path, data_dir, offset=1310)
-    ids = clone_clips(rec, 13)
-    h1, h2, h3, h4, h5, s_f, s_m, s_unknown, unpredicted, *known = ids
+    ids = clone_clips(rec, 14)
+    h1, h2, h3, h4, h5, s_f, s_m, s_unknown, unpredicted, tie, *known = ids
+    _final([tie], emotion="sad", gender=None, status=ClipConsensus.Status.NEEDS_ADJUDICATION)
     _final(known[0:3], emotion="sad", gender="female", speaker="spk-f")  # 3 of sad-female's 4
     _final(known[3:4], emotion="neutral", gender="male", speaker="spk-m")
     Clip.objects.filter(pk=s_f).update(speaker="spk-f")
@@ -278,7 +279,15 @@ def test_the_quota_policy_favours_short_cells_until_they_fill(
 
     # A curator raises the happy target: the queue re-ranks at once, happy clips first again.
     assert api(curator).post(QUOTAS, {"emotion": "happy", "target": 10}, format="json").status_code == 200
-    assert _ranked(project)[0] in {h4, h5} - {picked.clip_id}
+    first = _ranked(project)[0]
+    assert first in {h4, h5} - {picked.clip_id}
+    # happy 3 of 10 (weight 0.7); sad-female full (s_f labelled): priority -(0.9 x 0.7)
+    priority = PoolEntry.objects.filter(clip_id=first, kind="labelling").values_list("priority", flat=True)
+    assert priority.get() == pytest.approx(-0.63)
+
+    # A curator's adjudication is a final consensus too: happy 4 of 10 re-ranks the queue.
+    consensus.adjudicate(curator=curator, clip_id=tie, decision="label", emotion="happy")
+    assert priority.get() == pytest.approx(-0.54)
 
 
 # --- the random share -----------------------------------------------------------------------------
