@@ -167,8 +167,11 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     2. A user who holds a live assignment of this kind gets the same clip again.
     3. Otherwise take the first of `selectors.handout_candidates` (open entries the user has not
        answered, skipped, labelled or voted on) the queue policy ranks highest, locking it (SKIP
-       LOCKED on PostgreSQL).
-    4. Record the assignment and count it on the entry, in the same transaction.
+       LOCKED on PostgreSQL). Labelling under a policy registered with `random_share` (the
+       quota queue): with probability `config.quota_random_share` the clip is drawn uniformly
+       among the candidates instead (`_random_candidate`, started clips first).
+    4. Record the assignment (labelling: `queue_pick` "ranked" or "random", never shown to the
+       annotator) and count it on the entry, in the same transaction.
 
     An expired assignment (never answered) does not exclude its clip: it returns to the same
     person's queue; a skip does (never twice to who gave it back). The labelling queue
