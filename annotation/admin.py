@@ -20,6 +20,7 @@ from annotation.models import (
     Flag,
     GoldCheck,
     LabelOption,
+    QuotaTarget,
     RejectionReason,
     ValidationVote,
 )
@@ -36,6 +37,7 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
         "validation_votes_needed",
         "assignment_minutes",
         "queue_policy",
+        "quota_random_share",
         "consensus_method",
         "check_rate",
     ]
@@ -58,6 +60,15 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
                     result.get("needs_adjudication", 0),
                 ),
             )
+
+
+@admin.register(QuotaTarget)
+class QuotaTargetAdmin(ProjectScopedAdmin):
+    """Quota cells of the quota-driven labelling queue (also edited on the Quotas page)."""
+
+    list_display = ["project", "emotion", "gender", "target", "updated_at"]
+    list_filter = ["emotion", "gender"]
+    list_editable = ["target"]
 
 
 @admin.register(RejectionReason)

@@ -22,8 +22,8 @@ from annotation.models import (
     ValidationVote,
 )
 from core import roles
-from core.access import RolePermission, project_for_user
-from core.serializers import IdField, IdListField, MillisecondsField
+from core.access import RolePermission, object_for_user, project_for_user
+from core.serializers import CountField, IdField, IdListField, MillisecondsField
 from corpus import selectors as corpus_selectors
 from corpus.models import Clip
 from corpus.serializers import ClipAudioUrlField
@@ -729,3 +729,101 @@ class AnnotatorStandingApi(CuratorApi):
             curator=request.user, project=project, user_id=pk, action=data.validated_data["action"]
         )
         return Response(StandingOutSerializer(standing).data)
+
+
+# --- quota targets (curators) --------------------------------------------------------------------
+
+
+class ProjectQuerySerializer(serializers.Serializer):
+    project = serializers.SlugField(required=False, max_length=80, help_text="Project slug (default: yours)")
+
+
+class QuotaTargetOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    emotion = serializers.CharField(source="emotion.code")
+    gender = serializers.CharField(source="gender.code", allow_null=True, default=None)
+    target = serializers.IntegerField()
+
+
+class QuotaTargetSerializer(serializers.Serializer):
+    emotion = serializers.CharField(max_length=30)
+    gender = serializers.CharField(
+        max_length=30,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="Blank: any gender",
+    )
+    target = CountField(help_text="Clips wanted in this cell (0 or more)")
+
+
+class QuotaTargetPatchSerializer(serializers.Serializer):
+    target = CountField(help_text="Clips wanted in this cell (0 or more)")
+
+
+class QuotaTargetListApi(CuratorApi):
+    @extend_schema(
+        operation_id="quota_targets",
+        parameters=[ProjectQuerySerializer],
+        responses=inline_serializer("QuotaTargets", {"results": QuotaTargetOutSerializer(many=True)}),
+    )
+    def get(self, request):
+        """The project's quota cells (emotion, gender or any, target); figures at /api/inference/quotas/."""
+        query = ProjectQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        project = project_for_user(request.user, query.validated_data.get("project"))
+        rows = selectors.quota_targets(project=project)
+        return Response({"results": QuotaTargetOutSerializer(rows, many=True).data})
+
+    @extend_schema(
+        operation_id="quota_target_set",
+        parameters=[ProjectQuerySerializer],
+        request=QuotaTargetSerializer,
+        responses={200: QuotaTargetOutSerializer, 201: QuotaTargetOutSerializer},
+    )
+    def post(self, request):
+        """Set a cell's target (created, or its target changed: 201 or 200)."""
+        query = ProjectQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        project = project_for_user(request.user, query.validated_data.get("project"))
+        data = QuotaTargetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        row, created = services.quota_target_set(
+            user=request.user,
+            project=project,
+            emotion=v["emotion"],
+            gender=v["gender"] or None,
+            target=v["target"],
+        )
+        return Response(
+            QuotaTargetOutSerializer(row).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class QuotaTargetDetailApi(CuratorApi):
+    def _row(self, request, pk):
+        return object_for_user(selectors.quota_targets_for_user(request.user), pk, what="quota target")
+
+    @extend_schema(
+        operation_id="quota_target_update",
+        request=QuotaTargetPatchSerializer,
+        responses=QuotaTargetOutSerializer,
+    )
+    def patch(self, request, pk: int):
+        """Change a cell's target."""
+        row = self._row(request, pk)
+        data = QuotaTargetPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.quota_target_update(
+            user=request.user, quota_target=row, target=data.validated_data["target"]
+        )
+        return Response(QuotaTargetOutSerializer(row).data)
+
+    @extend_schema(operation_id="quota_target_delete", responses={204: None})
+    def delete(self, request, pk: int):
+        """Remove a cell from the project's quotas."""
+        services.quota_target_delete(user=request.user, quota_target=self._row(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from annotation import agreement
+from annotation import agreement, policies
 from annotation.models import (
     Adjudication,
     Annotation,
@@ -344,6 +344,7 @@ def adjudicate(
             consensus.emotion = emotion_opt
             consensus.gender = gender_opt or consensus.gender
             consensus.save(update_fields=["status", "emotion", "gender", "updated_at"])
+            policies.consensus_changed(clip_id=clip_id)
         elif decision == Adjudication.Decision.DISCARD:
             consensus.status = ClipConsensus.Status.DISCARDED
             consensus.save(update_fields=["status", "updated_at"])

@@ -76,9 +76,65 @@ class AnnotationConfig(models.Model):
         help_text="Paused when the upper end of the 95 % Wilson interval of the accuracy on checks "
         "is below this.",
     )
+    quota_random_share = models.FloatField(
+        default=0.10,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Quota-driven queue: share of hand-outs drawn uniformly at random instead of by the "
+        "quota ranking (0-0.5), so the pre-labeller's bias can be measured on those picks.",
+    )
 
     def __str__(self) -> str:
         return f"Annotation settings of {self.project}"
+
+
+class QuotaTarget(models.Model):
+    """How many clips a project wants of one emotion (and one speaker gender, or any): a cell of
+    the quota-driven labelling queue (`inference` ranks clips by the cells still short).
+
+    A cell counts the project's clips whose usable consensus (agreed, adjudicated or gold) has
+    its emotion, and its gender when the cell names one (`annotation.selectors.quota_counts`).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quota_targets")
+    emotion = models.ForeignKey(
+        "LabelOption", on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "emotion"}
+    )
+    gender = models.ForeignKey(
+        "LabelOption",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": "gender"},
+        help_text="Blank: any gender.",
+    )
+    target = models.PositiveIntegerField(help_text="Clips wanted in this cell.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project_id", "emotion__order", "gender__order", "id"]
+        constraints = [
+            # One row per cell; "any gender" (NULL) needs its own partial index, NULLs being distinct.
+            models.UniqueConstraint(
+                fields=["project", "emotion", "gender"],
+                condition=Q(gender__isnull=False),
+                name="quota_target_unique_cell",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "emotion"],
+                condition=Q(gender__isnull=True),
+                name="quota_target_unique_any_gender",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.gender.code if self.gender_id else "any gender"
+        return f"{self.emotion.code} / {who}: {self.target}"
+
+    @property
+    def cell(self) -> tuple[str, str | None]:
+        """The cell's key in quota figures: (emotion code, gender code or None)."""
+        return (self.emotion.code, self.gender.code if self.gender_id else None)
 
 
 class RejectionReason(models.Model):
@@ -124,6 +180,11 @@ class LabelOption(models.Model):
         return f"{self.get_kind_display()}: {self.name}"
 
 
+class QueuePick(models.TextChoices):
+    RANKED = "ranked", "By the queue's ranking"
+    RANDOM = "random", "Uniformly at random"
+
+
 class Assignment(models.Model):
     """A clip handed to one person for one task. At most one live assignment per user and kind."""
 
@@ -151,6 +212,9 @@ class Assignment(models.Model):
     gold_check = models.ForeignKey(
         "annotation.GoldCheck", null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
     )
+    # How the hand-out chose the clip (labelling only): by the queue's ranking, or uniformly at
+    # random (the quota queue's random share). Curators' figures only; never sent to annotators.
+    queue_pick = models.CharField(max_length=8, choices=QueuePick.choices, blank=True, default="")
 
     class Meta:
         constraints = [

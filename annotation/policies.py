@@ -14,18 +14,32 @@ from django.db.models import QuerySet
 
 Policy = Callable[..., QuerySet]
 _policies: dict[str, Policy] = {}
+_random_share_policies: set[str] = set()
 _labelled_hooks: list[Callable[..., None]] = []
+_consensus_hooks: list[Callable[..., None]] = []
 
 
-def register_policy(name: str, policy: Policy) -> None:
+def register_policy(name: str, policy: Policy, *, random_share: bool = False) -> None:
     """Make `policy` selectable as AnnotationConfig.queue_policy `name` (a later registration of
     the same name replaces it).
 
     Args:
         name: the value stored in `queue_policy`.
         policy: `policy(entries, project=..., kind=...)` -> the PoolEntry queryset ordered.
+        random_share: the hand-out draws a share `AnnotationConfig.quota_random_share` of the
+            labelling clips uniformly at random instead of by this ranking (the quota queue: the
+            random picks measure the pre-labeller's bias).
     """
     _policies[name] = policy
+    if random_share:
+        _random_share_policies.add(name)
+    else:
+        _random_share_policies.discard(name)
+
+
+def takes_random_share(name: str) -> bool:
+    """Whether the policy `name` was registered with `random_share=True`."""
+    return name in _random_share_policies
 
 
 def available_policies() -> list[str]:
@@ -78,6 +92,43 @@ def clip_labelled(*, clip_id: int) -> None:
     rolls the label back with the caller's transaction)."""
     for hook in _labelled_hooks:
         hook(clip_id=clip_id)
+
+
+def register_consensus_hook(hook: Callable[..., None]) -> None:
+    """`hook(clip_id=...)` runs inside the transaction that gives a clip a new consensus: its
+    K-th label (agreed or awaiting a curator) or a curator's adjudication to a label.
+
+    Args:
+        hook: a function taking `clip_id` by keyword; registering it twice is a no-op.
+    """
+    if hook not in _consensus_hooks:
+        _consensus_hooks.append(hook)
+
+
+def consensus_changed(*, clip_id: int) -> None:
+    """Run every registered consensus hook for `clip_id`, in registration order."""
+    for hook in _consensus_hooks:
+        hook(clip_id=clip_id)
+
+
+_targets_hooks: list[Callable[..., None]] = []
+
+
+def register_targets_hook(hook: Callable[..., None]) -> None:
+    """`hook(project_id=...)` runs inside the transaction that changes a project's quota targets
+    (`services.quota_target_set`, `quota_target_update`, `quota_target_delete`).
+
+    Args:
+        hook: a function taking `project_id` by keyword; registering it twice is a no-op.
+    """
+    if hook not in _targets_hooks:
+        _targets_hooks.append(hook)
+
+
+def targets_changed(*, project_id: int) -> None:
+    """Run every registered targets hook for `project_id`, in registration order."""
+    for hook in _targets_hooks:
+        hook(project_id=project_id)
 
 
 _handout_extras: list[Callable[..., dict]] = []

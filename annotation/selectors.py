@@ -20,6 +20,8 @@ from annotation.models import (
     Flag,
     GoldCheck,
     PoolEntry,
+    QueuePick,
+    QuotaTarget,
     ValidationVote,
 )
 from core.access import projects_for_user
@@ -693,3 +695,70 @@ def clips_listed_for_user(user) -> QuerySet[Clip]:
         .select_related("recording__source", "speaker_cluster", "consensus__emotion", "consensus__gender")
         .order_by("-id")
     )
+
+
+# --- quotas ------------------------------------------------------------------------------------
+
+
+def quota_targets(*, project: Project) -> QuerySet[QuotaTarget]:
+    """The project's quota cells, emotion and gender loaded, in label-schema order."""
+    return QuotaTarget.objects.filter(project=project).select_related("emotion", "gender")
+
+
+def quota_targets_for_user(user) -> QuerySet[QuotaTarget]:
+    """Quota cells of the projects `user` belongs to (the one access rule of a QuotaTarget)."""
+    return QuotaTarget.objects.filter(project__in=projects_for_user(user)).select_related(
+        "emotion", "gender", "project"
+    )
+
+
+def quota_final_clips(*, project: Project) -> QuerySet[ClipConsensus]:
+    """The consensus rows that count toward quotas: the project's clips whose consensus is final
+    (`ClipConsensus.usable_q`: agreed, adjudicated or gold) and has an emotion."""
+    return ClipConsensus.objects.filter(
+        ClipConsensus.usable_q(), clip__recording__source__project=project, emotion__isnull=False
+    )
+
+
+def quota_counts(*, project: Project) -> dict[tuple[str, str | None], int]:
+    """How many clips each possible quota cell holds so far.
+
+    Args:
+        project: the project.
+    Returns:
+        {(emotion code, gender code): n} for the consensus genders found, and
+        {(emotion code, None): n} ("any gender": every final clip of the emotion, a clip
+        without a consensus gender included). Feed it to `annotation.crowd.quota_deficits`.
+    """
+    counts: dict[tuple[str, str | None], int] = {}
+    rows = (
+        quota_final_clips(project=project)
+        .values_list("emotion__code", "gender__code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for emotion, gender, n in rows:
+        counts[(emotion, None)] = counts.get((emotion, None), 0) + n
+        if gender:
+            counts[(emotion, gender)] = counts.get((emotion, gender), 0) + n
+    return counts
+
+
+def quota_first_picks(*, project: Project) -> dict[int, str]:
+    """How each clip of the project was first handed out for labelling: the `queue_pick` of its
+    earliest labelling assignment ("ranked" or "random"; clips first handed out before picks
+    were recorded are left out). A clip's later hand-outs follow breadth-first completion, so
+    its first one is when the queue chose it.
+
+    Returns:
+        {clip id: "ranked" | "random"}.
+    """
+    rows = (
+        Assignment.objects.filter(kind=Assignment.Kind.LABELLING, clip__recording__source__project=project)
+        .order_by("clip_id", "served_at", "id")
+        .values_list("clip_id", "queue_pick")
+    )
+    first: dict[int, str] = {}
+    for clip_id, pick in rows.iterator(chunk_size=5000):
+        first.setdefault(clip_id, pick)
+    return {c: p for c, p in first.items() if p in QueuePick.values}

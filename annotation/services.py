@@ -31,6 +31,8 @@ from annotation.models import (
     GoldCheck,
     LabelOption,
     PoolEntry,
+    QueuePick,
+    QuotaTarget,
     RejectionReason,
     ValidationVote,
 )
@@ -48,6 +50,9 @@ LISTEN_TOLERANCE_S = 0.3
 PAUSED_MESSAGE = "Your recent answers are being reviewed by a curator; labelling is paused until then."
 # The hidden-check draw: the OS's entropy, so nobody can predict which hand-out is a check.
 _check_draw = random.SystemRandom()
+# The quota queue's random share is drawn from the OS's entropy: nobody can predict or replay
+# which hand-outs are random picks.
+_rng = random.SystemRandom()
 
 
 def config_for(project: Project) -> AnnotationConfig:
@@ -171,8 +176,11 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
     2. A user who holds a live assignment of this kind gets the same clip again.
     3. Otherwise take the first of `selectors.handout_candidates` (open entries the user has not
        answered, skipped, labelled or voted on) the queue policy ranks highest, locking it (SKIP
-       LOCKED on PostgreSQL).
-    4. Record the assignment and count it on the entry, in the same transaction.
+       LOCKED on PostgreSQL). Labelling under a policy registered with `random_share` (the
+       quota queue): with probability `config.quota_random_share` the clip is drawn uniformly
+       among the candidates instead (`_random_candidate`, started clips first).
+    4. Record the assignment (labelling: `queue_pick` "ranked" or "random", never shown to the
+       annotator) and count it on the entry, in the same transaction.
 
     An expired assignment (never answered) does not exclude its clip: it returns to the same
     person's queue; a skip does (never twice to who gave it back). The labelling queue
@@ -226,9 +234,16 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             candidates = policies.order(candidates, project=project, kind=kind, config=config).select_related(
                 "clip"
             )
-            if connection.features.has_select_for_update_skip_locked:
-                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-            entry = candidates.first()
+            entry, pick = None, ""
+            if kind == LABELLING:
+                pick = QueuePick.RANKED
+                if _draw_at_random(config):
+                    entry = _random_candidate(candidates)
+                    pick = QueuePick.RANDOM if entry is not None else pick
+            if entry is None:
+                if connection.features.has_select_for_update_skip_locked:
+                    candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+                entry = candidates.first()
             if entry is None:
                 return None
             now = timezone.now()
@@ -250,6 +265,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
                 user=user,
                 served_at=now,
                 expires_at=now + timedelta(minutes=config.assignment_minutes),
+                queue_pick=pick,
             )
             entry.n_live += 1
             _refresh_open(entry, config)
@@ -297,6 +313,43 @@ def refuse_if_paused(*, user, project: Project) -> None:
     """
     if selectors.standing_blocks(user=user, project=project):
         raise ApplicationError(PAUSED_MESSAGE, status=403, code="paused")
+
+
+def _draw_at_random(config: AnnotationConfig) -> bool:
+    """Whether this labelling hand-out is one of the random share: only under a policy registered
+    with `random_share` (the quota queue), with probability `config.quota_random_share`."""
+    share = config.quota_random_share or 0.0
+    return policies.takes_random_share(config.queue_policy) and share > 0 and _rng.random() < share
+
+
+def _random_candidate(candidates) -> PoolEntry | None:
+    """One of the ordered `candidates` drawn uniformly at random (SystemRandom), locked.
+
+    Started clips keep their precedence when the ordering has it: if it begins with "-n_done"
+    (breadth-first, the quota queue), the draw is among the candidates with the most labels
+    done (all of them while no clip is started). On PostgreSQL a row another hand-out holds is
+    skipped (SKIP LOCKED), so the drawn offset may land past the end: None, and the caller
+    falls back to the ranked pick.
+
+    Args:
+        candidates: a PoolEntry queryset, ordered by the queue policy.
+    Returns:
+        The drawn entry (its `clip` loaded), or None when there is no candidate.
+    """
+    tier = candidates
+    if candidates.query.order_by[:1] == ("-n_done",):
+        top = candidates.values_list("n_done", flat=True).first()
+        if top is None:
+            return None
+        tier = candidates.filter(n_done=top)
+    n = tier.count()
+    if n == 0:
+        return None
+    tier = tier.order_by("clip_id")
+    if connection.features.has_select_for_update_skip_locked:
+        tier = tier.select_for_update(skip_locked=True, of=("self",))
+    offset = _rng.randrange(n)
+    return tier[offset : offset + 1].first()
 
 
 def _held_assignment(*, user, clip_id: int, kind: str) -> Assignment | None:
@@ -602,6 +655,7 @@ def annotation_submit(
             Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
             consensus.consensus_compute(clip_id=clip_id)
             policies.clip_labelled(clip_id=clip_id)
+            policies.consensus_changed(clip_id=clip_id)
     return annotation
 
 
@@ -969,3 +1023,99 @@ def _clips_resync(*, project: Project, clip_ids) -> None:
             Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
             consensus.consensus_compute(clip_id=entry.clip_id)
             policies.clip_labelled(clip_id=entry.clip_id)
+
+
+# --- quota targets (the quota-driven labelling queue) -----------------------------------------
+
+
+def _quota_options(*, emotion: str, gender: str | None) -> tuple[LabelOption, LabelOption | None]:
+    emotion_opt = LabelOption.objects.filter(kind=LabelOption.Kind.EMOTION, code=emotion, active=True).first()
+    if emotion_opt is None:
+        raise ApplicationError(f"Unknown emotion '{emotion[:40]}'.", code="unknown_emotion")
+    gender_opt = None
+    if gender:
+        gender_opt = LabelOption.objects.filter(
+            kind=LabelOption.Kind.GENDER, code=gender, active=True
+        ).first()
+        if gender_opt is None:
+            raise ApplicationError(f"Unknown gender '{gender[:40]}'.", code="unknown_gender")
+    return emotion_opt, gender_opt
+
+
+def _check_target(target) -> int:
+    if isinstance(target, bool) or not isinstance(target, int) or target < 0:
+        raise ApplicationError("A quota target is a whole number of clips, 0 or more.", code="invalid_target")
+    return target
+
+
+def quota_target_set(
+    *, user, project: Project, emotion: str, gender: str | None = None, target: int
+) -> tuple[QuotaTarget, bool]:
+    """Set how many clips of one cell (emotion, and gender or any) the project wants.
+
+    Creates the cell's row or updates its target (one row per project, emotion and gender:
+    the model's partial unique constraints). A target of 0 keeps the cell, counted as full.
+    The `policies.targets_changed` hooks run in the same transaction (the quota queue re-ranks).
+
+    Args:
+        user: a curator of `project` (membership is the caller's check).
+        project: the project.
+        emotion: an active emotion LabelOption code.
+        gender: an active gender LabelOption code, or None/"" for any gender.
+        target: clips wanted (int >= 0).
+    Returns:
+        (the QuotaTarget, True if it was created).
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+        ApplicationError 400: `unknown_emotion`, `unknown_gender` (also an option of the other
+            kind or an inactive one), `invalid_target` (negative or not an integer).
+    """
+    require_role(user, roles.CURATOR)
+    target = _check_target(target)
+    emotion_opt, gender_opt = _quota_options(emotion=emotion, gender=gender)
+    with transaction.atomic():
+        row, created = QuotaTarget.objects.select_for_update().get_or_create(
+            project=project, emotion=emotion_opt, gender=gender_opt, defaults={"target": target}
+        )
+        if not created and row.target != target:
+            row.target = target
+            row.save(update_fields=["target", "updated_at"])
+        policies.targets_changed(project_id=project.pk)
+    return row, created
+
+
+def quota_target_update(*, user, quota_target: QuotaTarget, target: int) -> QuotaTarget:
+    """Change the target of an existing cell.
+
+    Args:
+        user: a curator of the cell's project (the caller resolves the row within the user's
+            projects).
+        quota_target: the row.
+        target: clips wanted (int >= 0).
+    Returns:
+        The row, saved.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator; 400 (`invalid_target`).
+    """
+    require_role(user, roles.CURATOR)
+    quota_target.target = _check_target(target)
+    with transaction.atomic():
+        quota_target.save(update_fields=["target", "updated_at"])
+        policies.targets_changed(project_id=quota_target.project_id)
+    return quota_target
+
+
+def quota_target_delete(*, user, quota_target: QuotaTarget) -> None:
+    """Remove a cell from the project's quotas (its clips keep their labels).
+
+    Args:
+        user: a curator of the cell's project (the caller resolves the row).
+        quota_target: the row.
+    Raises:
+        ApplicationError 403 (`forbidden`): not a curator.
+    """
+    require_role(user, roles.CURATOR)
+    with transaction.atomic():
+        project_id = quota_target.project_id
+        quota_target.delete()
+        policies.targets_changed(project_id=project_id)

@@ -40,4 +40,6 @@ api_urlpatterns = [
     path("consensus/recompute/", apis.ConsensusRecomputeApi.as_view(), name="consensus-recompute"),
     path("adjudication/", apis.AdjudicationQueueApi.as_view(), name="adjudication-queue"),
     path("adjudication/decisions/", apis.AdjudicateApi.as_view(), name="adjudicate"),
+    path("annotation/quotas/", apis.QuotaTargetListApi.as_view(), name="quota-targets"),
+    path("annotation/quotas/<int:pk>/", apis.QuotaTargetDetailApi.as_view(), name="quota-target"),
 ]

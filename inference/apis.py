@@ -242,3 +242,65 @@ class PredictionListApi(generics.ListAPIView):
     @extend_schema(operation_id="predictions_list")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class QuotaQuerySerializer(serializers.Serializer):
+    project = serializers.SlugField(required=False, max_length=80, help_text="Project slug (default: yours)")
+
+
+class AccuracySerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+
+
+class QuotaCellSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    emotion = serializers.CharField()
+    emotion_name = serializers.CharField()
+    gender = serializers.CharField(allow_null=True)
+    gender_name = serializers.CharField()
+    target = serializers.IntegerField()
+    count = serializers.IntegerField()
+    deficit = serializers.IntegerField()
+    progress = serializers.FloatField()
+    in_progress = serializers.IntegerField()
+    in_progress_expected = serializers.FloatField()
+    n_picked = serializers.IntegerField()
+    random_share = serializers.FloatField(allow_null=True)
+
+
+class QuotaPicksSerializer(serializers.Serializer):
+    ranked = serializers.IntegerField()
+    random = serializers.IntegerField()
+    random_share = serializers.FloatField(allow_null=True)
+
+
+class QuotaBiasSerializer(serializers.Serializer):
+    random = AccuracySerializer()
+    ranked = AccuracySerializer()
+
+
+class QuotaFiguresSerializer(serializers.Serializer):
+    policy = serializers.CharField()
+    quota_active = serializers.BooleanField()
+    fallback = serializers.BooleanField()
+    prelabeller = serializers.DictField(allow_null=True)
+    random_share_setting = serializers.FloatField()
+    picks = QuotaPicksSerializer()
+    cells = QuotaCellSerializer(many=True)
+    bias = QuotaBiasSerializer()
+
+
+class QuotaApi(APIView):
+    permission_classes = [RolePermission(roles.CURATOR)]
+
+    @extend_schema(
+        operation_id="quota_figures", parameters=[QuotaQuerySerializer], responses=QuotaFiguresSerializer
+    )
+    def get(self, request):
+        """Per quota cell: target, clips so far, open clips predicted in it, random picks; and the
+        pre-labeller's accuracy on randomly vs rank-picked clips (curators)."""
+        query = QuotaQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        project = project_for_user(request.user, query.validated_data.get("project"))
+        return Response(QuotaFiguresSerializer(selectors.quota_figures(project=project)).data)

@@ -17,6 +17,12 @@ class InferenceConfig(AppConfig):
         corpus_policies.register_clips_created_hook(services.on_clips_created)
         annotation_policies.register_policy("rarest_predicted_first", annotation_policies.breadth_first)
         annotation_policies.register_policy("most_uncertain_first", annotation_policies.breadth_first)
+        # Quota-driven: ranked by the cells still short; a share of hand-outs drawn at random
+        # (AnnotationConfig.quota_random_share) measures the model's bias. Re-ranked whenever a
+        # clip's consensus becomes final. Without a pre-labeller every priority is 0: breadth-first.
+        annotation_policies.register_policy("quota", annotation_policies.breadth_first, random_share=True)
+        annotation_policies.register_consensus_hook(services.on_consensus_changed)
+        annotation_policies.register_targets_hook(services.on_targets_changed)
         annotation_policies.register_handout_extra(services.handout_suggestion)
 
         from core.jobs import job_type_register

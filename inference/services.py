@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation import crowd
+from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
 from core import jobs
@@ -28,6 +30,7 @@ from core.models import JobStatus, Project
 from corpus import audio, vad
 from corpus import services as corpus_services
 from corpus.models import Clip
+from inference import selectors
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from releases.models import GoldLabel
 from training import selectors as training_selectors
@@ -36,6 +39,8 @@ from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 BATCH = 256
+# The policies that `queue_reprioritise` ranks from the pre-labeller's predictions.
+RANKED_POLICIES = ("rarest_predicted_first", "most_uncertain_first", "quota")
 
 # The one loader of model versions lives in training (evaluations use it too); kept importable
 # from here for the pre-labeller, the inference API and the benchmarks.
@@ -236,6 +241,9 @@ def queue_reprioritise(*, project: Project) -> int:
       Disgust, Surprise, Sad and Happy reach annotators before the overabundant Neutral.
     most_uncertain_first: highest entropy first (active learning: uncertainty sampling, see
       Settles 2009, "Active Learning Literature Survey").
+    quota: clips likeliest to fill the quota cells still short first (`annotation.crowd
+      .quota_scores` over the cell probabilities of `selectors.quota_cell_probabilities` and
+      the deficits of `annotation.crowd.quota_deficits`); priority = -score.
     Other policies: no ranking (priority 0). Breadth-first completion of started clips stays first.
 
     Priorities (lower first) of the open labelling entries: rarest_predicted_first gives
@@ -252,10 +260,17 @@ def queue_reprioritise(*, project: Project) -> int:
     pre = Prelabeller.objects.filter(project=project).first()
     policy = config.queue_policy
     entries = PoolEntry.objects.filter(project=project, kind="labelling", open=True)
-    if pre is None or policy not in ("rarest_predicted_first", "most_uncertain_first"):
+    if pre is None or policy not in RANKED_POLICIES:
         return annotation_services.pool_set_priorities(
             priorities={cid: 0.0 for cid in entries.values_list("clip_id", flat=True)}
         )
+    if policy == "quota":
+        priorities = _quota_priorities(
+            project=project, model_version_id=pre.model_version_id, entries=entries
+        )
+        unpredicted = set(entries.values_list("clip_id", flat=True)) - set(priorities)
+        priorities.update({cid: 10.0 for cid in unpredicted})  # not predicted yet: after the ranked ones
+        return annotation_services.pool_set_priorities(priorities=priorities)
     preds = dict(
         (cid, (label, p, e))
         for cid, label, p, e in Prediction.objects.filter(
@@ -282,6 +297,69 @@ def queue_reprioritise(*, project: Project) -> int:
     unpredicted = set(entries.values_list("clip_id", flat=True)) - set(priorities)
     priorities.update({cid: 10.0 for cid in unpredicted})  # not predicted yet: after the ranked ones
     return annotation_services.pool_set_priorities(priorities=priorities)
+
+
+def _quota_priorities(*, project: Project, model_version_id: int, entries) -> dict[int, float]:
+    """-score of each predicted open entry under the quota policy (lower first).
+
+    Args:
+        project: the project.
+        model_version_id: the pre-labeller's model version.
+        entries: the open labelling PoolEntry queryset.
+    Returns:
+        {clip id: -score} for the entries the model has predicted; 0.0 each when the project has
+        no quota target.
+    """
+    targets = list(annotation_selectors.quota_targets(project=project))
+    probs = selectors.quota_cell_probabilities(
+        project=project, model_version_id=model_version_id, entries=entries, targets=targets
+    )
+    if not targets:
+        return {cid: 0.0 for cid in probs.clip_ids}
+    cells = [t.cell for t in targets]
+    goal = {t.cell: t.target for t in targets}
+    deficits = crowd.quota_deficits(goal, annotation_selectors.quota_counts(project=project))
+    scores = crowd.quota_scores(probs.matrix, [goal[c] for c in cells], [deficits[c] for c in cells])
+    return {cid: -float(score) for cid, score in zip(probs.clip_ids, scores, strict=True)}
+
+
+def on_consensus_changed(*, clip_id: int) -> None:
+    """Annotation hook (inside the transaction that gives a clip its consensus): re-rank a quota
+    queue after commit, so that a cell that fills stops being favoured at once.
+
+    Registered with `annotation.policies.register_consensus_hook`. Does nothing unless the
+    clip's project orders its labelling queue by "quota" and has a pre-labeller. The re-rank
+    (`inference.tasks.reprioritise_queue`) goes to the `default` queue, not behind training on
+    `gpu`: it only reads and writes rows.
+
+    Args:
+        clip_id: the clip whose consensus changed.
+    """
+    project_id = (
+        Clip.objects.filter(pk=clip_id).values_list("recording__source__project_id", flat=True).first()
+    )
+    if project_id is not None:
+        on_targets_changed(project_id=project_id)
+
+
+def on_targets_changed(*, project_id: int) -> None:
+    """Annotation hook (inside the transaction that changes quota targets, and called for a new
+    consensus): re-rank the project's labelling queue after commit if it is a quota queue.
+
+    Registered with `annotation.policies.register_targets_hook`. Does nothing unless the
+    project orders its labelling queue by "quota" and has a pre-labeller.
+
+    Args:
+        project_id: the project.
+    """
+    config = (
+        AnnotationConfig.objects.filter(project_id=project_id).values_list("queue_policy", flat=True).first()
+    )
+    if config != "quota" or not Prelabeller.objects.filter(project_id=project_id).exists():
+        return
+    from inference.tasks import reprioritise_queue
+
+    transaction.on_commit(lambda: reprioritise_queue.apply_async(args=[project_id], queue="default"))
 
 
 def handout_suggestion(*, clip_id: int, project: Project, kind: str) -> dict:

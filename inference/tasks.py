@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from core import jobs
+from core.models import Project
 from inference import services
 from inference.models import PrelabelJob
 from training.models import ModelVersion
@@ -22,3 +23,11 @@ def run_prelabel_job(self, job_id: int) -> None:
     # clips already predicted by its model version are skipped.
     if not services.prelabel_job_execute(job_id=job_id):
         jobs.job_defer_while_running(self, PrelabelJob, job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reprioritise_queue(project_id: int) -> None:
+    # Idempotent: recomputes every open entry's priority from the rows as they are now.
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:
+        services.queue_reprioritise(project=project)

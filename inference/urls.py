@@ -7,6 +7,7 @@ app_name = "inference"
 urlpatterns = [
     path("inference/live/", views.live_page, name="live"),
     path("inference/quality/", views.quality_page, name="quality"),
+    path("curation/quotas/", views.quotas_page, name="quotas"),
 ]
 
 api_urlpatterns = [
@@ -16,4 +17,5 @@ api_urlpatterns = [
     path("inference/prelabel-jobs/<int:pk>/", apis.PrelabelJobDetailApi.as_view(), name="prelabel-job"),
     path("inference/quality/", apis.QualityApi.as_view(), name="quality"),
     path("inference/predictions/", apis.PredictionListApi.as_view(), name="predictions"),
+    path("inference/quotas/", apis.QuotaApi.as_view(), name="quotas"),
 ]

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from annotation import services as annotation_services
 from annotation.guideline import ensure_guideline
-from annotation.models import Assignment, ClipConsensus, GoldCheck
+from annotation.models import Assignment, ClipConsensus, GoldCheck, LabelOption, QuotaTarget
 from annotation.services import LABELLING, VALIDATION
 from annotation.tests.factories import clone_clips
 from core import roles
@@ -150,7 +150,13 @@ def _tenant(*, slug: str, marker: str, actors: range, data_dir: Path, tmp_path: 
         project=project, clip_id=check_clip, emotion=ClipConsensus.objects.get(clip_id=check_clip).emotion
     )
 
+    # A quota cell (angry, any gender) of the quota-driven queue.
+    quota = QuotaTarget.objects.create(
+        project=project, emotion=LabelOption.objects.get(kind="emotion", code="angry"), target=5
+    )
+
     t.ids = {
+        "quota_target": quota.pk,
         "recording": recording.pk,
         "gold_clip": gold_clip,
         "check_clip": check_clip,

@@ -82,6 +82,7 @@ VOTE = {"clip": "@validation_clip", "accept": True, "time_spent_ms": 4000}
 RELEASE = {"name": "matrix", "label_set": ["angry", "neutral"], "split": "70/15/15"}
 PREDICT = {"file": FILE, "model_version": "@model_version", "mode": "chunk"}
 IN_A = {"project": "@project"}
+QUOTA = {"emotion": "happy", "gender": "female", "target": 7}
 RUNS = {"runs": "@trained_run"}
 EVALUATE = {"model_version": "@model_version", "release": "@release", "split": "test"}
 EVAL_OF_A = {"model_version": "@model_version", "release": "@release"}
@@ -181,6 +182,16 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "annotation-api:adjudicate": [
         P(ANON, 403, 403, 403, 409, 403, 404, body={"clip": "@clip", "decision": "discard"})
     ],
+    # quota targets: curators, of their own projects (the outsider lists B's, sets none in A)
+    "annotation-api:quota-targets": [
+        G(ANON, 403, 403, 403, 200, 403, 200),
+        G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A),
+        P(ANON, 403, 403, 403, 201, 403, 404, query=IN_A, body=QUOTA),
+    ],
+    "annotation-api:quota-target": [
+        (Call(method="PATCH", pk="quota_target", body={"target": 9}), (ANON, 403, 403, 403, 200, 403, 404)),
+        (Call(method="DELETE", pk="quota_target"), (ANON, 403, 403, 403, 204, 403, 404)),
+    ],
     # releases: curators
     "releases-api:releases": [
         G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A),
@@ -217,6 +228,10 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "inference-api:prelabel-job": [G(ANON, 403, 403, 403, 403, 200, 404, pk="prelabel_job")],
     "inference-api:quality": [G(ANON, 403, 403, 403, 200, 200, 404, query=IN_A)],
     "inference-api:predictions": [G(ANON, 403, 403, 403, 200, 200, 200)],
+    "inference-api:quotas": [
+        G(ANON, 403, 403, 403, 200, 403, 200),
+        G(ANON, 403, 403, 403, 200, 403, 404, query=IN_A),
+    ],
     # pages
     "core:members": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     "corpus:recording-list": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
@@ -236,6 +251,7 @@ EXPECTED: dict[str, list[tuple[Call, tuple]]] = {
     "training:compare": [G(LOGIN, 403, 403, 403, 403, 200, 200, query=RUNS, filters=True)],
     "inference:live": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
     "inference:quality": [G(LOGIN, 403, 403, 403, 200, 200, 200)],
+    "inference:quotas": [G(LOGIN, 403, 403, 403, 200, 403, 200)],
     # stored files, per object (core.files decides; the annotators' live-assignment rule is
     # tested in tests/test_file_access.py): a recording's audio and a release manifest are for
     # the curators and ML staff of its project.

@@ -51,6 +51,7 @@ GROUPS: tuple[tuple[str, tuple[Page, ...]], ...] = (
             Page("Agreement", "annotation:dashboard", (roles.CURATOR,), ("dashboard",)),
             Page("Adjudicate", "annotation:adjudication", (roles.CURATOR,), ("adjudication",)),
             Page("Progress", "annotation:progress", (roles.CURATOR,), ("progress",)),
+            Page("Quotas", "inference:quotas", (roles.CURATOR,), ("quotas",)),
             Page("Rejected", "annotation:rejected", (roles.CURATOR,), ("rejected",)),
             Page("Gold checks", "annotation:checks", (roles.CURATOR,), ("checks",)),
             Page("Releases", "releases:releases", (roles.CURATOR,), ("releases",)),
