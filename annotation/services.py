@@ -9,6 +9,7 @@ unique constraint "one live assignment per user and kind" backs the rule up in t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,11 +18,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation import consensus, policies, selectors
+from annotation import consensus, crowd, policies, selectors
 from annotation.models import (
     Annotation,
     AnnotationConfig,
     Assignment,
+    ClipConsensus,
     ClipDecision,
     Flag,
     LabelOption,
@@ -65,8 +67,25 @@ def pool_add_clips(*, clip_ids, kind: str = VALIDATION) -> int:
         The number of entries sent to the insert, i.e. of the clips found: with
         `ignore_conflicts` the database does not say which were new.
     """
-    clips = Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
-    entries = [PoolEntry(kind=kind, clip_id=pk, project_id=project_id) for pk, project_id in clips]
+    clips = list(
+        Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
+    )
+    # A labelling entry wants K labels at first (`_wanted` keeps it in step with the settings).
+    default_k = AnnotationConfig._meta.get_field("labels_per_clip").default
+    ks = dict(
+        AnnotationConfig.objects.filter(project_id__in={p for _, p in clips}).values_list(
+            "project_id", "labels_per_clip"
+        )
+    )
+    entries = [
+        PoolEntry(
+            kind=kind,
+            clip_id=pk,
+            project_id=project_id,
+            wanted=ks.get(project_id, default_k) if kind == LABELLING else 0,
+        )
+        for pk, project_id in clips
+    ]
     return len(PoolEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000))
 
 
@@ -108,7 +127,7 @@ def _expire_stale(kind: str) -> None:
         if entry:
             entry.n_live = max(entry.n_live - 1, 0)
             _refresh_open(entry)
-            entry.save(update_fields=["n_live", "open"])
+            entry.save(update_fields=["n_live", "open", "wanted"])
 
 
 def assignments_expire_stale() -> None:
@@ -131,11 +150,24 @@ def _validation_tally(clip_id: int) -> tuple[int, int]:
     return accepts, votes.count() - accepts
 
 
+def _wanted(entry: PoolEntry, config: AnnotationConfig) -> int:
+    """Labels a labelling entry needs now: K (`labels_per_clip`) unless it is escalated, then its
+    `wanted` held between K and the maximum (`AnnotationConfig.max_raters`; K with escalation
+    off). Read from the settings each time, so that a changed K applies at once to clips not
+    escalated."""
+    k = config.labels_per_clip
+    if not entry.escalated:
+        return k
+    return min(max(entry.wanted, k), config.max_raters)
+
+
 def _refresh_open(entry: PoolEntry, config: AnnotationConfig | None = None) -> None:
-    """Recompute `open` from the counters (and, for validation, the tally)."""
+    """Recompute `open` from the counters (and, for validation, the tally); for labelling also
+    `wanted` (`_wanted`). Callers save "open" and "wanted" with their counters."""
     config = config or config_for(entry.project)
     if entry.kind == LABELLING:
-        entry.open = entry.n_done + entry.n_live < config.labels_per_clip
+        entry.wanted = _wanted(entry, config)
+        entry.open = entry.n_done + entry.n_live < entry.wanted
         return
     status = Clip.objects.filter(pk=entry.clip_id).values_list("status", flat=True).first()
     if status != Clip.Status.AWAITING_VALIDATION:
@@ -219,7 +251,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             )
             entry.n_live += 1
             _refresh_open(entry, config)
-            entry.save(update_fields=["n_live", "open"])
+            entry.save(update_fields=["n_live", "open", "wanted"])
     except IntegrityError:
         # A second tab of the same user won the race for the one live assignment: hand out that one.
         live = (
@@ -285,7 +317,7 @@ def assignment_skip(*, user, clip_id: int, kind: str) -> None:
             raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
         _finish(assignment, entry, Assignment.State.SKIPPED)
         _refresh_open(entry)
-        entry.save(update_fields=["n_live", "open"])
+        entry.save(update_fields=["n_live", "open", "wanted"])
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -382,7 +414,7 @@ def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None
             PoolEntry.objects.select_for_update().select_related("project").get(clip=clip, kind=LABELLING)
         )
         _refresh_open(labelling)
-        labelling.save(update_fields=["open"])
+        labelling.save(update_fields=["open", "wanted"])
     else:
         PoolEntry.objects.filter(clip=clip, kind=LABELLING).update(open=False)
 
@@ -441,11 +473,16 @@ def annotation_submit(
 
     Refused: an unknown emotion or gender, a clip the annotator was never handed, a second label
     of the same clip. A label submitted after its assignment expired is kept while the clip still
-    has room (fewer than K labels and live assignments): a label is never lost for lateness alone.
+    has room (fewer labels and live assignments than it wants): a label is never lost for
+    lateness alone.
 
-    The K-th label (AnnotationConfig.labels_per_clip) marks the clip labelled, computes its
-    majority consensus (`consensus.consensus_compute`) and runs the `clip_labelled` hooks, in
-    the same transaction.
+    Dynamic overlap (`_label_arrived`): when the clip's labels reach what its entry wants (K,
+    AnnotationConfig.labels_per_clip, at first), the project's escalation rule
+    (`crowd.needs_more_raters`) decides. More raters wanted: the entry wants one label more, is
+    marked escalated and reopens; the clip stays accepted and its consensus "pending". Otherwise
+    the clip is labelled, its majority consensus final (`consensus.consensus_compute`: agreed,
+    or needs adjudication when the maximum was reached without one) and the `clip_labelled`
+    hooks run. All in the same transaction.
 
     Args:
         user: the annotator (or curator).
@@ -488,8 +525,9 @@ def annotation_submit(
                 "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
             )
         config = config_for(entry.project)
-        k = config.labels_per_clip
-        if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
+        if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= _wanted(
+            entry, config
+        ):
             raise ApplicationError(
                 "Your assignment expired and the clip has since been given to others; "
                 "your label was not needed.",
@@ -510,13 +548,128 @@ def annotation_submit(
         )
         _finish(assignment, entry, Assignment.State.DONE)
         entry.n_done += 1  # the row is locked: plain arithmetic is safe
-        _refresh_open(entry, config)
-        entry.save(update_fields=["n_done", "n_live", "open"])
-        if entry.n_done >= k:
-            Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
-            consensus.consensus_compute(clip_id=clip_id)
-            policies.clip_labelled(clip_id=clip_id)
+        _label_arrived(entry, config)
     return annotation
+
+
+def _emotion_counts(clip_id: int) -> list[int]:
+    """Votes per emotion of a clip's labels (only emotions given; order irrelevant)."""
+    return list(
+        Counter(Annotation.objects.filter(clip_id=clip_id).values_list("emotion_id", flat=True)).values()
+    )
+
+
+def _needs_more(entry: PoolEntry, config: AnnotationConfig) -> bool:
+    """Whether the project's escalation rule wants one more label on a clip with n_done >= K."""
+    if config.escalation == AnnotationConfig.Escalation.OFF:
+        return False
+    return crowd.needs_more_raters(
+        _emotion_counts(entry.clip_id),
+        min_votes=config.consensus_min_votes,
+        max_raters=config.max_raters,
+        min_agreement=config.min_agreement,
+    )
+
+
+def _label_arrived(entry: PoolEntry, config: AnnotationConfig) -> None:
+    """After a label was counted on the locked labelling `entry`: escalate, or finish the clip.
+
+    1. Fewer labels than the clip wants: nothing to decide (an escalated clip's pending
+       consensus follows the new label).
+    2. As many as it wants and the rule wants more (`_needs_more`): wanted = n_done + 1,
+       escalated, reopened; consensus pending; the clip stays (or goes back to) accepted.
+    3. Otherwise: the clip is labelled and its consensus final; `clip_labelled` hooks run.
+    Saves the entry's counters. Runs in the caller's transaction.
+    """
+    finished = False
+    if entry.n_done < _wanted(entry, config):
+        if entry.escalated:
+            consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+    elif _needs_more(entry, config):
+        entry.escalated = True
+        entry.wanted = entry.n_done + 1
+        Clip.objects.filter(pk=entry.clip_id, status=Clip.Status.LABELLED).update(status=Clip.Status.ACCEPTED)
+        consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+    else:
+        finished = True
+    _refresh_open(entry, config)
+    entry.save(update_fields=["n_done", "n_live", "open", "wanted", "escalated"])
+    if finished:
+        Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
+        consensus.consensus_compute(clip_id=entry.clip_id)
+        policies.clip_labelled(clip_id=entry.clip_id)
+
+
+PROTECTED_CONSENSUS = (
+    ClipConsensus.Status.ADJUDICATED,
+    ClipConsensus.Status.DISCARDED,
+    ClipConsensus.Status.GOLD,
+)
+
+
+def pool_reevaluate(*, project: Project) -> dict:
+    """Apply the current K, maximum and escalation rule to every labelling entry of `project`
+    (run after the settings change: the admin does on save, `consensus_recompute` first thing).
+
+    For each labelling entry whose clip is accepted or labelled and whose consensus is not a
+    curator's (adjudicated, discarded) or gold:
+    1. Fewer labels than K: the clip wants K; a labelled clip goes back to accepted (pending).
+    2. At least K and the rule wants more (`crowd.needs_more_raters` under the new maximum):
+       escalated, wants n_done + 1; a labelled clip goes back to accepted, consensus pending.
+    3. Otherwise: closed; an accepted clip with at least K labels becomes labelled with a final
+       consensus (and the `clip_labelled` hooks run).
+    `open` and `wanted` are recomputed from the counters (live hand-outs still count). So:
+    raising K or the maximum, or turning escalation on, reopens clips; lowering them, or turning
+    escalation off, closes clips that now have enough labels, and a closed tie goes to
+    adjudication. Curator decisions are never undone.
+
+    Args:
+        project: the project.
+    Returns:
+        {"reopened": labelled clips sent back to labelling, "closed": accepted clips now
+        labelled, "entries": entries examined}.
+    """
+    config = config_for(project)
+    k = config.labels_per_clip
+    reopened = closed = examined = 0
+    with transaction.atomic():
+        entries = (
+            PoolEntry.objects.select_for_update(of=("self",))
+            .filter(
+                project=project,
+                kind=LABELLING,
+                clip__status__in=[Clip.Status.ACCEPTED, Clip.Status.LABELLED],
+            )
+            .exclude(clip__consensus__status__in=PROTECTED_CONSENSUS)
+            .select_related("clip")
+            .order_by("clip_id")
+        )
+        for entry in entries:
+            examined += 1
+            labelled = entry.clip.status == Clip.Status.LABELLED
+            if entry.n_done < k:
+                more = True
+            elif _needs_more(entry, config):
+                more = True
+                entry.escalated = True
+                entry.wanted = entry.n_done + 1
+            else:
+                more = False
+            _refresh_open(entry, config)
+            entry.save(update_fields=["open", "wanted", "escalated"])
+            if more and labelled:
+                Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.ACCEPTED)
+                if entry.n_done:
+                    consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+                reopened += 1
+            elif more and entry.escalated and entry.n_done:
+                consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+            elif not more and not labelled and entry.n_done >= k:
+                Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
+                consensus.consensus_compute(clip_id=entry.clip_id)
+                policies.clip_labelled(clip_id=entry.clip_id)
+                closed += 1
+    return {"reopened": reopened, "closed": closed, "entries": examined}
 
 
 def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
