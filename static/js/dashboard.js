@@ -119,6 +119,7 @@
     badge.className = `band band-${band.key}`;
     badge.textContent = band.label;
     setFig("fleiss_hint", d.fleiss_n_items ? `${plural(d.fleiss_n_items, "clip")} with ${d.fleiss_k} labels each` : "Needs clips with the same number of labels");
+    setFig("fleiss_note", d.fleiss_note || "");
     setFig("krippendorff_alpha", fmt3(d.krippendorff_alpha));
     setFig("unanimous", pct(levels.unanimous));
     setMeter("unanimous", levels.unanimous);
