@@ -258,6 +258,7 @@
     ["adjudicated", "Adjudicated"],
     ["gold", "Gold (imported)"],
     ["needs_adjudication", "Needs adjudication"],
+    ["pending", "Escalated, awaiting labels"],
     ["discarded", "Discarded"],
   ];
   function consensusStatus(counts) {
