@@ -42,6 +42,12 @@ LABELLING = Assignment.Kind.LABELLING
 # A vote may arrive this much earlier than the clip's duration after it was served (network and
 # player start-up jitter); anything sooner means the clip was not heard to its end.
 LISTEN_TOLERANCE_S = 0.3
+# Consensus that labels never overwrite: a curator's decision, or a gold label.
+PROTECTED_CONSENSUS = (
+    ClipConsensus.Status.ADJUDICATED,
+    ClipConsensus.Status.DISCARDED,
+    ClipConsensus.Status.GOLD,
+)
 
 
 def config_for(project: Project) -> AnnotationConfig:
@@ -579,9 +585,15 @@ def _label_arrived(entry: PoolEntry, config: AnnotationConfig) -> None:
     2. As many as it wants and the rule wants more (`_needs_more`): wanted = n_done + 1,
        escalated, reopened; consensus pending; the clip stays (or goes back to) accepted.
     3. Otherwise: the clip is labelled and its consensus final; `clip_labelled` hooks run.
+    A clip a curator already decided (or gold) keeps its consensus and status: a label that
+    arrives after that (a hand-out still live when the settings closed the clip) is only counted.
     Saves the entry's counters. Runs in the caller's transaction.
     """
     finished = False
+    if ClipConsensus.objects.filter(clip_id=entry.clip_id, status__in=PROTECTED_CONSENSUS).exists():
+        _refresh_open(entry, config)
+        entry.save(update_fields=["n_done", "n_live", "open", "wanted", "escalated"])
+        return
     if entry.n_done < _wanted(entry, config):
         if entry.escalated:
             consensus.consensus_compute(clip_id=entry.clip_id, final=False)
@@ -598,13 +610,6 @@ def _label_arrived(entry: PoolEntry, config: AnnotationConfig) -> None:
         Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
         consensus.consensus_compute(clip_id=entry.clip_id)
         policies.clip_labelled(clip_id=entry.clip_id)
-
-
-PROTECTED_CONSENSUS = (
-    ClipConsensus.Status.ADJUDICATED,
-    ClipConsensus.Status.DISCARDED,
-    ClipConsensus.Status.GOLD,
-)
 
 
 def pool_reevaluate(*, project: Project) -> dict:
