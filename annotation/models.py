@@ -233,8 +233,12 @@ class PoolEntry(models.Model):
         verbose_name_plural = "pool entries"
         constraints = [models.UniqueConstraint(fields=["kind", "clip"], name="pool_entry_unique_clip")]
         indexes = [
-            # assignment_next: open entries of a project, breadth-first (most done first), then priority.
-            models.Index(fields=["project", "kind", "open", "-n_done", "priority", "clip"], name="pool_next"),
+            # assignment_next: open entries of a project, escalated first (`policies.order`), then
+            # breadth-first (most done first), then priority.
+            models.Index(
+                fields=["project", "kind", "open", "-escalated", "-n_done", "priority", "clip"],
+                name="pool_next",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from django.db import transaction
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from annotation import agreement, policies, selectors, services
-from annotation.consensus import adjudication_queue, consensus_recompute
+from annotation.consensus import adjudicate, adjudication_queue, consensus_recompute
 from annotation.guideline import ensure_guideline
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
 from annotation.tests.factories import clone_clips
@@ -370,3 +370,23 @@ def test_agreement_and_progress_report_escalations(recording, annotators, projec
     assert (pool["escalated"], pool["escalating"]) == (1, 0)
     assert pool["labels_per_clip"] == {"3": 1, "4": 1} and pool["mean_labels_per_clip"] == 3.5
     assert api(curator).get("/api/annotation/schema/").json()["config"]["max_labels_per_clip"] == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_in_hand_when_the_settings_closed_the_clip_never_undoes_a_curator(
+    recording, annotators, project, curator
+):
+    (clip_id,) = clone_clips(recording, 1)
+    a, b, c, d = annotators("a", "b", "c", "d")
+    for user, emotion in ((a, "happy"), (b, "sad"), (c, "angry")):
+        label(user, project, emotion)
+    assert services.assignment_next(user=d, project=project, kind=L).assignment.clip_id == clip_id
+    configure(project, max_labels_per_clip=3)
+    assert services.pool_reevaluate(project=project)["closed"] == 1  # d still holds it
+    adjudicate(curator=curator, clip_id=clip_id, decision="label", emotion="sad")
+
+    services.annotation_submit(user=d, clip_id=clip_id, emotion="happy", gender="male")
+    consensus = ClipConsensus.objects.get(clip_id=clip_id)
+    assert (consensus.status, consensus.emotion.code) == ("adjudicated", "sad")
+    assert PoolEntry.objects.get(kind=L, clip_id=clip_id).n_done == 4
+    assert Clip.objects.get(pk=clip_id).status == "labelled"
