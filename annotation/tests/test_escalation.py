@@ -21,7 +21,6 @@ from core.models import Project
 from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
-from releases.build import ReleaseParams, release_candidates
 
 L = services.LABELLING
 
@@ -146,8 +145,8 @@ def test_the_maximum_stops_escalation_and_an_escalating_clip_is_never_released(
     (tie,) = clone_clips(recording, 1, start=2000.0)
     for user, emotion in ((a, "happy"), (b, "sad"), (c, "angry")):
         assert label(user, project, emotion) == tie
-    params = ReleaseParams(name="r", label_set=["happy", "sad", "angry"], min_agreement=1)
-    assert [c.clip_id for c in release_candidates(project=project, params=params)] == [clip_id]
+    # The rule releases take clips by (`usable_q`): the pending tie is not among them.
+    assert list(ClipConsensus.objects.usable().values_list("clip_id", flat=True)) == [clip_id]
     assert label(d, project, "neutral") == tie  # 4 labels, all different: the maximum is 4
     assert state(tie) == ("labelled", False, True, 4, "needs_adjudication")
     assert services.assignment_next(user=e, project=project, kind=L) is None

@@ -81,7 +81,10 @@ def _rows(files: dict[str, bytes]) -> dict[int, dict]:
 def _build(project, name: str):
     return release_build(
         project=project,
-        params=ReleaseParams(name=name, label_set=["neutral", "angry"], group_by="speaker", split="50/25/25"),
+        # No balancing: every labelled clip is released, whatever the class counts.
+        params=ReleaseParams(
+            name=name, label_set=["neutral", "angry"], group_by="speaker", split="50/25/25", balancing="none"
+        ),
     )
 
 
@@ -134,6 +137,21 @@ def test_every_rater_is_exported_anonymously_with_counts_and_the_escalation(corp
     other_ids = {r["rater"] for r in json.loads(other[corpus["escalated"]]["ratings"])}
     assert other_ids.isdisjoint({r["rater"] for r in ratings})
     assert len(other_ids) == 4
+
+
+def test_a_clip_still_escalating_is_not_released(corpus, project):
+    pending = GoldLabel.objects.filter(emotion__code="angry").order_by("-clip_id").first().clip_id
+    GoldLabel.objects.filter(clip_id=pending).delete()
+    ClipConsensus.objects.filter(clip_id=pending).delete()
+    Clip.objects.filter(pk=pending).update(status=Clip.Status.ACCEPTED)
+    services.pool_add_clips(clip_ids=[pending], kind=L)
+    for user, emotion in zip(corpus["users"], ["angry", "neutral", "happy"], strict=False):
+        assert services.assignment_next(user=user, project=project, kind=L).assignment.clip_id == pending
+        services.annotation_submit(user=user, clip_id=pending, emotion=emotion, gender="male")
+    assert ClipConsensus.objects.get(clip_id=pending).status == "pending"
+    release = _build(project, "no-pending")
+    assert not release.items.filter(clip_id=pending).exists()
+    assert release.items.filter(clip_id=corpus["escalated"]).exists()
 
 
 def test_a_rebuild_of_the_same_name_keeps_the_checksum(corpus, project):
