@@ -389,3 +389,39 @@ def test_a_label_in_hand_when_the_settings_closed_the_clip_never_undoes_a_curato
     assert (consensus.status, consensus.emotion.code) == ("adjudicated", "sad")
     assert PoolEntry.objects.get(kind=L, clip_id=clip_id).n_done == 4
     assert Clip.objects.get(pk=clip_id).status == "labelled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_edits_the_settings_and_re_evaluates_the_pool(
+    recording, annotators, project, django_user_model, client
+):
+    configure(project, escalation="off")
+    (clip_id,) = clone_clips(recording, 1)
+    for user, emotion in zip(annotators("a", "b", "c"), ("happy", "sad", "angry"), strict=True):
+        label(user, project, emotion)
+    assert state(clip_id)[0] == "labelled"
+    admin = django_user_model.objects.create_superuser(username="root", password="x")
+    client.force_login(admin)
+    config = services.config_for(project)
+    url = f"/admin/annotation/annotationconfig/{config.pk}/change/"
+    form = {
+        "project": project.pk,
+        "labels_per_clip": 3,
+        "validation_votes_needed": 1,
+        "assignment_minutes": 5,
+        "queue_policy": "breadth_first",
+        "guideline": "",
+        "consensus_method": "majority",
+        "consensus_min_votes": 2,
+        "escalation": "no_majority",
+        "escalation_min_agreement": 0.67,
+        "max_labels_per_clip": 2,
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200 and "cannot be below K" in refused.content.decode()
+    assert services.config_for(project).escalation == "off"  # nothing saved
+
+    saved = client.post(url, {**form, "max_labels_per_clip": 5}, follow=True)
+    assert saved.status_code == 200
+    assert "1 labelled clip(s) reopened" in saved.content.decode()
+    assert state(clip_id) == ("accepted", True, True, 4, "pending")
