@@ -241,9 +241,11 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
         replaced by usernames, and Fleiss' kappa ("fleiss_kappa", "fleiss_k",
         "fleiss_n_items", "fleiss_kappa_per_category") computed on each clip's first K labels
         (`agreement.first_votes`, K = labels_per_clip; "fleiss_note" says so), Krippendorff's
-        alpha on all labels; plus "categories" (active emotion codes), "raters"
-        (usernames), "corpus_table" ({"genders", "rows": per emotion counts by gender and
-        "total", "totals"}, over usable consensus: agreed, adjudicated, gold),
+        alpha on all labels; "escalated_clips" (clips that got more than K raters because
+        their labels disagreed; "votes_per_item" is the labels-per-clip histogram); plus
+        "categories" (active emotion codes), "raters" (usernames), "corpus_table"
+        ({"genders", "rows": per emotion counts by gender and "total", "totals"}, over usable
+        consensus: agreed, adjudicated, gold),
         "durations" ({"edges": 1 s bins from 0 to 15 s, "counts", "total_h"}, of the usable
         clips) and "consensus_status" ({status: clips}).
     Raises:
@@ -273,6 +275,9 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
     k = k or AnnotationConfig._meta.get_field("labels_per_clip").default
     figures.update(agreement.fleiss_first_k(votes, k))
     figures["fleiss_note"] = FLEISS_NOTE.format(k=k)
+    figures["escalated_clips"] = PoolEntry.objects.filter(
+        kind=Assignment.Kind.LABELLING, escalated=True, clip__in=clips
+    ).count()
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     raters = [names.get(uid, str(uid)) for uid in user_ids]
     figures["categories"] = codes

@@ -364,7 +364,7 @@ def test_agreement_and_progress_report_escalations(recording, annotators, projec
     body = api(curator).get("/api/agreement/").json()
     assert body["n_votes"] == 7 and body["votes_per_item"] == [0, 0, 0, 1, 1]
     assert (body["fleiss_k"], body["fleiss_n_items"]) == (3, 2)
-    assert "first 3 labels" in body["fleiss_note"]
+    assert "first 3 labels" in body["fleiss_note"] and body["escalated_clips"] == 1
     pool = api(curator).get("/api/annotation/progress/").json()["pool"]
     assert (pool["escalated"], pool["escalating"]) == (1, 0)
     assert pool["labels_per_clip"] == {"3": 1, "4": 1} and pool["mean_labels_per_clip"] == 3.5

@@ -128,7 +128,7 @@
     setMeter("at_least_two", levels.at_least_two);
     setFig("at_least_two_hint", levels.n_items ? `${levels.n_at_least_two} of ${levels.n_items} · ${levels.n_none} with no majority` : "No clip with 2+ labels");
     setFig("n_items", String(d.n_items ?? 0));
-    setFig("n_votes_hint", plural(d.n_votes ?? 0, "label"));
+    setFig("n_votes_hint", plural(d.n_votes ?? 0, "label") + (d.escalated_clips ? ` · ${d.escalated_clips} escalated (more raters)` : ""));
     setFig("n_raters", String(d.n_raters ?? 0));
     const low = (d.rater_agreement_with_consensus || []).filter((r) => isNum(r.agreement) && r.agreement < 0.5).length;
     setFig("raters_hint", low ? `${low} below 0.5 agreement` : d.n_raters ? "none below 0.5 agreement" : " ");
