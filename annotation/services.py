@@ -565,12 +565,13 @@ def _emotion_counts(clip_id: int) -> list[int]:
     )
 
 
-def _needs_more(entry: PoolEntry, config: AnnotationConfig) -> bool:
-    """Whether the project's escalation rule wants one more label on a clip with n_done >= K."""
+def _needs_more(entry: PoolEntry, config: AnnotationConfig, counts: list[int] | None = None) -> bool:
+    """Whether the project's escalation rule wants one more label on a clip with n_done >= K
+    (`counts`: its votes per emotion, read from its labels when None)."""
     if config.escalation == AnnotationConfig.Escalation.OFF:
         return False
     return crowd.needs_more_raters(
-        _emotion_counts(entry.clip_id),
+        _emotion_counts(entry.clip_id) if counts is None else counts,
         min_votes=config.consensus_min_votes,
         max_raters=config.max_raters,
         min_agreement=config.min_agreement,
@@ -649,19 +650,29 @@ def pool_reevaluate(*, project: Project) -> dict:
             .select_related("clip")
             .order_by("clip_id")
         )
+        # Every label of the project in one read, not one query per clip.
+        counts: dict[int, Counter] = {}
+        for clip_id, emotion_id in (
+            Annotation.objects.filter(clip__recording__source__project=project)
+            .values_list("clip_id", "emotion_id")
+            .iterator(chunk_size=20000)
+        ):
+            counts.setdefault(clip_id, Counter())[emotion_id] += 1
         for entry in entries:
             examined += 1
             labelled = entry.clip.status == Clip.Status.LABELLED
+            before = (entry.open, entry.wanted, entry.escalated)
             if entry.n_done < k:
                 more = True
-            elif _needs_more(entry, config):
+            elif _needs_more(entry, config, list(counts.get(entry.clip_id, Counter()).values())):
                 more = True
                 entry.escalated = True
                 entry.wanted = entry.n_done + 1
             else:
                 more = False
             _refresh_open(entry, config)
-            entry.save(update_fields=["open", "wanted", "escalated"])
+            if (entry.open, entry.wanted, entry.escalated) != before:
+                entry.save(update_fields=["open", "wanted", "escalated"])
             if more and labelled:
                 Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.ACCEPTED)
                 if entry.n_done:
