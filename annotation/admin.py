@@ -40,8 +40,28 @@ class AnnotationConfigAdmin(ProjectScopedAdmin):
         "quota_random_share",
         "consensus_method",
         "check_rate",
+        "escalation",
+        "max_labels_per_clip",
     ]
     actions = ["recompute_consensus"]
+    # Changing one of these re-applies the rules to the labelling pool (`services.pool_reevaluate`).
+    POOL_FIELDS = (
+        "labels_per_clip",
+        "max_labels_per_clip",
+        "escalation",
+        "escalation_min_agreement",
+        "consensus_min_votes",
+    )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and any(f in form.changed_data for f in self.POOL_FIELDS):
+            result = services.pool_reevaluate(project=obj.project)
+            messages.info(
+                request,
+                f"Labelling pool re-evaluated under the new settings: {result['reopened']} labelled "
+                f"clip(s) reopened for more labels, {result['closed']} clip(s) now labelled.",
+            )
 
     @admin.action(description="Recompute the consensus of every labelled clip")
     def recompute_consensus(self, request, queryset):

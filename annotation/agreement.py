@@ -42,6 +42,8 @@ __all__ = [
     "fleiss_kappa",
     "fleiss_kappa_per_category",
     "fleiss_table",
+    "first_votes",
+    "fleiss_first_k",
     "krippendorff_alpha",
     "majority",
     "pairwise_confusion",
@@ -277,6 +279,45 @@ def fleiss_table(votes: Votes, items_with_k: int | None = None) -> tuple[np.ndar
             return np.zeros((0, votes.n_categories), dtype=np.int64), 0
         items_with_k = int(len(histogram) - 1 - np.argmax(histogram[::-1]))
     return counts[n_per_item == items_with_k], int(items_with_k)
+
+
+def first_votes(votes: Votes, k: int) -> Votes:
+    """Each item's first `k` votes, in the order of the arrays (callers pass votes in the order
+    they were given): the fixed number of raters Fleiss' kappa needs when items have a varying
+    number of votes (dynamic overlap gives disagreeing clips more raters than the others).
+
+    Which k votes are kept matters: the first k are the ones every item got before any was
+    escalated, so kappa on them is not biased towards the hard items that received more.
+
+    Args:
+        votes: the votes, ordered per item by when they were given.
+        k: votes kept per item (>= 1); items with fewer keep all theirs.
+    Returns:
+        A Votes with the same index ranges (items, raters, categories unchanged) and at most k
+        votes per item.
+    Raises:
+        ValueError: k < 1.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    if not votes.n_votes:
+        return votes
+    # Rank of each vote within its item, stable in array order: a stable sort by item, then
+    # position minus the start of the item's run.
+    by_item = np.argsort(votes.items, kind="stable")
+    sorted_items = votes.items[by_item]
+    starts = np.searchsorted(sorted_items, sorted_items, side="left")
+    rank = np.empty(votes.n_votes, dtype=np.int64)
+    rank[by_item] = np.arange(votes.n_votes) - starts
+    keep = rank < k
+    return Votes(
+        items=votes.items[keep],
+        raters=votes.raters[keep],
+        labels=votes.labels[keep],
+        n_items=votes.n_items,
+        n_raters=votes.n_raters,
+        n_categories=votes.n_categories,
+    )
 
 
 def fleiss_kappa(votes: Votes, items_with_k: int | None = None) -> float:
@@ -611,6 +652,29 @@ def _json_float(value) -> float | None:
     """JSON has no NaN: an undefined statistic becomes null."""
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def fleiss_first_k(votes: Votes, k: int) -> dict:
+    """Fleiss' kappa, overall and per category, on each item's first `k` votes
+    (`first_votes`): the fixed-raters version for items with a varying number of votes. Items
+    with fewer than k votes are left out.
+
+    Args:
+        votes: the votes, ordered per item by when they were given.
+        k: raters per item (the platform's K, `labels_per_clip`; >= 1).
+    Returns:
+        {"fleiss_kappa" (None when undefined), "fleiss_k" (k), "fleiss_n_items" (items with k
+        votes), "fleiss_kappa_per_category" (C values, None when undefined)}: the keys of
+        `summary` it replaces.
+    """
+    first = first_votes(votes, k)
+    table, _ = fleiss_table(first, k)
+    return {
+        "fleiss_kappa": _json_float(fleiss_kappa(first, k)),
+        "fleiss_k": int(k),
+        "fleiss_n_items": len(table),
+        "fleiss_kappa_per_category": [_json_float(v) for v in fleiss_kappa_per_category(first, k)],
+    }
 
 
 def summary(votes: Votes, consensus_min_votes: int = 2) -> dict:

@@ -137,7 +137,16 @@ class ProjectConfigSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AnnotationConfig
-        fields = ["project", "labels_per_clip", "validation_votes_needed", "assignment_minutes", "guideline"]
+        fields = [
+            "project",
+            "labels_per_clip",
+            "max_labels_per_clip",
+            "escalation",
+            "escalation_min_agreement",
+            "validation_votes_needed",
+            "assignment_minutes",
+            "guideline",
+        ]
 
     def get_guideline(self, obj) -> str:
         return obj.guideline or selectors.default_guideline()
@@ -526,6 +535,7 @@ class AgreementApi(CuratorApi):
             "AgreementFigures",
             {
                 "fleiss_kappa": serializers.FloatField(allow_null=True),
+                "fleiss_note": serializers.CharField(),
                 "krippendorff_alpha": serializers.FloatField(allow_null=True),
                 "corpus_table": serializers.DictField(),
             },

@@ -64,8 +64,9 @@ def _winner(counter: Counter, min_votes: int):
     return (keys[int(winner[0])] if winner[0] >= 0 else None), int(top[0])
 
 
-def consensus_compute(*, clip_id: int) -> ClipConsensus:
-    """Majority consensus of one clip (called in the transaction that adds its K-th label).
+def consensus_compute(*, clip_id: int, final: bool = True) -> ClipConsensus:
+    """Majority consensus of one clip over all its labels (called in the transaction that adds
+    its K-th label, and every later one while the clip is escalated).
 
     Emotion: `agreement.majority_counts` with the project's `consensus_min_votes` (a tie or too
     few votes: needs adjudication). Gender: a strict majority of the clip's labels, else None.
@@ -74,8 +75,10 @@ def consensus_compute(*, clip_id: int) -> ClipConsensus:
 
     Args:
         clip_id: the clip.
+        final: False while the clip waits for more labels (escalation): the row is written with
+            status "pending" (never adjudicated nor released) and the current winner, if any.
     Returns:
-        The ClipConsensus (status agreed or needs_adjudication).
+        The ClipConsensus (status agreed or needs_adjudication; pending when not `final`).
     Raises:
         Clip.DoesNotExist: no such clip.
     """
@@ -91,7 +94,13 @@ def consensus_compute(*, clip_id: int) -> ClipConsensus:
         clip_id=clip_id,
         defaults={
             "method": "majority",
-            "status": ClipConsensus.Status.AGREED if emotion_id else ClipConsensus.Status.NEEDS_ADJUDICATION,
+            "status": (
+                ClipConsensus.Status.PENDING
+                if not final
+                else ClipConsensus.Status.AGREED
+                if emotion_id
+                else ClipConsensus.Status.NEEDS_ADJUDICATION
+            ),
             "emotion_id": emotion_id,
             "gender_id": gender_id,
             "n_votes": len(labels),
@@ -137,13 +146,16 @@ def project_votes(project: Project, clips: QuerySet | None = None):
         project: the project.
         clips: a Clip queryset to restrict the labels to, or None for all.
     Returns:
-        (votes, clip_ids, user_ids, codes): the emotion votes; the clip id and annotator id of
-        each dense item and rater index (order of first appearance); the active emotion codes
+        (votes, clip_ids, user_ids, codes): the emotion votes, in the order they were given
+        (Annotation id); the clip id and annotator id of each dense item and rater index (order
+        of first appearance); the active emotion codes
         ordered by LabelOption.order (category index = position).
     Raises:
         ValueError: a label whose emotion is no longer active (`Votes.from_triples`).
     """
-    annotations = counted_annotations(project=project)
+    # In the order the labels were given (creation order), so `agreement.first_votes` keeps
+    # each clip's first K; only the labels that count (excluded annotators' are kept but not read).
+    annotations = counted_annotations(project=project).order_by("pk")
     if clips is not None:
         annotations = annotations.filter(clip__in=clips)
     codes = list(
@@ -167,8 +179,12 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
 
     Dawid-Skene weighs each annotator by an estimated confusion matrix and gives each clip a
     posterior; a clip whose top posterior is under 0.5 goes to adjudication. Curator decisions
-    (adjudicated, discarded) and gold labels are never overwritten.
+    (adjudicated, discarded) and gold labels are never overwritten. Clips still being labelled
+    (accepted, or sent back to validation) get status "pending": never adjudicated nor released
+    before their labelling ends.
 
+    0. Re-evaluate the labelling pool under the current K, maximum and escalation rule
+       (`services.pool_reevaluate`: reopens or closes entries, e.g. after the settings changed).
     1. Read every label of the project as `agreement.Votes` (`project_votes`).
     2. Emotion: majority (`agreement.majority`, `consensus_min_votes`; distribution = vote
        shares) or Dawid & Skene (1979) EM (`agreement.dawid_skene`; distribution = posteriors).
@@ -182,8 +198,9 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
         project: the project.
         method: "majority" or "dawid_skene"; None: AnnotationConfig.consensus_method.
     Returns:
-        {"method", "clips": labelled clips considered, "needs_adjudication": clips without a
-        winner (protected ones included)}; {"method", "clips": 0} when nothing is labelled.
+        {"method", "clips": labelled clips considered, "needs_adjudication": labelled clips
+        without a winner (protected ones included), "pool": `pool_reevaluate`'s counts};
+        {"method", "clips": 0, "pool"} when nothing is labelled.
     Raises:
         ApplicationError 400 (`invalid`): an unknown method.
         ValueError: a label whose emotion is no longer active (`project_votes`).
@@ -192,9 +209,12 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
     method = method or config.consensus_method
     if method not in ("majority", "dawid_skene"):
         raise ApplicationError(f"Unknown consensus method '{method}'.")
+    from annotation.services import pool_reevaluate
+
+    pool = pool_reevaluate(project=project)
     votes, clip_ids, user_ids, codes = project_votes(project)
     if votes.n_items == 0:
-        return {"method": method, "clips": 0}
+        return {"method": method, "clips": 0, "pool": pool}
     counts = votes.counts()
     opts = {o.code: o.pk for o in LabelOption.objects.filter(kind="emotion")}
     if method == "dawid_skene":
@@ -212,6 +232,12 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
         .iterator(chunk_size=20000)
     ):
         existing[clip_id] = status
+    in_labelling = set(
+        Clip.objects.filter(
+            recording__source__project=project,
+            status__in=[Clip.Status.ACCEPTED, Clip.Status.AWAITING_VALIDATION],
+        ).values_list("pk", flat=True)
+    )
     genders = _gender_majorities(project)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     fields = ["method", "status", "emotion", "gender", "n_votes", "n_agree", "distribution", "updated_at"]
@@ -222,9 +248,13 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
             continue
         w = int(winners[i])
         dist = {codes[j]: round(float(distribution[i, j]), 4) for j in np.flatnonzero(distribution[i] > 0)}
+        if clip_id in in_labelling:
+            status = ClipConsensus.Status.PENDING
+        else:
+            status = ClipConsensus.Status.AGREED if w >= 0 else ClipConsensus.Status.NEEDS_ADJUDICATION
         values = (
             method,
-            ClipConsensus.Status.AGREED if w >= 0 else ClipConsensus.Status.NEEDS_ADJUDICATION,
+            status,
             opts[codes[w]] if w >= 0 else None,
             genders.get(clip_id),
             int(n_votes[i]),
@@ -239,7 +269,13 @@ def consensus_recompute(*, project: Project, method: str | None = None) -> dict:
     with transaction.atomic():
         fast_insert(ClipConsensus, ["clip", *fields], inserts)
         fast_update(ClipConsensus, "clip", fields, updates)
-    return {"method": method, "clips": len(clip_ids), "needs_adjudication": int((winners < 0).sum())}
+    final = np.array([c not in in_labelling for c in clip_ids], dtype=bool)
+    return {
+        "method": method,
+        "clips": int(final.sum()),
+        "needs_adjudication": int(((winners < 0) & final).sum()),
+        "pool": pool,
+    }
 
 
 def _gender_majorities(project: Project) -> dict[int, int | None]:

@@ -2,14 +2,17 @@
 
 Validation: every new clip is heard by validators who accept it or reject it with reasons from
 the corpus guideline (RejectionReason, data). Accepted clips enter the labelling pool.
-Labelling: each accepted clip is labelled, blind, by exactly K different annotators
-(AnnotationConfig.labels_per_clip). Work is handed out as Assignments (one live per user and
-kind, expiring after a few minutes); PoolEntry keeps the per-clip counters the queue needs.
+Labelling: each accepted clip is labelled, blind, by K different annotators
+(AnnotationConfig.labels_per_clip), and by more, one at a time up to `max_labels_per_clip`, while
+its labels disagree (dynamic overlap, `AnnotationConfig.escalation`). Work is handed out as
+Assignments (one live per user and kind, expiring after a few minutes); PoolEntry keeps the per-clip
+counters the queue needs.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -17,8 +20,18 @@ from django.db.models import Q
 from core.models import Project
 from corpus.models import Clip
 
+MAX_LABELS_PER_CLIP = 15  # the most labels any clip may receive, whatever the settings
+
 
 class AnnotationConfig(models.Model):
+    class Escalation(models.TextChoices):
+        """When a clip whose K labels disagree goes back to the pool for one more rater
+        (`annotation.crowd.needs_more_raters`)."""
+
+        OFF = "off", "Off: K labels, then a curator decides ties"
+        NO_MAJORITY = "no_majority", "One more rater while there is no majority"
+        BELOW_AGREEMENT = "below_agreement", "One more rater while the winner's share is below the minimum"
+
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="annotation_config")
     labels_per_clip = models.PositiveSmallIntegerField(
         default=3,
@@ -82,9 +95,58 @@ class AnnotationConfig(models.Model):
         help_text="Quota-driven queue: share of hand-outs drawn uniformly at random instead of by the "
         "quota ranking (0-0.5), so the pre-labeller's bias can be measured on those picks.",
     )
+    escalation = models.CharField(
+        max_length=20,
+        choices=Escalation.choices,
+        default=Escalation.NO_MAJORITY,
+        help_text="Dynamic overlap: when a clip whose labels disagree gets one more rater "
+        "(up to the maximum below) instead of going straight to a curator.",
+    )
+    escalation_min_agreement = models.FloatField(
+        default=0.67,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="With 'below_agreement': the share of the labels (0-1) the winning emotion needs.",
+    )
+    max_labels_per_clip = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LABELS_PER_CLIP)],
+        help_text="The most labels a clip may receive with escalation (at least K, at most 15); a clip "
+        "still without consensus at this many goes to a curator.",
+    )
 
     def __str__(self) -> str:
         return f"Annotation settings of {self.project}"
+
+    def clean(self) -> None:
+        """The maximum of labels per clip is never below K (admin and ModelForm validation)."""
+        super().clean()
+        if (
+            self.max_labels_per_clip is not None
+            and self.labels_per_clip is not None
+            and self.max_labels_per_clip < self.labels_per_clip
+        ):
+            raise ValidationError(
+                {
+                    "max_labels_per_clip": f"The maximum of labels per clip ({self.max_labels_per_clip}) "
+                    f"cannot be below K, the labels per clip ({self.labels_per_clip})."
+                }
+            )
+
+    @property
+    def max_raters(self) -> int:
+        """The most labels a clip may get: `max_labels_per_clip`, never below K; K when
+        escalation is off."""
+        if self.escalation == self.Escalation.OFF:
+            return self.labels_per_clip
+        return max(self.labels_per_clip, self.max_labels_per_clip)
+
+    @property
+    def min_agreement(self) -> float | None:
+        """The winner's share `crowd.needs_more_raters` requires: `escalation_min_agreement`
+        under "below_agreement", else None (no such rule)."""
+        if self.escalation == self.Escalation.BELOW_AGREEMENT:
+            return self.escalation_min_agreement
+        return None
 
 
 class QuotaTarget(models.Model):
@@ -240,6 +302,11 @@ class PoolEntry(models.Model):
     kind=validation: n_done counts active votes; kind=labelling: n_done counts annotations.
     `open` is False once n_done + n_live reaches what the clip needs, so the next-clip query
     scans only clips that can still be handed out.
+
+    Labelling only: `wanted` is the number of labels the clip needs now, K at first; when its
+    labels disagree at `wanted` the clip is escalated (`escalated` True, `wanted` + 1, reopened),
+    up to `AnnotationConfig.max_labels_per_clip`. Escalated entries are handed out first
+    (`policies.order`). Neither is ever shown to annotators (blind).
     """
 
     kind = models.CharField(max_length=12, choices=Assignment.Kind.choices)
@@ -250,14 +317,20 @@ class PoolEntry(models.Model):
     open = models.BooleanField(default=True)
     # Set by a registered queue policy (e.g. the pre-labeller's rarity or uncertainty); lower first.
     priority = models.FloatField(default=0.0)
+    wanted = models.PositiveSmallIntegerField(default=0, help_text="Labels the clip needs now (labelling).")
+    escalated = models.BooleanField(default=False, help_text="Its first K labels disagreed: more raters.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "pool entries"
         constraints = [models.UniqueConstraint(fields=["kind", "clip"], name="pool_entry_unique_clip")]
         indexes = [
-            # assignment_next: open entries of a project, breadth-first (most done first), then priority.
-            models.Index(fields=["project", "kind", "open", "-n_done", "priority", "clip"], name="pool_next"),
+            # assignment_next: open entries of a project, escalated first (`policies.order`), then
+            # breadth-first (most done first), then priority.
+            models.Index(
+                fields=["project", "kind", "open", "-escalated", "-n_done", "priority", "clip"],
+                name="pool_next",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -349,7 +422,7 @@ class Flag(models.Model):
 
 def agreement_label(*, status: str, n_agree: int, n_votes: int, min_votes: int) -> str:
     """How a clip's consensus reads in tables and exports: "3/3", "2/3", "none", "gold",
-    "adjudicated" or "discarded".
+    "adjudicated", "discarded" or "pending" (escalated, more labels wanted).
 
     Args:
         status: a ClipConsensus.Status value.
@@ -358,6 +431,7 @@ def agreement_label(*, status: str, n_agree: int, n_votes: int, min_votes: int) 
         min_votes: the project's `consensus_min_votes` (a winner below it is no consensus).
     """
     if status in (
+        ClipConsensus.Status.PENDING,
         ClipConsensus.Status.GOLD,
         ClipConsensus.Status.ADJUDICATED,
         ClipConsensus.Status.DISCARDED,
@@ -373,9 +447,12 @@ class ClipConsensusQuerySet(models.QuerySet):
 
 
 class ClipConsensus(models.Model):
-    """What a clip's labels agree on. Recomputed when its K-th label arrives; raw labels stay."""
+    """What a clip's labels agree on. Computed when its K-th label arrives and again at every
+    later label (escalation); "pending" while more labels are wanted. Raw labels stay."""
 
     class Status(models.TextChoices):
+        # Escalated clip still being labelled: not final, never adjudicated nor released.
+        PENDING = "pending", "Escalated: awaiting more labels"
         AGREED = "agreed", "Agreed (majority)"
         NEEDS_ADJUDICATION = "needs_adjudication", "No majority: awaiting a curator"
         ADJUDICATED = "adjudicated", "Decided by a curator"

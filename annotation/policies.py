@@ -50,6 +50,10 @@ def available_policies() -> list[str]:
 def order(entries: QuerySet, *, project, kind: str, config) -> QuerySet:
     """Order open pool entries for a hand-out.
 
+    Escalated labelling entries (clips whose labels disagreed and that wait for one more rater)
+    come first whatever the policy, then the policy's own order: a clip half-decided should be
+    finished before fresh clips are started (dynamic overlap, `annotation.crowd`).
+
     Args:
         entries: a PoolEntry queryset (open entries of one project and kind).
         project: the project, passed on to the policy.
@@ -58,8 +62,11 @@ def order(entries: QuerySet, *, project, kind: str, config) -> QuerySet:
     Returns:
         `entries` ordered; an unknown policy name falls back to `breadth_first`.
     """
-    policy = _policies.get(config.queue_policy, breadth_first) if kind == "labelling" else breadth_first
-    return policy(entries, project=project, kind=kind)
+    if kind != "labelling":
+        return breadth_first(entries, project=project, kind=kind)
+    policy = _policies.get(config.queue_policy, breadth_first)
+    ordered = policy(entries, project=project, kind=kind)
+    return ordered.order_by("-escalated", *ordered.query.order_by)
 
 
 def breadth_first(entries: QuerySet, **_) -> QuerySet:

@@ -13,6 +13,7 @@ from annotation import crowd
 from annotation.guideline import DEFAULT_GUIDELINE
 from annotation.models import (
     Annotation,
+    AnnotationConfig,
     AnnotatorStanding,
     Assignment,
     CheckAnswer,
@@ -300,9 +301,13 @@ def project_progress(*, project: Project) -> dict:
     Returns:
         {"annotators": [...], "validators": [...], "pool": {"clips_by_status": {status: n},
         "validation_open", "labelling_open", "live_assignments", "labelled_last_24h",
-        "labelled_by_annotators", "gold_imported"}}. Imported gold clips have the status
-        labelled but no annotator labelled them: `labelled_by_annotators` counts the labelled
-        clips less those, `gold_imported` those alone. Each
+        "labelled_by_annotators", "gold_imported", "escalated", "escalating", "labels_per_clip",
+        "mean_labels_per_clip"}}. Imported gold clips have the status labelled but no annotator
+        labelled them: `labelled_by_annotators` counts the labelled clips less those,
+        `gold_imported` those alone. Dynamic overlap: `escalated` counts the clips whose first K
+        labels disagreed and got more raters, `escalating` those of them still waiting for a
+        label, `labels_per_clip` {labels: clips} over the clips with a label,
+        `mean_labels_per_clip` its mean (2 places). Each
         person row is {"user" (username), "user_id", "done", "skipped" (skips, flags not
         counted), "flagged" (labelling only), "skip_rate" (skipped / (done + skipped), 3
         places), "median_s_per_clip", "mean_s_per_clip" (time spent, seconds, 2 places)}, most
@@ -335,6 +340,15 @@ def project_progress(*, project: Project) -> dict:
                     **{k: v for k, v in record.items() if k != "user"},
                 }
             )
+    labelling = pool.filter(kind="labelling")
+    per_clip = dict(
+        labelling.filter(n_done__gt=0)
+        .values_list("n_done")
+        .annotate(n=Count("id"))
+        .values_list("n_done", "n")
+    )
+    n_labels = sum(n * c for n, c in per_clip.items())
+    n_clips = sum(per_clip.values())
     return {
         "annotators": annotators,
         "validators": _per_user(project, Assignment.Kind.VALIDATION, ValidationVote, "validator"),
@@ -350,6 +364,10 @@ def project_progress(*, project: Project) -> dict:
             ).count(),
             "labelled_by_annotators": by_status.get(Clip.Status.LABELLED, 0) - gold,
             "gold_imported": gold,
+            "escalated": labelling.filter(escalated=True).count(),
+            "escalating": labelling.filter(escalated=True, clip__status=Clip.Status.ACCEPTED).count(),
+            "labels_per_clip": {str(n): per_clip[n] for n in sorted(per_clip)},
+            "mean_labels_per_clip": round(n_labels / n_clips, 2) if n_clips else 0,
         },
     }
 
@@ -379,6 +397,13 @@ def rejected_clips(*, project: Project) -> QuerySet[Clip]:
     )
 
 
+FLEISS_NOTE = (
+    "Fleiss' kappa needs the same number of raters on every clip: it is computed on each clip's "
+    "first {k} labels (K, in the order they were given), over the clips with at least {k}. Clips "
+    "escalated for disagreement have more labels; Krippendorff's alpha uses every label."
+)
+
+
 def agreement_figures(*, project: Project, source_ids=None, date_from=None, date_to=None) -> dict:
     """The agreement dashboard: statistics of the raw labels, the corpus table, durations.
 
@@ -393,9 +418,14 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
     Returns:
         `agreement.summary(votes)` (Fleiss 1971, Krippendorff 2011, Cohen 1960 figures; its
         consensus at the default min_votes 2, not the project's setting) with rater indices
-        replaced by usernames, plus "categories" (active emotion codes), "raters"
-        (usernames), "corpus_table" ({"genders", "rows": per emotion counts by gender and
-        "total", "totals"}, over usable consensus: agreed, adjudicated, gold),
+        replaced by usernames, and Fleiss' kappa ("fleiss_kappa", "fleiss_k",
+        "fleiss_n_items", "fleiss_kappa_per_category") computed on each clip's first K labels
+        (`agreement.first_votes`, K = labels_per_clip; "fleiss_note" says so), Krippendorff's
+        alpha on all labels; "escalated_clips" (clips that got more than K raters because
+        their labels disagreed; "votes_per_item" is the labels-per-clip histogram); plus
+        "categories" (active emotion codes), "raters" (usernames), "corpus_table"
+        ({"genders", "rows": per emotion counts by gender and "total", "totals"}, over usable
+        consensus: agreed, adjudicated, gold),
         "durations" ({"edges": 1 s bins from 0 to 15 s, "counts", "total_h"}, of the usable
         clips) and "consensus_status" ({status: clips}).
     Raises:
@@ -419,6 +449,15 @@ def agreement_figures(*, project: Project, source_ids=None, date_from=None, date
         clips = clips.filter(pk__in=labelled.values("clip_id"))
     votes, clip_ids, user_ids, codes = project_votes(project, clips=clips)
     figures = agreement.summary(votes)
+    # Fleiss needs a fixed number of raters: each clip's first K labels (escalated clips have
+    # more); Krippendorff's alpha (in `summary`) uses them all.
+    k = AnnotationConfig.objects.filter(project=project).values_list("labels_per_clip", flat=True).first()
+    k = k or AnnotationConfig._meta.get_field("labels_per_clip").default
+    figures.update(agreement.fleiss_first_k(votes, k))
+    figures["fleiss_note"] = FLEISS_NOTE.format(k=k)
+    figures["escalated_clips"] = PoolEntry.objects.filter(
+        kind=Assignment.Kind.LABELLING, escalated=True, clip__in=clips
+    ).count()
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     raters = [names.get(uid, str(uid)) for uid in user_ids]
     figures["categories"] = codes
@@ -653,7 +692,7 @@ def work_overview(*, user) -> WorkOverview:
     """
     projects = projects_for_user(user)
     consensus = ClipConsensus.objects.filter(clip__recording__source__project__in=projects).exclude(
-        status=ClipConsensus.Status.GOLD
+        status__in=[ClipConsensus.Status.GOLD, ClipConsensus.Status.PENDING]
     )
     by_status = dict(consensus.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     labelling = Assignment.Kind.LABELLING

@@ -10,6 +10,7 @@ unique constraint "one live assignment per user and kind" backs the rule up in t
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,6 +54,12 @@ _check_draw = random.SystemRandom()
 # The quota queue's random share is drawn from the OS's entropy: nobody can predict or replay
 # which hand-outs are random picks.
 _rng = random.SystemRandom()
+# Consensus that labels never overwrite: a curator's decision, or a gold label.
+PROTECTED_CONSENSUS = (
+    ClipConsensus.Status.ADJUDICATED,
+    ClipConsensus.Status.DISCARDED,
+    ClipConsensus.Status.GOLD,
+)
 
 
 def config_for(project: Project) -> AnnotationConfig:
@@ -78,8 +85,25 @@ def pool_add_clips(*, clip_ids, kind: str = VALIDATION) -> int:
         The number of entries sent to the insert, i.e. of the clips found: with
         `ignore_conflicts` the database does not say which were new.
     """
-    clips = Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
-    entries = [PoolEntry(kind=kind, clip_id=pk, project_id=project_id) for pk, project_id in clips]
+    clips = list(
+        Clip.objects.filter(pk__in=list(clip_ids)).values_list("pk", "recording__source__project_id")
+    )
+    # A labelling entry wants K labels at first (`_wanted` keeps it in step with the settings).
+    default_k = AnnotationConfig._meta.get_field("labels_per_clip").default
+    ks = dict(
+        AnnotationConfig.objects.filter(project_id__in={p for _, p in clips}).values_list(
+            "project_id", "labels_per_clip"
+        )
+    )
+    entries = [
+        PoolEntry(
+            kind=kind,
+            clip_id=pk,
+            project_id=project_id,
+            wanted=ks.get(project_id, default_k) if kind == LABELLING else 0,
+        )
+        for pk, project_id in clips
+    ]
     return len(PoolEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=1000))
 
 
@@ -123,7 +147,7 @@ def _expire_stale(kind: str) -> None:
         if entry:
             entry.n_live = max(entry.n_live - 1, 0)
             _refresh_open(entry)
-            entry.save(update_fields=["n_live", "open"])
+            entry.save(update_fields=["n_live", "open", "wanted"])
 
 
 def assignments_expire_stale() -> None:
@@ -146,11 +170,24 @@ def _validation_tally(clip_id: int) -> tuple[int, int]:
     return accepts, votes.count() - accepts
 
 
+def _wanted(entry: PoolEntry, config: AnnotationConfig) -> int:
+    """Labels a labelling entry needs now: K (`labels_per_clip`) unless it is escalated, then its
+    `wanted` held between K and the maximum (`AnnotationConfig.max_raters`; K with escalation
+    off). Read from the settings each time, so that a changed K applies at once to clips not
+    escalated."""
+    k = config.labels_per_clip
+    if not entry.escalated:
+        return k
+    return min(max(entry.wanted, k), config.max_raters)
+
+
 def _refresh_open(entry: PoolEntry, config: AnnotationConfig | None = None) -> None:
-    """Recompute `open` from the counters (and, for validation, the tally)."""
+    """Recompute `open` from the counters (and, for validation, the tally); for labelling also
+    `wanted` (`_wanted`). Callers save "open" and "wanted" with their counters."""
     config = config or config_for(entry.project)
     if entry.kind == LABELLING:
-        entry.open = entry.n_done + entry.n_live < config.labels_per_clip
+        entry.wanted = _wanted(entry, config)
+        entry.open = entry.n_done + entry.n_live < entry.wanted
         return
     status = Clip.objects.filter(pk=entry.clip_id).values_list("status", flat=True).first()
     if status != Clip.Status.AWAITING_VALIDATION:
@@ -269,7 +306,7 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
             )
             entry.n_live += 1
             _refresh_open(entry, config)
-            entry.save(update_fields=["n_live", "open"])
+            entry.save(update_fields=["n_live", "open", "wanted"])
     except IntegrityError:
         # A second tab of the same user won the race for the one live assignment: hand out that one.
         live = (
@@ -325,11 +362,12 @@ def _draw_at_random(config: AnnotationConfig) -> bool:
 def _random_candidate(candidates) -> PoolEntry | None:
     """One of the ordered `candidates` drawn uniformly at random (SystemRandom), locked.
 
-    Started clips keep their precedence when the ordering has it: if it begins with "-n_done"
-    (breadth-first, the quota queue), the draw is among the candidates with the most labels
-    done (all of them while no clip is started). On PostgreSQL a row another hand-out holds is
-    skipped (SKIP LOCKED), so the drawn offset may land past the end: None, and the caller
-    falls back to the ranked pick.
+    Escalated and started clips keep their precedence: the ordering begins with "-escalated"
+    (`policies.order`) and, under breadth-first and the quota queue, "-n_done"; the draw is
+    among the candidates of the first tier of each (escalated ones while there are any, then
+    those with the most labels done; all of them while no clip is started). On PostgreSQL a
+    row another hand-out holds is skipped (SKIP LOCKED), so the drawn offset may land past the
+    end: None, and the caller falls back to the ranked pick.
 
     Args:
         candidates: a PoolEntry queryset, ordered by the queue policy.
@@ -337,11 +375,15 @@ def _random_candidate(candidates) -> PoolEntry | None:
         The drawn entry (its `clip` loaded), or None when there is no candidate.
     """
     tier = candidates
-    if candidates.query.order_by[:1] == ("-n_done",):
-        top = candidates.values_list("n_done", flat=True).first()
+    # Leading "-escalated" (every labelling queue, `policies.order`) and "-n_done" (breadth-first,
+    # the quota queue): the draw stays within the first tier of each.
+    for key in candidates.query.order_by[:2]:
+        if key not in ("-escalated", "-n_done"):
+            break
+        top = tier.order_by(key).values_list(key[1:], flat=True).first()
         if top is None:
             return None
-        tier = candidates.filter(n_done=top)
+        tier = tier.filter(**{key[1:]: top})
     n = tier.count()
     if n == 0:
         return None
@@ -410,7 +452,7 @@ def assignment_skip(*, user, clip_id: int, kind: str) -> None:
             raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
         _finish(assignment, entry, Assignment.State.SKIPPED)
         _refresh_open(entry)
-        entry.save(update_fields=["n_live", "open"])
+        entry.save(update_fields=["n_live", "open", "wanted"])
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -507,7 +549,7 @@ def _decide(clip: Clip, *, accepted: bool, curator=None, note: str = "") -> None
             PoolEntry.objects.select_for_update().select_related("project").get(clip=clip, kind=LABELLING)
         )
         _refresh_open(labelling)
-        labelling.save(update_fields=["open"])
+        labelling.save(update_fields=["open", "wanted"])
     else:
         PoolEntry.objects.filter(clip=clip, kind=LABELLING).update(open=False)
 
@@ -566,11 +608,16 @@ def annotation_submit(
 
     Refused: an unknown emotion or gender, a clip the annotator was never handed, a second label
     of the same clip. A label submitted after its assignment expired is kept while the clip still
-    has room (fewer than K labels and live assignments): a label is never lost for lateness alone.
+    has room (fewer labels and live assignments than it wants): a label is never lost for
+    lateness alone.
 
-    The K-th label (AnnotationConfig.labels_per_clip) marks the clip labelled, computes its
-    majority consensus (`consensus.consensus_compute`) and runs the `clip_labelled` hooks, in
-    the same transaction.
+    Dynamic overlap (`_label_arrived`): when the clip's labels reach what its entry wants (K,
+    AnnotationConfig.labels_per_clip, at first), the project's escalation rule
+    (`crowd.needs_more_raters`) decides. More raters wanted: the entry wants one label more, is
+    marked escalated and reopens; the clip stays accepted and its consensus "pending". Otherwise
+    the clip is labelled, its majority consensus final (`consensus.consensus_compute`: agreed,
+    or needs adjudication when the maximum was reached without one) and the `clip_labelled`
+    hooks run. All in the same transaction.
 
     A held hidden check (its Assignment carries `gold_check`) is routed before the pool logic:
     the answer becomes a CheckAnswer (never an Annotation), and `crowd.should_pause` may pause
@@ -627,8 +674,9 @@ def annotation_submit(
                 "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
             )
         config = config_for(entry.project)
-        k = config.labels_per_clip
-        if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= k:
+        if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= _wanted(
+            entry, config
+        ):
             raise ApplicationError(
                 "Your assignment expired and the clip has since been given to others; "
                 "your label was not needed.",
@@ -649,13 +697,7 @@ def annotation_submit(
         )
         _finish(assignment, entry, Assignment.State.DONE)
         entry.n_done += 1  # the row is locked: plain arithmetic is safe
-        _refresh_open(entry, config)
-        entry.save(update_fields=["n_done", "n_live", "open"])
-        if entry.n_done >= k:
-            Clip.objects.filter(pk=clip_id).update(status=Clip.Status.LABELLED)
-            consensus.consensus_compute(clip_id=clip_id)
-            policies.clip_labelled(clip_id=clip_id)
-            policies.consensus_changed(clip_id=clip_id)
+        _label_arrived(entry, config)
     return annotation
 
 
@@ -698,6 +740,138 @@ def _check_answer_record(*, assignment: Assignment, emotion, gender, time_spent_
             standing.paused, standing.paused_at = True, timezone.now()
             standing.save(update_fields=["paused", "paused_at"])
     return answer
+
+
+def _emotion_counts(clip_id: int) -> list[int]:
+    """Votes per emotion of a clip's counted labels (`consensus.counted_annotations`: an excluded
+    annotator's labels do not count; only emotions given; order irrelevant)."""
+    labels = consensus.counted_annotations().filter(clip_id=clip_id)
+    return list(Counter(labels.values_list("emotion_id", flat=True)).values())
+
+
+def _needs_more(entry: PoolEntry, config: AnnotationConfig, counts: list[int] | None = None) -> bool:
+    """Whether the project's escalation rule wants one more label on a clip with n_done >= K
+    (`counts`: its votes per emotion, read from its labels when None)."""
+    if config.escalation == AnnotationConfig.Escalation.OFF:
+        return False
+    return crowd.needs_more_raters(
+        _emotion_counts(entry.clip_id) if counts is None else counts,
+        min_votes=config.consensus_min_votes,
+        max_raters=config.max_raters,
+        min_agreement=config.min_agreement,
+    )
+
+
+def _label_arrived(entry: PoolEntry, config: AnnotationConfig) -> None:
+    """After a label was counted on the locked labelling `entry`: escalate, or finish the clip.
+
+    1. Fewer labels than the clip wants: nothing to decide (an escalated clip's pending
+       consensus follows the new label).
+    2. As many as it wants and the rule wants more (`_needs_more`): wanted = n_done + 1,
+       escalated, reopened; consensus pending; the clip stays (or goes back to) accepted.
+    3. Otherwise: the clip is labelled and its consensus final; `clip_labelled` hooks run.
+    A clip a curator already decided (or gold) keeps its consensus and status: a label that
+    arrives after that (a hand-out still live when the settings closed the clip) is only counted.
+    Saves the entry's counters. Runs in the caller's transaction.
+    """
+    finished = False
+    if ClipConsensus.objects.filter(clip_id=entry.clip_id, status__in=PROTECTED_CONSENSUS).exists():
+        _refresh_open(entry, config)
+        entry.save(update_fields=["n_done", "n_live", "open", "wanted", "escalated"])
+        return
+    if entry.n_done < _wanted(entry, config):
+        if entry.escalated:
+            consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+    elif _needs_more(entry, config):
+        entry.escalated = True
+        entry.wanted = entry.n_done + 1
+        Clip.objects.filter(pk=entry.clip_id, status=Clip.Status.LABELLED).update(status=Clip.Status.ACCEPTED)
+        consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+    else:
+        finished = True
+    _refresh_open(entry, config)
+    entry.save(update_fields=["n_done", "n_live", "open", "wanted", "escalated"])
+    if finished:
+        Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
+        consensus.consensus_compute(clip_id=entry.clip_id)
+        policies.clip_labelled(clip_id=entry.clip_id)
+        policies.consensus_changed(clip_id=entry.clip_id)
+
+
+def pool_reevaluate(*, project: Project) -> dict:
+    """Apply the current K, maximum and escalation rule to every labelling entry of `project`
+    (run after the settings change: the admin does on save, `consensus_recompute` first thing).
+
+    For each labelling entry whose clip is accepted or labelled and whose consensus is not a
+    curator's (adjudicated, discarded) or gold:
+    1. Fewer labels than K: the clip wants K; a labelled clip goes back to accepted (pending).
+    2. At least K and the rule wants more (`crowd.needs_more_raters` under the new maximum):
+       escalated, wants n_done + 1; a labelled clip goes back to accepted, consensus pending.
+    3. Otherwise: closed; an accepted clip with at least K labels becomes labelled with a final
+       consensus (and the `clip_labelled` hooks run).
+    `open` and `wanted` are recomputed from the counters (live hand-outs still count). So:
+    raising K or the maximum, or turning escalation on, reopens clips; lowering them, or turning
+    escalation off, closes clips that now have enough labels, and a closed tie goes to
+    adjudication. Curator decisions are never undone.
+
+    Args:
+        project: the project.
+    Returns:
+        {"reopened": labelled clips sent back to labelling, "closed": accepted clips now
+        labelled, "entries": entries examined}.
+    """
+    config = config_for(project)
+    k = config.labels_per_clip
+    reopened = closed = examined = 0
+    with transaction.atomic():
+        entries = (
+            PoolEntry.objects.select_for_update(of=("self",))
+            .filter(
+                project=project,
+                kind=LABELLING,
+                clip__status__in=[Clip.Status.ACCEPTED, Clip.Status.LABELLED],
+            )
+            .exclude(clip__consensus__status__in=PROTECTED_CONSENSUS)
+            .select_related("clip")
+            .order_by("clip_id")
+        )
+        # Every counted label of the project in one read, not one query per clip.
+        counts: dict[int, Counter] = {}
+        for clip_id, emotion_id in (
+            consensus.counted_annotations(project=project)
+            .values_list("clip_id", "emotion_id")
+            .iterator(chunk_size=20000)
+        ):
+            counts.setdefault(clip_id, Counter())[emotion_id] += 1
+        for entry in entries:
+            examined += 1
+            labelled = entry.clip.status == Clip.Status.LABELLED
+            before = (entry.open, entry.wanted, entry.escalated)
+            if entry.n_done < k:
+                more = True
+            elif _needs_more(entry, config, list(counts.get(entry.clip_id, Counter()).values())):
+                more = True
+                entry.escalated = True
+                entry.wanted = entry.n_done + 1
+            else:
+                more = False
+            _refresh_open(entry, config)
+            if (entry.open, entry.wanted, entry.escalated) != before:
+                entry.save(update_fields=["open", "wanted", "escalated"])
+            if more and labelled:
+                Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.ACCEPTED)
+                if entry.n_done:
+                    consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+                reopened += 1
+            elif more and entry.escalated and entry.n_done:
+                consensus.consensus_compute(clip_id=entry.clip_id, final=False)
+            elif not more and not labelled and entry.n_done >= k:
+                Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
+                consensus.consensus_compute(clip_id=entry.clip_id)
+                policies.clip_labelled(clip_id=entry.clip_id)
+                policies.consensus_changed(clip_id=entry.clip_id)
+                closed += 1
+    return {"reopened": reopened, "closed": closed, "entries": examined}
 
 
 def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "") -> Flag:
@@ -924,11 +1098,12 @@ def annotator_standing_set(*, curator, project: Project, user_id: int, action: s
         they get no more hand-outs (`refuse_if_paused`) and their live labelling assignments in
         the project expire (the clips return to the pool).
     include: reverses exclude.
-    After exclude/include, in the same transaction: 1. the consensus of the project is recomputed
-    (`consensus.consensus_recompute`); 2. each clip the annotator labelled gets its counters back
-    in line with the counted labels (`_clips_resync`): a clip below K counted labels returns to
-    the labelling pool, one at K or more is labelled again. `reviewed_by`, `reviewed_at` and
-    `action` record who did what, when.
+    After exclude/include, in the same transaction: 1. each clip the annotator labelled gets its
+    label counter back in line with the counted labels (`_clips_resync`); 2. the consensus of
+    the project is recomputed (`consensus.consensus_recompute`, which first re-applies the pool
+    rules, `pool_reevaluate`): a clip below K counted labels, or without consensus while under
+    the escalation maximum, returns to the labelling pool; one with enough is labelled again.
+    `reviewed_by`, `reviewed_at` and `action` record who did what, when.
 
     Args:
         curator: a curator of `project` (the API resolves the project with `project_for_user`).
@@ -972,28 +1147,27 @@ def annotator_standing_set(*, curator, project: Project, user_id: int, action: s
                 expires_at=now - timedelta(seconds=1)
             )
             _expire_stale(LABELLING)
-        consensus.consensus_recompute(project=project)
         _clips_resync(
             project=project,
             clip_ids=Annotation.objects.filter(
                 annotator=member, clip__recording__source__project=project
             ).values_list("clip_id", flat=True),
         )
+        # Re-applies the pool rules to the new counts (`pool_reevaluate`: a clip below K counted
+        # labels, or still without consensus under the maximum, reopens; one with enough closes),
+        # then recomputes every consensus on the counted labels.
+        consensus.consensus_recompute(project=project)
     return standing
 
 
 def _clips_resync(*, project: Project, clip_ids) -> None:
-    """Bring the labelling counters, status and consensus of clips in line with their counted
-    labels (`consensus.counted_annotations`), after an exclusion or re-inclusion.
-
-    Per labelling entry (locked): n_done = counted labels; `open` recomputed. A clip labelled
-    with fewer than K counted labels returns to accepted (its majority consensus is deleted: it
-    is being labelled again); an accepted clip with K or more becomes labelled, its consensus
-    computed and the `clip_labelled` hooks run. Curator decisions (adjudicated, discarded) and
-    gold labels are left alone, and so are clips in validation or excluded.
+    """Set the labelling counter (`n_done`) of clips to their counted labels
+    (`consensus.counted_annotations`), after an exclusion or re-inclusion; `open` and `wanted`
+    recomputed. Status and consensus are left to `pool_reevaluate` (run by the caller through
+    `consensus.consensus_recompute`). Curator decisions (adjudicated, discarded) and gold labels
+    are left alone.
     """
     config = config_for(project)
-    k = config.labels_per_clip
     counted = dict(
         consensus.counted_annotations(project=project)
         .filter(clip_id__in=list(clip_ids))
@@ -1001,28 +1175,17 @@ def _clips_resync(*, project: Project, clip_ids) -> None:
         .annotate(n=Count("id"))
         .values_list("clip_id", "n")
     )
-    protected = (ClipConsensus.Status.ADJUDICATED, ClipConsensus.Status.DISCARDED, ClipConsensus.Status.GOLD)
     # A subquery, not a join on the (optional) consensus: FOR UPDATE refuses the nullable side
     # of an outer join on PostgreSQL.
     entries = (
         PoolEntry.objects.select_for_update()
-        .select_related("clip")
         .filter(kind=LABELLING, clip_id__in=list(clip_ids))
-        .exclude(clip_id__in=ClipConsensus.objects.filter(status__in=protected).values("clip_id"))
+        .exclude(clip_id__in=ClipConsensus.objects.filter(status__in=PROTECTED_CONSENSUS).values("clip_id"))
     )
     for entry in entries:
-        n = counted.get(entry.clip_id, 0)
-        entry.n_done = n
+        entry.n_done = counted.get(entry.clip_id, 0)
         _refresh_open(entry, config)
-        entry.save(update_fields=["n_done", "open"])
-        status = entry.clip.status
-        if status == Clip.Status.LABELLED and n < k:
-            Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.ACCEPTED)
-            ClipConsensus.objects.filter(clip_id=entry.clip_id).exclude(status__in=protected).delete()
-        elif status == Clip.Status.ACCEPTED and n >= k:
-            Clip.objects.filter(pk=entry.clip_id).update(status=Clip.Status.LABELLED)
-            consensus.consensus_compute(clip_id=entry.clip_id)
-            policies.clip_labelled(clip_id=entry.clip_id)
+        entry.save(update_fields=["n_done", "open", "wanted"])
 
 
 # --- quota targets (the quota-driven labelling queue) -----------------------------------------

@@ -8,10 +8,12 @@ manifest, whose sha256 is the release's checksum.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -20,7 +22,14 @@ from django.db.models import Max
 
 import tuniser
 from annotation.consensus import counted_annotations
-from annotation.models import AnnotationConfig, ClipConsensus, LabelOption, agreement_label
+from annotation.models import (
+    Annotation,
+    AnnotationConfig,
+    ClipConsensus,
+    LabelOption,
+    PoolEntry,
+    agreement_label,
+)
 from core.bulk import fast_insert
 from core.models import Project
 from corpus.models import Clip
@@ -393,6 +402,12 @@ def _balanced_folds(items: list[Item], params: ReleaseParams) -> list[list[Item]
 
 def _release_store(*, project, params, splits, copies, by_clip, created_by, folds=None) -> Release:
     votes = _votes(project, by_clip)
+    ratings = _ratings(project, by_clip, release_name=params.name)
+    escalated = set(
+        PoolEntry.objects.filter(project=project, kind="labelling", escalated=True).values_list(
+            "clip_id", flat=True
+        )
+    )
     fold_of = {item.id: f for f, fold in enumerate(folds or []) for item in fold}
     rows = []
     for split_name in ("train", "validation", "test"):
@@ -424,6 +439,12 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by, fold
                     # distribution (vote shares, Dawid-Skene posteriors, or 1.0 for a gold label).
                     "votes": votes.get(item.id, {}),
                     "soft_label": dict(sorted(c.distribution.items())),
+                    # Every rater's label, by an anonymous id (`rater_id`), in the order given;
+                    # [] and 0 for a gold clip. `escalated`: its first K labels disagreed, so it
+                    # got more raters (dynamic overlap).
+                    "ratings": ratings.get(item.id, []),
+                    "n_raters": len(ratings.get(item.id, [])),
+                    "escalated": item.id in escalated,
                     "augmented_copy": copy_index,
                     # Only k-fold manifests carry the key: holdout manifests (and checksums) stay
                     # as they were; the export writes an empty fold for them.
@@ -482,6 +503,49 @@ def _release_store(*, project, params, splits, copies, by_clip, created_by, fold
             default_storage.delete(key)
             raise
     return release
+
+
+def rater_id(*, project_id: int, release_name: str, user_id: int) -> str:
+    """The anonymous id of an annotator in a release's manifest and export: "r-" and the first 8
+    hex digits of HMAC-SHA256(SECRET_KEY, "<project id>:<release name>:<user id>").
+
+    Stable for one release name (every export, and every version of the name, give one person
+    the same id: a rebuild from the same data stays byte-identical, as the checksum promises),
+    different across release names and projects, and not reversible to the user without the
+    server's secret key. Never the username.
+
+    Args:
+        project_id: the release's project.
+        release_name: the release name (`ReleaseParams.name`).
+        user_id: the annotator's user id.
+    Returns:
+        "r-" + 8 lower-case hex digits.
+    """
+    message = f"{project_id}:{release_name}:{user_id}".encode()
+    digest = hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return f"r-{digest[:8]}"
+
+
+def _ratings(project: Project, wanted, *, release_name: str) -> dict[int, list[dict]]:
+    """Every label of the wanted clips as {"rater", "emotion", "gender"} (anonymous rater ids,
+    `rater_id`; codes; gender "" if none), in the order they were given. Read per project, as
+    `_votes` does."""
+    out: dict[int, list[dict]] = {}
+    ids: dict[int, str] = {}
+    rows = (
+        Annotation.objects.filter(clip__recording__source__project=project)
+        .order_by("pk")
+        .values_list("clip_id", "annotator_id", "emotion__code", "gender__code")
+    )
+    for clip_id, user_id, emotion, gender in rows.iterator(chunk_size=20000):
+        if clip_id not in wanted:
+            continue
+        if user_id not in ids:
+            ids[user_id] = rater_id(project_id=project.pk, release_name=release_name, user_id=user_id)
+        out.setdefault(clip_id, []).append(
+            {"rater": ids[user_id], "emotion": emotion, "gender": gender or ""}
+        )
+    return out
 
 
 def _votes(project: Project, wanted) -> dict[int, dict[str, int]]:

@@ -5,7 +5,9 @@
                                          relative to it): file_name, label, gender, split, source,
                                          duration, agreement, votes (annotators' votes per
                                          emotion, counts), soft_label (the consensus, fractions), ...,
-                                         fold (a "kfold" release's fold, 0..k-1; empty otherwise)
+                                         fold (a "kfold" release's fold, 0..k-1; empty otherwise),
+                                         ratings (every rater's label, anonymous ids), n_raters,
+                                         escalated (more raters because the first K disagreed)
     manifest.jsonl                       the release manifest (its sha256 is the release checksum)
     README.md                            the data card
 
@@ -200,6 +202,9 @@ METADATA_COLUMNS = [
     "speaker",
     "augmented_copy",
     "fold",
+    "ratings",
+    "n_raters",
+    "escalated",
 ]
 
 
@@ -226,6 +231,11 @@ def _metadata_csv(items: list[dict], prefix: str) -> str:
             i["augmented_copy"],
             # The cross-validation fold of a "kfold" release; empty for a holdout release.
             "" if i.get("fold") is None else i["fold"],
+            # Manifests built before dynamic overlap carry no ratings: none listed, the raters
+            # counted from the votes, nothing escalated.
+            json.dumps(i.get("ratings", []), sort_keys=True, ensure_ascii=False),
+            i.get("n_raters", sum(i["votes"].values())),
+            bool(i.get("escalated", False)),
         ]
         for i in items
     )
@@ -311,6 +321,9 @@ def data_card(release: Release, items: list[dict]) -> str:
     ]
     lines += _speakers_section(items, splits)
     agreement = Counter(i["agreement"] for i in items if not i["augmented_copy"])
+    clips = [i for i in items if not i["augmented_copy"]]
+    n_escalated = sum(1 for i in clips if i.get("escalated"))
+    raters = Counter(i.get("n_raters", sum(i["votes"].values())) for i in clips)
     lines += [
         "",
         "## Label agreement",
@@ -322,12 +335,26 @@ def data_card(release: Release, items: list[dict]) -> str:
     lines += [f"- {k}: {display.count(v, 'clip')}" for k, v in sorted(agreement.items())]
     lines += [
         "",
-        "Two columns of metadata.csv describe the label beyond its name:",
+        "Dynamic overlap: each clip was first labelled by K annotators; a clip whose labels disagreed "
+        "got one more rater at a time, up to the project's maximum, until they agreed. "
+        f"Escalated clips in this release: {display.count(n_escalated, 'clip')} of {len(clips)}. "
+        "Raters per clip: "
+        + ", ".join(f"{n}: {display.count(c, 'clip')}" for n, c in sorted(raters.items()))
+        + ".",
+        "",
+        "These columns of metadata.csv (and keys of manifest.jsonl) describe the label beyond its name:",
         "",
         '- `votes`: how many annotators chose each emotion, as whole counts (`{"angry": 2, "sad": 1}`); '
         "`{}` for a gold clip of an imported corpus, which nobody voted on.",
         "- `soft_label`: the consensus as fractions summing to 1 (the vote shares, the Dawid-Skene "
-        "posteriors, or `1.0` on the gold or adjudicated emotion): use it as a soft training target.",
+        "posteriors, or `1.0` on the gold or adjudicated emotion): use it as a soft training target. "
+        "Both use every rater, escalated clips' extra raters included.",
+        '- `ratings`: every rater\'s label as a JSON list, in the order given: `[{"rater": "r-1a2b3c4d", '
+        '"emotion": "sad", "gender": "female"}, ...]`. A rater id is anonymous (a keyed hash, never a '
+        "name) and stable within this release name: the same id on two clips is the same person; ids do "
+        "not match across releases. `[]` for a gold clip.",
+        "- `n_raters`: how many people labelled the clip (0 for a gold clip).",
+        "- `escalated`: `True` when the clip's first K labels disagreed and it got more raters.",
         "",
         "`speaker` names who speaks: the speaker of an imported corpus; for broadcast audio, the name a "
         "curator gave the voice (a series speaker, one person across episodes), else the label of the "

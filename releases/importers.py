@@ -293,7 +293,8 @@ SPLIT_NAMES = {"train": "train", "validation": "validation", "valid": "validatio
 SPLIT_NAMES |= {"dev": "validation", "test": "test"}
 GENDER_ALIASES = {"m": "male", "f": "female", "man": "male", "woman": "female"}
 MANIFEST_EXTENSIONS = (".csv", ".jsonl", ".json-lines")
-# Columns (or pattern fields) with a place of their own; every other one is kept as metadata.
+# Columns (or pattern fields) with a place of their own; every other one is kept as metadata
+# (our own exports' agreement, votes, soft_label, ratings, n_raters, escalated among them).
 MANIFEST_FIELDS = {"path", "label", "speaker", "gender", "split", "fold"}
 AUDIOFOLDER_FIELDS = {"file_name", "label", "speaker", "gender", "split", "fold", "augmented_copy"}
 PATTERN_FIELDS = {"label", "speaker", "gender", "split"}

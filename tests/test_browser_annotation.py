@@ -273,6 +273,11 @@ def test_three_annotators_label_every_accepted_clip_by_keyboard(
     clips = ingest_clips(project, data_dir, tmp_path, n=3)
     accepted, waiting = clips[:2], clips[2:]
     accept(accepted)
+    # Three annotators, three different emotions: with dynamic overlap each clip would wait for a
+    # fourth; this test is about K labels by keyboard.
+    config = services.config_for(project)
+    config.escalation = "off"
+    config.save()
     users = {name: make_user(name, "annotator") for name in CHOICES}
     by_key = {opt["shortcut"]: opt["code"] for opt in _label_options()}
     root = "#annotate-page"

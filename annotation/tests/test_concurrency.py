@@ -1,4 +1,5 @@
-"""30 annotators at once: every clip ends with exactly K labels from K distinct annotators.
+"""30 annotators at once: every clip ends with K labels from K distinct annotators, or more, up
+to the maximum, exactly where its labels disagreed (dynamic overlap, the default).
 
 Runs on both databases: on PostgreSQL the hand-out uses FOR UPDATE SKIP LOCKED; on SQLite the
 IMMEDIATE transactions serialise writers.
@@ -13,7 +14,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, connections, transaction
 
-from annotation import services
+from annotation import crowd, services
 from annotation.guideline import ensure_guideline
 from annotation.models import Annotation, Assignment, PoolEntry
 from annotation.tests.factories import clone_clips
@@ -24,6 +25,7 @@ from corpus.tests import media_files as mf
 N_ANNOTATORS = 30
 N_CLIPS = 60
 K = 3
+MAX = 5  # AnnotationConfig.max_labels_per_clip's default
 
 
 @pytest.mark.django_db(transaction=True)
@@ -74,9 +76,38 @@ def test_thirty_annotators_drain_the_pool_without_double_assignment(
         t.join(timeout=240)
     assert not any(t.is_alive() for t in threads), "an annotator thread hung"
     assert not errors, errors[:3]
+    # A thread stops at its first empty hand-out, and an escalation may reopen a clip after
+    # that: whoever is left finishes the escalated clips, one after the other.
+    while True:
+        served = 0
+        for i, user in enumerate(users):
+            handout = services.assignment_next(user=user, project=project, kind=services.LABELLING)
+            if handout is not None:
+                served += 1
+                handed[(user.pk, handout.assignment.clip_id)] += 1
+                services.annotation_submit(
+                    user=user, clip_id=handout.assignment.clip_id, emotion=emotions[i % 7], gender="male"
+                )
+        if not served:
+            break
 
     per_clip = Counter(Annotation.objects.filter(clip_id__in=clip_ids).values_list("clip_id", flat=True))
-    assert set(per_clip) == clip_ids and set(per_clip.values()) == {K}
+    assert set(per_clip) == clip_ids and set(per_clip.values()) <= set(range(K, MAX + 1))
+    assert any(n > K for n in per_clip.values()), "7 emotions spread evenly: some clips must escalate"
+    config = services.config_for(project)
+    for clip_id, n in per_clip.items():
+        # Each clip got one label more exactly while its labels so far had no majority.
+        emotions_given = list(
+            Annotation.objects.filter(clip_id=clip_id).order_by("pk").values_list("emotion_id", flat=True)
+        )
+        for m in range(K, n + 1):
+            wanted_more = crowd.needs_more_raters(
+                list(Counter(emotions_given[:m]).values()),
+                min_votes=config.consensus_min_votes,
+                max_raters=MAX,
+            )
+            assert wanted_more == (m < n), (clip_id, m, n)
+        assert PoolEntry.objects.get(kind="labelling", clip_id=clip_id).escalated == (n > K)
     pairs = Annotation.objects.values_list("clip_id", "annotator_id")
     assert len(set(pairs)) == len(pairs), "an annotator labelled a clip twice"
     assert max(handed.values()) == 1, "a clip was handed to the same annotator twice"

@@ -38,6 +38,11 @@ def labelled(project, django_user_model, tmp_path, data_dir):
             source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
         ).recording
     clip_ids = sorted(clone_clips(rec, len(PLAN)))
+    # Three annotators only, and the tie must reach a curator: no dynamic overlap here
+    # (annotation/tests/test_escalation.py covers it).
+    config = services.config_for(project)
+    config.escalation = "off"
+    config.save()
     group = Group.objects.get_or_create(name="annotator")[0]
     annotators = []
     for name in ("amel", "bilel", "chiraz"):

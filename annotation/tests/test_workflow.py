@@ -133,6 +133,11 @@ def test_two_votes_needed_decide_as_common_voice_does(clips, make_user, project)
 @pytest.mark.django_db(transaction=True)
 def test_each_clip_gets_exactly_k_blind_labels_from_distinct_annotators(clips, make_user, project):
     accept_all(clips, make_user("val", "validator"))
+    # Every annotator gives another emotion: no clip would ever agree. Exactly K, as with
+    # escalation off (test_escalation.py covers the dynamic overlap).
+    config = services.config_for(project)
+    config.escalation = "off"
+    config.save()
     annotators = [make_user(f"ann{i}", "annotator") for i in range(4)]
     emotions = ["happy", "sad", "angry", "neutral"]
     labelled: dict[int, set[str]] = {}
@@ -219,6 +224,7 @@ def test_a_late_label_on_a_full_clip_is_refused(clips, make_user, project):
     accept_all(clips[:1], make_user("val", "validator"))
     config = services.config_for(project)
     config.labels_per_clip = 1
+    config.escalation = "off"  # one label fills the clip (with escalation, 1 vote < 2 asks for more)
     config.save()
     slow, fast = make_user("slow", "annotator"), make_user("fast", "annotator")
     clip_id = services.assignment_next(user=slow, project=project, kind=L).assignment.clip_id

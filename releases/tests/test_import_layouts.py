@@ -382,6 +382,12 @@ def test_an_export_imported_as_audiofolder_into_another_project_gives_back_the_s
     gold = GoldLabel.objects.filter(clip__recording__project=b).first()
     assert gold.corpus == "audiofolder" and gold.split and gold.metadata["source"] == "RAVDESS"
     assert {"agreement", "clip_id", "duration", "votes", "soft_label"} <= set(gold.metadata)
+    # The export's rater columns come back as metadata, as written (gold clips: nobody rated).
+    assert (gold.metadata["ratings"], gold.metadata["n_raters"], gold.metadata["escalated"]) == (
+        "[]",
+        "0",
+        "False",
+    )
 
     # Project A is untouched...
     assert before_a == (

@@ -119,6 +119,7 @@
     badge.className = `band band-${band.key}`;
     badge.textContent = band.label;
     setFig("fleiss_hint", d.fleiss_n_items ? `${plural(d.fleiss_n_items, "clip")} with ${d.fleiss_k} labels each` : "Needs clips with the same number of labels");
+    setFig("fleiss_note", d.fleiss_note || "");
     setFig("krippendorff_alpha", fmt3(d.krippendorff_alpha));
     setFig("unanimous", pct(levels.unanimous));
     setMeter("unanimous", levels.unanimous);
@@ -127,7 +128,7 @@
     setMeter("at_least_two", levels.at_least_two);
     setFig("at_least_two_hint", levels.n_items ? `${levels.n_at_least_two} of ${levels.n_items} · ${levels.n_none} with no majority` : "No clip with 2+ labels");
     setFig("n_items", String(d.n_items ?? 0));
-    setFig("n_votes_hint", plural(d.n_votes ?? 0, "label"));
+    setFig("n_votes_hint", plural(d.n_votes ?? 0, "label") + (d.escalated_clips ? ` · ${d.escalated_clips} escalated (more raters)` : ""));
     setFig("n_raters", String(d.n_raters ?? 0));
     const low = (d.rater_agreement_with_consensus || []).filter((r) => isNum(r.agreement) && r.agreement < 0.5).length;
     setFig("raters_hint", low ? `${low} below 0.5 agreement` : d.n_raters ? "none below 0.5 agreement" : " ");
@@ -257,6 +258,7 @@
     ["adjudicated", "Adjudicated"],
     ["gold", "Gold (imported)"],
     ["needs_adjudication", "Needs adjudication"],
+    ["pending", "Escalated, awaiting labels"],
     ["discarded", "Discarded"],
   ];
   function consensusStatus(counts) {
