@@ -285,7 +285,8 @@ def test_excluding_an_annotator_recomputes_consensus_and_reopens_clips(setup, dj
     assert not consensus.counted_annotations(project=project).filter(annotator=amel).exists()
     assert set(Clip.objects.filter(pk__in=pool).values_list("status", flat=True)) == {"accepted"}
     assert set(PoolEntry.objects.filter(clip_id__in=pool).values_list("n_done", "open")) == {(2, True)}
-    assert not ClipConsensus.objects.filter(clip_id__in=pool).exists()
+    # Their consensus is no longer final: pending (never adjudicated nor released) until K again.
+    assert set(ClipConsensus.objects.filter(clip_id__in=pool).values_list("status", flat=True)) == {"pending"}
     _votes_seen, _clips, raters, _codes = consensus.project_votes(project)
     assert amel.pk not in raters
     # The excluded annotator gets no more work here, and cannot slip a label in.
