@@ -100,7 +100,8 @@ class Corpus:
 
 def folds(corpus: Corpus) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(train, val, test) index arrays per fold (engine path): RAVDESS 6 stratified folds grouped
-    by actor, EmoDB one fold per speaker; validation = the next fold's test speakers."""
+    by actor, EmoDB one fold per speaker; validation = the next fold's test speakers (none with
+    2 folds, as on the platform)."""
     from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
     idx = np.arange(len(corpus.labels))
@@ -111,7 +112,8 @@ def folds(corpus: Corpus) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         tests = [test for _, test in LeaveOneGroupOut().split(idx, corpus.labels, corpus.speakers)]
     out = []
     for k, test in enumerate(tests):
-        val = tests[(k + 1) % len(tests)]
+        # As `training.services.release_fold_datasets`: with 2 folds no fold is left to validate.
+        val = tests[(k + 1) % len(tests)] if len(tests) >= 3 else np.array([], dtype=int)
         train = np.setdiff1d(idx, np.concatenate([test, val]))
         out.append((train, val, test))
     return out
