@@ -12,10 +12,10 @@ From the repository root (the commands of RESULTS.md, "Model families (issue #14
 Options: --path platform|engine (default platform); --families (comma-separated, default
 classical,mfcc_lstm,logmel_cnn,mel_image); --corpora (ravdess,emodb); --folds-limit N (only the
 first N folds of each corpus: the table then says "N of K folds (PARTIAL)"); --device cpu|cuda
-(default cpu; the families take their GPU defaults on cuda); --epochs N (overrides every torch
-family's epochs); --hparams JSON (overrides for every family that has those names, for
-screening); --threads (torch and BLAS threads, default 2); --verbose (every epoch of every fold);
---data-dir (default $TUNISER_DATA_DIR, else ../shared/data).
+(default cpu; the torch families take their GPU defaults on cuda, classical stays on the CPU);
+--epochs N (overrides every torch family's epochs); --hparams JSON (overrides for every family
+that has those names, for screening); --threads (torch and BLAS threads, default 2); --verbose
+(every epoch of every fold); --data-dir (default $TUNISER_DATA_DIR, else ../shared/data).
 
 1. Scratch database (SQLite, media and run directories in a temporary folder, deleted at the
    end); RAVDESS speech and EmoDB imported with `import_corpus` (RAVDESS calm -> neutral), one
@@ -227,6 +227,14 @@ def table_row(*, corpus: str, family: str, scope: str, summary: dict, seconds: f
     )
 
 
+def _device(family: str, device: str) -> str:
+    """The classical family is scikit-learn on the CPU (it refuses "cuda"): with --device cuda
+    it still runs, on the CPU; the torch families take `device`."""
+    from training.ml.families import get_family
+
+    return device if get_family(family).uses_torch else "cpu"
+
+
 def _scope(n: int, k: int) -> str:
     return f"{n} of {k} folds" + ("" if n == k else " (PARTIAL)")
 
@@ -297,7 +305,11 @@ def platform_corpus(
     results = []
     for family in families:
         parent = services.run_create(
-            release=release, family=family, hparams=hparams[family], device=device, enqueue=False
+            release=release,
+            family=family,
+            hparams=hparams[family],
+            device=_device(family, device),
+            enqueue=False,
         )
         children = list(TrainingRun.objects.filter(parent=parent).order_by("fold"))
         walls, cpus = [], []
@@ -380,7 +392,7 @@ def engine_corpus(
                 hparams=hparams[family],
                 corpus=corpus,
                 split=splits[f],
-                device=device,
+                device=_device(family, device),
                 workdir=Path(workdir) / "runs" / f"{name}-{family}-{f}",
             )
             per_fold.append(m)
