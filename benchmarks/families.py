@@ -448,7 +448,8 @@ def run_benchmark(
         epochs: overrides every torch family's epochs (None: the family's).
         overrides: hparams overrides for every family that has the names.
         data_dir: the folder holding ravdess/ and emodb/.
-        workdir: scratch folder of the engine path's fold runs (a temporary one if None).
+        workdir: scratch folder of the engine path's fold runs (if None, a temporary one,
+            removed at the end).
         out: print-like callable.
     Returns:
         {"results": the `platform_corpus` / `engine_corpus` dicts, "rows": the table's rows,
@@ -469,7 +470,9 @@ def run_benchmark(
         hparams[family] = {k: v for k, v in overrides.items() if k in schema}
         if epochs is not None and "epochs" in schema:
             hparams[family]["epochs"] = epochs
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="tuniser-families-engine-"))
+    own_workdir = workdir is None and path == "engine"  # a temporary one, removed at the end
+    if own_workdir:
+        workdir = Path(tempfile.mkdtemp(prefix="tuniser-families-engine-"))
     results = []
     for name in corpora:
         source = corpus_import(name, Path(data_dir))
@@ -510,6 +513,8 @@ def run_benchmark(
     widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, tuple("-" * w for w in widths), *rows]:
         out("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if own_workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
     headline = best.get("ravdess") or best.get("emodb")
     best_ua = max(headline) if headline else float("nan")
     out(f"best_mean_ua={best_ua:.3f}")
