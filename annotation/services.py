@@ -849,12 +849,16 @@ def pool_reevaluate(*, project: Project) -> dict:
             before = (entry.open, entry.wanted, entry.escalated)
             if entry.n_done < k:
                 more = True
+                entry.wanted = k  # escalation is decided again once it has K labels
             elif _needs_more(entry, config, list(counts.get(entry.clip_id, Counter()).values())):
                 more = True
                 entry.escalated = True
                 entry.wanted = entry.n_done + 1
             else:
                 more = False
+                # Enough labels (e.g. an escalated clip whose excluded rater caused the tie): it
+                # wants no more; `escalated` stays, as the clip's history.
+                entry.wanted = max(k, entry.n_done)
             _refresh_open(entry, config)
             if (entry.open, entry.wanted, entry.escalated) != before:
                 entry.save(update_fields=["open", "wanted", "escalated"])
