@@ -637,7 +637,8 @@ def annotation_submit(
         The new Annotation, or the new CheckAnswer of a hidden check (both have `id`, `clip`).
     Raises:
         ApplicationError 403 (`forbidden`): not an annotator or curator.
-        ApplicationError 403 (`paused`): the annotator is excluded in the clip's project.
+        ApplicationError 403 (`paused`): the annotator is paused or excluded in the clip's
+            project (`refuse_if_paused`), for an ordinary clip and a hidden check alike.
         ApplicationError 400: `gender_required`, `unknown_emotion`, `unknown_gender`.
         ApplicationError 409: `not_in_pool`, `duplicate` (already labelled by this user),
             `not_held`, `expired` (expired and the clip has since filled up).
@@ -658,6 +659,9 @@ def annotation_submit(
     with transaction.atomic():
         held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if held is not None and held.gold_check_id:
+            # Refused exactly as an ordinary clip would be (same check, same answer): a paused
+            # or excluded annotator answering a check must not learn that it was one.
+            refuse_if_paused(user=user, project=held.gold_check.project)
             return _check_answer_record(
                 assignment=held, emotion=emotion_opt, gender=gender_opt, time_spent_ms=time_spent_ms
             )
@@ -666,8 +670,10 @@ def annotation_submit(
         entry = _lock_entry(clip_id, LABELLING)
         if Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
             raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
-        if selectors.standing_blocks(user=user, project=entry.project, paused=False):
-            raise ApplicationError(PAUSED_MESSAGE, status=403, code="paused")
+        # Paused or excluded: no label either. The one-live-assignment rule means a paused
+        # annotator holds no live labelling clip (the check that paused them was it), so this
+        # refuses only hand-outs that expired before the pause.
+        refuse_if_paused(user=user, project=entry.project)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if assignment is None:
             raise ApplicationError(
