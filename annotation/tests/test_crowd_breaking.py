@@ -258,3 +258,36 @@ def test_poking_at_a_clip_after_answering_or_skipping_it_does_not_tell_a_check(w
         seen[rate] = _probe(c, clip_id)
     assert seen[1.0] == seen[0.0]
     assert all(status == 409 for status, _code, _detail in seen[0.0].values())
+
+
+def test_the_audio_response_headers_do_not_tell_an_imported_check_clip(world):
+    """An imported corpus clip is stored as `clips/<recording>/whole.wav`, a segmented one as
+    `clips/<recording>/run<n>/<i>_<ms>.wav`: a header naming the stored file (FileResponse's
+    Content-Disposition) would tell a check from an ordinary clip."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from corpus.models import Clip
+
+    project, (amel, bilel, _) = world["project"], world["annotators"]
+    for clip_id in world["checks"]:
+        clip = Clip.objects.get(pk=clip_id)
+        with default_storage.open(clip.audio.name, "rb") as fh:
+            key = default_storage.save(f"clips/{clip.recording_id}/whole.wav", ContentFile(fh.read()))
+        Clip.objects.filter(pk=clip_id).update(audio=key)
+    headers = {}
+    for who, rate in ((amel, 1.0), (bilel, 0.0)):
+        _config(project, check_rate=rate)
+        c = api(who)
+        clip = c.get(reverse("annotation-api:next")).json()["clip"]
+        assert (clip["id"] in world["checks"]) == (rate == 1.0)
+        resp = c.get(clip["audio_url"])
+        assert resp.status_code == 200
+        stored = Clip.objects.get(pk=clip["id"]).audio.name.rsplit("/", 1)[-1]
+        assert all(stored not in value for value in resp.headers.values()), dict(resp.headers)
+        headers[rate] = {
+            k: v.replace(str(clip["id"]), "ID")
+            for k, v in resp.headers.items()
+            if k not in ("Content-Length",)
+        }
+    assert headers[1.0] == headers[0.0]
