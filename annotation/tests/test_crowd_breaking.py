@@ -291,3 +291,70 @@ def test_the_audio_response_headers_do_not_tell_an_imported_check_clip(world):
             if k not in ("Content-Length",)
         }
     assert headers[1.0] == headers[0.0]
+
+
+def _invariants(project) -> None:
+    """Pool counters, clip status and consensus agree, whatever the settings went through."""
+    from annotation import consensus
+
+    config = services.config_for(project)
+    counted = {}
+    for clip_id in consensus.counted_annotations(project=project).values_list("clip_id", flat=True):
+        counted[clip_id] = counted.get(clip_id, 0) + 1
+    for entry in PoolEntry.objects.filter(project=project, kind=L).select_related("clip"):
+        cons = ClipConsensus.objects.filter(clip_id=entry.clip_id).first()
+        if cons is not None and cons.status in services.PROTECTED_CONSENSUS:
+            continue
+        where = (entry.clip_id, entry.n_done, entry.n_live, entry.wanted, entry.open, entry.escalated)
+        assert entry.n_done == counted.get(entry.clip_id, 0), where
+        assert entry.open == (entry.n_done + entry.n_live < entry.wanted), where
+        assert config.labels_per_clip <= entry.wanted <= config.max_raters, where
+        if entry.clip.status == "labelled":
+            assert cons is not None and cons.status in ("agreed", "needs_adjudication"), (where, cons)
+            assert not entry.open, where
+        elif cons is not None:  # none before a clip's K-th label; pending while it waits for more
+            assert cons.status == "pending", (where, cons.status)
+
+
+def test_escalation_survives_k_and_maximum_changed_mid_way(world, django_user_model):
+    from conftest import _user
+
+    project = world["project"]
+    _config(project, check_rate=0.0, escalation="no_majority", max_labels_per_clip=5, labels_per_clip=3)
+    raters = [
+        *world["annotators"],
+        *(_user(django_user_model, f"k{i}", "annotator", project=project) for i in range(5)),
+    ]
+    emotions = ["sad", "happy", "angry", "sad", "happy", "neutral", "sad", "angry"]
+    steps = [
+        {"labels_per_clip": 4},
+        {"max_labels_per_clip": 3},
+        {"labels_per_clip": 2},
+        {"max_labels_per_clip": 6, "escalation": "below_agreement"},
+        {"escalation": "off"},
+        {"labels_per_clip": 5, "escalation": "no_majority", "max_labels_per_clip": 7},
+    ]
+    step = iter(steps)
+    for n, (who, emotion) in enumerate(zip(raters, emotions, strict=True)):
+        live = []
+        for _ in range(3):
+            h = services.assignment_next(user=who, project=project, kind=L)
+            if h is None:
+                break
+            services.annotation_submit(user=who, clip_id=h.assignment.clip_id, emotion=emotion, gender="male")
+        # One hand-out left live across the settings change, answered after it.
+        h = services.assignment_next(user=who, project=project, kind=L)
+        if h is not None:
+            live.append(h.assignment.clip_id)
+        change = next(step, None)
+        if change:
+            _config(project, **change)
+            services.pool_reevaluate(project=project)
+        _invariants(project)
+        for clip_id in live:
+            services.annotation_submit(user=who, clip_id=clip_id, emotion=emotion, gender="male")
+        _invariants(project)
+    pairs = list(Assignment.objects.filter(kind=L).exclude(state="expired").values_list("user_id", "clip_id"))
+    assert len(pairs) == len(set(pairs))
+    assert PoolEntry.objects.filter(project=project, kind=L, escalated=True).exists()
+    assert Annotation.objects.filter(clip_id__in=world["pool"]).count() > 3 * len(world["pool"])
