@@ -335,7 +335,7 @@ def test_escalation_survives_k_and_maximum_changed_mid_way(world, django_user_mo
         {"labels_per_clip": 5, "escalation": "no_majority", "max_labels_per_clip": 7},
     ]
     step = iter(steps)
-    for n, (who, emotion) in enumerate(zip(raters, emotions, strict=True)):
+    for who, emotion in zip(raters, emotions, strict=True):
         live = []
         for _ in range(3):
             h = services.assignment_next(user=who, project=project, kind=L)
