@@ -358,3 +358,25 @@ def test_escalation_survives_k_and_maximum_changed_mid_way(world, django_user_mo
     assert len(pairs) == len(set(pairs))
     assert PoolEntry.objects.filter(project=project, kind=L, escalated=True).exists()
     assert Annotation.objects.filter(clip_id__in=world["pool"]).count() > 3 * len(world["pool"])
+
+
+def test_quota_targets_in_the_admin_refuse_duplicates_and_wrong_options(world, client, django_user_model):
+    from annotation.models import LabelOption
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.org", "pw-root-123456")
+    client.force_login(admin_user)
+    url = reverse("admin:annotation_quotatarget_add")
+    sad = LabelOption.objects.get(kind="emotion", code="sad")
+    male = LabelOption.objects.get(kind="gender", code="male")
+    project = world["project"]
+    ok = client.post(url, {"project": project.pk, "emotion": sad.pk, "gender": "", "target": 5})
+    assert ok.status_code == 302 and QuotaTarget.objects.count() == 1
+    for body in (
+        {"project": project.pk, "emotion": sad.pk, "gender": "", "target": 7},  # duplicate any-gender cell
+        {"project": project.pk, "emotion": male.pk, "gender": "", "target": 7},  # a gender as emotion
+        {"project": project.pk, "emotion": sad.pk, "gender": sad.pk, "target": 7},  # an emotion as gender
+        {"project": project.pk, "emotion": sad.pk, "gender": male.pk, "target": -3},
+    ):
+        resp = client.post(url, body)
+        assert resp.status_code == 200, (body, resp.status_code)  # the form again, with its error
+    assert list(QuotaTarget.objects.values_list("target", flat=True)) == [5]
