@@ -397,3 +397,28 @@ def test_quota_targets_in_the_admin_refuse_duplicates_and_wrong_options(world, c
         resp = client.post(url, body)
         assert resp.status_code == 200, (body, resp.status_code)  # the form again, with its error
     assert list(QuotaTarget.objects.values_list("target", flat=True)) == [5]
+
+
+def test_the_adjudication_queue_shows_only_the_labels_that_count(world, django_user_model):
+    """A curator deciding a clip sees the labels its consensus was computed on: an excluded
+    annotator's labels (kept, not counted) are not among them."""
+    from conftest import _user
+
+    project, (amel, bilel, chiraz) = world["project"], world["annotators"]
+    dora = _user(django_user_model, "dora", "annotator", project=project)
+    _config(project, check_rate=0.0, escalation="off", labels_per_clip=4)
+    for who, emotion in ((amel, "sad"), (bilel, "happy"), (chiraz, "angry"), (dora, "neutral")):
+        while (h := services.assignment_next(user=who, project=project, kind=L)) is not None:
+            services.annotation_submit(user=who, clip_id=h.assignment.clip_id, emotion=emotion, gender="male")
+    _config(project, labels_per_clip=3)
+    services.pool_reevaluate(project=project)
+    services.annotator_standing_set(
+        curator=world["curator"], project=project, user_id=dora.pk, action="exclude"
+    )
+    assert set(ClipConsensus.objects.filter(clip_id__in=world["pool"]).values_list("status", "n_votes")) == {
+        ("needs_adjudication", 3)
+    }
+    items = api(world["curator"]).get(reverse("annotation-api:adjudication-queue")).json()["results"]
+    assert sorted(i["clip"] for i in items) == sorted(world["pool"])
+    for item in items:
+        assert sorted(label["annotator"] for label in item["labels"]) == ["amel", "bilel", "chiraz"], item
