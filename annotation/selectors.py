@@ -576,16 +576,20 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[A
         limit: the most clips returned.
     Returns:
         AdjudicationItems in clip id order; `duration_s` in seconds, `labels` as
-        {"annotator" (username), "emotion", "gender"} (codes), `distribution` the consensus's
+        {"annotator" (username), "emotion", "gender"} (codes; the counted labels only,
+        `consensus.counted_annotations`), `distribution` the consensus's
         soft label ({emotion code: vote share, or Dawid-Skene posterior}).
     """
-    from annotation.consensus import adjudication_queue
+    from annotation.consensus import adjudication_queue, counted_annotations
 
     queue = list(adjudication_queue(project=project, curator=curator)[:limit])
     labels: dict[int, list] = {}
-    for clip_id, user, emotion, gender in Annotation.objects.filter(
-        clip_id__in=[c.clip_id for c in queue]
-    ).values_list("clip_id", "annotator__username", "emotion__code", "gender__code"):
+    # The labels the consensus was computed on: an excluded annotator's are kept but not shown.
+    for clip_id, user, emotion, gender in (
+        counted_annotations(project=project)
+        .filter(clip_id__in=[c.clip_id for c in queue])
+        .values_list("clip_id", "annotator__username", "emotion__code", "gender__code")
+    ):
         labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
     return [
         AdjudicationItem(
