@@ -422,3 +422,29 @@ def test_the_adjudication_queue_shows_only_the_labels_that_count(world, django_u
     assert sorted(i["clip"] for i in items) == sorted(world["pool"])
     for item in items:
         assert sorted(label["annotator"] for label in item["labels"]) == ["amel", "bilel", "chiraz"], item
+
+
+def test_a_paused_annotator_cannot_send_clips_back_to_validation(world):
+    """Paused or excluded: no flag either, on an ordinary clip or a check alike (a flag sends an
+    accepted clip back to validation: work, and a way to disrupt the pool)."""
+    from corpus.models import Clip
+
+    project, (amel, bilel, _) = world["project"], world["annotators"]
+    seen = {}
+    for who, rate in ((amel, 1.0), (bilel, 0.0)):
+        _config(project, check_rate=rate)
+        held = services.assignment_next(user=who, project=project, kind=L)
+        Assignment.objects.filter(pk=held.assignment.pk).update(
+            expires_at=timezone.now() - timedelta(minutes=1)
+        )
+        services.assignments_expire_stale()
+        AnnotatorStanding.objects.create(project=project, user=who, paused=True, paused_at=timezone.now())
+        resp = api(who).post(
+            reverse("annotation-api:flag"),
+            {"clip": held.assignment.clip_id, "comment": "noise"},
+            format="json",
+        )
+        seen[rate] = (resp.status_code, resp.json().get("code"))
+        if rate == 0.0:
+            assert Clip.objects.get(pk=held.assignment.clip_id).status == Clip.Status.ACCEPTED
+    assert seen[1.0] == seen[0.0] == (403, "paused")
