@@ -910,8 +910,9 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
         The new Flag.
     Raises:
         ApplicationError 403 (`forbidden`): not an annotator or curator.
+        ApplicationError 403 (`paused`): paused or excluded in the clip's project.
         ApplicationError 400: `unknown_reason`, `reason_required` (neither reason nor comment).
-        ApplicationError 409: `not_in_pool` (no labelling entry), `not_held`.
+        ApplicationError 409: `not_held` (also a clip with no labelling entry), `not_in_pool`.
     """
     require_role(user, roles.ANNOTATOR, roles.CURATOR)
     reason_row = None
@@ -924,6 +925,11 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
             "Say why the clip goes back to validation (a reason or a comment).", code="reason_required"
         )
     with transaction.atomic():
+        # Paused or excluded: no flag (it would send an accepted clip back to validation), for a
+        # check and an ordinary clip alike.
+        project = Clip.objects.filter(pk=clip_id).values_list("recording__source__project", flat=True).first()
+        if project is not None:
+            refuse_if_paused(user=user, project=project)
         held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if held is not None and held.gold_check_id:
             # A flagged check is recorded for the curators and given back; the reference clip
