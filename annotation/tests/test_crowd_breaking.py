@@ -448,3 +448,40 @@ def test_a_paused_annotator_cannot_send_clips_back_to_validation(world):
         if rate == 0.0:
             assert Clip.objects.get(pk=held.assignment.clip_id).status == Clip.Status.ACCEPTED
     assert seen[1.0] == seen[0.0] == (403, "paused")
+
+
+def test_a_check_left_to_expire_does_not_come_back_as_an_ordinary_clip(world, django_user_model):
+    """An agreed pool clip marked as a check, handed to dora as a check and left to expire, then
+    reopened by a higher K: dora must not get it again from the pool (she heard it), nor answer
+    it twice (a label and a check answer)."""
+    from conftest import _user
+
+    project, raters = world["project"], world["annotators"]
+    dora = _user(django_user_model, "dora", "annotator", project=project)
+    _config(project, check_rate=0.0, escalation="off", labels_per_clip=3)
+    for who in raters:
+        while (h := services.assignment_next(user=who, project=project, kind=L)) is not None:
+            services.annotation_submit(user=who, clip_id=h.assignment.clip_id, emotion="sad", gender="male")
+    target = world["pool"][0]
+    for clip_id in world["checks"]:
+        services.gold_check_unmark(curator=world["curator"], clip_id=clip_id)
+    services.gold_check_mark(curator=world["curator"], clip_id=target)
+    _config(project, check_rate=0.5, check_warmup=1)
+    got = services.assignment_next(user=dora, project=project, kind=L)
+    assert got is None  # nothing in the pool: no check either
+    _config(project, labels_per_clip=4)
+    services.pool_reevaluate(project=project)
+    got = services.assignment_next(user=dora, project=project, kind=L)  # warm-up: the check
+    assert got.assignment.gold_check_id is not None and got.assignment.clip_id == target
+    Assignment.objects.filter(pk=got.assignment.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    _config(project, check_rate=0.0)
+    handed = []
+    while (h := services.assignment_next(user=dora, project=project, kind=L)) is not None:
+        handed.append(h.assignment.clip_id)
+        services.annotation_submit(user=dora, clip_id=h.assignment.clip_id, emotion="sad", gender="male")
+    assert target not in handed
+    again = _submit(api(dora), target)
+    assert again.status_code == 409
+    n_answers = Annotation.objects.filter(annotator=dora, clip_id=target).count()
+    n_answers += CheckAnswer.objects.filter(user=dora, clip_id=target).count()
+    assert n_answers <= 1
