@@ -46,7 +46,8 @@ def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
     read by `services.assignment_next` (which orders and locks them) and by the home page's count.
 
     Excluded: clips the user answered or gave back (an assignment done or skipped, flags
-    included), holds now (live), labelled (labelling) or holds an active vote on (validation).
+    included), holds now (live), labelled or was ever handed as a hidden check, expired too
+    (labelling), or holds an active vote on (validation).
     An expired assignment excludes nothing: the person never answered, so the clip returns to
     their queue as to anyone's (otherwise, with K annotators in all, it could never reach K).
 
@@ -66,7 +67,12 @@ def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
         clip_id__in=answered
     )
     if kind == Assignment.Kind.LABELLING:
-        return entries.exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+        # A clip once handed to the user as a hidden check (even left to expire) never comes
+        # back to them as an ordinary clip: they heard it, and it would be answered twice.
+        checks = Assignment.objects.filter(user=user, kind=kind, gold_check__isnull=False).values("clip_id")
+        return entries.exclude(
+            clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id")
+        ).exclude(clip_id__in=checks)
     return entries.exclude(
         clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
     )
