@@ -222,11 +222,22 @@ class VoteOutSerializer(serializers.ModelSerializer):
 
 
 class AnnotationOutSerializer(serializers.ModelSerializer):
+    """The answer to a label: the hand-out it answered, the clip, the user's counters.
+
+    Never the Annotation's own id: a hidden check's answer is a CheckAnswer, a row of another
+    table with its own id sequence, so an id that jumps back would tell the annotator which
+    clip was a check. The assignment id is one sequence for both (and the annotator already
+    had it from `next`).
+    """
+
+    assignment = serializers.IntegerField(
+        source="assignment_id", help_text="The hand-out answered: `assignment` of the `next` answer."
+    )
     counts = CountsSerializer(source="counts_after")
 
     class Meta:
         model = Annotation
-        fields = ["id", "clip", "counts"]
+        fields = ["assignment", "clip", "counts"]
 
 
 class FlagOutSerializer(serializers.ModelSerializer):

@@ -46,7 +46,8 @@ def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
     read by `services.assignment_next` (which orders and locks them) and by the home page's count.
 
     Excluded: clips the user answered or gave back (an assignment done or skipped, flags
-    included), holds now (live), labelled (labelling) or holds an active vote on (validation).
+    included), holds now (live), labelled or was ever handed as a hidden check, expired too
+    (labelling), or holds an active vote on (validation).
     An expired assignment excludes nothing: the person never answered, so the clip returns to
     their queue as to anyone's (otherwise, with K annotators in all, it could never reach K).
 
@@ -66,7 +67,12 @@ def handout_candidates(*, user, projects, kind: str) -> QuerySet[PoolEntry]:
         clip_id__in=answered
     )
     if kind == Assignment.Kind.LABELLING:
-        return entries.exclude(clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id"))
+        # A clip once handed to the user as a hidden check (even left to expire) never comes
+        # back to them as an ordinary clip: they heard it, and it would be answered twice.
+        checks = Assignment.objects.filter(user=user, kind=kind, gold_check__isnull=False).values("clip_id")
+        return entries.exclude(
+            clip_id__in=Annotation.objects.filter(annotator=user).values("clip_id")
+        ).exclude(clip_id__in=checks)
     return entries.exclude(
         clip_id__in=ValidationVote.objects.filter(validator=user, active=True).values("clip_id")
     )
@@ -576,16 +582,20 @@ def adjudication_items(*, project: Project, curator, limit: int = 100) -> list[A
         limit: the most clips returned.
     Returns:
         AdjudicationItems in clip id order; `duration_s` in seconds, `labels` as
-        {"annotator" (username), "emotion", "gender"} (codes), `distribution` the consensus's
+        {"annotator" (username), "emotion", "gender"} (codes; the counted labels only,
+        `consensus.counted_annotations`), `distribution` the consensus's
         soft label ({emotion code: vote share, or Dawid-Skene posterior}).
     """
-    from annotation.consensus import adjudication_queue
+    from annotation.consensus import adjudication_queue, counted_annotations
 
     queue = list(adjudication_queue(project=project, curator=curator)[:limit])
     labels: dict[int, list] = {}
-    for clip_id, user, emotion, gender in Annotation.objects.filter(
-        clip_id__in=[c.clip_id for c in queue]
-    ).values_list("clip_id", "annotator__username", "emotion__code", "gender__code"):
+    # The labels the consensus was computed on: an excluded annotator's are kept but not shown.
+    for clip_id, user, emotion, gender in (
+        counted_annotations(project=project)
+        .filter(clip_id__in=[c.clip_id for c in queue])
+        .values_list("clip_id", "annotator__username", "emotion__code", "gender__code")
+    ):
         labels.setdefault(clip_id, []).append({"annotator": user, "emotion": emotion, "gender": gender})
     return [
         AdjudicationItem(

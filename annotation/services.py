@@ -48,6 +48,7 @@ LABELLING = Assignment.Kind.LABELLING
 # A vote may arrive this much earlier than the clip's duration after it was served (network and
 # player start-up jitter); anything sooner means the clip was not heard to its end.
 LISTEN_TOLERANCE_S = 0.3
+NOT_HELD_LABEL = "You do not hold this clip: ask for the next clip first."
 PAUSED_MESSAGE = "Your recent answers are being reviewed by a curator; labelling is paused until then."
 # The hidden-check draw: the OS's entropy, so nobody can predict which hand-out is a check.
 _check_draw = random.SystemRandom()
@@ -416,6 +417,15 @@ def _lock_entry(clip_id: int, kind: str) -> PoolEntry:
     return entry
 
 
+def _require_held(held: Assignment | None, *, message: str = "You do not hold this clip.") -> None:
+    """Refuse (409 `not_held`) a clip the user holds no live or expired assignment of, before
+    its pool entry is looked up: a hidden check's clip may have no labelling entry (an imported
+    gold clip), and "not in the pool" for it against "not held" for an ordinary clip would tell
+    an annotator, after the fact, which clip was a check."""
+    if held is None:
+        raise ApplicationError(message, status=409, code="not_held")
+
+
 def _finish(assignment: Assignment, entry: PoolEntry, state: str) -> None:
     was_live = assignment.state == Assignment.State.LIVE
     Assignment.objects.filter(pk=assignment.pk).update(state=state, finished_at=timezone.now())
@@ -446,10 +456,10 @@ def assignment_skip(*, user, clip_id: int, kind: str) -> None:
                 state=Assignment.State.SKIPPED, finished_at=timezone.now()
             )
             return
+        _require_held(held)
         entry = _lock_entry(clip_id, kind)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=kind)
-        if assignment is None:
-            raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
+        _require_held(assignment)
         _finish(assignment, entry, Assignment.State.SKIPPED)
         _refresh_open(entry)
         entry.save(update_fields=["n_live", "open", "wanted"])
@@ -637,7 +647,8 @@ def annotation_submit(
         The new Annotation, or the new CheckAnswer of a hidden check (both have `id`, `clip`).
     Raises:
         ApplicationError 403 (`forbidden`): not an annotator or curator.
-        ApplicationError 403 (`paused`): the annotator is excluded in the clip's project.
+        ApplicationError 403 (`paused`): the annotator is paused or excluded in the clip's
+            project (`refuse_if_paused`), for an ordinary clip and a hidden check alike.
         ApplicationError 400: `gender_required`, `unknown_emotion`, `unknown_gender`.
         ApplicationError 409: `not_in_pool`, `duplicate` (already labelled by this user),
             `not_held`, `expired` (expired and the clip has since filled up).
@@ -658,21 +669,32 @@ def annotation_submit(
     with transaction.atomic():
         held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if held is not None and held.gold_check_id:
+            # Refused exactly as an ordinary clip would be (same check, same answer): a paused
+            # or excluded annotator answering a check must not learn that it was one.
+            refuse_if_paused(user=user, project=held.gold_check.project)
             return _check_answer_record(
                 assignment=held, emotion=emotion_opt, gender=gender_opt, time_spent_ms=time_spent_ms
             )
         if CheckAnswer.objects.filter(clip_id=clip_id, user=user).exists():
             raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
+        if held is None and not Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
+            # Not held and not labelled: refused in the order an ordinary clip's checks below
+            # give (paused, then not held), before the pool entry is looked up (`_require_held`).
+            project = (
+                Clip.objects.filter(pk=clip_id).values_list("recording__source__project", flat=True).first()
+            )
+            if project is not None:
+                refuse_if_paused(user=user, project=project)
+            _require_held(held, message=NOT_HELD_LABEL)
         entry = _lock_entry(clip_id, LABELLING)
         if Annotation.objects.filter(clip_id=clip_id, annotator=user).exists():
             raise ApplicationError("You have already labelled this clip.", status=409, code="duplicate")
-        if selectors.standing_blocks(user=user, project=entry.project, paused=False):
-            raise ApplicationError(PAUSED_MESSAGE, status=403, code="paused")
+        # Paused or excluded: no label either. The one-live-assignment rule means a paused
+        # annotator holds no live labelling clip (the check that paused them was it), so this
+        # refuses only hand-outs that expired before the pause.
+        refuse_if_paused(user=user, project=entry.project)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
-        if assignment is None:
-            raise ApplicationError(
-                "You do not hold this clip: ask for the next clip first.", status=409, code="not_held"
-            )
+        _require_held(assignment, message=NOT_HELD_LABEL)
         config = config_for(entry.project)
         if assignment.state == Assignment.State.EXPIRED and entry.n_done + entry.n_live >= _wanted(
             entry, config
@@ -892,8 +914,9 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
         The new Flag.
     Raises:
         ApplicationError 403 (`forbidden`): not an annotator or curator.
+        ApplicationError 403 (`paused`): paused or excluded in the clip's project.
         ApplicationError 400: `unknown_reason`, `reason_required` (neither reason nor comment).
-        ApplicationError 409: `not_in_pool` (no labelling entry), `not_held`.
+        ApplicationError 409: `not_held` (also a clip with no labelling entry), `not_in_pool`.
     """
     require_role(user, roles.ANNOTATOR, roles.CURATOR)
     reason_row = None
@@ -906,6 +929,11 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
             "Say why the clip goes back to validation (a reason or a comment).", code="reason_required"
         )
     with transaction.atomic():
+        # Paused or excluded: no flag (it would send an accepted clip back to validation), for a
+        # check and an ordinary clip alike.
+        project = Clip.objects.filter(pk=clip_id).values_list("recording__source__project", flat=True).first()
+        if project is not None:
+            refuse_if_paused(user=user, project=project)
         held = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
         if held is not None and held.gold_check_id:
             # A flagged check is recorded for the curators and given back; the reference clip
@@ -915,10 +943,10 @@ def clip_flag(*, user, clip_id: int, reason: str | None = None, comment: str = "
                 state=Assignment.State.SKIPPED, finished_at=timezone.now()
             )
             return flag
+        _require_held(held)
         entry = _lock_entry(clip_id, LABELLING)
         assignment = _held_assignment(user=user, clip_id=clip_id, kind=LABELLING)
-        if assignment is None:
-            raise ApplicationError("You do not hold this clip.", status=409, code="not_held")
+        _require_held(assignment)
         flag = Flag.objects.create(clip_id=clip_id, user=user, reason=reason_row, comment=comment)
         _finish(assignment, entry, Assignment.State.SKIPPED)
         entry.save(update_fields=["n_live"])

@@ -454,7 +454,13 @@ class ClipAudioApi(APIView):
     def get(self, request, pk: int):
         """A clip's audio, for curators of its project and for whoever holds it right now."""
         clip = selectors.clip_audio_for_user(request.user, pk)
-        response = FileResponse(default_storage.open(clip.audio.name, "rb"), content_type="audio/wav")
+        # The file name given is the clip's id, never the storage key: a key tells an imported
+        # corpus clip ("whole.wav", often a hidden gold check) from a segmented one.
+        response = FileResponse(
+            default_storage.open(clip.audio.name, "rb"),
+            content_type="audio/wav",
+            filename=f"clip-{clip.pk}.wav",
+        )
         response["Cache-Control"] = "private, max-age=600"
         return response
 

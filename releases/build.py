@@ -23,7 +23,6 @@ from django.db.models import Max
 import tuniser
 from annotation.consensus import counted_annotations
 from annotation.models import (
-    Annotation,
     AnnotationConfig,
     ClipConsensus,
     LabelOption,
@@ -527,13 +526,14 @@ def rater_id(*, project_id: int, release_name: str, user_id: int) -> str:
 
 
 def _ratings(project: Project, wanted, *, release_name: str) -> dict[int, list[dict]]:
-    """Every label of the wanted clips as {"rater", "emotion", "gender"} (anonymous rater ids,
-    `rater_id`; codes; gender "" if none), in the order they were given. Read per project, as
-    `_votes` does."""
+    """Every counted label of the wanted clips as {"rater", "emotion", "gender"} (anonymous rater
+    ids, `rater_id`; codes; gender "" if none), in the order they were given. Read per project,
+    as `_votes` does, and from the same `counted_annotations`: labels of an annotator a curator
+    excluded are not released, so `n_raters` always equals the sum of `votes`."""
     out: dict[int, list[dict]] = {}
     ids: dict[int, str] = {}
     rows = (
-        Annotation.objects.filter(clip__recording__source__project=project)
+        counted_annotations(project=project)
         .order_by("pk")
         .values_list("clip_id", "annotator_id", "emotion__code", "gender__code")
     )

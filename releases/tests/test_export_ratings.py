@@ -157,3 +157,20 @@ def test_a_clip_still_escalating_is_not_released(corpus, project):
 def test_a_rebuild_of_the_same_name_keeps_the_checksum(corpus, project):
     # Rater ids depend on the release name, not its row: the same inputs give the same manifest.
     assert _build(project, "again").checksum == _build(project, "again").checksum
+
+
+def test_an_excluded_annotators_labels_are_not_released(corpus, project, django_user_model):
+    """A curator excluded a rater: their labels no longer count (consensus, votes), so the export
+    must not ship them in `ratings` either, and `n_raters` agrees with `votes`."""
+    curator = _user(django_user_model, "cur", "curator", project=project)
+    excluded = corpus["users"][2]  # "neutral" on the plain clip, "happy" on the escalated one
+    services.annotator_standing_set(curator=curator, project=project, user_id=excluded.pk, action="exclude")
+    rows = _rows(_export(_build(project, "without")))
+    assert corpus["plain"] not in rows  # two counted labels left: back in the pool, not released
+    esc = rows[corpus["escalated"]]
+    ratings = json.loads(esc["ratings"])
+    hidden = rater_id(project_id=project.pk, release_name="without", user_id=excluded.pk)
+    assert hidden not in {r["rater"] for r in ratings}
+    assert [r["emotion"] for r in ratings] == ["angry", "neutral", "angry"]
+    assert json.loads(esc["votes"]) == {"angry": 2, "neutral": 1}
+    assert int(esc["n_raters"]) == sum(json.loads(esc["votes"]).values()) == 3
