@@ -325,13 +325,11 @@ def assignment_next(*, user, project: Project, kind: str) -> Handout | None:
 def _draw_check(*, user, project: Project, config: AnnotationConfig) -> GoldCheck | None:
     """A random active check `user` may be handed, when `crowd.check_due` says this hand-out is a
     check (the first `config.check_warmup` checks, then probability `config.check_rate`); else None."""
-    handed = (
-        Assignment.objects.filter(user=user, gold_check__project=project)
-        .exclude(state=Assignment.State.EXPIRED)
-        .count()
-    )
+    # Answered, not handed: a check skipped (or let expire) does not count toward the warm-up, so
+    # skipping the first clips does not get an annotator past the qualification phase.
+    answered = CheckAnswer.objects.filter(user=user, gold_check__project=project).count()
     if not crowd.check_due(
-        n_answered=handed, warmup=config.check_warmup, rate=config.check_rate, u=_check_draw.random()
+        n_answered=answered, warmup=config.check_warmup, rate=config.check_rate, u=_check_draw.random()
     ):
         return None
     ids = list(selectors.check_candidates(user=user, project=project).values_list("pk", flat=True))

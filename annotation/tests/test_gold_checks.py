@@ -395,3 +395,22 @@ def test_warm_up_hands_the_first_checks_then_the_rate_decides(setup):
         )
     assert kinds == [True, True, False, False]
     assert CheckAnswer.objects.filter(user=annotator).count() == 2
+
+
+def test_skipping_checks_does_not_get_past_the_warm_up(setup):
+    """The warm-up counts answered checks: an annotator who skips every clip handed keeps getting
+    checks (each skipped one never again), and gets ordinary clips only once they answered the
+    warm-up's checks or none is left."""
+    project, annotator = setup["project"], setup["annotators"][0]
+    _rate(project, 1e-9, check_warmup=2)
+    for _ in range(N_CHECKS - 1):  # skip all checks but one
+        handout = services.assignment_next(user=annotator, project=project, kind=L)
+        assert handout.assignment.gold_check_id is not None
+        services.assignment_skip(user=annotator, clip_id=handout.assignment.clip_id, kind=L)
+    last = services.assignment_next(user=annotator, project=project, kind=L)
+    assert last.assignment.gold_check_id is not None  # still in the warm-up: 0 answered
+    services.annotation_submit(user=annotator, clip_id=last.assignment.clip_id, emotion="sad", gender="male")
+    # No check left for them: ordinary clips from now on, with 1 check answered.
+    nxt = services.assignment_next(user=annotator, project=project, kind=L)
+    assert nxt.assignment.gold_check_id is None
+    assert CheckAnswer.objects.filter(user=annotator).count() == 1
