@@ -25,7 +25,7 @@ from conftest import api
 from core.errors import ApplicationError
 
 L = services.LABELLING
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_speaker_step")]
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from corpus import services as corpus_services
 from corpus.models import Clip
 from corpus.tests import media_files as mf
 
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
+
 L = services.LABELLING
 
 
@@ -419,10 +421,3 @@ def test_the_admin_edits_the_settings_and_re_evaluates_the_pool(
     assert saved.status_code == 200
     assert "1 labelled clip(s) reopened" in saved.content.decode()
     assert state(clip_id) == ("accepted", True, True, 4, "pending")
-
-
-@pytest.fixture(autouse=True)
-def _no_speaker_step(settings, _media_root):
-    """These tests need clips, not voices: segment without the speaker step (resemblyzer
-    embeddings are most of a world's set-up time on the CPU)."""
-    settings.TUNISER = {**settings.TUNISER, "SPEAKER_STEP": False}

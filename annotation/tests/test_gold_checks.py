@@ -32,7 +32,7 @@ L = services.LABELLING
 N_POOL, N_CHECKS = 8, 4
 AUDIO_URL = re.compile(r"^/api/clips/\d+/audio/$")
 # The corpus segments on commit (eager Celery): real commits are needed to get real clips.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_speaker_step")]
 
 
 @pytest.fixture
