@@ -50,10 +50,8 @@ LABELLING = Assignment.Kind.LABELLING
 LISTEN_TOLERANCE_S = 0.3
 NOT_HELD_LABEL = "You do not hold this clip: ask for the next clip first."
 PAUSED_MESSAGE = "Your recent answers are being reviewed by a curator; labelling is paused until then."
-# The hidden-check draw: the OS's entropy, so nobody can predict which hand-out is a check.
-_check_draw = random.SystemRandom()
-# The quota queue's random share is drawn from the OS's entropy: nobody can predict or replay
-# which hand-outs are random picks.
+# The hidden-check draw and the quota queue's random share: the OS's entropy, so nobody can
+# predict or replay which hand-out is a check or a random pick.
 _rng = random.SystemRandom()
 # Consensus that labels never overwrite: a curator's decision, or a gold label.
 PROTECTED_CONSENSUS = (
@@ -329,13 +327,13 @@ def _draw_check(*, user, project: Project, config: AnnotationConfig) -> GoldChec
     # skipping the first clips does not get an annotator past the qualification phase.
     answered = CheckAnswer.objects.filter(user=user, gold_check__project=project).count()
     if not crowd.check_due(
-        n_answered=answered, warmup=config.check_warmup, rate=config.check_rate, u=_check_draw.random()
+        n_answered=answered, warmup=config.check_warmup, rate=config.check_rate, u=_rng.random()
     ):
         return None
     ids = list(selectors.check_candidates(user=user, project=project).values_list("pk", flat=True))
     if not ids:
         return None
-    return GoldCheck.objects.select_related("clip").get(pk=_check_draw.choice(ids))
+    return GoldCheck.objects.select_related("clip").get(pk=_rng.choice(ids))
 
 
 def refuse_if_paused(*, user, project: Project) -> None:
