@@ -65,8 +65,10 @@ The raters (`GOOD_CONFUSION` below; 12 per seed: 9 good, 3 careless):
 2. Checks: per careless rater, checks answered when paused (max over raters and seeds; a careless
    rater never paused is counted); good raters paused (count over seeds).
 3. Quota queue. The pre-labeller is the platform's classical family (`training.ml.families`
-   "classical", its default hyper-parameters: 188 hand-crafted statistics of `features.handcrafted`
-   after `audio.preprocess`, standardised, RBF SVM with Platt probabilities, balanced weights),
+   "classical" with `PRELABELLER_HPARAMS`: 188 hand-crafted statistics of `features.handcrafted`
+   after `audio.preprocess`, standardised, RBF SVM with Platt probabilities, balanced weights;
+   the settings the figures of RESULTS.md were measured with, before eGeMAPS and speaker
+   normalisation became the family's defaults),
    trained on actors 1-8 (4 classes, calm -> neutral) and predicting actors 9-24. Features are
    cached per file in `<cache-dir>/crowd_classical_features.npz` (var/bench is the benchmarks'
    cache, as for `benchmarks.segmentation`).
@@ -464,6 +466,10 @@ def platform_map() -> np.ndarray:
     return np.array([codes.index(mapping[c]) for c in CLASSES])
 
 
+# The pre-labeller's settings (step 3 of the module docstring): the hand-crafted set, one model.
+PRELABELLER_HPARAMS = {"feature_set": "handcrafted", "speaker_norm": False}
+
+
 def classical_features(data: Ravdess, idx: np.ndarray, cache_dir: Path) -> np.ndarray:
     """float32 (len(idx), 188): the classical family's features of the clips `idx`, cached per file
     name in `cache_dir/crowd_classical_features.npz` (computed for the missing ones and saved)."""
@@ -472,11 +478,11 @@ def classical_features(data: Ravdess, idx: np.ndarray, cache_dir: Path) -> np.nd
     from training.ml.families import get_family
 
     fam = get_family("classical")
-    hp = fam.validate({}, device="cpu")
+    hp = fam.validate(PRELABELLER_HPARAMS, device="cpu")
     pre = fam.preprocessing(hp)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / "crowd_classical_features.npz"
-    key = f"trim{pre['trim_db']}-max{pre['max_s']}-std{pre['with_std']}"
+    key = f"trim{pre['trim_db']}-max{pre['max_s']}-std{pre['with_std']}-{pre['feature_set']}"
     cached: dict[str, np.ndarray] = {}
     if path.exists():
         with np.load(path) as z:
@@ -498,12 +504,12 @@ def classical_features(data: Ravdess, idx: np.ndarray, cache_dir: Path) -> np.nd
 
 
 def prelabeller(data: Ravdess, train: np.ndarray, predict: np.ndarray, label_of: np.ndarray, cache_dir: Path):
-    """Train the classical family (default hyper-parameters) on the clips `train` and return
+    """Train the classical family (`PRELABELLER_HPARAMS`) on the clips `train` and return
     P(label) (len(predict), 4) for the clips `predict`; labels are `label_of[CLASSES index]`."""
     from training.ml.families import get_family
 
     fam = get_family("classical")
-    hp = fam.validate({}, device="cpu")
+    hp = fam.validate(PRELABELLER_HPARAMS, device="cpu")
     x_train = classical_features(data, train, cache_dir)
     y_train = label_of[data.cls[train]]
     pipeline = fam.fit(fam.build_pipeline(hp), x_train, y_train, hp)

@@ -129,7 +129,12 @@ def run_fold(*, family: str, hparams: dict, corpus: Corpus, split: tuple, device
     from training.ml.engine import Dataset, train
 
     def subset(ix: np.ndarray) -> Dataset:
-        return Dataset([corpus.samples[i] for i in ix], corpus.labels[ix], [corpus.ids[i] for i in ix])
+        return Dataset(
+            [corpus.samples[i] for i in ix],
+            corpus.labels[ix],
+            [corpus.ids[i] for i in ix],
+            [f"speaker:{corpus.speakers[i]}" for i in ix],
+        )
 
     tr, va, te = split
     wall, cpu = time.perf_counter(), time.process_time()

@@ -260,6 +260,36 @@ class Clip(models.Model):
     def __str__(self) -> str:
         return f"Clip #{self.pk} ({self.start_s:.2f}–{self.end_s:.2f} s of recording #{self.recording_id})"
 
+    @property
+    def voice_key(self) -> str:
+        """Who speaks, as speaker normalisation groups clips (`voice_key`); reads
+        `speaker_cluster` (select_related it when listing)."""
+        cluster = self.speaker_cluster
+        return voice_key(
+            speaker=self.speaker,
+            series_speaker_id=cluster.series_speaker_id if cluster else None,
+            cluster_id=self.speaker_cluster_id,
+        )
+
+
+# The fields `voice_key` reads, for values_list()/values() queries over clips.
+VOICE_KEY_FIELDS = ("speaker", "speaker_cluster__series_speaker_id", "speaker_cluster_id")
+
+
+def voice_key(*, speaker: str, series_speaker_id: int | None, cluster_id: int | None) -> str:
+    """One key per voice, for grouping clips by who speaks: "speaker:<name>" for a speaker an
+    imported corpus named, else "voice:<id>" for the series speaker (the voice across episodes)
+    of the clip's speaker cluster, else "cluster:<id>" for the cluster alone (one recording),
+    else "" (unknown: no speaker step ran). Names and ids are the project's own: keys are never
+    compared across projects."""
+    if speaker:
+        return f"speaker:{speaker}"
+    if series_speaker_id:
+        return f"voice:{series_speaker_id}"
+    if cluster_id:
+        return f"cluster:{cluster_id}"
+    return ""
+
 
 class SeriesSpeaker(models.Model):
     """One voice across the episodes of a series (a Source title within a project): the clusters

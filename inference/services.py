@@ -29,7 +29,7 @@ from core.errors import ApplicationError
 from core.models import JobStatus, Project
 from corpus import audio, vad
 from corpus import services as corpus_services
-from corpus.models import Clip
+from corpus.models import VOICE_KEY_FIELDS, Clip, voice_key
 from inference import selectors
 from inference.models import Prediction, PrelabelJob, Prelabeller
 from releases.models import GoldLabel
@@ -99,8 +99,10 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
     """Predict the clips `model_version` has not predicted yet; store the rows; re-rank the queue.
 
     Audio is read and the model run outside any transaction; the rows are written in one per
-    batch of BATCH clips. Each Prediction stores the probabilities (5 places), the top label and
-    probability, and the entropy in bits. If anything was predicted, the labelling queue of the
+    batch of BATCH clips. Each clip's voice key (`corpus.models.voice_key`) goes with it: a
+    speaker-normalised model normalises the voices with enough clips among `clip_ids`. Each
+    Prediction stores the probabilities (5 places), the top label and probability, and the
+    entropy in bits. If anything was predicted, the labelling queue of the
     model's project is re-ranked (`queue_reprioritise`).
 
     Args:
@@ -117,16 +119,26 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
             "clip_id", flat=True
         )
     )
-    todo = list(Clip.objects.filter(pk__in=[c for c in clip_ids if c not in done]).values_list("pk", "audio"))
+    todo = list(
+        Clip.objects.filter(pk__in=[c for c in clip_ids if c not in done]).values_list(
+            "pk", "audio", *VOICE_KEY_FIELDS
+        )
+    )
     if not todo:
         return 0
     predictor = predictor_for(model_version)
     labels = list(predictor.labels)
     written = 0
     read = audio.stored_file_reader()
-    for start in range(0, len(todo), BATCH):
-        chunk = todo[start : start + BATCH]
-        proba = predictor.predict_proba([audio.stored_clip_samples(name, read=read)[0] for _, name in chunk])
+    voices = [voice_key(speaker=sp, series_speaker_id=ss, cluster_id=cl) for _, _, sp, ss, cl in todo]
+    # Each voice's clips predicted together: a speaker-normalised model reads their statistics.
+    for start, stop, proba in predictor.iter_proba(
+        lambda a, b: [audio.stored_clip_samples(row[1], read=read)[0] for row in todo[a:b]],
+        len(todo),
+        batch_size=BATCH,
+        voices=voices,
+    ):
+        chunk = todo[start:stop]
         ent = entropy_bits(proba)
         rows = [
             Prediction(
@@ -137,7 +149,7 @@ def prelabel_clips(*, model_version: ModelVersion, clip_ids: list[int]) -> int:
                 entropy=float(e),
                 probabilities={label: round(float(v), 5) for label, v in zip(labels, p, strict=True)},
             )
-            for (clip_id, _), p, e in zip(chunk, proba, ent, strict=True)
+            for (clip_id, *_), p, e in zip(chunk, proba, ent, strict=True)
         ]
         with transaction.atomic():
             Prediction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)

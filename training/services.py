@@ -28,6 +28,7 @@ import tuniser
 from core import jobs
 from core.errors import ApplicationError
 from corpus.audio import stored_clip_samples, stored_file_reader
+from corpus.models import VOICE_KEY_FIELDS, voice_key
 from releases.augment import release_item_samples
 from releases.models import Release, ReleaseItem
 from training import selectors
@@ -432,7 +433,7 @@ def release_fold_datasets(
 def _load_cache(release: Release, labels: list[str]):
     cache = _dirs()[2] / "releases" / f"release-{release.pk}-{release.checksum[:16]}.npz"
     data = np.load(cache) if cache.exists() else None
-    if data is None or "folds" not in data:  # a cache written before folds existed: rebuild
+    if data is None or "folds" not in data or "voices" not in data:  # written before them: rebuild
         _build_cache(release, labels, cache)
         data = np.load(cache)
     return data
@@ -442,13 +443,22 @@ def _subset(data, mask) -> engine.Dataset:
     audio, offsets = data["audio"], data["offsets"]
     idx = np.flatnonzero(mask)
     samples = [audio[offsets[i] : offsets[i + 1]].astype(np.float32) / 32768.0 for i in idx]
-    return engine.Dataset(samples=samples, labels=data["labels"][idx], ids=[int(x) for x in data["ids"][idx]])
+    return engine.Dataset(
+        samples=samples,
+        labels=data["labels"][idx],
+        ids=[int(x) for x in data["ids"][idx]],
+        voices=[str(v) for v in data["voices"][idx]],
+    )
 
 
 def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
-    items = list(release.items.select_related("clip").order_by("split", "label", "clip_id", "copy_index"))
+    items = list(
+        release.items.select_related("clip__speaker_cluster").order_by(
+            "split", "label", "clip_id", "copy_index"
+        )
+    )
     seed = int(release.params.get("seed", 0))
-    chunks, offsets, ids, splits, ys, folds = [], [0], [], [], [], []
+    chunks, offsets, ids, splits, ys, folds, voices = [], [0], [], [], [], [], []
     read = stored_file_reader()
     for item in items:
         samples, _ = release_item_samples(
@@ -465,6 +475,7 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         splits.append(item.split)
         folds.append(-1 if item.fold is None else item.fold)
         ys.append(labels.index(item.label))
+        voices.append(item.clip.voice_key)
     cache.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own per writer: the children of a cross-validated run may build it at once.
     tmp = cache.with_name(f"{cache.stem}.{uuid.uuid4().hex}.tmp.npz")
@@ -476,6 +487,7 @@ def _build_cache(release: Release, labels: list[str], cache: Path) -> None:
         splits=np.array(splits),
         labels=np.array(ys),
         folds=np.array(folds, dtype=np.int64),
+        voices=np.array(voices, dtype=str),
     )
     tmp.replace(cache)
 
@@ -660,9 +672,9 @@ def evaluation_items(
         release: the evaluated release (the same project; not checked here).
         split: "train", "validation", "test", or "" for all items.
     Returns:
-        (items, n_seen, unmatched): items as (clip id, label, clip audio storage name) in
-        (split, label, clip id) order; the number left out as seen; {label: items} left out as
-        unknown to the model (sorted by label).
+        (items, n_seen, unmatched): items as (clip id, label, clip audio storage name, voice key
+        (`corpus.models.voice_key`)) in (split, label, clip id) order; the number left out as
+        seen; {label: items} left out as unknown to the model (sorted by label).
     """
     qs = ReleaseItem.objects.filter(release=release, copy_index=0)
     if split:
@@ -670,15 +682,16 @@ def evaluation_items(
     seen = selectors.model_version_seen_clip_ids(model_version)
     known = set(model_version.labels)
     items, n_seen, unmatched = [], 0, Counter()
-    for clip_id, label, name in qs.order_by("split", "label", "clip_id").values_list(
-        "clip_id", "label", "clip__audio"
-    ):
+    for clip_id, label, name, speaker, series_speaker_id, cluster_id in qs.order_by(
+        "split", "label", "clip_id"
+    ).values_list("clip_id", "label", "clip__audio", *(f"clip__{f}" for f in VOICE_KEY_FIELDS)):
         if clip_id in seen:
             n_seen += 1
         elif label not in known:
             unmatched[label] += 1
         else:
-            items.append((clip_id, label, name))
+            voice = voice_key(speaker=speaker, series_speaker_id=series_speaker_id, cluster_id=cluster_id)
+            items.append((clip_id, label, name, voice))
     return items, n_seen, dict(sorted(unmatched.items()))
 
 
@@ -796,7 +809,9 @@ def evaluation_execute(*, evaluation_id: int) -> bool:
        before the end, so re-running is safe.
     2. Take the items again (`evaluation_items`: the release is immutable, so they are the ones
        counted at creation), read each clip's audio and predict in batches of EVAL_BATCH with
-       the model loaded once (`predictor_for`), outside any transaction, with progress per batch.
+       the model loaded once (`predictor_for`), outside any transaction, with progress per batch;
+       a speaker-normalised model gets each clip's voice key and predicts once all are read
+       (`Predictor.iter_proba`).
     3. Succeed with `evaluation_metrics` and the exclusion counts, in one update of the row.
 
     Args:
@@ -819,13 +834,17 @@ def _evaluate(evaluation: Evaluation, progress: jobs.JobProgress) -> dict:
     labels = list(predictor.labels)
     read = stored_file_reader()
     y_pred: list[str] = []
-    for start in range(0, len(items), EVAL_BATCH):
-        chunk = items[start : start + EVAL_BATCH]
-        proba = predictor.predict_proba([stored_clip_samples(name, read=read)[0] for _, _, name in chunk])
+    # Each voice's clips predicted together: a speaker-normalised model reads their statistics.
+    for _, _, proba in predictor.iter_proba(
+        lambda a, b: [stored_clip_samples(item[2], read=read)[0] for item in items[a:b]],
+        len(items),
+        batch_size=EVAL_BATCH,
+        voices=[item[3] for item in items],
+        on_progress=progress,
+    ):
         y_pred += [labels[int(i)] for i in proba.argmax(axis=1)]
-        progress(len(y_pred) / len(items))
     return {
-        "metrics": evaluation_metrics(y_true=[label for _, label, _ in items], y_pred=y_pred, labels=labels),
+        "metrics": evaluation_metrics(y_true=[item[1] for item in items], y_pred=y_pred, labels=labels),
         "n_excluded_seen": n_seen,
         "n_excluded_unmatched": unmatched,
     }

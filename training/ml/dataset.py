@@ -15,25 +15,31 @@ from .audio import SAMPLE_RATE, preprocess
 class Dataset:
     """One split of a release, already decoded: float32 mono clips at 16 kHz, int labels (indices
     into the run's label list) and the clip ids they came from (for traceability and to tell
-    whether a checkpoint belongs to the same data).
+    whether a checkpoint belongs to the same data), and who speaks in each (the voice keys of
+    speaker normalisation, `speaker_norm`).
 
     `samples`: N float32 arrays (n_i,), 16 kHz mono, in [-1, 1] (not checked here); `labels`:
-    anything array-like of N ints, stored as int64 (N,); `ids`: N ints, 0..N-1 when left empty.
-    Raises ValueError when the three lengths differ. `len(ds)` is N.
+    anything array-like of N ints, stored as int64 (N,); `ids`: N ints, 0..N-1 when left empty;
+    `voices`: N voice keys (`corpus.models.voice_key`; "" = unknown), all "" when left empty.
+    Raises ValueError when the lengths differ. `len(ds)` is N.
     """
 
     samples: list[np.ndarray]
     labels: np.ndarray
     ids: list[int] = field(default_factory=list)
+    voices: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
         if not self.ids:
             self.ids = list(range(len(self.samples)))
-        if not (len(self.samples) == len(self.labels) == len(self.ids)):
+        if not len(self.voices):
+            self.voices = [""] * len(self.samples)
+        self.voices = [str(v) for v in self.voices]
+        if not (len(self.samples) == len(self.labels) == len(self.ids) == len(self.voices)):
             raise ValueError(
-                f"Dataset needs as many labels and ids as samples: {len(self.samples)} samples, "
-                f"{len(self.labels)} labels, {len(self.ids)} ids"
+                f"Dataset needs as many labels, ids and voices as samples: {len(self.samples)} samples, "
+                f"{len(self.labels)} labels, {len(self.ids)} ids, {len(self.voices)} voices"
             )
 
     def __len__(self) -> int:

@@ -226,16 +226,6 @@ def _report(on_progress, **kw) -> bool:
 # scikit-learn
 
 
-def _sk_proba(pipeline, X: np.ndarray, n_classes: int) -> np.ndarray:
-    """predict_proba over all labels (a label absent from training gets probability 0), in float64
-    with rows summing to 1 (some estimators keep the float32 of the features)."""
-    proba = np.zeros((len(X), n_classes))
-    if len(X):
-        proba[:, pipeline.classes_] = pipeline.predict_proba(X)
-        proba /= proba.sum(axis=1, keepdims=True)
-    return proba
-
-
 def _train_classical(fam, hp, train, val, test, labels, workdir, on_progress) -> TrainResult:
     from sklearn.metrics import log_loss
 
@@ -253,31 +243,39 @@ def _train_classical(fam, hp, train, val, test, labels, workdir, on_progress) ->
     x_train = features(train)
     if _report(on_progress, epoch=1, step=1, total_steps=3, history=[]):
         return _cancelled_result(fam, hp, history, None, 0, t0)
-    pipeline = fam.build_pipeline(hp)
     t_fit = time.perf_counter()
-    fam.fit(pipeline, x_train, train.labels, hp)
+    model = fam.fit_model(x_train, train.labels, train.voices, hp)
     fit_s = time.perf_counter() - t_fit
     entry: dict[str, Any] = {
         "epoch": 1,
-        "train_loss": float(log_loss(train.labels, _sk_proba(pipeline, x_train, C), labels=range(C))),
+        "train_loss": float(
+            log_loss(train.labels, model.predict_proba(x_train, train.voices, C), labels=range(C))
+        ),
         "fit_seconds": fit_s,
+        "speaker_normalised": {
+            "train": model.normalised_share(train.voices, len(train)),
+            "val": model.normalised_share(val.voices, len(val)),
+            "test": model.normalised_share(test.voices, len(test)),
+        },
     }
     val_metrics = None
     if len(val):
-        proba = _sk_proba(pipeline, features(val), C)
+        proba = model.predict_proba(features(val), val.voices, C)
         val_metrics = evaluate(val.labels, proba.argmax(1), labels)
         entry.update(_val_entry(val_metrics, float(log_loss(val.labels, proba, labels=range(C)))))
     entry["seconds"] = time.perf_counter() - t0
     history.append(entry)
-    n_params = _sk_n_params(pipeline)
+    n_params = sum(_sk_n_params(p) for p in model.pipelines)
     if _report(on_progress, epoch=1, step=2, total_steps=3, history=list(history), epoch_done=True):
         return _cancelled_result(fam, hp, history, 1, n_params, t0)
     test_metrics = None
     if len(test):
-        test_metrics = evaluate(test.labels, _sk_proba(pipeline, features(test), C).argmax(1), labels)
+        test_metrics = evaluate(
+            test.labels, model.predict_proba(features(test), test.voices, C).argmax(1), labels
+        )
     artifact = export(
         family=fam.name,
-        model=pipeline,
+        model=model,
         hparams=hp,
         labels=labels,
         out_dir=workdir / ARTIFACT,
@@ -797,13 +795,15 @@ def export(
       model.safetensors, preprocessor_config.json.
     - mfcc_lstm / logmel_cnn: model.safetensors + config.json (family, hparams, labels, label maps,
       preprocessing: sample rate, trim_db, max_s, feature settings; model_args).
-    - classical: model.joblib (a pickled scikit-learn Pipeline: there is no safe tensor format
-      for it) + config.json with the scikit-learn version it needs.
+    - classical: model.joblib (a pickled `speaker_norm.VoiceNormalisedModel` of scikit-learn
+      Pipelines: there is no safe tensor format for it) + config.json with the scikit-learn
+      version it needs.
     - metrics.json (when `metrics` is given): test/val metrics and history, for the record.
 
-    `model` is the trained torch module or scikit-learn Pipeline; `preprocessing` defaults to
-    the model config's, else the family's for `hparams`. The directory is written as
-    `out_dir.tmp` then moved into place. Returns `out_dir`; ValueError for an unknown family.
+    `model` is the trained torch module or the classical family's `VoiceNormalisedModel`;
+    `preprocessing` defaults to the model config's, else the family's for `hparams`. The
+    directory is written as `out_dir.tmp` then moved into place. Returns `out_dir`; ValueError
+    for an unknown family.
     """
     fam = get_family(family)
     out_dir = Path(out_dir)

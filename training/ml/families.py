@@ -895,16 +895,43 @@ def _stats_sample(waves: list[np.ndarray], seed: int, n: int = 1000) -> list[np.
 CLASSIFIERS = ("svm", "knn", "logreg", "mlp")
 
 
+FEATURE_SETS = ("handcrafted", "egemaps", "handcrafted+egemaps")
+
+
 class ClassicalFamily(Family):
-    """A scikit-learn classifier on the 94 hand-crafted features of paper 002 (`features.handcrafted`:
-    per-clip means, plus standard deviations with `with_std`), standardised; CPU only."""
+    """A scikit-learn classifier on clip-level features, CPU only: the 94 hand-crafted features of
+    paper 002 (`features.handcrafted`: per-clip means, plus standard deviations with `with_std`),
+    the 88 eGeMAPS functionals (`features.egemaps`), or both (the default); missing values imputed
+    with the training mean, standardised; with `speaker_norm`, speaker-normalised where a voice has
+    `speaker_norm_min_clips` clips (`speaker_norm.VoiceNormalisedModel`).
+
+    Defaults chosen by measurement (benchmarks.families, RESULTS.md "Model families"): both feature
+    sets with speaker normalisation beat the hand-crafted set alone on RAVDESS-4 6-fold and EmoDB-4
+    leave-one-speaker-out (screening figures in `speaker_norm`'s docstring)."""
 
     name = "classical"
     uses_torch = False
     schema = {
         **_PREPROCESSING,
         "classifier": Param("svm", str, "scikit-learn classifier", choices=CLASSIFIERS),
+        "feature_set": Param(
+            "handcrafted+egemaps",
+            str,
+            "clip features: 'handcrafted' (94 or 188 librosa statistics, paper 002), 'egemaps' (88 eGeMAPS "
+            "v02 functionals, openSMILE) or both",
+            choices=FEATURE_SETS,
+        ),
         "with_std": Param(True, bool, "188 features (94 means + 94 standard deviations) instead of 94 means"),
+        "speaker_norm": Param(
+            True,
+            bool,
+            "speaker normalisation: standardise each voice's features by its own clips' statistics "
+            "(imported speaker, series speaker or speaker cluster), with a second model for clips "
+            "of unknown or rare voices",
+        ),
+        "speaker_norm_min_clips": Param(
+            10, int, "fewest clips of a voice, among those predicted together, for it to be normalised", low=2
+        ),
         "C": Param(1.0, float, "inverse regularisation strength (svm, logreg)", low=0.0, low_open=True),
         "gamma": Param("scale", str, "RBF kernel coefficient of the svm", choices=("scale", "auto")),
         "n_neighbors": Param(5, int, "neighbours of knn", low=1),
@@ -933,13 +960,20 @@ class ClassicalFamily(Family):
             )
 
     def preprocessing(self, hp):
-        """The shared settings plus `features="handcrafted"` and `with_std`."""
-        return {**super().preprocessing(hp), "features": "handcrafted", "with_std": hp["with_std"]}
+        """The shared settings plus `features="handcrafted"` (the family's feature kind, kept for
+        models saved before `feature_set`), `feature_set` and `with_std`."""
+        return {
+            **super().preprocessing(hp),
+            "features": "handcrafted",
+            "feature_set": hp["feature_set"],
+            "with_std": hp["with_std"],
+        }
 
     def build_pipeline(self, hp: dict):
-        """An unfitted Pipeline: StandardScaler, then `classifier`: 'svm' (RBF SVC with Platt-scaled
-        probabilities, Platt 1999, from `CalibratedClassifierCV` over 3 stratified folds), 'knn'
-        (distance-weighted), 'logreg' or 'mlp' (one hidden layer)."""
+        """An unfitted Pipeline: SimpleImputer (training mean), StandardScaler, then `classifier`:
+        'svm' (RBF SVC with Platt-scaled probabilities, Platt 1999, from `CalibratedClassifierCV`
+        over 3 stratified folds), 'knn' (distance-weighted), 'logreg' or 'mlp' (one hidden layer)."""
+        from sklearn.impute import SimpleImputer
         from sklearn.neighbors import KNeighborsClassifier
         from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import Pipeline
@@ -966,7 +1000,10 @@ class ClassicalFamily(Family):
                 max_iter=hp["max_iter"],
                 random_state=hp["seed"],
             )
-        return Pipeline([("scaler", StandardScaler()), ("clf", clf)])
+        # keep_empty_features: a feature NaN in every training clip stays a (zero) column, so
+        # that the width the model expects never depends on the training clips.
+        imputer = SimpleImputer(strategy="mean", keep_empty_features=True)
+        return Pipeline([("impute", imputer), ("scaler", StandardScaler()), ("clf", clf)])
 
     def fit(self, pipeline, X: np.ndarray, y: np.ndarray, hp: dict):
         """Fit; with `balanced`, as sample weights so that the SVM's Platt calibration is balanced
@@ -995,29 +1032,67 @@ class ClassicalFamily(Family):
             return pipeline.fit(X, y, clf__sample_weight=compute_sample_weight("balanced", y))
         return pipeline.fit(X, y)
 
-    def features(self, waves: list[np.ndarray], preprocessing: dict, n_jobs: int = 1) -> np.ndarray:
-        """`features.handcrafted` of each preprocessed float32 16 kHz clip: float32 (N, 188), or
-        (N, 94) without `with_std`; over `n_jobs` joblib processes when there are more than 50."""
-        from .features import handcrafted
+    def fit_model(self, X: np.ndarray, y: np.ndarray, voices, hp: dict):
+        """The fitted `speaker_norm.VoiceNormalisedModel`: `plain` fitted on X as it is, and, with
+        `speaker_norm`, `per_voice` fitted on the clips of the training voices that have
+        `speaker_norm_min_clips` clips, each voice standardised by its own statistics (None when
+        no voice has that many, or those clips hold a single class).
 
+        `X`: float (N, d) features; `y`: int class indices (N,); `voices`: N voice keys ("" =
+        unknown) or None. Raises ValueError as `fit`.
+        """
+        from .speaker_norm import VoiceNormalisedModel, speaker_standardise, voice_groups
+
+        min_clips = hp["speaker_norm_min_clips"]
+        plain = self.fit(self.build_pipeline(hp), X, y, hp)
+        per_voice = None
+        groups = voice_groups(voices, len(X), min_clips=min_clips) if hp["speaker_norm"] else {}
+        if groups:
+            ix = np.sort(np.concatenate(list(groups.values())))
+            if len(np.unique(y[ix])) >= 2:
+                Xn = speaker_standardise(X, groups)
+                per_voice = self.fit(self.build_pipeline(hp), Xn[ix], y[ix], hp)
+        return VoiceNormalisedModel(plain=plain, per_voice=per_voice, min_clips=min_clips)
+
+    def features(self, waves: list[np.ndarray], preprocessing: dict, n_jobs: int = 1) -> np.ndarray:
+        """Clip features of each preprocessed float32 16 kHz clip, float32 (N, d): by
+        `preprocessing["feature_set"]` ('handcrafted' when absent: models saved before it),
+        `features.handcrafted` (188, or 94 without `with_std`), `features.egemaps` (88, NaN where
+        openSMILE could not compute a functional) or both side by side; over `n_jobs` joblib
+        processes when there are more than 50 clips."""
+        from .features import EGEMAPS_DIM, egemaps, handcrafted
+
+        feature_set = preprocessing.get("feature_set", "handcrafted")
+        with_std = preprocessing["with_std"]
+        dim = (188 if with_std else 94) * ("handcrafted" in feature_set) + EGEMAPS_DIM * (
+            "egemaps" in feature_set
+        )
         if not waves:
-            return np.zeros((0, 188 if preprocessing["with_std"] else 94), dtype=np.float32)
+            return np.zeros((0, dim), dtype=np.float32)
+
+        def one(w: np.ndarray) -> np.ndarray:
+            parts = []
+            if "handcrafted" in feature_set:
+                parts.append(handcrafted(w, SAMPLE_RATE, with_std=with_std))
+            if "egemaps" in feature_set:
+                parts.append(egemaps(w, SAMPLE_RATE))
+            return np.concatenate(parts)
+
         if n_jobs > 1 and len(waves) > 50:
             from joblib import Parallel, delayed
 
-            rows = Parallel(n_jobs=n_jobs)(
-                delayed(handcrafted)(w, SAMPLE_RATE, with_std=preprocessing["with_std"]) for w in waves
-            )
+            rows = Parallel(n_jobs=n_jobs)(delayed(one)(w) for w in waves)
         else:
-            rows = [handcrafted(w, SAMPLE_RATE, with_std=preprocessing["with_std"]) for w in waves]
-        return np.stack(rows)
+            rows = [one(w) for w in waves]
+        return np.stack(rows).astype(np.float32)
 
-    def export(self, pipeline, hp, labels, preprocessing, out_dir):
-        """Write model.joblib (the pickled Pipeline) and config.json (with `sklearn_version`)."""
+    def export(self, model, hp, labels, preprocessing, out_dir):
+        """Write model.joblib (the pickled `VoiceNormalisedModel`) and config.json (with
+        `sklearn_version`)."""
         import joblib
         import sklearn
 
-        joblib.dump(pipeline, out_dir / "model.joblib")
+        joblib.dump(model, out_dir / "model.joblib")
         config = _base_config(
             self.name,
             hp,
@@ -1025,14 +1100,15 @@ class ClassicalFamily(Family):
             preprocessing,
             weights="model.joblib",
             sklearn_version=sklearn.__version__,
-            note="model.joblib is a pickled scikit-learn Pipeline: load it only with the same scikit-learn "
+            note="model.joblib is a pickled scikit-learn model: load it only with the same scikit-learn "
             "version, and only from a trusted source (unpickling runs code).",
         )
         _write_json(out_dir / "config.json", config)
 
     def load(self, artifact_dir, config):
-        """(Pipeline, preprocessing). Raises ValueError when the model was saved with another
-        scikit-learn version (unpickling across versions is unsafe)."""
+        """(`VoiceNormalisedModel`, preprocessing); a model saved as a bare Pipeline (before speaker
+        normalisation) comes back as its `plain` model. Raises ValueError when the model was saved
+        with another scikit-learn version (unpickling across versions is unsafe)."""
         import joblib
         import sklearn
 
@@ -1041,7 +1117,12 @@ class ClassicalFamily(Family):
                 f"{artifact_dir} was saved with scikit-learn {config.get('sklearn_version')}; "
                 f"this is {sklearn.__version__}: retrain or export again"
             )
-        return joblib.load(artifact_dir / config["weights"]), config["preprocessing"]
+        from .speaker_norm import VoiceNormalisedModel
+
+        model = joblib.load(artifact_dir / config["weights"])
+        if not isinstance(model, VoiceNormalisedModel):  # saved before speaker normalisation: a Pipeline
+            model = VoiceNormalisedModel(plain=model, per_voice=None, min_clips=2)
+        return model, config["preprocessing"]
 
 
 def _calibration_folds(hp: dict, n_splits: int = 3):

@@ -8,6 +8,9 @@ zero-padded to it, so even an empty clip gives one frame (or one patch).
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import librosa
 import numpy as np
 
@@ -69,6 +72,46 @@ def handcrafted(samples: np.ndarray, sr: int, *, with_std: bool = True) -> np.nd
     if with_std:
         stats.append(frames.std(axis=1))
     return np.concatenate(stats).astype(np.float32)
+
+
+# eGeMAPS v02 (Eyben et al., "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS) for Voice
+# Research and Affective Computing", IEEE Trans. Affective Computing 7(2), 2016): 88 functionals of
+# pitch, jitter, shimmer, loudness, formants, spectral balance and rhythm, from audEERING's
+# openSMILE (the `opensmile` package: its reference implementation, under audEERING's research
+# licence). One extractor per process, made on first use.
+EGEMAPS_DIM = 88
+_smile = None
+_smile_lock = threading.Lock()
+
+
+def _get_smile():
+    global _smile
+    with _smile_lock:
+        if _smile is None:
+            import opensmile
+
+            _smile = opensmile.Smile(
+                feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                feature_level=opensmile.FeatureLevel.Functionals,
+            )
+        return _smile
+
+
+def egemaps(samples: np.ndarray, sr: int) -> np.ndarray:
+    """The 88 eGeMAPS v02 functionals of one clip (openSMILE's `eGeMAPSv02` set), float32 (88,),
+    in openSMILE's order and units (semitones from 27.5 Hz, dB, Hz, per-second rates...).
+
+    `samples`: float32 mono (n,) at `sr` Hz. A clip too short for openSMILE's frames (well under
+    0.1 s) gives NaN for the functionals it cannot compute: the classical family's pipeline
+    imputes them with the training mean. Raises as openSMILE does on a malformed signal.
+    """
+    x = np.asarray(samples, dtype=np.float32).reshape(1, -1)
+    smile = _get_smile()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Segment too short")
+        with _smile_lock:  # one openSMILE process object: calls are not known to be thread-safe
+            row = smile.process_signal(x, sr).to_numpy()[0]
+    return row.astype(np.float32)
 
 
 def mfcc_frames(samples: np.ndarray, sr: int, n_mfcc: int = 40) -> np.ndarray:

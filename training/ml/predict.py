@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +30,8 @@ class Predictor:
     """An exported model ready to predict; made by `load_predictor`, not by hand.
 
     `labels` (class names, the columns of `predict_proba`), `family` (its name), `device`,
-    `model` (a torch module in eval mode, or a scikit-learn Pipeline), `preprocessing` (trim_db,
+    `model` (a torch module in eval mode, or the classical family's
+    `speaker_norm.VoiceNormalisedModel`), `preprocessing` (trim_db,
     max_s and feature settings), `config` (the exported config.json); for the torch families also
     `batch_size` (the training batch size by default).
     """
@@ -48,33 +51,100 @@ class Predictor:
             self._collate = family.collate(hp, preprocessing, train=False, model=model)
             self.batch_size = max(1, int(hp.get("batch_size", 16)))
 
+    @property
+    def groups_voices(self) -> bool:
+        """True when a clip's prediction depends on the other clips of its voice predicted with it
+        (a classical model with speaker normalisation): predict every clip of a voice in one
+        call, or with `iter_proba`."""
+        return not isinstance(self._family, TorchFamily) and self.model.per_voice is not None
+
     def predict_proba(
-        self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE, batch_size: int | None = None
+        self,
+        clips: list[np.ndarray],
+        *,
+        sr: int = SAMPLE_RATE,
+        batch_size: int | None = None,
+        voices: Sequence[str] | None = None,
     ) -> np.ndarray:
         """Class probabilities, float64 (len(clips), len(labels)), in `labels` order, rows summing
         to 1 ((0, len(labels)) for no clips).
 
         `clips`: float32 mono arrays (n_i,) at `sr` Hz, in [-1, 1]; preprocessed as in training.
-        Torch families run softmax over the logits in length-sorted batches of `batch_size`
-        (default `self.batch_size`), under bf16 autocast on CUDA from 32 clips; the classical
-        family uses the pipeline's `predict_proba` (a class absent from training gets 0).
-        A CUDA out-of-memory error propagates as torch raises it (torch.OutOfMemoryError).
+        `voices`: one voice key per clip ("" = unknown) or None: a speaker-normalised classical
+        model normalises the clips of each voice that has enough clips among `clips` by their
+        statistics (`speaker_norm`), the torch families ignore them. Torch families run softmax
+        over the logits in length-sorted batches of `batch_size` (default `self.batch_size`),
+        under bf16 autocast on CUDA from 32 clips; the classical family uses its scikit-learn
+        model's `predict_proba` (a class absent from training gets 0).
+        Raises ValueError when `voices` has not one key per clip; a CUDA out-of-memory error
+        propagates as torch raises it (torch.OutOfMemoryError).
         """
         if len(clips) == 0:
             return np.zeros((0, len(self.labels)))
-        waves = preprocess_all(
+        if voices is not None and len(voices) != len(clips):
+            raise ValueError(f"{len(voices)} voice keys for {len(clips)} clips")
+        if not isinstance(self._family, TorchFamily):
+            return self.proba_from_features(self.features(clips, sr=sr), voices)
+        return self._torch_proba(self._preprocess(clips, sr), batch_size or self.batch_size)
+
+    def features(self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE) -> np.ndarray:
+        """The classical family's clip features, float32 (len(clips), d), after the training
+        preprocessing. Raises TypeError for a torch family (it has no clip-level features)."""
+        if isinstance(self._family, TorchFamily):
+            raise TypeError(f"the {self.family} family has no clip-level features")
+        return self._family.features(self._preprocess(clips, sr), self.preprocessing)
+
+    def proba_from_features(self, features: np.ndarray, voices: Sequence[str] | None = None) -> np.ndarray:
+        """The classical family's probabilities (as `predict_proba`) from `features` (n, d) as
+        `features` gives them, with the clips' voice keys (or None)."""
+        return self.model.predict_proba(features, voices, len(self.labels))
+
+    def iter_proba(
+        self,
+        load: Callable[[int, int], list[np.ndarray]],
+        n: int,
+        *,
+        batch_size: int,
+        voices: Sequence[str] | None = None,
+        on_progress: Callable[[float], Any] | None = None,
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Predict n clips in batches: yields (start, stop, probabilities of clips start..stop-1).
+
+        `load(start, stop)` returns those clips (float32 16 kHz); `voices` n voice keys or None;
+        `on_progress(fraction)` is called after each batch read. When `groups_voices`, every
+        batch's features are computed first and the probabilities come after the last one (a
+        voice's statistics need all its clips); otherwise each batch is predicted as it is read.
+        Raises as `predict_proba`.
+        """
+        if voices is not None and len(voices) != n:
+            raise ValueError(f"{len(voices)} voice keys for {n} clips")
+        spans = [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
+        if not self.groups_voices:
+            for a, b in spans:
+                proba = self.predict_proba(load(a, b), voices=None if voices is None else voices[a:b])
+                if on_progress:
+                    on_progress(b / n)
+                yield a, b, proba
+            return
+        features = []
+        for a, b in spans:
+            features.append(self.features(load(a, b)))
+            if on_progress:
+                on_progress(b / n)
+        proba = self.proba_from_features(np.concatenate(features), voices)
+        for a, b in spans:
+            yield a, b, proba[a:b]
+
+    def _preprocess(self, clips: list[np.ndarray], sr: int) -> list[np.ndarray]:
+        return preprocess_all(
             clips, sr=sr, trim_db=self.preprocessing["trim_db"], max_s=self.preprocessing["max_s"]
         )
-        if not isinstance(self._family, TorchFamily):
-            from .engine import _sk_proba
 
-            features = self._family.features(waves, self.preprocessing)
-            return _sk_proba(self.model, features, len(self.labels))
-        return self._torch_proba(waves, batch_size or self.batch_size)
-
-    def predict(self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE) -> list[str]:
+    def predict(
+        self, clips: list[np.ndarray], *, sr: int = SAMPLE_RATE, voices: Sequence[str] | None = None
+    ) -> list[str]:
         """The most probable label of each clip (argmax of `predict_proba`), one per clip."""
-        return [self.labels[i] for i in self.predict_proba(clips, sr=sr).argmax(axis=1)]
+        return [self.labels[i] for i in self.predict_proba(clips, sr=sr, voices=voices).argmax(axis=1)]
 
     def _torch_proba(self, waves: list[np.ndarray], batch_size: int) -> np.ndarray:
         import torch

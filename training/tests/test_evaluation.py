@@ -94,11 +94,15 @@ def corpora(tmp_path, data_dir, project):
     return {"ravdess": rav_release, "emodb": emo_release, "model": ModelVersion.objects.get(run=run)}
 
 
-def _own_predictions(model: ModelVersion, items) -> tuple[list[str], list[str]]:
-    """The labels and the predictions of `items` (ReleaseItems), made here with training.ml.predict."""
+def _own_predictions(model: ModelVersion, items, *, voices: bool = True) -> tuple[list[str], list[str]]:
+    """The labels and the predictions of `items` (ReleaseItems), made here with training.ml.predict,
+    each clip with its voice key (speaker normalisation) unless `voices` is False."""
     predictor = load_predictor(model.artifact_dir)
-    items = list(items.select_related("clip").order_by("pk"))
-    proba = predictor.predict_proba([stored_clip_samples(i.clip.audio.name)[0] for i in items])
+    items = list(items.select_related("clip__speaker_cluster").order_by("pk"))
+    proba = predictor.predict_proba(
+        [stored_clip_samples(i.clip.audio.name)[0] for i in items],
+        voices=[i.clip.voice_key for i in items] if voices else None,
+    )
     return [i.label for i in items], [predictor.labels[k] for k in np.argmax(proba, axis=1)]
 
 
@@ -122,6 +126,13 @@ def test_a_ravdess_model_evaluated_on_emodb_matches_scikit_learn(corpora, projec
     assert ev.metrics["n"] == items.count() > 20
     assert ev.n_excluded_seen == 0 and ev.n_excluded_unmatched == {}  # another corpus, same labels
     y_true, y_pred = _own_predictions(model, items)
+    # The default classical model is speaker-normalised: the evaluation must have given each clip
+    # its speaker (EmoDB's, as imported), and the voices change some predictions.
+    assert load_predictor(model.artifact_dir).groups_voices
+    assert {i.clip.voice_key for i in items.select_related("clip")} == {
+        f"speaker:emodb-{s}" for s in EMODB_SPEAKERS
+    }
+    assert _own_predictions(model, items, voices=False)[1] != y_pred
     assert ev.metrics["ua"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
     assert ev.metrics["wa"] == pytest.approx(accuracy_score(y_true, y_pred))
     assert ev.metrics["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
