@@ -52,6 +52,7 @@ import numbers
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -211,47 +212,80 @@ def _is_number(value) -> bool:
 
 def _get_encoder():
     """resemblyzer's VoiceEncoder on the CPU, loaded once per process (thread-safe). The first
-    call also pays librosa's first mel spectrogram (about 1.5 s of lazy imports), so that timed
-    calls after it are steady."""
+    call also pays the first mel spectrogram (librosa's filterbank and its lazy imports) and
+    the first LSTM call, so that timed calls after it are steady."""
     global _encoder
     with _encoder_lock:
-        if _encoder is None:
+        fresh = _encoder is None
+        if fresh:
             with warnings.catch_warnings():  # resemblyzer imports the deprecated scipy.ndimage.morphology
                 warnings.simplefilter("ignore", DeprecationWarning)
                 from resemblyzer import VoiceEncoder
-                from resemblyzer.audio import wav_to_mel_spectrogram
 
             encoder = VoiceEncoder("cpu", verbose=False)
             encoder.eval()
-            wav_to_mel_spectrogram(np.zeros(RATE // 10, dtype=np.float32))
             _encoder = encoder
+    if fresh:  # outside the lock, which _mel and _embed take
+        _embed([_mel(np.zeros(RATE // 10, dtype=np.float32))])
     return _encoder
 
 
-_mel_basis: np.ndarray | None = None
+@contextmanager
+def _one_torch_thread():
+    """Hold the encoder's lock with torch on one intra-op thread, restoring the count after.
+
+    One thread, as for Silero VAD: the LSTM's ops are small, and on a busy 2-core machine two
+    OpenMP threads waiting for each other were 3-10x slower (measured: 120 s of windows in 1.8 s
+    with one thread, 5.4 s with two). Two Python threads each running a batch on one torch thread
+    were slower too under load (206 against 267 windows/s, load average 4.8 on 2 cores)."""
+    import torch
+
+    with _encoder_lock, torch.inference_mode():
+        threads = torch.get_num_threads()
+        try:
+            if threads != 1:
+                torch.set_num_threads(1)
+            yield
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+
+
+_mel_tools: tuple | None = None  # (Hann window (400,), mel filterbank (201, 40)), torch float32
 
 
 def _mel(samples: np.ndarray) -> np.ndarray:
     """resemblyzer's mel frames of float32 16 kHz samples: float32 (n_frames, 40), frame i
     centred on sample 160 i.
 
-    The same figures as resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram,
-    25 ms Hann windows every 10 ms, 40 Slaney mel bands; tested to 1e-5 relative), with the
-    filterbank applied by a matrix product: librosa applies it with `np.einsum`, which took 40 %
-    of the speaker step on the benchmark hour of benchmarks/segmentation.py (11.2 of 28.0 s)."""
-    global _mel_basis
-    import librosa
+    The same figures as resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram:
+    25 ms periodic Hann windows every 10 ms, centred with zero padding, 40 Slaney mel bands of
+    librosa's own filterbank; tested to 1e-5 relative), computed by `torch.stft` and a matrix
+    product on one torch thread. On the 869 utterances of the benchmark hour of
+    benchmarks/segmentation.py (27.6 min) librosa's path took 6.26 s and this one 0.47 s (load
+    4.8 on 2 cores; frames equal to 4e-7 relative); librosa's einsum, replaced earlier by a numpy
+    matrix product, had taken 11.2 of the step's 28.0 s."""
+    global _mel_tools
+    import torch
 
-    if _mel_basis is None:
-        _mel_basis = librosa.filters.mel(sr=RATE, n_fft=400, n_mels=40).astype(np.float32)
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    power = np.abs(librosa.stft(x, n_fft=400, hop_length=160)) ** 2
-    return np.ascontiguousarray((power.T @ _mel_basis.T).astype(np.float32))
+    if _mel_tools is None:
+        import librosa
+
+        basis = librosa.filters.mel(sr=RATE, n_fft=400, n_mels=40).astype(np.float32)
+        _mel_tools = (torch.hann_window(400, periodic=True), torch.from_numpy(np.ascontiguousarray(basis.T)))
+    window, basis = _mel_tools
+    x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    with _one_torch_thread():
+        spec = torch.stft(
+            x, n_fft=400, hop_length=160, window=window, center=True, pad_mode="constant", return_complex=True
+        )
+        power = spec.real.square() + spec.imag.square()  # (201, n_frames)
+        return np.ascontiguousarray((power.T @ basis).numpy(), dtype=np.float32)
 
 
 def _embed(windows: Sequence[np.ndarray]) -> np.ndarray:
     """Embeddings of mel windows (each (frames, 40)): float32 (n, 256), L2-normalised. Windows
-    of equal length run through the LSTM together, BATCH at a time."""
+    of equal length run through the LSTM together, BATCH at a time, on one torch thread."""
     import torch
 
     out = np.zeros((len(windows), EMBEDDING_DIM), np.float32)
@@ -261,22 +295,12 @@ def _embed(windows: Sequence[np.ndarray]) -> np.ndarray:
     by_length: dict[int, list[int]] = {}
     for i, w in enumerate(windows):
         by_length.setdefault(len(w), []).append(i)
-    with _encoder_lock, torch.inference_mode():
-        threads = torch.get_num_threads()
-        try:
-            # one intra-op thread, as for Silero VAD: the LSTM's ops are small, and on a busy
-            # 2-core machine two OpenMP threads waiting for each other were 3-10x slower
-            # (measured: 120 s of windows in 1.8 s with one thread, 5.4 s with two)
-            if threads != 1:
-                torch.set_num_threads(1)
-            for members in by_length.values():
-                for k in range(0, len(members), BATCH):
-                    chunk = members[k : k + BATCH]
-                    batch = torch.from_numpy(np.stack([windows[i] for i in chunk]).astype(np.float32))
-                    out[chunk] = encoder(batch).numpy()
-        finally:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
+    with _one_torch_thread():
+        for members in by_length.values():
+            for k in range(0, len(members), BATCH):
+                chunk = members[k : k + BATCH]
+                batch = torch.from_numpy(np.stack([windows[i] for i in chunk]).astype(np.float32))
+                out[chunk] = encoder(batch).numpy()
     return out
 
 
