@@ -181,6 +181,7 @@ def run_step(dialogues, params, windows_cache: dict | None = None) -> list[dict]
     """Step 3 on every dialogue; with ``windows_cache`` the window embeddings are reused across
     calls with the same window_s / hop_s (tuning), and then not timed."""
     from corpus import speakers
+    from corpus.speakers.core import _screened_windows
 
     out = []
     for i, (x, turns) in enumerate(dialogues):
@@ -190,7 +191,8 @@ def run_step(dialogues, params, windows_cache: dict | None = None) -> list[dict]
         if windows_cache is not None and key in windows_cache:
             windows = windows_cache[key]
         else:
-            windows = speakers.window_embeddings(x, regions, window_s=params.window_s, hop_s=params.hop_s)
+            # as speaker_pieces: every other window first, the rest where a change may lie
+            windows = _screened_windows(x, regions, params)
             if windows_cache is not None:
                 windows_cache[key] = windows
         t1 = time.perf_counter()
