@@ -38,8 +38,9 @@ into equal parts. Each piece gets an embedding (mean of its windows) and a "one 
 confidence (lowest cosine similarity of its windows to that mean; `piece_confidence`).
 
 Speed (the LSTM is most of the step's time; `_mel`, `_one_torch_thread`, `_screened_windows`).
-On the 869 utterances of the benchmark hour of benchmarks/segmentation.py (27.6 min of speech;
-`var/spk`-style scripts, process CPU time on a 2-core machine at load 6-7):
+On the 869 utterances of the benchmark hour of benchmarks/segmentation.py (27.6 min of speech),
+measured on 2026-11-30 with ad-hoc scripts (not committed) on the 2-core machine at load 5-7
+(wall time for the mel frames and the windows/s, process CPU time for the windows):
 - kept: mel frames by `torch.stft` instead of librosa (6.26 s -> 0.47 s, frames equal to 4e-7);
   every other window first (4400 -> 2983 windows, CPU 13.5 s -> 8.6 s for windows + changes +
   pieces + clustering, the same 11 changes and 880 pieces; clusters 55 -> 75 of 24 voices, both
