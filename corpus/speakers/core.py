@@ -48,8 +48,10 @@ measured on 2026-11-30 with ad-hoc scripts (not committed) on the 2-core machine
   On 6 dialogues of seed 1 cut into regions of 1-4 s, every change of the full windows was found
   again (37 of 37) with 26 % fewer windows (SCREEN_PENALTY 0.5: 37 of 37, 9 % fewer).
 - dropped: torch's dynamic int8 quantization of the LSTM and linear layer
-  (`torch.ao.quantization.quantize_dynamic`, deprecated in this torch) ran 208 windows/s against
-  225 for float32, with embeddings only 0.78 cosine-similar on average; float16 dynamic
+  (`torch.ao.quantization.quantize_dynamic`, deprecated in this torch): on 477 real windows of
+  the hour 348 windows/s against 264 for float32, but embeddings only 0.42 cosine-similar to
+  float32's on average (0.24 at worst: the encoder reads power mel frames, not logarithms, whose
+  range one int8 scale per tensor cannot hold); on random frames 208 against 225; float16 dynamic
   quantization 159 windows/s; bfloat16 autocast 64 windows/s (no bfloat16 unit on this CPU);
   torch's own LSTM with oneDNN off 178 windows/s; batches of 64 or 1024 windows instead of 256
   within 15 %; two Python threads each on one torch thread 206 against 267 windows/s under load.
