@@ -20,7 +20,8 @@ RAVDESS and EmoDB come from $TUNISER_DATA_DIR (default ../shared/data).
 2. The VAD regions are the true turns with gaps under 300 ms merged (here: the whole dialogue),
    so that the figures are those of the speaker step, not of the VAD.
 3. The step, timed per dialogue (the encoder's load and warm-up are timed apart, once):
-   window_embeddings -> speaker_changes -> split_regions (0.4-15 s) -> piece_embeddings and
+   the windows as speaker_pieces embeds them (every other one first, the rest where a change may
+   lie; core._screened_windows) -> speaker_changes -> split_regions (0.4-15 s) -> piece_embeddings and
    piece_confidence (what `speaker_pieces` runs) -> cluster_speakers per dialogue (number of
    speakers estimated).
 4. Figures (corpus.speakers.metrics): speaker-change F1 at 250 ms (target >= 0.85), the share of
@@ -181,6 +182,7 @@ def run_step(dialogues, params, windows_cache: dict | None = None) -> list[dict]
     """Step 3 on every dialogue; with ``windows_cache`` the window embeddings are reused across
     calls with the same window_s / hop_s (tuning), and then not timed."""
     from corpus import speakers
+    from corpus.speakers.core import _screened_windows
 
     out = []
     for i, (x, turns) in enumerate(dialogues):
@@ -190,7 +192,8 @@ def run_step(dialogues, params, windows_cache: dict | None = None) -> list[dict]
         if windows_cache is not None and key in windows_cache:
             windows = windows_cache[key]
         else:
-            windows = speakers.window_embeddings(x, regions, window_s=params.window_s, hop_s=params.hop_s)
+            # as speaker_pieces: every other window first, the rest where a change may lie
+            windows = _screened_windows(x, regions, params)
             if windows_cache is not None:
                 windows_cache[key] = windows
         t1 = time.perf_counter()

@@ -9,7 +9,9 @@ End-to-End Loss for Speaker Verification", ICASSP 2018), a 3-layer LSTM over 40-
 Speaker changes inside the speech regions (`speaker_changes`; `speaker_pieces` runs it all):
 1. Embed windows of `window_s` every `hop_s` over each region (`window_embeddings`): one mel
    spectrogram per region (resemblyzer's own, so the features are those the encoder was trained
-   on), all windows of all regions through the LSTM in batches of equal length.
+   on), all windows of all regions through the LSTM in batches of equal length. `speaker_pieces`
+   embeds every other window of a region first and the rest only where those show a change
+   (`_screened_windows`): a region of one voice keeps half its windows.
 2. Coarse changes, per region: penalised optimal partitioning of the window embeddings (Jackson
    et al., "An algorithm for optimal partitioning of data on an interval", IEEE SPL 2005) with
    PELT pruning (Killick, Fearnhead and Eckley, JASA 2012; exact for this cost). A segment costs
@@ -35,6 +37,25 @@ dropped, never merged with a neighbour that holds another voice; one longer than
 into equal parts. Each piece gets an embedding (mean of its windows) and a "one voice"
 confidence (lowest cosine similarity of its windows to that mean; `piece_confidence`).
 
+Speed (the LSTM is most of the step's time; `_mel`, `_one_torch_thread`, `_screened_windows`).
+On the 869 utterances of the benchmark hour of benchmarks/segmentation.py (27.6 min of speech),
+measured on 2026-11-30 with ad-hoc scripts (not committed) on the 2-core machine at load 5-7
+(wall time for the mel frames and the windows/s, process CPU time for the windows):
+- kept: mel frames by `torch.stft` instead of librosa (6.26 s -> 0.47 s, frames equal to 4e-7);
+  every other window first (4400 -> 2983 windows, CPU 13.5 s -> 8.6 s for windows + changes +
+  pieces + clustering, the same 11 changes and 880 pieces; clusters 55 -> 75 of 24 voices, both
+  by the threshold count of `cluster_speakers`, which the embeddings of fewer windows move).
+  On 6 dialogues of seed 1 cut into regions of 1-4 s, every change of the full windows was found
+  again (37 of 37) with 26 % fewer windows (SCREEN_PENALTY 0.5: 37 of 37, 9 % fewer).
+- dropped: torch's dynamic int8 quantization of the LSTM and linear layer
+  (`torch.ao.quantization.quantize_dynamic`, deprecated in this torch): on 477 real windows of
+  the hour 348 windows/s against 264 for float32, but embeddings only 0.42 cosine-similar to
+  float32's on average (0.24 at worst: the encoder reads power mel frames, not logarithms, whose
+  range one int8 scale per tensor cannot hold); on random frames 208 against 225; float16 dynamic
+  quantization 159 windows/s; bfloat16 autocast 64 windows/s (no bfloat16 unit on this CPU);
+  torch's own LSTM with oneDNN off 178 windows/s; batches of 64 or 1024 windows instead of 256
+  within 15 %; two Python threads each on one torch thread 206 against 267 windows/s under load.
+
 Clustering (`cluster_speakers`): the number of speakers from the eigengap of the normalised
 Laplacian of the clips' cosine affinity, centred on the recording's mean embedding (von Luxburg
 2007), then Ward's hierarchical clustering on cosine distances (scipy) cut into that many
@@ -52,6 +73,7 @@ import numbers
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -72,6 +94,9 @@ SIDE_MARGIN_S = 0.25
 # speakers it may find in one recording (6, 8 and 10 gave the same figures on seed 1)
 MIN_EIGENGAP_CLIPS = 6
 MAX_SPEAKERS = 8
+# _screened_windows: the share of change_penalty with which every other window must show a change
+# for a region to get all its windows (0.5 and 1.0 measured in its docstring)
+SCREEN_PENALTY = 1.0
 
 Span = tuple[float, float]
 
@@ -211,47 +236,80 @@ def _is_number(value) -> bool:
 
 def _get_encoder():
     """resemblyzer's VoiceEncoder on the CPU, loaded once per process (thread-safe). The first
-    call also pays librosa's first mel spectrogram (about 1.5 s of lazy imports), so that timed
-    calls after it are steady."""
+    call also pays the first mel spectrogram (librosa's filterbank and its lazy imports) and
+    the first LSTM call, so that timed calls after it are steady."""
     global _encoder
     with _encoder_lock:
-        if _encoder is None:
+        fresh = _encoder is None
+        if fresh:
             with warnings.catch_warnings():  # resemblyzer imports the deprecated scipy.ndimage.morphology
                 warnings.simplefilter("ignore", DeprecationWarning)
                 from resemblyzer import VoiceEncoder
-                from resemblyzer.audio import wav_to_mel_spectrogram
 
             encoder = VoiceEncoder("cpu", verbose=False)
             encoder.eval()
-            wav_to_mel_spectrogram(np.zeros(RATE // 10, dtype=np.float32))
             _encoder = encoder
+    if fresh:  # outside the lock, which _mel and _embed take
+        _embed([_mel(np.zeros(RATE // 10, dtype=np.float32))])
     return _encoder
 
 
-_mel_basis: np.ndarray | None = None
+@contextmanager
+def _one_torch_thread():
+    """Hold the encoder's lock with torch on one intra-op thread, restoring the count after.
+
+    One thread, as for Silero VAD: the LSTM's ops are small, and on a busy 2-core machine two
+    OpenMP threads waiting for each other were 3-10x slower (measured: 120 s of windows in 1.8 s
+    with one thread, 5.4 s with two). Two Python threads each running a batch on one torch thread
+    were slower too under load (206 against 267 windows/s, load average 4.8 on 2 cores)."""
+    import torch
+
+    with _encoder_lock, torch.inference_mode():
+        threads = torch.get_num_threads()
+        try:
+            if threads != 1:
+                torch.set_num_threads(1)
+            yield
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+
+
+_mel_tools: tuple | None = None  # (Hann window (400,), mel filterbank (201, 40)), torch float32
 
 
 def _mel(samples: np.ndarray) -> np.ndarray:
     """resemblyzer's mel frames of float32 16 kHz samples: float32 (n_frames, 40), frame i
     centred on sample 160 i.
 
-    The same figures as resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram,
-    25 ms Hann windows every 10 ms, 40 Slaney mel bands; tested to 1e-5 relative), with the
-    filterbank applied by a matrix product: librosa applies it with `np.einsum`, which took 40 %
-    of the speaker step on the benchmark hour of benchmarks/segmentation.py (11.2 of 28.0 s)."""
-    global _mel_basis
-    import librosa
+    The same figures as resemblyzer's `wav_to_mel_spectrogram` (librosa's power mel spectrogram:
+    25 ms periodic Hann windows every 10 ms, centred with zero padding, 40 Slaney mel bands of
+    librosa's own filterbank; tested to 1e-5 relative), computed by `torch.stft` and a matrix
+    product on one torch thread. On the 869 utterances of the benchmark hour of
+    benchmarks/segmentation.py (27.6 min) librosa's path took 6.26 s and this one 0.47 s (load
+    4.8 on 2 cores; frames equal to 4e-7 relative); librosa's einsum, replaced earlier by a numpy
+    matrix product, had taken 11.2 of the step's 28.0 s."""
+    global _mel_tools
+    import torch
 
-    if _mel_basis is None:
-        _mel_basis = librosa.filters.mel(sr=RATE, n_fft=400, n_mels=40).astype(np.float32)
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    power = np.abs(librosa.stft(x, n_fft=400, hop_length=160)) ** 2
-    return np.ascontiguousarray((power.T @ _mel_basis.T).astype(np.float32))
+    if _mel_tools is None:
+        import librosa
+
+        basis = librosa.filters.mel(sr=RATE, n_fft=400, n_mels=40).astype(np.float32)
+        _mel_tools = (torch.hann_window(400, periodic=True), torch.from_numpy(np.ascontiguousarray(basis.T)))
+    window, basis = _mel_tools
+    x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    with _one_torch_thread():
+        spec = torch.stft(
+            x, n_fft=400, hop_length=160, window=window, center=True, pad_mode="constant", return_complex=True
+        )
+        power = spec.real.square() + spec.imag.square()  # (201, n_frames)
+        return np.ascontiguousarray((power.T @ basis).numpy(), dtype=np.float32)
 
 
 def _embed(windows: Sequence[np.ndarray]) -> np.ndarray:
     """Embeddings of mel windows (each (frames, 40)): float32 (n, 256), L2-normalised. Windows
-    of equal length run through the LSTM together, BATCH at a time."""
+    of equal length run through the LSTM together, BATCH at a time, on one torch thread."""
     import torch
 
     out = np.zeros((len(windows), EMBEDDING_DIM), np.float32)
@@ -261,22 +319,12 @@ def _embed(windows: Sequence[np.ndarray]) -> np.ndarray:
     by_length: dict[int, list[int]] = {}
     for i, w in enumerate(windows):
         by_length.setdefault(len(w), []).append(i)
-    with _encoder_lock, torch.inference_mode():
-        threads = torch.get_num_threads()
-        try:
-            # one intra-op thread, as for Silero VAD: the LSTM's ops are small, and on a busy
-            # 2-core machine two OpenMP threads waiting for each other were 3-10x slower
-            # (measured: 120 s of windows in 1.8 s with one thread, 5.4 s with two)
-            if threads != 1:
-                torch.set_num_threads(1)
-            for members in by_length.values():
-                for k in range(0, len(members), BATCH):
-                    chunk = members[k : k + BATCH]
-                    batch = torch.from_numpy(np.stack([windows[i] for i in chunk]).astype(np.float32))
-                    out[chunk] = encoder(batch).numpy()
-        finally:
-            if torch.get_num_threads() != threads:
-                torch.set_num_threads(threads)
+    with _one_torch_thread():
+        for members in by_length.values():
+            for k in range(0, len(members), BATCH):
+                chunk = members[k : k + BATCH]
+                batch = torch.from_numpy(np.stack([windows[i] for i in chunk]).astype(np.float32))
+                out[chunk] = encoder(batch).numpy()
     return out
 
 
@@ -345,7 +393,13 @@ def window_embeddings(
     """
     x = _samples(samples)
     SpeakerParams(window_s=window_s, hop_s=hop_s, refine_window_s=min(0.5, window_s)).validate()
-    spans = _spans(regions, len(x) / RATE)
+    times, owner, mels = _window_plan(x, _spans(regions, len(x) / RATE), window_s, hop_s)
+    return Windows(times, _embed(mels), owner)
+
+
+def _window_plan(x: np.ndarray, spans: list[Span], window_s: float, hop_s: float):
+    """The windows of `window_embeddings`, not yet embedded: centre times (n,), region index
+    (n,) and mel windows (n frames x 40 each)."""
     width, hop = _frames(window_s), _frames(hop_s)
     mels: list[np.ndarray] = []
     times: list[float] = []
@@ -367,7 +421,43 @@ def window_embeddings(
             mels.append(mel[s : s + length])
             times.append(a + (s + (length - 1) / 2) * FRAME_S)
             owner.append(ri)
-    return Windows(np.array(times, dtype=np.float64), _embed(mels), np.array(owner, dtype=np.int64))
+    return np.array(times, dtype=np.float64), np.array(owner, dtype=np.int64), mels
+
+
+def _screened_windows(x: np.ndarray, spans: list[Span], params: SpeakerParams) -> Windows:
+    """`window_embeddings` for `speaker_changes`, embedding every other window first.
+
+    1. Every region's windows are planned as in `window_embeddings`; its first, third, ...
+       and last are embedded.
+    2. A region where the optimal partitioning of those (`_optimal_cuts`, the change penalty
+       times SCREEN_PENALTY, per second as in `speaker_changes`) finds no change is left with
+       them: it holds one voice, and its pieces' embeddings and confidence are those windows'.
+    3. Every other region gets its remaining windows, and then holds exactly the windows of
+       `window_embeddings`.
+    Returns Windows in time order, as `window_embeddings` does.
+    """
+    times, owner, mels = _window_plan(x, spans, params.window_s, params.hop_s)
+    first = np.ones(len(times), dtype=bool)
+    for ri in np.unique(owner):
+        idx = np.flatnonzero(owner == ri)
+        first[idx[1:-1:2]] = False  # keeps the first, every other one, and the last
+    emb = np.zeros((len(times), EMBEDDING_DIM), np.float32)
+    emb[first] = _embed([m for m, f in zip(mels, first, strict=True) if f])
+    coarse_hop = 2 * params.hop_s
+    min_len = max(1, int(math.ceil(params.min_change_gap_s / coarse_hop - 1e-9)))
+    keep = first.copy()
+    for ri in np.unique(owner):
+        idx = np.flatnonzero(owner == ri)
+        sub = idx[first[idx]]
+        if len(sub) == len(idx):
+            continue
+        penalty = SCREEN_PENALTY * params.change_penalty / coarse_hop
+        if _optimal_cuts(emb[sub].astype(np.float64), penalty, min_len):
+            keep[idx] = True
+    rest = np.flatnonzero(keep & ~first)
+    if len(rest):
+        emb[rest] = _embed([mels[i] for i in rest])
+    return Windows(times[keep], emb[keep], owner[keep])
 
 
 def change_scores(embeddings: np.ndarray, context: int) -> np.ndarray:
@@ -631,7 +721,7 @@ def speaker_pieces(
     params.validate()
     x = _samples(samples)
     spans = _spans(regions, len(x) / RATE)
-    windows = window_embeddings(x, spans, window_s=params.window_s, hop_s=params.hop_s)
+    windows = _screened_windows(x, spans, params)
     changes = speaker_changes(x, spans, windows, params=params)
     spans = split_regions(spans, changes, min_s=min_s, max_s=max_s)
     embeddings = piece_embeddings(x, windows, spans, window_s=params.window_s)
@@ -725,6 +815,25 @@ def cluster_speakers(embeddings: np.ndarray, *, params: SpeakerParams | None = N
     apart as several actors' (mean cosine distance to the centroid: one actor's pieces median
     0.10, 95th percentile 0.14; a dialogue's 0.10 at least, median 0.16-0.18), so no spread
     tells one voice from several.
+    Measured on 2026-11-30 and left (DER on seeds 1 / 2, tuning, against 23.8 % / 26.9 % for
+    the method above; pieces and windows of the default change settings cached):
+    - within-recording whitening (centre, PCA to 4-64 dimensions, whiten with shrinkage 0.3-3
+      times the mean variance, then cosine Ward): 25.1-37.1 % on seed 1 with this count; 16.4 %
+      at best given the true number (Ward alone: 17.4 %).
+    - a penalised count instead of the eigengap: the k minimising W(k) + 0.45 ln(T) k, W(k) the
+      duration-weighted cosine scatter of Ward's k clusters, T the seconds of speech (BIC-like;
+      absolute, relative and ln(T) penalties tried): 22.1 % / 25.4 %, but 24.4 % on seed 0
+      against 21.4 % for the eigengap, so not kept.
+    - LDA of the embeddings (scikit-learn, 16 or 24 dimensions, shrinkage none / 0.1 / 0.5),
+      trained for each dialogue on the windows of the 29-32 RAVDESS + EmoDB voices not in it
+      (voices disjoint from the dialogue's): given the true number 19.0-27.3 % on seed 1 and
+      14.1-18.6 % on seed 2; with the penalised count 22.1 % at best on seed 2, 31.6 % on seed 1.
+    - window-level resegmentation after this clustering: each window of 1 s every 0.25 s
+      labelled by Viterbi over the windows (score kappa * cosine to the cluster centroids,
+      kappa 10 or 30, a switch costing 1, 3 or 10), centroids re-estimated from the labels and
+      the pass repeated (1 or 3 passes), scored on the window labels themselves: 24.4-34.2 % /
+      27.7-32.8 %, never better. Every piece given its true speaker scores 3.7-4.3 %, so cutting
+      the pieces again could gain little; the errors are the labels.
     Deterministic; one clip is one speaker, none gives []. Raises ValueError for invalid params
     or an array that is not 2-D.
     """

@@ -23,7 +23,7 @@ from corpus.speakers import (
     split_regions,
     window_embeddings,
 )
-from corpus.speakers.core import _optimal_cuts
+from corpus.speakers.core import _optimal_cuts, _screened_windows
 from corpus.speakers.metrics import change_f1, diarization_scores, mixed_share, true_changes
 from corpus.tests.audio_fixtures import default_data_dir
 from corpus.tests.test_speakers import dialogue
@@ -100,6 +100,23 @@ def test_window_embeddings_cover_each_region_and_are_unit_vectors(two_voices_no_
     assert windows.times[0] == pytest.approx(1.0 + 0.495) and windows.times[8] == pytest.approx(3.495)
     assert windows.embeddings.shape == (10, 256) and (windows.embeddings >= 0).all()
     assert np.allclose(np.linalg.norm(windows.embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_screened_windows_are_all_the_windows_where_voices_change_and_every_other_where_one_speaks(
+    two_voices_no_pause,
+):
+    samples, truth = two_voices_no_pause
+    params = SpeakerParams()
+    both = [(truth[0][0], truth[-1][1])]  # four turns, three changes: every window is needed
+    full, screened = window_embeddings(samples, both), _screened_windows(samples, both, params)
+    assert np.array_equal(screened.times, full.times) and np.array_equal(screened.region, full.region)
+    np.testing.assert_allclose(screened.embeddings, full.embeddings, atol=1e-5)
+    one = [(truth[0][0] + 0.3, truth[0][1] - 0.3)]  # the first actor alone
+    full, screened = window_embeddings(samples, one), _screened_windows(samples, one, params)
+    kept = np.ones(len(full.times), dtype=bool)
+    kept[1:-1:2] = False  # the first, every other one and the last
+    assert len(full.times) >= 10 and np.array_equal(screened.times, full.times[kept])
+    np.testing.assert_allclose(screened.embeddings, full.embeddings[kept], atol=1e-5)
 
 
 def test_optimal_partitioning_finds_every_change_of_clean_embeddings():
