@@ -1036,7 +1036,8 @@ class ClassicalFamily(Family):
         """The fitted `speaker_norm.VoiceNormalisedModel`: `plain` fitted on X as it is, and, with
         `speaker_norm`, `per_voice` fitted on the clips of the training voices that have
         `speaker_norm_min_clips` clips, each voice standardised by its own statistics (None when
-        no voice has that many, or those clips hold a single class).
+        no voice has that many, or those clips hold a single class, or, for the SVM, a label of a
+        single clip).
 
         `X`: float (N, d) features; `y`: int class indices (N,); `voices`: N voice keys ("" =
         unknown) or None. Raises ValueError as `fit`.
@@ -1049,7 +1050,11 @@ class ClassicalFamily(Family):
         groups = voice_groups(voices, len(X), min_clips=min_clips) if hp["speaker_norm"] else {}
         if groups:
             ix = np.sort(np.concatenate(list(groups.values())))
-            if len(np.unique(y[ix])) >= 2:
+            counts = np.bincount(y[ix])
+            counts = counts[counts > 0]
+            # The SVM's calibration needs 2 clips of every label it sees (`fit`); the plain model
+            # then serves every voice rather than the run failing.
+            if len(counts) >= 2 and (hp["classifier"] != "svm" or counts.min() >= 2):
                 Xn = speaker_standardise(X, groups)
                 per_voice = self.fit(self.build_pipeline(hp), Xn[ix], y[ix], hp)
         return VoiceNormalisedModel(plain=plain, per_voice=per_voice, min_clips=min_clips)

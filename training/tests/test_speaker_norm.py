@@ -180,3 +180,24 @@ def test_a_model_saved_before_speaker_normalisation_still_loads_and_predicts(tra
         predictor.predict_proba(samples, voices=voices),
         load_predictor(result.artifact_dir).predict_proba(samples),
     )
+
+
+def test_without_enough_clips_per_voice_and_label_the_plain_model_serves_everyone():
+    rng = np.random.default_rng(1)
+    fam = get_family("classical")
+    hp = fam.validate({})
+    X = rng.normal(size=(40, 6)) + np.repeat(np.eye(4, 6), 10, axis=0)
+    y = np.repeat(np.arange(4), 10)
+    # One voice of 10 clips holding a single "angry" clip: too few for the SVM's calibration.
+    voices = ["speaker:a"] * 9 + ["speaker:a"] + [""] * 30
+    y_a = y.copy()
+    y_a[9] = 3
+    model = fam.fit_model(X, y_a, voices, hp)
+    assert model.per_voice is None and model.plain is not None
+    assert fam.fit_model(X, y, None, hp).per_voice is None  # no voices at all
+    both = fam.fit_model(X, y, [f"speaker:{i % 2}" for i in range(40)], hp)
+    assert both.per_voice is not None
+    assert (
+        fam.fit_model(X, y, [f"speaker:{i % 2}" for i in range(40)], {**hp, "speaker_norm": False}).per_voice
+        is None
+    )
