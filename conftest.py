@@ -36,6 +36,18 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    """MD5 password hashes in tests, as Django's testing guide advises: the production hasher
+    (PBKDF2, a million iterations) costs about half a second a user on this CPU, and the suite
+    creates hundreds of users. Hashing and checking still run (logins, `check_password`); the
+    production settings are untouched, and real worker processes keep them."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
