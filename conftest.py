@@ -61,6 +61,14 @@ def _media_root(settings, tmp_path_factory):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture
+def no_speaker_step(settings, _media_root):
+    """Segment the test recordings without the speaker step: tests of ingest, segmentation and
+    the queues need clips, not voices, and the resemblyzer embeddings are a large part of a
+    recording's set-up time on the CPU (corpus/tests/test_speakers*.py test the step)."""
+    settings.TUNISER = {**settings.TUNISER, "SPEAKER_STEP": False}
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery():
     celery_app.conf.task_always_eager = True
