@@ -8,9 +8,11 @@ tests stay fast; the tests marked `worker` start a real Celery worker process in
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,18 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher():
+    """MD5 password hashes in tests, as Django's testing guide advises: the production hasher
+    (PBKDF2, a million iterations) costs about half a second a user on this CPU, and the suite
+    creates hundreds of users. Hashing and checking still run (logins, `check_password`); the
+    production settings are untouched, and real worker processes keep them."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
@@ -47,11 +61,102 @@ def _media_root(settings, tmp_path_factory):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture
+def no_speaker_step(settings, _media_root):
+    """Segment the test recordings without the speaker step: tests of ingest, segmentation and
+    the queues need clips, not voices, and the resemblyzer embeddings are a large part of a
+    recording's set-up time on the CPU (corpus/tests/test_speakers*.py test the step)."""
+    settings.TUNISER = {**settings.TUNISER, "SPEAKER_STEP": False}
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = django_settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def shared_world(build: Callable[..., dict], *, speaker_step: bool = False):
+    """A module-scoped fixture that builds a test world once for all the tests of a module.
+
+    Real worlds (ingest and segmentation of real audio) cost seconds each; tests that only read
+    them, or change rows that a rollback restores, can share one. The world is built once in a
+    transaction left open for the module and rolled back at its end; every test then runs in a
+    savepoint inside it (pytest-django's `db`), so what a test writes is gone before the next.
+    Segmentation is queued after commit: the build runs those callbacks at once
+    (`captureOnCommitCallbacks(execute=True)`), as a committed ingest would. Media files are
+    written to a module folder; `world_for_test` copies them into each test's MEDIA_ROOT.
+
+    Args:
+        build: called as build(project=, django_user_model=, tmp_path=, data_dir=) with the
+            default project, the user model, a fresh folder and the test data folder; returns a
+            dict of model instances, lists of them, or plain values (ids).
+        speaker_step: run the speaker step during segmentation (off: most tests need clips, not
+            voices, and the embeddings are most of a world's set-up time on the CPU).
+    Returns:
+        A pytest fixture (scope "module") whose value is (world dict, media folder); pass it to
+        `world_for_test` in a function-scoped fixture that requests `db`.
+    Never mark tests of the same module `django_db(transaction=True)`: a flush inside the open
+    transaction would break the world.
+    """
+
+    @pytest.fixture(scope="module")
+    def _fixture(django_db_setup, django_db_blocker, tmp_path_factory, data_dir):
+        from django.contrib.auth import get_user_model
+        from django.db import transaction
+        from django.test import TestCase, override_settings
+
+        from core.access import project_get_default
+
+        media = tmp_path_factory.mktemp("world-media")
+        tuniser = {**django_settings.TUNISER, "SPEAKER_STEP": speaker_step}
+        eager = celery_app.conf.task_always_eager
+        with django_db_blocker.unblock():
+            outer = transaction.atomic()
+            outer.__enter__()
+            try:
+                celery_app.conf.task_always_eager = True
+                with override_settings(MEDIA_ROOT=str(media), TUNISER=tuniser):
+                    with TestCase.captureOnCommitCallbacks(execute=True):
+                        world = build(
+                            project=project_get_default(),
+                            django_user_model=get_user_model(),
+                            tmp_path=tmp_path_factory.mktemp("world"),
+                            data_dir=data_dir,
+                        )
+                celery_app.conf.task_always_eager = eager
+                yield world, media
+            finally:
+                celery_app.conf.task_always_eager = eager
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
+
+    return _fixture
+
+
+def world_for_test(shared: tuple[dict, Path], media_root: Path) -> dict:
+    """This test's view of a `shared_world`: its media files copied into the test's MEDIA_ROOT
+    and its model instances fetched again (no test sees another's in-memory changes).
+
+    Args:
+        shared: the value of a `shared_world` fixture.
+        media_root: the test's MEDIA_ROOT (the `_media_root` fixture).
+    Returns:
+        The world dict, model instances (alone or in lists) re-read from the database.
+    """
+    from django.db.models import Model
+
+    world, media = shared
+    shutil.copytree(media, media_root, dirs_exist_ok=True)
+
+    def fresh(value):
+        if isinstance(value, Model):
+            return type(value).objects.get(pk=value.pk)
+        if isinstance(value, list):
+            return [fresh(v) for v in value]
+        return value
+
+    return {key: fresh(value) for key, value in world.items()}
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.test import TestCase
 
 from annotation import consensus, services
 from annotation.guideline import ensure_guideline
@@ -45,13 +46,20 @@ def clone_clips(
     return ids
 
 
+def ingest_segmented(source, path):
+    """Ingest `path` into `source` and segment it now: the segmentation is queued after commit,
+    and its callback runs at once even inside a test's transaction (rolled back or not)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        with transaction.atomic():
+            rec = corpus_services.recording_ingest(source=source, path=path).recording
+    rec.refresh_from_db()
+    return rec
+
+
 def _recording(project, tmp_path, data_dir, name: str):
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title=f"Checks {name}")
-    with transaction.atomic():
-        return corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / f"{name}.wav", samples, rate)
-        ).recording
+    return ingest_segmented(source, mf.write_wav(tmp_path / f"{name}.wav", samples, rate))
 
 
 def _make_gold(clip_ids, emotion: str = "angry") -> None:
@@ -67,7 +75,7 @@ def gold_check_world(project, django_user_model, tmp_path, data_dir, *, n_pool: 
     """Hidden-check test data through the real services. Project A: `n_pool` clips in the
     labelling pool, `n_checks` gold clips a curator marked as checks
     ("angry"); three annotators and a curator. Project B ("other"): a pool clip, a gold check and
-    its curator. Needs committed transactions (the corpus segments on commit).
+    its curator. Works in a test's transaction (the segmentation's on-commit callback runs at once).
 
     Returns:
         {"project", "pool" (clip ids), "checks" (clip ids), "curator", "annotators" (3 users),

@@ -4,6 +4,7 @@ as real users would try them, through the real services and API over real clips.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -21,16 +22,20 @@ from annotation.models import (
     QuotaTarget,
 )
 from annotation.tests.factories import gold_check_world
-from conftest import api
+from conftest import api, shared_world, world_for_test
 from core.errors import ApplicationError
 
 L = services.LABELLING
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_speaker_step")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_speaker_step")]
+
+# One world for the module (seconds of real ingest and segmentation): each test runs in a
+# savepoint of the transaction that holds it, so what a test changes is rolled back.
+_world = shared_world(partial(gold_check_world, n_pool=6, n_checks=3))
 
 
 @pytest.fixture
-def world(project, django_user_model, tmp_path, data_dir):
-    return gold_check_world(project, django_user_model, tmp_path, data_dir, n_pool=6, n_checks=3)
+def world(_world, db, _media_root):
+    return world_for_test(_world, _media_root)
 
 
 def _config(project, **values) -> None:

@@ -29,7 +29,7 @@ from corpus.models import Clip
 L = services.LABELLING
 EMOTIONS = ["happy", "sad", "angry", "neutral"]
 N_POOL, N_CHECKS = 20, 12
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_speaker_step")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_speaker_step")]
 
 
 def _truth(clip_id: int) -> str:

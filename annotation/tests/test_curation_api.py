@@ -6,16 +6,18 @@ import krippendorff
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group
-from django.db import transaction
 from statsmodels.stats.inter_rater import fleiss_kappa
 
 from annotation import services
 from annotation.guideline import ensure_guideline
 from annotation.models import ClipConsensus
-from annotation.tests.factories import clone_clips
+from annotation.tests.factories import clone_clips, ingest_segmented
 from conftest import api
 from corpus import services as corpus_services
 from corpus.tests import media_files as mf
+
+# These tests need clips, not voices.
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
 
 # Planted votes: clip -> the emotion each of the three annotators gives.
 PLAN = [
@@ -33,10 +35,7 @@ def labelled(project, django_user_model, tmp_path, data_dir):
     ensure_guideline()
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title="Curation")
-    with transaction.atomic():
-        rec = corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
-        ).recording
+    rec = ingest_segmented(source, mf.write_wav(tmp_path / "a.wav", samples, rate))
     clip_ids = sorted(clone_clips(rec, len(PLAN)))
     # Three annotators only, and the tie must reach a curator: no dynamic overlap here
     # (annotation/tests/test_escalation.py covers it).
@@ -65,7 +64,7 @@ def labelled(project, django_user_model, tmp_path, data_dir):
     return clip_ids, annotators, curator
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_consensus_is_computed_when_the_third_label_arrives(labelled):
     clip_ids, *_ = labelled
     rows = {c.clip_id: c for c in ClipConsensus.objects.select_related("emotion", "gender")}
@@ -77,7 +76,7 @@ def test_consensus_is_computed_when_the_third_label_arrives(labelled):
     assert rows[clip_ids[1]].distribution == {"angry": 0.3333, "sad": 0.6667}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_agreement_figures_equal_the_reference_implementations(labelled):
     _, annotators, curator = labelled
     body = api(curator).get("/api/agreement/").json()
@@ -106,7 +105,7 @@ def test_agreement_figures_equal_the_reference_implementations(labelled):
     assert len(confusions["annotators"]) == 3 and len(confusions["annotators"][0]["confusion"]) == len(codes)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_adjudication_by_a_curator_who_did_not_label_the_clip(labelled, project):
     clip_ids, annotators, curator = labelled
     tie = clip_ids[2]
@@ -146,7 +145,7 @@ def test_adjudication_by_a_curator_who_did_not_label_the_clip(labelled, project)
         assert ClipConsensus.objects.get(clip_id=tie).status == "adjudicated"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_release_api_builds_and_reports_bad_parameters(labelled):
     _, annotators, curator = labelled
     client = api(curator)
@@ -163,7 +162,7 @@ def test_release_api_builds_and_reports_bad_parameters(labelled):
     assert client.get("/api/releases/").json()["count"] == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_one_label_gets_an_empty_state_not_estimates(project, django_user_model, tmp_path, data_dir):
     """One label on one clip: no kappa to chart, and no Dawid-Skene "accuracy" echoed from it."""
     from annotation.selectors import DAWID_SKENE_MIN_CLIPS
@@ -171,10 +170,7 @@ def test_one_label_gets_an_empty_state_not_estimates(project, django_user_model,
     ensure_guideline()
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title="Curation")
-    with transaction.atomic():
-        rec = corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
-        ).recording
+    rec = ingest_segmented(source, mf.write_wav(tmp_path / "a.wav", samples, rate))
     clone_clips(rec, 2)
     anno = django_user_model.objects.create_user(username="anno", password="x")
     anno.groups.add(Group.objects.get_or_create(name="annotator")[0])
@@ -191,7 +187,7 @@ def test_one_label_gets_an_empty_state_not_estimates(project, django_user_model,
     assert (body["n_multi_label_clips"], body["min_clips"]) == (0, DAWID_SKENE_MIN_CLIPS)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_dawid_skene_is_estimated_from_the_minimum_on(labelled):
     from annotation.selectors import DAWID_SKENE_MIN_CLIPS
 

@@ -16,8 +16,8 @@ from annotation import agreement, policies, selectors, services
 from annotation.consensus import adjudicate, adjudication_queue, consensus_recompute
 from annotation.guideline import ensure_guideline
 from annotation.models import AnnotationConfig, ClipConsensus, PoolEntry
-from annotation.tests.factories import clone_clips
-from conftest import api
+from annotation.tests.factories import clone_clips, ingest_segmented
+from conftest import api, shared_world, world_for_test
 from core.models import Project
 from corpus import services as corpus_services
 from corpus.models import Clip
@@ -28,15 +28,21 @@ pytestmark = pytest.mark.usefixtures("no_speaker_step")
 L = services.LABELLING
 
 
-@pytest.fixture
-def recording(project, tmp_path, data_dir):
+def _build(*, project, django_user_model, tmp_path, data_dir) -> dict:
     ensure_guideline()
     samples, rate = mf.ravdess_speech(data_dir, n=1)
     source = corpus_services.source_get_or_create(project=project, title="Escalation")
-    with transaction.atomic():
-        return corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
-        ).recording
+    return {"recording": ingest_segmented(source, mf.write_wav(tmp_path / "a.wav", samples, rate))}
+
+
+# One real recording for the module (seconds of ingest and segmentation): each test runs in a
+# savepoint of the transaction that holds it, so the clips and labels a test adds are rolled back.
+_world = shared_world(_build)
+
+
+@pytest.fixture
+def recording(_world, db, _media_root):
+    return world_for_test(_world, _media_root)["recording"]
 
 
 @pytest.fixture
@@ -84,7 +90,7 @@ def state(clip_id: int) -> tuple[str, bool, bool, int, str | None]:
 # --- the rule ------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_tie_gets_one_more_rater_at_a_time_and_the_consensus_follows_every_label(
     recording, annotators, project
 ):
@@ -108,7 +114,7 @@ def test_a_tie_gets_one_more_rater_at_a_time_and_the_consensus_follows_every_lab
     assert final.agreement == "2/4"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_five_raters_never_the_same_twice_and_a_tie_at_the_maximum_goes_to_a_curator(
     recording, annotators, project, curator
 ):
@@ -133,7 +139,7 @@ def test_five_raters_never_the_same_twice_and_a_tie_at_the_maximum_goes_to_a_cur
     assert Clip.objects.get(pk=clip_id).annotations.values("annotator").distinct().count() == 5
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_maximum_stops_escalation_and_an_escalating_clip_is_never_released(
     recording, annotators, project, curator
 ):
@@ -155,7 +161,7 @@ def test_the_maximum_stops_escalation_and_an_escalating_clip_is_never_released(
     assert services.assignment_next(user=e, project=project, kind=L) is None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_escalation_off_is_k_labels_then_a_curator_as_before(recording, annotators, project, curator):
     configure(project, escalation="off")
     (clip_id,) = clone_clips(recording, 1)
@@ -169,7 +175,7 @@ def test_escalation_off_is_k_labels_then_a_curator_as_before(recording, annotato
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_below_agreement_wants_a_winner_share_not_just_a_majority(recording, annotators, project):
     configure(project, escalation="below_agreement", escalation_min_agreement=0.7)
     (clip_id,) = clone_clips(recording, 1)
@@ -211,7 +217,7 @@ def fewest_labels_first(entries, **_):
     return entries.order_by("n_done", "clip_id")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize("policy", ["breadth_first", "fifo", "rarest_predicted_first", "fewest_labels_first"])
 def test_an_escalated_clip_is_handed_out_before_fresh_clips_under_every_policy(
     recording, annotators, project, policy
@@ -235,7 +241,7 @@ def test_an_escalated_clip_is_handed_out_before_fresh_clips_under_every_policy(
     assert services.assignment_next(user=d, project=project, kind=L).assignment.clip_id == late
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_hand_out_says_nothing_of_an_escalation(recording, annotators, project):
     (clip_id,) = clone_clips(recording, 1)
     (fresh,) = clone_clips(recording, 1, start=2000.0)
@@ -259,7 +265,7 @@ def test_the_hand_out_says_nothing_of_an_escalation(recording, annotators, proje
 # --- changed settings ----------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_changed_settings_reopen_or_close_clips_consistently(recording, annotators, project, curator):
     configure(project, escalation="off")
     tie, agreed = clone_clips(recording, 2)
@@ -296,7 +302,7 @@ def test_changed_settings_reopen_or_close_clips_consistently(recording, annotato
     assert ClipConsensus.objects.get(clip_id=agreed).status == "adjudicated"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_reevaluation_and_figures_stay_in_their_project(
     recording, annotators, project, curator, tmp_path, data_dir
 ):
@@ -355,7 +361,7 @@ def test_fleiss_uses_each_clips_first_k_labels_and_krippendorff_all_of_them():
     assert agreement.krippendorff_alpha(votes) == pytest.approx(expected)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_agreement_and_progress_report_escalations(recording, annotators, project, curator):
     escalated, plain = clone_clips(recording, 2)
     a, b, c, d = annotators("a", "b", "c", "d")
@@ -374,7 +380,7 @@ def test_agreement_and_progress_report_escalations(recording, annotators, projec
     assert api(curator).get("/api/annotation/schema/").json()["config"]["max_labels_per_clip"] == 5
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_label_in_hand_when_the_settings_closed_the_clip_never_undoes_a_curator(
     recording, annotators, project, curator
 ):
@@ -394,7 +400,7 @@ def test_a_label_in_hand_when_the_settings_closed_the_clip_never_undoes_a_curato
     assert Clip.objects.get(pk=clip_id).status == "labelled"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_admin_edits_the_settings_and_re_evaluates_the_pool(
     recording, annotators, project, django_user_model, client
 ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -24,20 +25,23 @@ from annotation.models import (
     PoolEntry,
 )
 from annotation.tests.factories import gold_check_world
-from conftest import _user, api
+from conftest import _user, api, shared_world, world_for_test
 from core.errors import ApplicationError
 from corpus.models import Clip
 
 L = services.LABELLING
 N_POOL, N_CHECKS = 8, 4
 AUDIO_URL = re.compile(r"^/api/clips/\d+/audio/$")
-# The corpus segments on commit (eager Celery): real commits are needed to get real clips.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_speaker_step")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_speaker_step")]
+
+# One world for the module (seconds of real ingest and segmentation): each test runs in a
+# savepoint of the transaction that holds it, so what a test changes is rolled back.
+_world = shared_world(partial(gold_check_world, n_pool=N_POOL, n_checks=N_CHECKS))
 
 
 @pytest.fixture
-def setup(project, django_user_model, tmp_path, data_dir):
-    return gold_check_world(project, django_user_model, tmp_path, data_dir, n_pool=N_POOL, n_checks=N_CHECKS)
+def setup(_world, db, _media_root):
+    return world_for_test(_world, _media_root)
 
 
 def _rate(project, rate: float, **extra) -> None:

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation import services
 from annotation.guideline import ensure_guideline
 from annotation.models import Annotation, Assignment, ClipDecision, PoolEntry, ValidationVote
+from annotation.tests.factories import ingest_segmented
+from conftest import shared_world, world_for_test
 from core.errors import ApplicationError
 from corpus import services as corpus_services
 from corpus.models import Clip
@@ -37,16 +38,23 @@ def make_user(django_user_model, project):
     return make
 
 
-@pytest.fixture
-def clips(project, tmp_path, data_dir):
+def _build(*, project, django_user_model, tmp_path, data_dir) -> dict:
     """Real clips: four RAVDESS utterances ingested and segmented (eagerly) by the corpus."""
+    ensure_guideline()
     samples, rate = mf.ravdess_speech(data_dir, n=4)
     source = corpus_services.source_get_or_create(project=project, title="Nsibti Laaziza")
-    with transaction.atomic():
-        rec = corpus_services.recording_ingest(
-            source=source, path=mf.write_wav(tmp_path / "a.wav", samples, rate)
-        ).recording
-    return list(rec.clips.order_by("start_s"))
+    rec = ingest_segmented(source, mf.write_wav(tmp_path / "a.wav", samples, rate))
+    return {"clips": list(rec.clips.order_by("start_s"))}
+
+
+# One real recording for the module (seconds of ingest and segmentation): each test runs in a
+# savepoint of the transaction that holds it, so its votes, labels and new clips are rolled back.
+_world = shared_world(_build)
+
+
+@pytest.fixture
+def clips(_world, db, _media_root):
+    return world_for_test(_world, _media_root)["clips"]
 
 
 def served_long_ago(user, kind):
@@ -63,7 +71,7 @@ def accept_all(clips, validator):
         services.validation_vote(user=validator, clip_id=handout.assignment.clip_id, accept=True)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_new_clips_enter_validation_and_accepted_ones_the_labelling_pool(clips, make_user, project):
     assert len(clips) == 4
     assert PoolEntry.objects.filter(kind=V, open=True).count() == 4
@@ -112,7 +120,7 @@ def test_new_clips_enter_validation_and_accepted_ones_the_labelling_pool(clips, 
     assert PoolEntry.objects.filter(kind=L, open=True).count() == 4
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_two_votes_needed_decide_as_common_voice_does(clips, make_user, project):
     config = services.config_for(project)
     config.validation_votes_needed = 2
@@ -130,7 +138,7 @@ def test_two_votes_needed_decide_as_common_voice_does(clips, make_user, project)
         assert status == ("accepted" if user is c else "awaiting_validation")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_each_clip_gets_exactly_k_blind_labels_from_distinct_annotators(clips, make_user, project):
     accept_all(clips, make_user("val", "validator"))
     # Every annotator gives another emotion: no clip would ever agree. Exactly K, as with
@@ -165,7 +173,7 @@ def test_each_clip_gets_exactly_k_blind_labels_from_distinct_annotators(clips, m
     assert len({a.clip_id for a in first}) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_bad_submissions_get_a_clear_refusal_and_store_nothing_twice(clips, make_user, project):
     accept_all(clips, make_user("val", "validator"))
     ann, other = make_user("ann", "annotator"), make_user("other", "annotator")
@@ -194,7 +202,7 @@ def test_bad_submissions_get_a_clear_refusal_and_store_nothing_twice(clips, make
     assert services.assignment_next(user=other, project=project, kind=L).assignment.clip_id == clip_id
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_expired_assignments_return_to_the_pool_but_a_late_label_is_kept_while_there_is_room(
     clips, make_user, project
 ):
@@ -219,7 +227,7 @@ def test_expired_assignments_return_to_the_pool_but_a_late_label_is_kept_while_t
     assert Clip.objects.get(pk=clip_id).status == "labelled"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_late_label_on_a_full_clip_is_refused(clips, make_user, project):
     accept_all(clips[:1], make_user("val", "validator"))
     config = services.config_for(project)
@@ -239,7 +247,7 @@ def test_a_late_label_on_a_full_clip_is_refused(clips, make_user, project):
     assert exc.value.status == 409 and Annotation.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_flag_sends_a_clip_back_to_validation_keeping_its_labels(clips, make_user, project):
     validator = make_user("val", "validator")
     accept_all(clips[:1], validator)
@@ -259,8 +267,10 @@ def test_flag_sends_a_clip_back_to_validation_keeping_its_labels(clips, make_use
     assert services.assignment_next(user=validator, project=project, kind=V).assignment.clip_id == clip_id
 
 
-@pytest.mark.django_db(transaction=True)
-def test_resegmentation_keeps_clips_with_votes_or_labels(clips, make_user, project):
+@pytest.mark.django_db
+def test_resegmentation_keeps_clips_with_votes_or_labels(
+    clips, make_user, project, django_capture_on_commit_callbacks
+):
     validator = make_user("val", "validator")
     handout = services.assignment_next(user=validator, project=project, kind=V)
     served_long_ago(validator, V)
@@ -268,7 +278,9 @@ def test_resegmentation_keeps_clips_with_votes_or_labels(clips, make_user, proje
     voted = Clip.objects.get(pk=handout.assignment.clip_id)
     held = services.assignment_next(user=validator, project=project, kind=V).assignment.clip_id
 
-    run = corpus_services.segmentation_run_create(recording=voted.recording, max_clip_s=3.0)
+    # The run is queued after commit: run it at the end of this block, as a commit would.
+    with django_capture_on_commit_callbacks(execute=True):
+        run = corpus_services.segmentation_run_create(recording=voted.recording, max_clip_s=3.0)
 
     run.refresh_from_db()
     assert run.status == "succeeded", run.traceback
@@ -279,7 +291,7 @@ def test_resegmentation_keeps_clips_with_votes_or_labels(clips, make_user, proje
     assert new.exists() and PoolEntry.objects.filter(clip__in=new, kind=V).count() == new.count()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_api_roles_and_blindness(clips, make_user, project, outsider):
     validator, ann = make_user("val", "validator"), make_user("ann", "annotator")
     accept_all(clips, validator)
@@ -334,7 +346,7 @@ def test_api_roles_and_blindness(clips, make_user, project, outsider):
     assert progress["validators"][0]["done"] == 4
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_forged_shown_prediction_is_not_stored(clips, make_user, project):
     """The suggestion shown is the server's to record: with no pre-labeller shown, a client's
     claim of one is dropped."""
@@ -349,7 +361,7 @@ def test_a_forged_shown_prediction_is_not_stored(clips, make_user, project):
     assert annotation.shown_prediction is None
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_an_expired_handout_returns_the_clip_to_its_holder_and_the_home_count_agrees(
     clips, make_user, project, client
 ):

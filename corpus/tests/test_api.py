@@ -14,6 +14,9 @@ from corpus import services
 from corpus.models import Recording, SegmentationRun
 from corpus.tests import media_files as mf
 
+# These tests need clips, not voices (corpus/tests/test_speakers*.py test the speaker step).
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
+
 
 @pytest.fixture
 def speech_bytes(tmp_path, data_dir) -> bytes:

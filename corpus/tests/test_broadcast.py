@@ -19,6 +19,9 @@ from corpus.audio import ffmpeg_exe
 from corpus.models import Clip, Recording
 from corpus.tests import media_files as mf
 
+# These tests need clips, not voices (corpus/tests/test_speakers*.py test the speaker step).
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
+
 
 @pytest.fixture
 def broadcast(data_dir) -> Path:

@@ -12,6 +12,9 @@ from django.core.management import CommandError, call_command
 from corpus.models import Recording, Source
 from corpus.tests import media_files as mf
 
+# These tests need clips, not voices (corpus/tests/test_speakers*.py test the speaker step).
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -16,6 +16,9 @@ from corpus.models import Clip, Recording, SegmentationRun
 from corpus.tests import media_files as mf
 from corpus.tests.audio_fixtures import build_speech_track
 
+# These tests need clips, not voices (corpus/tests/test_speakers*.py test the speaker step).
+pytestmark = pytest.mark.usefixtures("no_speaker_step")
+
 
 @pytest.fixture(scope="module")
 def broadcast_track(tmp_path_factory, data_dir):
