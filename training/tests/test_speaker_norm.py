@@ -189,7 +189,7 @@ def test_without_enough_clips_per_voice_and_label_the_plain_model_serves_everyon
     X = rng.normal(size=(40, 6)) + np.repeat(np.eye(4, 6), 10, axis=0)
     y = np.repeat(np.arange(4), 10)
     # One voice of 10 clips holding a single "angry" clip: too few for the SVM's calibration.
-    voices = ["speaker:a"] * 9 + ["speaker:a"] + [""] * 30
+    voices = ["speaker:a"] * 10 + [""] * 30
     y_a = y.copy()
     y_a[9] = 3
     model = fam.fit_model(X, y_a, voices, hp)
