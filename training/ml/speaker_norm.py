@@ -101,6 +101,7 @@ class VoiceNormalisedModel:
 
     @property
     def pipelines(self) -> list:
+        """The fitted pipelines: [plain] or [plain, per_voice]."""
         return [p for p in (self.plain, self.per_voice) if p is not None]
 
     def predict_proba(self, X: np.ndarray, voices: Sequence[str] | None, n_classes: int) -> np.ndarray:
