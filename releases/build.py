@@ -31,7 +31,7 @@ from annotation.models import (
 )
 from core.bulk import fast_insert
 from core.models import Project
-from corpus.models import Clip
+from corpus.models import Clip, voice_key
 from releases.balance import STRATEGIES, balance, plan_oversampling
 from releases.models import Release, ReleaseItem
 from releases.splits import (
@@ -217,12 +217,13 @@ CANDIDATE_FIELDS = (
 
 
 def _group_key(c: Candidate, group_by: str) -> str:
-    if group_by in ("speaker", "speaker_cluster") and c.speaker:
+    if group_by == "speaker" and c.speaker:
         return f"speaker:{c.speaker}"
-    if group_by == "speaker_cluster" and c.voice:
-        return f"voice:{c.voice}"
-    if group_by == "speaker_cluster" and c.cluster:
-        return f"cluster:{c.cluster}"
+    if group_by == "speaker_cluster":
+        # who speaks, as speaker normalisation groups clips too: speaker, series speaker, cluster
+        key = voice_key(speaker=c.speaker, series_speaker_id=c.voice, cluster_id=c.cluster)
+        if key:
+            return key
     if group_by == "series":
         return f"series:{c.title}"
     if group_by == "episode":

@@ -20,7 +20,8 @@ class Dataset:
 
     `samples`: N float32 arrays (n_i,), 16 kHz mono, in [-1, 1] (not checked here); `labels`:
     anything array-like of N ints, stored as int64 (N,); `ids`: N ints, 0..N-1 when left empty;
-    `voices`: N voice keys (`corpus.models.voice_key`; "" = unknown), all "" when left empty.
+    `voices`: N voice keys (`corpus.models.voice_key`; "" or None = unknown, stored as ""), all ""
+    when left empty.
     Raises ValueError when the lengths differ. `len(ds)` is N.
     """
 
@@ -35,7 +36,7 @@ class Dataset:
             self.ids = list(range(len(self.samples)))
         if not len(self.voices):
             self.voices = [""] * len(self.samples)
-        self.voices = [str(v) for v in self.voices]
+        self.voices = ["" if v is None else str(v) for v in self.voices]
         if not (len(self.samples) == len(self.labels) == len(self.ids) == len(self.voices)):
             raise ValueError(
                 f"Dataset needs as many labels, ids and voices as samples: {len(self.samples)} samples, "
